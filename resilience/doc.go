@@ -1,0 +1,43 @@
+// Package resilience holds the policies every connector of the SDK shares:
+// exponential [Backoff] with jitter, circuit breakers ([BreakerConfig]),
+// [Retry] for idempotent calls, a [Supervisor] that keeps a long-lived
+// connection up, and an HTTP [Transport] that retries and breaks for the ERP
+// clients.
+//
+// It is built on github.com/failsafe-go/failsafe-go, whose retry policy and
+// circuit breaker do the work; this package chooses the defaults, adds the
+// connection supervision and the health snapshot, and keeps failsafe-go's types
+// out of its public API so callers depend on this package alone.
+//
+// # Defaults
+//
+// Zero-valued configuration fields take safe defaults:
+//   - Backoff: 500ms, doubling, capped at 60s, ±20% jitter.
+//   - Breaker: opens after 5 consecutive failures, lets a probe through after
+//     30s, closes after 1 successful probe.
+//   - Retry: 3 attempts in all. HTTP: 3 retries after the first attempt,
+//     Retry-After honoured up to 2 minutes.
+//   - Supervisor: a connection that stayed up 30s resets the backoff.
+//
+// # Supervising a connection
+//
+// A [Supervisor] calls a run function that connects, calls connected() once the
+// connection is up, serves until it fails and returns the reason. The
+// Supervisor calls it again after a backoff; after repeated failures its breaker
+// opens and attempts are spaced by the breaker's delay. Its [Status] (state,
+// time in state, last error with secrets redacted, attempt and reconnect
+// counts) is a snapshot readable at any time and reported to
+// SupervisorConfig.OnStateChange on every change of state.
+//
+// # Errors
+//
+// [ErrBreakerOpen] (the call was refused, not attempted; safe to retry after
+// the breaker's delay), [ErrExceeded] and [*ExceededError] (the retries were
+// used up; unwraps to the last error), [ErrStarted] (a Supervisor runs once).
+//
+// # Secrets
+//
+// Errors reported in Status, RetryEvent and logs go through [Redact], which
+// hides URL passwords, secret-looking parameters, credentials of
+// Authorization headers and any secret value the caller registers.
+package resilience
