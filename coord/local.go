@@ -1,0 +1,420 @@
+package coord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/bits"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LocalBusConfig configures a LocalBus. The zero value is valid.
+type LocalBusConfig struct {
+	// QueueSize bounds each subscription's queue. A message that arrives when
+	// the queue is full is dropped and counted, so a slow subscriber never
+	// stalls the publishers or the other subscribers. Zero means 4096.
+	QueueSize int
+	// RequestTimeout applies to Request when the context has no deadline.
+	// Zero means 5 s.
+	RequestTimeout time.Duration
+	// Logger receives warnings about dropped messages (logged when a
+	// subscription's drop count reaches a power of two). Nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem in the configuration.
+func (c LocalBusConfig) Validate() error {
+	var errs []error
+	if c.QueueSize < 0 {
+		errs = append(errs, fmt.Errorf("%w: QueueSize %d < 0", ErrBadConfig, c.QueueSize))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("%w: RequestTimeout %v < 0", ErrBadConfig, c.RequestTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// LocalBus is the in-process Bus: no network, no encoding; a message is a
+// value handed from publisher to subscriber queues. The process is its trust
+// boundary. Each subscription has its own goroutine and bounded queue.
+type LocalBus struct {
+	cfg    LocalBusConfig
+	log    *slog.Logger
+	closed chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.RWMutex
+	root    *subNode
+	subs    map[*localSub]struct{}
+	isDone  bool
+	replyMu sync.Mutex
+	replies map[string]chan Message
+
+	published atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+// BusStats is a snapshot of a bus's counters.
+type BusStats struct {
+	Published     uint64 // messages accepted by Publish and Request
+	Dropped       uint64 // deliveries dropped on full subscription queues
+	Subscriptions int    // live subscriptions
+}
+
+// NewLocalBus returns an in-process Bus with the default configuration.
+func NewLocalBus() *LocalBus {
+	b, _ := NewLocalBusConfig(LocalBusConfig{}) // the zero config is valid
+	return b
+}
+
+// NewLocalBusConfig returns an in-process Bus configured by cfg.
+func NewLocalBusConfig(cfg LocalBusConfig) (*LocalBus, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = 4096
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &LocalBus{
+		cfg:     cfg,
+		log:     log,
+		closed:  make(chan struct{}),
+		root:    &subNode{},
+		subs:    make(map[*localSub]struct{}),
+		replies: make(map[string]chan Message),
+	}, nil
+}
+
+// Stats returns the bus counters.
+func (b *LocalBus) Stats() BusStats {
+	b.mu.RLock()
+	n := len(b.subs)
+	b.mu.RUnlock()
+	return BusStats{Published: b.published.Load(), Dropped: b.dropped.Load(), Subscriptions: n}
+}
+
+// Publish implements Bus.
+func (b *LocalBus) Publish(ctx context.Context, subject string, m Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ValidSubject(subject, false); err != nil {
+		return err
+	}
+	_, err := b.publish(subject, m)
+	return err
+}
+
+func (b *LocalBus) publish(subject string, m Message) (int, error) {
+	m.Subject = subject
+	if strings.HasPrefix(subject, inboxPrefix) {
+		b.replyMu.Lock()
+		ch, ok := b.replies[subject]
+		if ok {
+			delete(b.replies, subject)
+		}
+		b.replyMu.Unlock()
+		if ok {
+			b.published.Add(1)
+			ch <- m // buffered for exactly this one reply
+			return 1, nil
+		}
+	}
+	var stack [16]*localSub
+	b.mu.RLock()
+	if b.isDone {
+		b.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	matched := b.root.match(subject, stack[:0])
+	for _, s := range matched {
+		select {
+		case s.ch <- m:
+		default:
+			b.drop(s)
+		}
+	}
+	b.mu.RUnlock()
+	b.published.Add(1)
+	return len(matched), nil
+}
+
+func (b *LocalBus) drop(s *localSub) {
+	b.dropped.Add(1)
+	n := s.dropped.Add(1)
+	if bits.OnesCount64(n) == 1 {
+		b.log.Warn("coord: subscription queue full, message dropped",
+			"subject", s.subject, "dropped", n, "queue", cap(s.ch))
+	}
+}
+
+// Subscribe implements Bus.
+func (b *LocalBus) Subscribe(subject string, h Handler) (Subscription, error) {
+	if err := ValidSubject(subject, true); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrBadConfig)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &localSub{bus: b, subject: subject, ch: make(chan Message, b.cfg.QueueSize), cancel: cancel, done: ctx.Done()}
+	b.mu.Lock()
+	if b.isDone {
+		b.mu.Unlock()
+		cancel()
+		return nil, ErrClosed
+	}
+	b.root.insert(subject, s)
+	b.subs[s] = struct{}{}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	go s.run(ctx, h)
+	return s, nil
+}
+
+// Request implements Bus.
+func (b *LocalBus) Request(ctx context.Context, subject string, m Message) (Message, error) {
+	if err := ctx.Err(); err != nil {
+		return Message{}, err
+	}
+	if err := ValidSubject(subject, false); err != nil {
+		return Message{}, err
+	}
+	ctx, cancel := requestContext(ctx, m.Deadline, b.cfg.RequestTimeout)
+	defer cancel()
+	inbox := NewInbox()
+	ch := make(chan Message, 1)
+	b.replyMu.Lock()
+	b.replies[inbox] = ch
+	b.replyMu.Unlock()
+	forget := func() {
+		b.replyMu.Lock()
+		delete(b.replies, inbox)
+		b.replyMu.Unlock()
+	}
+	m.ReplyTo = inbox
+	n, err := b.publish(subject, m)
+	if err != nil || n == 0 {
+		forget()
+		if err == nil {
+			err = fmt.Errorf("%w on %q", ErrNoResponders, subject)
+		}
+		return Message{}, err
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		forget()
+		return Message{}, timeoutError(ctx, subject)
+	case <-b.closed:
+		forget()
+		return Message{}, ErrClosed
+	}
+}
+
+// requestContext bounds ctx by the message deadline and, when ctx has no
+// deadline, by def.
+func requestContext(ctx context.Context, deadline time.Time, def time.Duration) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		return ctx, func() {}
+	}
+	if deadline.IsZero() {
+		return context.WithTimeout(ctx, def)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// timeoutError reports why a request context ended: a deadline becomes
+// ErrTimeout joined with context.DeadlineExceeded, a cancellation stays as is.
+func timeoutError(ctx context.Context, subject string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: request on %q: %w", ErrTimeout, subject, context.DeadlineExceeded)
+	}
+	return ctx.Err()
+}
+
+// Close implements Bus. It waits for running handlers to return.
+func (b *LocalBus) Close() error {
+	b.mu.Lock()
+	if b.isDone {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.isDone = true
+	close(b.closed)
+	for s := range b.subs {
+		s.closed.Store(true)
+		s.cancel()
+	}
+	clear(b.subs)
+	b.root = &subNode{}
+	b.mu.Unlock()
+	b.wg.Wait()
+	return nil
+}
+
+type localSub struct {
+	bus       *LocalBus
+	subject   string
+	ch        chan Message
+	cancel    context.CancelFunc
+	done      <-chan struct{}
+	closed    atomic.Bool
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+func (s *localSub) run(ctx context.Context, h Handler) {
+	defer s.bus.wg.Done()
+	for {
+		select {
+		case <-s.done:
+			return
+		case m := <-s.ch:
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			s.delivered.Add(1)
+			h(ctx, m)
+		}
+	}
+}
+
+func (s *localSub) Subject() string { return s.subject }
+
+func (s *localSub) Stats() SubscriptionStats {
+	return SubscriptionStats{Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Pending: len(s.ch)}
+}
+
+func (s *localSub) Unsubscribe() error {
+	b := s.bus
+	b.mu.Lock()
+	if s.closed.Load() {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed.Store(true)
+	b.root.remove(s.subject, s)
+	delete(b.subs, s)
+	b.mu.Unlock()
+	s.cancel()
+	return nil
+}
+
+// subNode is a node of the subject trie: literal children by token, plus the
+// "*" and ">" children.
+type subNode struct {
+	next map[string]*subNode
+	star *subNode
+	full *subNode
+	subs []*localSub
+}
+
+func (n *subNode) insert(subject string, s *localSub) {
+	for tok := range strings.SplitSeq(subject, ".") {
+		var c **subNode
+		switch tok {
+		case "*":
+			c = &n.star
+		case ">":
+			c = &n.full
+		default:
+			if n.next == nil {
+				n.next = make(map[string]*subNode)
+			}
+			child := n.next[tok]
+			if child == nil {
+				child = &subNode{}
+				n.next[tok] = child
+			}
+			n = child
+			continue
+		}
+		if *c == nil {
+			*c = &subNode{}
+		}
+		n = *c
+	}
+	n.subs = append(n.subs, s)
+}
+
+// remove deletes s; empty nodes are pruned.
+func (n *subNode) remove(subject string, s *localSub) bool {
+	tok, rest, more := strings.Cut(subject, ".")
+	var c **subNode
+	switch tok {
+	case "*":
+		c = &n.star
+	case ">":
+		c = &n.full
+	default:
+		child := n.next[tok]
+		c = &child
+	}
+	child := *c
+	if child == nil {
+		return n.empty()
+	}
+	if more {
+		child.remove(rest, s)
+	} else {
+		for i, x := range child.subs {
+			if x == s {
+				child.subs = append(child.subs[:i], child.subs[i+1:]...)
+				break
+			}
+		}
+	}
+	if child.empty() {
+		switch tok {
+		case "*":
+			n.star = nil
+		case ">":
+			n.full = nil
+		default:
+			delete(n.next, tok)
+		}
+	}
+	return n.empty()
+}
+
+func (n *subNode) empty() bool {
+	return len(n.subs) == 0 && len(n.next) == 0 && n.star == nil && n.full == nil
+}
+
+// match appends the subscriptions matching the literal subject to out.
+func (n *subNode) match(subject string, out []*localSub) []*localSub {
+	tok, rest, more := strings.Cut(subject, ".")
+	if n.full != nil {
+		out = append(out, n.full.subs...)
+	}
+	if c := n.next[tok]; c != nil {
+		if more {
+			out = c.match(rest, out)
+		} else {
+			out = append(out, c.subs...)
+		}
+	}
+	if c := n.star; c != nil {
+		if more {
+			out = c.match(rest, out)
+		} else {
+			out = append(out, c.subs...)
+		}
+	}
+	return out
+}
