@@ -1,0 +1,523 @@
+package modbus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/greenlang/gl001/scada"
+)
+
+// Source reads the devices of one Modbus/TCP connection. It implements
+// [scada.Source] and [scada.Writer]. Create it with [New].
+type Source struct {
+	cfg     Config
+	log     *slog.Logger
+	devices []*device
+	tags    map[string]tagRef
+	running atomic.Bool
+
+	mu  sync.Mutex
+	cur *Conn // the connection of the running Run, for Write
+
+	st counters
+}
+
+// tagRef locates a tag by name.
+type tagRef struct {
+	dev *device
+	tag *Tag
+}
+
+// device is one unit id with its planned reads and breaker.
+type device struct {
+	unit     uint8
+	interval time.Duration
+	tags     []Tag
+	reqs     []request
+	brk      breaker
+}
+
+var (
+	_ scada.Source = (*Source)(nil)
+	_ scada.Writer = (*Source)(nil)
+)
+
+// New checks cfg with [Config.Validate] and plans the reads of every device.
+// It does not connect: [Source.Run] and [Source.Dial] do.
+func New(cfg Config) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Source{cfg: cfg, log: cfg.Logger, tags: make(map[string]tagRef)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("source", cfg.Name, "address", cfg.Address)
+	for _, dc := range cfg.Devices {
+		d := &device{
+			unit:     dc.UnitID,
+			interval: dc.pollInterval(),
+			tags:     append([]Tag(nil), dc.Tags...),
+			brk:      breaker{threshold: cfg.unitFailures(), cooldown: cfg.unitCooldown()},
+		}
+		d.reqs = plan(d.tags, cfg.MaxGap, cfg.maxRegisters(), cfg.maxBits())
+		for i := range d.tags {
+			s.tags[d.tags[i].Name] = tagRef{dev: d, tag: &d.tags[i]}
+		}
+		s.devices = append(s.devices, d)
+	}
+	s.st.units = make([]unitCounters, len(s.devices))
+	return s, nil
+}
+
+// Name returns Config.Name.
+func (s *Source) Name() string { return s.cfg.Name }
+
+// Plan returns the reads one poll of every device makes, in the order they
+// are sent. len(Plan()) is the number of requests a full poll takes.
+func (s *Source) Plan() []Request {
+	var out []Request
+	for _, d := range s.devices {
+		for _, r := range d.reqs {
+			rq := Request{UnitID: d.unit, Table: r.table, Address: uint16(r.addr), Quantity: uint16(r.qty)}
+			for _, ti := range r.tags {
+				rq.Tags = append(rq.Tags, d.tags[ti].Name)
+			}
+			out = append(out, rq)
+		}
+	}
+	return out
+}
+
+// Run connects, polls every device at its PollInterval and delivers one batch
+// per device poll to sink, until ctx ends (Run returns nil) or the connection
+// fails (the error matches [scada.ErrConnection]). A sink error ends Run with
+// that error. Only one Run may be active at a time; call Run again to
+// reconnect, as [scada.Collector] does.
+func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer s.running.Store(false)
+	c, err := s.Dial(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer c.Close()
+	// Requests take no context: closing the connection is what interrupts one.
+	stop := context.AfterFunc(ctx, func() { _ = c.t.close() })
+	defer stop()
+	s.mu.Lock()
+	s.cur = c
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.cur = nil
+		s.mu.Unlock()
+	}()
+
+	now := time.Now()
+	next := make([]time.Time, len(s.devices))
+	for i := range next {
+		next[i] = now
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		due := next[0]
+		for _, t := range next[1:] {
+			if t.Before(due) {
+				due = t
+			}
+		}
+		timer.Reset(time.Until(due))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		now := time.Now()
+		for i, d := range s.devices {
+			if next[i].After(now) {
+				continue
+			}
+			if err := c.pollDevice(ctx, i, d, sink); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.log.Warn("modbus connection ended", "err", err)
+				return err
+			}
+			next[i] = next[i].Add(d.interval)
+			if t := time.Now(); next[i].Before(t) {
+				s.st.overruns.Add(1) // the poll took longer than its interval: skip, do not pile up
+				next[i] = t.Add(d.interval)
+			}
+		}
+	}
+}
+
+// Dial opens a connection to Config.Address (TLS when Config.TLS is set).
+// Run does this itself; Dial is for callers who poll on demand with
+// [Conn.Poll]. The error matches [scada.ErrConnection].
+func (s *Source) Dial(ctx context.Context) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.dialTimeout())
+	defer cancel()
+	var nc net.Conn
+	var err error
+	nd := &net.Dialer{}
+	if s.cfg.TLS != nil {
+		cfg := s.cfg.TLS.Clone()
+		if cfg.MinVersion == 0 {
+			cfg.MinVersion = tls.VersionTLS13
+		}
+		nc, err = (&tls.Dialer{NetDialer: nd, Config: cfg}).DialContext(ctx, "tcp", s.cfg.Address)
+	} else {
+		nc, err = nd.DialContext(ctx, "tcp", s.cfg.Address)
+	}
+	if err != nil {
+		s.st.dialErrors.Add(1)
+		return nil, fmt.Errorf("modbus: dial %s: %w: %w", s.cfg.Address, scada.ErrConnection, err)
+	}
+	s.st.connects.Add(1)
+	s.log.Info("modbus connected", "tls", s.cfg.TLS != nil)
+	return &Conn{s: s, t: newTransport(nc, s.cfg.timeout())}, nil
+}
+
+// Write writes value to a tag the configuration marks Writable, through the
+// connection of the running Run: Scale and Offset are undone, integers are
+// rounded, and a value that does not fit the type fails with [ErrOutOfRange].
+// Other tags are refused with a *[TagError] matching [scada.ErrNotWritable] or
+// [scada.ErrUnknownTag]. Without a running Run the error matches
+// [scada.ErrConnection].
+func (s *Source) Write(ctx context.Context, tag string, value float64) error {
+	if _, err := s.writable(tag); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	c := s.cur
+	s.mu.Unlock()
+	if c == nil {
+		return &TagError{Tag: tag, Err: fmt.Errorf("not connected: %w", scada.ErrConnection)}
+	}
+	return c.Write(ctx, tag, value)
+}
+
+func (s *Source) writable(tag string) (tagRef, error) {
+	ref, ok := s.tags[tag]
+	if !ok {
+		return ref, &TagError{Tag: tag, Err: scada.ErrUnknownTag}
+	}
+	if !ref.tag.Writable {
+		return ref, &TagError{Tag: tag, Err: scada.ErrNotWritable}
+	}
+	return ref, nil
+}
+
+// Conn is one open connection of a [Source]. Its methods may be called from
+// several goroutines; requests are sent one at a time.
+type Conn struct {
+	s      *Source
+	t      *transport
+	mu     sync.Mutex // guards batch and silent, i.e. one poll at a time
+	batch  []scada.Point
+	silent int // requests in a row that timed out, with no answer in between
+	closed atomic.Bool
+}
+
+// Close closes the connection. Later calls return [scada.ErrClosed].
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return scada.ErrClosed
+	}
+	return c.t.close()
+}
+
+// Poll reads every device once and delivers one batch per device to sink. It
+// returns an error matching [scada.ErrConnection] when the connection failed,
+// or the sink's error; exceptions and silent units only make Bad points.
+func (c *Conn) Poll(ctx context.Context, sink scada.Sink) error {
+	for i, d := range c.s.devices {
+		if err := c.pollDevice(ctx, i, d, sink); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write is [Source.Write] on this connection.
+func (c *Conn) Write(ctx context.Context, tag string, value float64) error {
+	s := c.s
+	ref, err := s.writable(tag)
+	if err != nil {
+		return err
+	}
+	t := ref.tag
+	err = c.write(ctx, ref.dev.unit, t, value)
+	if err != nil {
+		s.st.writeErrors.Add(1)
+		var te *TagError
+		if !errors.As(err, &te) {
+			err = &TagError{Tag: tag, Err: err}
+		}
+		s.log.Warn("modbus write failed", "tag", tag, "err", err)
+		return err
+	}
+	s.st.writes.Add(1)
+	return nil
+}
+
+func (c *Conn) write(ctx context.Context, unit uint8, t *Tag, value float64) error {
+	if t.Table == Coil {
+		if isNaNOrInf(value) {
+			return &TagError{Tag: t.Name, Err: fmt.Errorf("%v: %w", value, ErrOutOfRange)}
+		}
+		return c.busyRetry(ctx, func() error {
+			return c.t.writeCoil(ctx, unit, uint16(t.Address), value != 0)
+		})
+	}
+	regs, err := encodeRegisters(t.typ(), t.Order, (value-t.Offset)/t.scale())
+	if err != nil {
+		return &TagError{Tag: t.Name, Err: err}
+	}
+	return c.busyRetry(ctx, func() error {
+		return c.t.writeRegisters(ctx, unit, uint16(t.Address), regs)
+	})
+}
+
+// busyRetry runs op again while the device answers busy (exception 6), up to
+// Config.BusyRetries times, waiting Config.BusyBackoff, doubled each time,
+// with ±25 % jitter.
+func (c *Conn) busyRetry(ctx context.Context, op func() error) error {
+	wait := c.s.cfg.busyBackoff()
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || attempt >= c.s.cfg.busyRetries() || !errors.Is(err, ServerDeviceBusy) {
+			return err
+		}
+		c.s.st.busyRetries.Add(1)
+		d := time.Duration(float64(wait) * (0.75 + 0.5*rand.Float64()))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait *= 2
+	}
+}
+
+// pollDevice reads the device's planned requests and delivers one batch.
+func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sink) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.s
+	uc := &s.st.units[di]
+	batch := c.batch[:0]
+	var skip scada.Quality // set once the unit stopped answering: the rest of this poll is skipped
+	var fatal error
+	for ri := range d.reqs {
+		r := &d.reqs[ri]
+		now := time.Now()
+		if fatal != nil || skip != 0 {
+			q := skip
+			if fatal != nil {
+				q = scada.BadNoCommunication
+			}
+			batch = c.bad(batch, d, r, q, now)
+			continue
+		}
+		if !d.brk.allow(now) {
+			s.st.skipped.Add(1)
+			skip = scada.BadNoCommunication
+			batch = c.bad(batch, d, r, skip, now)
+			continue
+		}
+		var data []byte
+		err := c.busyRetry(ctx, func() error {
+			var err error
+			s.st.requests.Add(1)
+			data, err = c.t.read(ctx, d.unit, r.table, uint16(r.addr), uint16(r.qty))
+			return err
+		})
+		now = time.Now()
+		if err == nil {
+			c.silent = 0
+			d.brk.success()
+			batch = c.decode(batch, d, r, data, now)
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		uc.lastError.Store(&errBox{err})
+		if s.cfg.OnError != nil {
+			s.cfg.OnError(err)
+		}
+		var ex *ExceptionError
+		switch {
+		case errors.As(err, &ex):
+			c.silent = 0 // something answered
+			s.st.countException(ex.Code)
+			if ex.Code.unitSilent() {
+				d.brk.failure(now)
+				skip = ex.Code.Quality()
+			} else {
+				d.brk.success()
+			}
+			s.log.Debug("modbus exception", "unit", d.unit, "err", err)
+			batch = c.bad(batch, d, r, ex.Code.Quality(), now)
+		case errors.Is(err, ErrTimeout):
+			s.st.timeouts.Add(1)
+			d.brk.failure(now)
+			c.silent++
+			skip = scada.BadTimeout
+			batch = c.bad(batch, d, r, skip, now)
+			s.log.Debug("modbus timeout", "unit", d.unit, "err", err)
+			if c.silent >= len(s.devices) {
+				fatal = fmt.Errorf("modbus: %s: %d requests in a row unanswered: %w: %w", s.cfg.Address, c.silent, scada.ErrConnection, err)
+			}
+		case errors.Is(err, scada.ErrConnection):
+			fatal = fmt.Errorf("modbus: %s: %w", s.cfg.Address, err)
+			batch = c.bad(batch, d, r, scada.BadNoCommunication, now)
+		default: // a malformed answer
+			c.silent = 0
+			d.brk.success()
+			s.st.badInput.Add(1)
+			s.log.Warn("modbus bad answer", "unit", d.unit, "err", err)
+			batch = c.bad(batch, d, r, scada.BadDecodingError, now)
+		}
+	}
+	c.batch = batch
+	s.st.polls.Add(1)
+	if len(batch) > 0 {
+		var bad uint64
+		for i := range batch {
+			if batch[i].Quality.IsBad() {
+				bad++
+			}
+		}
+		s.st.points.Add(uint64(len(batch)))
+		s.st.badPoints.Add(bad)
+		uc.points.Add(uint64(len(batch)))
+		uc.badPoints.Add(bad)
+		if err := sink.Deliver(ctx, batch); err != nil {
+			if fatal != nil {
+				return fatal
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("modbus: %s: sink: %w", s.cfg.Name, err)
+		}
+	}
+	return fatal
+}
+
+// decode appends the points of request r from its answer data.
+func (c *Conn) decode(batch []scada.Point, d *device, r *request, data []byte, now time.Time) []scada.Point {
+	s := c.s
+	for _, ti := range r.tags {
+		t := &d.tags[ti]
+		off := t.Address - r.addr
+		var v float64
+		var err error
+		if r.table.isBits() {
+			v = bitAt(data, off)
+		} else {
+			b := data[2*off : 2*(off+t.width())]
+			typ := t.typ()
+			if typ == String {
+				s.cfg.OnText(t.Name, decodeText(t.Order, b), now)
+				continue
+			}
+			v, err = decodeRegisters(typ, t.Order, t.Bit, b)
+		}
+		p := scada.Point{Tag: t.Name, Unit: t.Unit, Time: now, Source: s.cfg.Name}
+		switch {
+		case err != nil:
+			s.st.badInput.Add(1)
+			p.Quality = scada.BadDecodingError
+		case isNaNOrInf(v):
+			// Devices send NaN or an infinity for a failed sensor (an open
+			// thermocouple, say); a number downstream could not tell.
+			p.Quality = scada.BadSensorFailure
+		default:
+			p.Value = v*t.scale() + t.Offset
+		}
+		batch = append(batch, p)
+	}
+	return batch
+}
+
+// bad appends a Bad point of quality q for every numeric tag of r.
+func (c *Conn) bad(batch []scada.Point, d *device, r *request, q scada.Quality, now time.Time) []scada.Point {
+	for _, ti := range r.tags {
+		t := &d.tags[ti]
+		if t.typ() == String && !t.Table.isBits() {
+			continue
+		}
+		batch = append(batch, scada.Point{Tag: t.Name, Unit: t.Unit, Quality: q, Time: now, Source: c.s.cfg.Name})
+	}
+	return batch
+}
+
+// breaker isolates one unit id: after threshold failures in a row it stays
+// open for cooldown, then lets one probe through (half-open); a success closes
+// it, a failure opens it again.
+type breaker struct {
+	threshold int
+	cooldown  time.Duration
+
+	mu        sync.Mutex
+	failures  int
+	openUntil time.Time
+	opens     uint64
+}
+
+func (b *breaker) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failures < b.threshold {
+		return true
+	}
+	if now.Before(b.openUntil) {
+		return false
+	}
+	b.openUntil = now.Add(b.cooldown) // half-open: this probe only
+	return true
+}
+
+func (b *breaker) success() {
+	b.mu.Lock()
+	b.failures = 0
+	b.mu.Unlock()
+}
+
+func (b *breaker) failure(now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failures++
+	if b.failures == b.threshold {
+		b.openUntil = now.Add(b.cooldown)
+		b.opens++
+	}
+}
+
+func (b *breaker) state(now time.Time) (open bool, failures int, opens uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures >= b.threshold && now.Before(b.openUntil), b.failures, b.opens
+}

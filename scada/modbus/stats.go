@@ -1,0 +1,92 @@
+package modbus
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a Source's counters since New. Counters only grow.
+type Stats struct {
+	Connects   uint64 // connections opened
+	DialErrors uint64 // connection attempts that failed
+	Polls      uint64 // device polls completed (one per device per interval)
+	Requests   uint64 // read requests sent, busy retries included
+	Overruns   uint64 // polls that took longer than their interval
+
+	Points    uint64 // points delivered, Bad ones included
+	BadPoints uint64 // points delivered with a Bad quality
+
+	Exceptions  uint64               // requests answered with an exception
+	ByException map[Exception]uint64 // Exceptions by code
+	BusyRetries uint64               // requests repeated after exception 6
+	Timeouts    uint64               // requests not answered in Config.Timeout
+	BadInput    uint64               // malformed answers and undecodable registers
+	Skipped     uint64               // requests skipped while a unit's breaker was open
+	Writes      uint64               // successful writes
+	WriteErrors uint64               // refused or failed writes
+
+	Units []UnitStats // one per Device, in configuration order
+}
+
+// UnitStats is the health of one unit id.
+type UnitStats struct {
+	UnitID       uint8
+	BreakerOpen  bool   // the unit is being skipped
+	Failures     int    // failed requests in a row (timeouts, gateway target silent)
+	BreakerOpens uint64 // times the breaker opened
+	Points       uint64
+	BadPoints    uint64
+	LastError    string // the last request error, empty if none
+}
+
+type counters struct {
+	connects, dialErrors, polls, requests, overruns atomic.Uint64
+	points, badPoints                               atomic.Uint64
+	exceptions, busyRetries, timeouts, badInput     atomic.Uint64
+	skipped, writes, writeErrors                    atomic.Uint64
+	byException                                     [256]atomic.Uint64
+	units                                           []unitCounters
+}
+
+type unitCounters struct {
+	points, badPoints atomic.Uint64
+	lastError         atomic.Pointer[errBox]
+}
+
+type errBox struct{ err error }
+
+func (c *counters) countException(e Exception) {
+	c.exceptions.Add(1)
+	c.byException[e].Add(1)
+}
+
+// Stats returns a snapshot of the counters and the health of every unit.
+func (s *Source) Stats() Stats {
+	st := &s.st
+	out := Stats{
+		Connects: st.connects.Load(), DialErrors: st.dialErrors.Load(), Polls: st.polls.Load(),
+		Requests: st.requests.Load(), Overruns: st.overruns.Load(),
+		Points: st.points.Load(), BadPoints: st.badPoints.Load(),
+		Exceptions: st.exceptions.Load(), BusyRetries: st.busyRetries.Load(),
+		Timeouts: st.timeouts.Load(), BadInput: st.badInput.Load(), Skipped: st.skipped.Load(),
+		Writes: st.writes.Load(), WriteErrors: st.writeErrors.Load(),
+		ByException: make(map[Exception]uint64),
+	}
+	for i := range st.byException {
+		if n := st.byException[i].Load(); n > 0 {
+			out.ByException[Exception(i)] = n
+		}
+	}
+	now := time.Now()
+	for i, d := range s.devices {
+		u := &st.units[i]
+		open, failures, opens := d.brk.state(now)
+		us := UnitStats{UnitID: d.unit, BreakerOpen: open, Failures: failures, BreakerOpens: opens,
+			Points: u.points.Load(), BadPoints: u.badPoints.Load()}
+		if e := u.lastError.Load(); e != nil {
+			us.LastError = e.err.Error()
+		}
+		out.Units = append(out.Units, us)
+	}
+	return out
+}
