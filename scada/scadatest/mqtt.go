@@ -1,0 +1,403 @@
+package scadatest
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// MQTTBrokerConfig configures an [MQTTBroker]. The zero value is a plain TCP
+// broker that lets every client in.
+type MQTTBrokerConfig struct {
+	// TLS, when set, makes the TCP listener speak TLS (mqtts://) and the
+	// websocket listener, if any, wss://.
+	TLS *tls.Config
+	// WebSocket adds a websocket listener (path /mqtt) beside the TCP one.
+	WebSocket bool
+	// Users maps user names to passwords. When it is empty every client may
+	// connect; otherwise a CONNECT with other credentials is refused with
+	// reason code 0x86 (bad user name or password).
+	Users map[string]string
+	// Persistent keeps client sessions, subscriptions, queued QoS 1/2
+	// messages and retained messages across [MQTTBroker.Restart], as a
+	// broker with a persistence store does. Without it a restart loses them.
+	Persistent bool
+	// MaxClientWritesPending is the broker's per-client outbound queue; a
+	// message that finds it full is dropped and counted in
+	// MQTTBrokerStats.MessagesDropped, even at QoS 1. Zero means mochi's
+	// default, 8192.
+	MaxClientWritesPending int32
+	// MaxInflight is the number of unacknowledged QoS 1/2 messages the broker
+	// keeps per client; more are dropped and counted in InflightDropped. Zero
+	// means mochi's default, 8192.
+	MaxInflight uint16
+}
+
+// MQTTBroker is an in-process MQTT 5 broker (github.com/mochi-mqtt/server/v2)
+// listening on 127.0.0.1 on ports the system picks. It can be stopped and
+// started again on the same ports, to test reconnection.
+type MQTTBroker struct {
+	cfg   MQTTBrokerConfig
+	store *memoryStore // nil unless cfg.Persistent
+
+	mu      sync.Mutex
+	srv     *mochi.Server
+	tcpAddr string
+	wsAddr  string
+	closed  bool
+
+	subMu   sync.Mutex
+	subs    int           // SUBSCRIBE packets accepted since the broker was created
+	subWake chan struct{} // closed and replaced on every accepted SUBSCRIBE
+}
+
+// MQTTBrokerStats is a snapshot of the broker's counters since it last started.
+type MQTTBrokerStats struct {
+	ClientsConnected int64
+	Subscriptions    int64
+	MessagesReceived int64
+	MessagesSent     int64
+	// MessagesDropped counts messages the broker dropped because a
+	// subscriber's outbound queue was full (mochi does this at any QoS).
+	MessagesDropped int64
+	// InflightDropped counts QoS 1/2 messages dropped because a client had
+	// too many unacknowledged messages.
+	InflightDropped int64
+}
+
+// NewMQTTBroker starts a broker. Close it when done.
+func NewMQTTBroker(cfg MQTTBrokerConfig) (*MQTTBroker, error) {
+	b := &MQTTBroker{cfg: cfg, subWake: make(chan struct{})}
+	if cfg.Persistent {
+		b.store = newMemoryStore()
+	}
+	if err := b.start("127.0.0.1:0", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *MQTTBroker) start(tcpAddr, wsAddr string) error {
+	caps := mochi.NewDefaultServerCapabilities()
+	if b.cfg.MaxClientWritesPending > 0 {
+		caps.MaximumClientWritesPending = b.cfg.MaxClientWritesPending
+	}
+	if b.cfg.MaxInflight > 0 {
+		caps.MaximumInflight = b.cfg.MaxInflight
+	}
+	srv := mochi.New(&mochi.Options{
+		InlineClient: true,
+		Capabilities: caps,
+		Logger:       slog.New(slog.DiscardHandler),
+		// $SYS topics once an hour: the tests do not need them.
+		SysTopicResendInterval: 3600,
+	})
+	if err := srv.AddHook(&brokerHook{b: b}, nil); err != nil {
+		return err
+	}
+	if b.store != nil {
+		if err := srv.AddHook(&storeHook{s: b.store}, nil); err != nil {
+			return err
+		}
+	}
+	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: tcpAddr, TLSConfig: b.cfg.TLS})
+	if err := srv.AddListener(tcp); err != nil {
+		return fmt.Errorf("scadatest: mqtt listener: %w", err)
+	}
+	var ws *wsListener
+	if b.cfg.WebSocket {
+		ws = &wsListener{id: "ws", addr: wsAddr, tlsConfig: b.cfg.TLS}
+		if err := srv.AddListener(ws); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("scadatest: mqtt websocket listener: %w", err)
+		}
+	}
+	if err := srv.Serve(); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	b.srv = srv
+	b.tcpAddr = tcp.Address()
+	if ws != nil {
+		b.wsAddr = ws.Address()
+	}
+	return nil
+}
+
+// URL is the broker's TCP address as an MQTT URL: mqtt://127.0.0.1:port, or
+// mqtts:// when the broker speaks TLS.
+func (b *MQTTBroker) URL() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cfg.TLS != nil {
+		return "mqtts://" + b.tcpAddr
+	}
+	return "mqtt://" + b.tcpAddr
+}
+
+// WebSocketURL is the websocket listener's URL (ws:// or wss://), or "" when
+// the broker has none.
+func (b *MQTTBroker) WebSocketURL() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wsAddr == "" {
+		return ""
+	}
+	if b.cfg.TLS != nil {
+		return "wss://" + b.wsAddr + "/mqtt"
+	}
+	return "ws://" + b.wsAddr + "/mqtt"
+}
+
+// Publish publishes a message as if a device had sent it.
+func (b *MQTTBroker) Publish(topic string, payload []byte, qos byte, retain bool) error {
+	b.mu.Lock()
+	srv := b.srv
+	b.mu.Unlock()
+	if srv == nil {
+		return errors.New("scadatest: mqtt broker is stopped")
+	}
+	return srv.Publish(topic, payload, retain, qos)
+}
+
+// Stats returns the broker's counters.
+func (b *MQTTBroker) Stats() MQTTBrokerStats {
+	b.mu.Lock()
+	srv := b.srv
+	b.mu.Unlock()
+	if srv == nil {
+		return MQTTBrokerStats{}
+	}
+	i := srv.Info.Clone()
+	return MQTTBrokerStats{
+		ClientsConnected: i.ClientsConnected,
+		Subscriptions:    i.Subscriptions,
+		MessagesReceived: i.MessagesReceived,
+		MessagesSent:     i.MessagesSent,
+		MessagesDropped:  i.MessagesDropped,
+		InflightDropped:  i.InflightDropped,
+	}
+}
+
+// Subscribers reports how many client subscriptions match topic, shared
+// subscription groups counting once each.
+func (b *MQTTBroker) Subscribers(topic string) int {
+	b.mu.Lock()
+	srv := b.srv
+	b.mu.Unlock()
+	if srv == nil {
+		return 0
+	}
+	s := srv.Topics.Subscribers(topic)
+	return len(s.Subscriptions) + len(s.Shared)
+}
+
+// WaitSubscribed blocks until the broker has accepted n SUBSCRIBE packets in
+// all since it was created (restarts included), or ctx ends.
+func (b *MQTTBroker) WaitSubscribed(ctx context.Context, n int) error {
+	for {
+		b.subMu.Lock()
+		got, wake := b.subs, b.subWake
+		b.subMu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return fmt.Errorf("scadatest: %d of %d subscriptions: %w", got, n, ctx.Err())
+		}
+	}
+}
+
+func (b *MQTTBroker) subscribed() {
+	b.subMu.Lock()
+	b.subs++
+	close(b.subWake)
+	b.subWake = make(chan struct{})
+	b.subMu.Unlock()
+}
+
+// DisconnectClient drops the connection of the client with the given id, as a
+// network fault would; its session stays on the broker.
+func (b *MQTTBroker) DisconnectClient(id string) error {
+	b.mu.Lock()
+	srv := b.srv
+	b.mu.Unlock()
+	if srv == nil {
+		return errors.New("scadatest: mqtt broker is stopped")
+	}
+	cl, ok := srv.Clients.Get(id)
+	if !ok || cl.Net.Conn == nil {
+		return fmt.Errorf("scadatest: no connected mqtt client %q", id)
+	}
+	return cl.Net.Conn.Close()
+}
+
+// Stop stops the broker, dropping every connection. Start brings it back on
+// the same ports.
+func (b *MQTTBroker) Stop() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.srv == nil {
+		return nil
+	}
+	err := b.srv.Close()
+	b.srv = nil
+	return err
+}
+
+// Start starts a stopped broker on the ports it had. With
+// MQTTBrokerConfig.Persistent the sessions it had are restored.
+func (b *MQTTBroker) Start() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("scadatest: mqtt broker is closed")
+	}
+	if b.srv != nil {
+		return nil
+	}
+	ws := b.wsAddr
+	if ws == "" {
+		ws = "127.0.0.1:0"
+	}
+	return b.start(b.tcpAddr, ws)
+}
+
+// Restart stops and starts the broker.
+func (b *MQTTBroker) Restart() error {
+	if err := b.Stop(); err != nil {
+		return err
+	}
+	return b.Start()
+}
+
+// Close stops the broker for good. It is idempotent.
+func (b *MQTTBroker) Close() error {
+	err := b.Stop()
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return err
+}
+
+// brokerHook authenticates clients against MQTTBrokerConfig.Users and counts
+// subscriptions.
+type brokerHook struct {
+	mochi.HookBase
+	b *MQTTBroker
+}
+
+func (h *brokerHook) ID() string { return "scadatest" }
+
+func (h *brokerHook) Provides(t byte) bool {
+	return t == mochi.OnConnectAuthenticate || t == mochi.OnACLCheck || t == mochi.OnSubscribed
+}
+
+func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
+	users := h.b.cfg.Users
+	if len(users) == 0 {
+		return true
+	}
+	want, ok := users[string(pk.Connect.Username)]
+	return ok && subtle.ConstantTimeCompare([]byte(want), pk.Connect.Password) == 1
+}
+
+func (h *brokerHook) OnACLCheck(*mochi.Client, string, bool) bool { return true }
+
+func (h *brokerHook) OnSubscribed(cl *mochi.Client, pk packets.Packet, codes []byte) {
+	if cl.Net.Inline {
+		return
+	}
+	h.b.subscribed()
+}
+
+// wsListener is a mochi websocket listener that binds before it serves, so it
+// can listen on a port the system picks (mochi's own binds in Serve and cannot
+// report the port).
+type wsListener struct {
+	id        string
+	addr      string
+	tlsConfig *tls.Config
+
+	ln  net.Listener
+	srv *http.Server
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *wsListener) ID() string       { return l.id }
+func (l *wsListener) Protocol() string { return "ws" }
+func (l *wsListener) Address() string {
+	if l.ln != nil {
+		return l.ln.Addr().String()
+	}
+	return l.addr
+}
+
+func (l *wsListener) Init(*slog.Logger) error {
+	ln, err := net.Listen("tcp", l.addr)
+	if err != nil {
+		return err
+	}
+	if l.tlsConfig != nil {
+		ln = tls.NewListener(ln, l.tlsConfig)
+	}
+	l.ln = ln
+	l.conns = map[net.Conn]struct{}{}
+	return nil
+}
+
+func (l *wsListener) Serve(establish listeners.EstablishFn) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/mqtt", func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsUpgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		conn := &wsServerConn{Conn: c.UnderlyingConn(), c: c}
+		l.mu.Lock()
+		l.conns[conn] = struct{}{}
+		l.mu.Unlock()
+		defer func() {
+			l.mu.Lock()
+			delete(l.conns, conn)
+			l.mu.Unlock()
+			_ = c.Close()
+		}()
+		_ = establish(l.id, conn)
+	})
+	l.mu.Lock()
+	l.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := l.srv
+	l.mu.Unlock()
+	_ = srv.Serve(l.ln)
+}
+
+func (l *wsListener) Close(closeClients listeners.CloseFn) {
+	closeClients(l.id)
+	l.mu.Lock()
+	srv := l.srv
+	for c := range l.conns {
+		_ = c.Close()
+	}
+	l.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	} else if l.ln != nil {
+		_ = l.ln.Close()
+	}
+}
