@@ -30,14 +30,11 @@ func (q Quantity) String() string {
 	return q.Value.String() + " " + q.Code
 }
 
-// erpUnitCodes maps the upper-case unit codes ERP systems use (SAP internal
-// and ISO codes, UN/ECE Rec 20) to names package units parses.
-var erpUnitCodes = map[string]string{
-	"WH": "Wh", "KWH": "kWh", "MWH": "MWh", "GWH": "GWh", "KWT": "kWh", "MWT": "MWh",
-	"J": "J", "KJ": "kJ", "MJ": "MJ", "GJ": "GJ", "TJ": "TJ", "KJO": "kJ", "MJO": "MJ", "GJO": "GJ",
-	"M3": "m3", "MTQ": "m3", "L": "L", "LTR": "L", "HL": "hL",
-	"KG": "kg", "KGM": "kg", "G": "g", "GRM": "g", "TO": "t", "TNE": "t", "T": "t",
-	"W": "W", "KW": "kW", "KWT_": "kW", "MW": "MW",
+// sapUnitCodes maps SAP internal unit codes that are neither symbols nor
+// UN/ECE Recommendation 20 codes (which package units reads itself) to names
+// units parses.
+var sapUnitCodes = map[string]string{
+	"TO": "t", // SAP's internal code for the tonne (ISO code TNE)
 }
 
 // newQuantity builds a Quantity from a value and the system's unit code. The
@@ -49,13 +46,16 @@ func newQuantity(v Decimal, code string) (Quantity, error) {
 	if code == "" {
 		return q, &units.UnknownError{Name: code}
 	}
-	name := code
-	if alias, ok := erpUnitCodes[strings.ToUpper(code)]; ok {
-		name = alias
-	}
-	u, err := units.Parse(name)
+	u, err := units.Parse(code)
 	if err != nil {
-		return q, err
+		alias, ok := sapUnitCodes[strings.ToUpper(code)]
+		if !ok {
+			return q, err
+		}
+		u, err = units.Parse(alias)
+		if err != nil {
+			return q, err
+		}
 	}
 	q.Unit = u
 	return q, nil
