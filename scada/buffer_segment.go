@@ -1,0 +1,335 @@
+package scada
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+const segSuffix = ".seg"
+
+func segName(base Offset) string { return fmt.Sprintf("%020d%s", uint64(base), segSuffix) }
+
+func parseSegName(name string) (Offset, bool) {
+	s, ok := strings.CutSuffix(name, segSuffix)
+	if !ok || len(s) != 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	return Offset(v), err == nil
+}
+
+func appendSegHeader(b []byte, base Offset) []byte {
+	b = append(b, segMagic...)
+	b = append(b, segVersion, 0, 0, 0)
+	return binary.LittleEndian.AppendUint64(b, uint64(base))
+}
+
+func parseSegHeader(b []byte) (Offset, error) {
+	if len(b) < segHeaderSize {
+		return 0, errShort
+	}
+	if string(b[:4]) != segMagic {
+		return 0, errCodec("not a buffer segment (bad magic)")
+	}
+	if b[4] != segVersion {
+		return 0, errCodec(fmt.Sprintf("unsupported segment version %d", b[4]))
+	}
+	return Offset(binary.LittleEndian.Uint64(b[8:])), nil
+}
+
+// segMeta is what a segment's trailer records, and what the buffer keeps in
+// memory about each segment.
+type segMeta struct {
+	count                uint64
+	minAppend, maxAppend int64 // append times, Unix ns
+	minTime, maxTime     int64 // point times, timeKey
+}
+
+func (m *segMeta) add(appendTime int64, pts []Point) {
+	if m.count == 0 {
+		m.minAppend, m.maxAppend = appendTime, appendTime
+		m.minTime, m.maxTime = math.MaxInt64, math.MinInt64
+	}
+	m.minAppend = min(m.minAppend, appendTime)
+	m.maxAppend = max(m.maxAppend, appendTime)
+	for i := range pts {
+		k := timeKey(pts[i].Time)
+		m.minTime = min(m.minTime, k)
+		m.maxTime = max(m.maxTime, k)
+	}
+	m.count += uint64(len(pts))
+}
+
+func appendTrailer(b []byte, m segMeta) []byte {
+	start := len(b)
+	b = append(b, trailerMagic...)
+	b = binary.LittleEndian.AppendUint64(b, m.count)
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.minAppend))
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.maxAppend))
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.minTime))
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.maxTime))
+	b = append(b, 0, 0, 0, 0)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+func parseTrailer(b []byte) (segMeta, bool) {
+	if len(b) != trailerSize || string(b[:8]) != trailerMagic ||
+		crc32.Checksum(b[:52], castagnoli) != binary.LittleEndian.Uint32(b[52:]) {
+		return segMeta{}, false
+	}
+	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[i:]) }
+	return segMeta{
+		count:     u(8),
+		minAppend: int64(u(16)), maxAppend: int64(u(24)),
+		minTime: int64(u(32)), maxTime: int64(u(40)),
+	}, true
+}
+
+// segment is the buffer's record of one segment file.
+type segment struct {
+	name string // base name in the buffer's directory
+	base Offset
+	meta segMeta // every encoded point, written or not
+	// bytes is the file's size once every queued write is done (trailer included
+	// when sealed).
+	bytes  int64
+	sealed bool // no more records; the trailer is written or queued
+
+	// Durable state, set by the sync loop after fsync: readers read up to here.
+	durCount uint64
+	durEnd   int64 // end of the durable records (before any trailer)
+
+	enc *segEncoder // nil once sealed
+}
+
+func (s *segment) end() Offset    { return s.base + Offset(s.meta.count) }
+func (s *segment) durEndOffset() Offset { return s.base + Offset(s.durCount) }
+
+// segReader reads the records of one segment in order.
+type segReader struct {
+	path    string
+	base    Offset
+	f       *os.File
+	r       *bufio.Reader
+	pos     int64  // file position of the next frame
+	next    Offset // offset of the first point of the next record
+	dec     *segDecoder
+	hdr     [frameHeaderSize]byte
+	payload []byte
+
+	// The last decoded record: pts[i:] are not consumed yet.
+	pts        []Point
+	first      Offset
+	i          int
+	appendTime int64
+}
+
+func openSegReader(path string) (*segReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	sr := &segReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10), dec: newSegDecoder()}
+	var h [segHeaderSize]byte
+	if _, err := io.ReadFull(sr.r, h[:]); err != nil {
+		f.Close()
+		return nil, sr.corrupt(0, "segment header truncated")
+	}
+	base, err := parseSegHeader(h[:])
+	if err != nil {
+		f.Close()
+		return nil, sr.corrupt(0, err.Error())
+	}
+	sr.base, sr.next, sr.first, sr.pos = base, base, base, segHeaderSize
+	return sr, nil
+}
+
+func (sr *segReader) close() {
+	if sr.f != nil {
+		sr.f.Close()
+		sr.f = nil
+	}
+}
+
+func (sr *segReader) corrupt(at int64, reason string) *CorruptError {
+	return &CorruptError{File: sr.path, Offset: at, Reason: reason}
+}
+
+// nextRecord decodes the next record if one starts before limit. It returns
+// false at limit. Any failure is a *CorruptError (or an I/O error).
+func (sr *segReader) nextRecord(limit int64) (bool, error) {
+	if sr.pos >= limit {
+		return false, nil
+	}
+	at := sr.pos
+	if limit-at < frameHeaderSize {
+		return false, sr.corrupt(at, "frame header truncated")
+	}
+	if _, err := io.ReadFull(sr.r, sr.hdr[:]); err != nil {
+		return false, sr.ioErr(at, err)
+	}
+	n := int64(binary.LittleEndian.Uint32(sr.hdr[:]))
+	if n == 0 || n > maxFrameLen || n > limit-at-frameHeaderSize {
+		return false, sr.corrupt(at, fmt.Sprintf("%s: %d", errFrameLen, n))
+	}
+	if int64(cap(sr.payload)) < n {
+		sr.payload = make([]byte, n)
+	}
+	sr.payload = sr.payload[:n]
+	if _, err := io.ReadFull(sr.r, sr.payload); err != nil {
+		return false, sr.ioErr(at, err)
+	}
+	if err := checkFrame(sr.hdr[:], sr.payload); err != nil {
+		return false, sr.corrupt(at, err.Error())
+	}
+	rel, at2, pts, err := sr.dec.decodeRecord(sr.payload, sr.pts[:0])
+	sr.pts = pts
+	if err != nil {
+		sr.pts, sr.i = sr.pts[:0], 0
+		return false, sr.corrupt(at, err.Error())
+	}
+	if sr.base+Offset(rel) != sr.next {
+		sr.pts, sr.i = sr.pts[:0], 0
+		return false, sr.corrupt(at, errContinuity.Error())
+	}
+	sr.first, sr.i, sr.appendTime = sr.next, 0, at2
+	sr.next += Offset(len(pts))
+	sr.pos = at + frameHeaderSize + n
+	return true, nil
+}
+
+func (sr *segReader) ioErr(at int64, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return sr.corrupt(at, "file shorter than expected")
+	}
+	return fmt.Errorf("scada: reading buffer segment %s: %w", sr.path, err)
+}
+
+// scanResult is what scanning a whole segment found.
+type scanResult struct {
+	base    Offset
+	meta    segMeta
+	end     int64 // byte position after the last good record
+	size    int64
+	sealed  bool // a valid trailer follows the last record
+	bad     *CorruptError
+	trailer segMeta
+}
+
+// scanSegment reads a segment file from the start, validating every record,
+// and stops at the first bad one (reported in bad, nil when the file is clean).
+func scanSegment(path string) (scanResult, error) {
+	var res scanResult
+	fi, err := os.Stat(path)
+	if err != nil {
+		return res, err
+	}
+	res.size = fi.Size()
+	sr, err := openSegReader(path)
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			res.bad = ce
+			return res, nil
+		}
+		return res, err
+	}
+	defer sr.close()
+	res.base = sr.base
+	res.end = segHeaderSize
+	limit := res.size
+	// A sealed file ends with a trailer: stop there when it is valid.
+	if tm, ok := readTrailer(sr.f, res.size); ok {
+		res.trailer = tm
+		limit = res.size - trailerSize
+		res.sealed = true
+	}
+	for {
+		ok, err := sr.nextRecord(limit)
+		if err != nil {
+			var ce *CorruptError
+			if errors.As(err, &ce) {
+				res.bad = ce
+				res.sealed = false
+				return res, nil
+			}
+			return res, err
+		}
+		if !ok {
+			break
+		}
+		res.meta.add(sr.appendTime, sr.pts)
+		res.end = sr.pos
+	}
+	if res.sealed && res.trailer.count != res.meta.count {
+		res.bad = sr.corrupt(limit, "trailer disagrees with the records")
+		res.sealed = false
+	}
+	return res, nil
+}
+
+func readTrailer(f *os.File, size int64) (segMeta, bool) {
+	if size < segHeaderSize+trailerSize {
+		return segMeta{}, false
+	}
+	var b [trailerSize]byte
+	if _, err := f.ReadAt(b[:], size-trailerSize); err != nil {
+		return segMeta{}, false
+	}
+	return parseTrailer(b[:])
+}
+
+// readSealed reads the header and trailer of a sealed segment without reading
+// its records.
+func readSealed(path string) (Offset, segMeta, int64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, segMeta{}, 0, false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, segMeta{}, 0, false
+	}
+	var h [segHeaderSize]byte
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return 0, segMeta{}, 0, false
+	}
+	base, err := parseSegHeader(h[:])
+	if err != nil {
+		return 0, segMeta{}, 0, false
+	}
+	m, ok := readTrailer(f, fi.Size())
+	return base, m, fi.Size(), ok
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func quarantineName(dir, name string) string {
+	q := name + ".corrupt"
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(filepath.Join(dir, q)); errors.Is(err, os.ErrNotExist) {
+			return q
+		}
+		q = fmt.Sprintf("%s.corrupt.%d", name, i)
+	}
+}
