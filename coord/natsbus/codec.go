@@ -1,0 +1,148 @@
+package natsbus
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/greenlang/gl001/coord"
+)
+
+// Header names carrying the coord.Message envelope. Application headers
+// (Message.Headers) travel beside them under their own names; the "Coord-"
+// prefix is reserved.
+const (
+	HeaderID            = "Coord-Id"
+	HeaderType          = "Coord-Type"
+	HeaderFrom          = "Coord-From"
+	HeaderTo            = "Coord-To"
+	HeaderName          = "Coord-Name"
+	HeaderCorrelationID = "Coord-Correlation-Id"
+	HeaderTime          = "Coord-Time"
+	HeaderDeadline      = "Coord-Deadline"
+	HeaderErrorCode     = "Coord-Error-Code"
+	HeaderError         = "Coord-Error"
+	HeaderSignature     = "Coord-Signature"
+
+	reservedPrefix = "Coord-"
+)
+
+// Encode turns m into a NATS message for subject: the envelope in Coord-*
+// headers, the application headers as NATS headers, the JSON payload as the
+// data. Times are RFC 3339 with nanoseconds.
+func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
+	h := make(nats.Header, 8+len(m.Headers))
+	for k, v := range m.Headers {
+		if strings.HasPrefix(k, reservedPrefix) {
+			return nil, fmt.Errorf("%w: header %q uses the reserved prefix %q", coord.ErrBadMessage, k, reservedPrefix)
+		}
+		if !validHeader(k, v) {
+			return nil, fmt.Errorf("%w: header %q: name or value not encodable", coord.ErrBadMessage, k)
+		}
+		h[k] = []string{v}
+	}
+	set := func(k, v string) {
+		if v != "" {
+			h[k] = []string{v}
+		}
+	}
+	set(HeaderID, m.ID)
+	set(HeaderType, m.Type.String())
+	set(HeaderFrom, m.From)
+	set(HeaderTo, m.To)
+	set(HeaderName, m.Name)
+	set(HeaderCorrelationID, m.CorrelationID)
+	if !m.Time.IsZero() {
+		set(HeaderTime, m.Time.Format(time.RFC3339Nano))
+	}
+	if !m.Deadline.IsZero() {
+		set(HeaderDeadline, m.Deadline.Format(time.RFC3339Nano))
+	}
+	if m.Error != nil {
+		h[HeaderErrorCode] = []string{m.Error.Code}
+		set(HeaderError, m.Error.Message)
+	}
+	set(HeaderSignature, m.Signature)
+	for k, v := range h {
+		if !validHeader(k, v[0]) {
+			return nil, fmt.Errorf("%w: field %s not encodable as a NATS header", coord.ErrBadMessage, k)
+		}
+	}
+	return &nats.Msg{Subject: subject, Reply: m.ReplyTo, Header: h, Data: m.Payload}, nil
+}
+
+// validHeader reports whether a header survives the NATS text header block.
+func validHeader(k, v string) bool {
+	if k == "" || strings.ContainsAny(k, ": \t\r\n") || strings.ContainsAny(v, "\r\n") {
+		return false
+	}
+	return strings.TrimSpace(v) == v
+}
+
+// Decode turns a received NATS message back into a coord.Message. A message
+// from a sender that is not a coord bus decodes as an event with no envelope.
+// Malformed envelope fields give an error wrapping coord.ErrBadMessage.
+func Decode(msg *nats.Msg) (coord.Message, error) {
+	m := coord.Message{Subject: msg.Subject, ReplyTo: msg.Reply}
+	if len(msg.Data) > 0 {
+		m.Payload = json.RawMessage(msg.Data)
+	}
+	var errCode, errMsg string
+	var hasErr bool
+	for k, vs := range msg.Header {
+		if len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		if !strings.HasPrefix(k, reservedPrefix) {
+			if m.Headers == nil {
+				m.Headers = make(map[string]string, len(msg.Header))
+			}
+			m.Headers[k] = v
+			continue
+		}
+		switch k {
+		case HeaderID:
+			m.ID = v
+		case HeaderType:
+			if err := m.Type.UnmarshalText([]byte(v)); err != nil {
+				return coord.Message{}, err
+			}
+		case HeaderFrom:
+			m.From = v
+		case HeaderTo:
+			m.To = v
+		case HeaderName:
+			m.Name = v
+		case HeaderCorrelationID:
+			m.CorrelationID = v
+		case HeaderTime, HeaderDeadline:
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return coord.Message{}, fmt.Errorf("%w: %s: %w", coord.ErrBadMessage, k, err)
+			}
+			if k == HeaderTime {
+				m.Time = t
+			} else {
+				m.Deadline = t
+			}
+		case HeaderErrorCode:
+			errCode, hasErr = v, true
+		case HeaderError:
+			errMsg = v
+		case HeaderSignature:
+			m.Signature = v
+		default:
+			return coord.Message{}, fmt.Errorf("%w: unknown envelope header %q", coord.ErrBadMessage, k)
+		}
+	}
+	if hasErr {
+		m.Error = &coord.ReplyError{Code: errCode, Message: errMsg}
+	} else if errMsg != "" {
+		return coord.Message{}, fmt.Errorf("%w: %s without %s", coord.ErrBadMessage, HeaderError, HeaderErrorCode)
+	}
+	return m, nil
+}
