@@ -97,13 +97,13 @@ func (c HTTPConfig) Validate() error {
 // When the breaker is open, RoundTrip returns an error matching
 // [ErrBreakerOpen] without sending the request.
 type Transport struct {
-	next      http.RoundTripper
-	cfg       HTTPConfig
-	backoff   Backoff
-	log       *slog.Logger
-	breaker   circuitbreaker.CircuitBreaker[*http.Response]
-	retry     retrypolicy.RetryPolicy[*http.Response]
-	now       func() time.Time
+	next    http.RoundTripper
+	cfg     HTTPConfig
+	backoff Backoff
+	log     *slog.Logger
+	breaker circuitbreaker.CircuitBreaker[*http.Response]
+	retry   retrypolicy.RetryPolicy[*http.Response]
+	now     func() time.Time
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -128,11 +128,11 @@ func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Transport{
-		next:      next,
-		cfg:       cfg,
-		backoff:   cfg.Backoff.withDefaults(),
-		log:       log.With("transport", cfg.Name),
-		now:       time.Now,
+		next:    next,
+		cfg:     cfg,
+		backoff: cfg.Backoff.withDefaults(),
+		log:     log.With("transport", cfg.Name),
+		now:     time.Now,
 	}
 	t.breaker = newBreaker(cfg.Breaker, serverFailed, t.backoff.Jitter, func(from, to BreakerState) {
 		t.log.Warn("circuit breaker changed", "from", from.String(), "to", to.String())
