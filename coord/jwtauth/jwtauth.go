@@ -1,0 +1,199 @@
+package jwtauth
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/greenlang/gl001/coord"
+)
+
+// EnvSecret is the environment variable FromEnv reads the shared HS256 key
+// from.
+const EnvSecret = "AGENT_JWT_SECRET"
+
+// MinSecretLen is the shortest HS256 key accepted, in bytes: the size of the
+// SHA-256 output, as RFC 7518 section 3.2 requires.
+const MinSecretLen = 32
+
+var (
+	// ErrNoSecret: AGENT_JWT_SECRET is unset or empty. Not retryable: set it.
+	ErrNoSecret = errors.New("jwtauth: " + EnvSecret + " is not set")
+	// ErrWeakSecret: the HS256 key is shorter than MinSecretLen bytes. Not
+	// retryable: use a longer key.
+	ErrWeakSecret = errors.New("jwtauth: HS256 key shorter than 32 bytes")
+	// ErrBadKey: an EdDSA key is missing or has the wrong size. Not retryable.
+	ErrBadKey = errors.New("jwtauth: bad key")
+	// ErrUnknownSender: no EdDSA public key is registered for the token's
+	// sender. The message is rejected as tampered. Retry after adding the key.
+	ErrUnknownSender = errors.New("jwtauth: no key for sender")
+)
+
+// claims is the JWT body: iss = sender, jti = message id, iat, exp, and the
+// base64url SHA-256 digest of the message's protected fields.
+type claims struct {
+	jwt.RegisteredClaims
+	Digest string `json:"dig"`
+}
+
+func toJWT(c coord.Claims) *claims {
+	return &claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    c.Sender,
+			ID:        c.MessageID,
+			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
+			ExpiresAt: jwt.NewNumericDate(c.Expires),
+		},
+		Digest: base64.RawURLEncoding.EncodeToString(c.Digest[:]),
+	}
+}
+
+func fromJWT(j *claims) (coord.Claims, error) {
+	c := coord.Claims{Sender: j.Issuer, MessageID: j.ID}
+	d, err := base64.RawURLEncoding.DecodeString(j.Digest)
+	if err != nil || len(d) != len(c.Digest) {
+		return coord.Claims{}, fmt.Errorf("jwtauth: malformed digest claim")
+	}
+	copy(c.Digest[:], d)
+	if j.IssuedAt != nil {
+		c.IssuedAt = j.IssuedAt.Time
+	}
+	if j.ExpiresAt != nil {
+		c.Expires = j.ExpiresAt.Time
+	}
+	return c, nil
+}
+
+// parse verifies the signature only; expiry and replay are coord.Guard's.
+func parse(p *jwt.Parser, token string, key jwt.Keyfunc) (coord.Claims, error) {
+	var j claims
+	if _, err := p.ParseWithClaims(token, &j, key); err != nil {
+		return coord.Claims{}, fmt.Errorf("jwtauth: %w", err)
+	}
+	return fromJWT(&j)
+}
+
+// HS256 signs and verifies with one shared secret (HMAC-SHA256). Every holder
+// of the secret can sign as any sender; use EdDSA keys per agent when agents
+// must not be able to speak for one another.
+type HS256 struct {
+	key    []byte
+	parser *jwt.Parser
+}
+
+// NewHS256 returns an HS256 signer and verifier. The key is copied.
+func NewHS256(secret []byte) (*HS256, error) {
+	if len(secret) < MinSecretLen {
+		return nil, ErrWeakSecret
+	}
+	return &HS256{
+		key:    append([]byte(nil), secret...),
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithoutClaimsValidation()),
+	}, nil
+}
+
+// FromEnv returns NewHS256 with the key in AGENT_JWT_SECRET. It reads the
+// environment when called, never at package initialisation. Errors never
+// contain the secret.
+func FromEnv() (*HS256, error) {
+	s := os.Getenv(EnvSecret)
+	if s == "" {
+		return nil, ErrNoSecret
+	}
+	return NewHS256([]byte(s))
+}
+
+// Sign implements coord.Signer.
+func (h *HS256) Sign(c coord.Claims) (string, error) {
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, toJWT(c)).SignedString(h.key)
+}
+
+// Verify implements coord.Verifier.
+func (h *HS256) Verify(token string) (coord.Claims, error) {
+	return parse(h.parser, token, func(*jwt.Token) (any, error) { return h.key, nil })
+}
+
+// EdDSASigner signs as one agent with its Ed25519 private key.
+type EdDSASigner struct {
+	key ed25519.PrivateKey
+}
+
+// NewEdDSASigner returns a signer for the agent holding key.
+func NewEdDSASigner(key ed25519.PrivateKey) (*EdDSASigner, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: Ed25519 private key is %d bytes, want %d", ErrBadKey, len(key), ed25519.PrivateKeySize)
+	}
+	return &EdDSASigner{key: key}, nil
+}
+
+// Sign implements coord.Signer.
+func (s *EdDSASigner) Sign(c coord.Claims) (string, error) {
+	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, toJWT(c)).SignedString(s.key)
+}
+
+// EdDSAVerifier verifies messages against the public key of the sender they
+// claim (the iss claim), so one agent cannot sign as another. Verifying
+// Ed25519 costs tens of microseconds: the Coordinator verifies replies in
+// parallel.
+type EdDSAVerifier struct {
+	keys   map[string]ed25519.PublicKey
+	parser *jwt.Parser
+}
+
+// NewEdDSAVerifier returns a verifier for the given senders' public keys. The
+// map is copied.
+func NewEdDSAVerifier(keys map[string]ed25519.PublicKey) (*EdDSAVerifier, error) {
+	var errs []error
+	for id, k := range keys {
+		if len(k) != ed25519.PublicKeySize {
+			errs = append(errs, fmt.Errorf("%w: public key of %q is %d bytes, want %d", ErrBadKey, id, len(k), ed25519.PublicKeySize))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &EdDSAVerifier{
+		keys:   maps.Clone(keys),
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithoutClaimsValidation()),
+	}, nil
+}
+
+// Verify implements coord.Verifier.
+func (v *EdDSAVerifier) Verify(token string) (coord.Claims, error) {
+	return parse(v.parser, token, func(t *jwt.Token) (any, error) {
+		c, ok := t.Claims.(*claims)
+		if !ok {
+			return nil, ErrUnknownSender
+		}
+		k, ok := v.keys[c.Issuer]
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownSender, c.Issuer)
+		}
+		return k, nil
+	})
+}
+
+// Multi verifies with the first of several verifiers that accepts the token,
+// for a fleet moving from the shared HS256 key to per-agent EdDSA keys.
+type Multi []coord.Verifier
+
+// Verify implements coord.Verifier.
+func (m Multi) Verify(token string) (coord.Claims, error) {
+	var errs []error
+	for _, v := range m {
+		c, err := v.Verify(token)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return coord.Claims{}, errors.New("jwtauth: no verifier")
+	}
+	return coord.Claims{}, errors.Join(errs...)
+}
