@@ -413,7 +413,7 @@ func (c *Conn) readBody(resp *http.Response) ([]byte, error) {
 }
 
 func (c *Conn) statusErr(method string, u *url.URL, resp *http.Response, body []byte) error {
-	e := &StatusError{System: c.cfg.System, Method: method, Path: u.Path, StatusCode: resp.StatusCode}
+	e := &StatusError{System: c.cfg.System, Method: method, Path: u.Path, StatusCode: resp.StatusCode, Header: resp.Header}
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 		e.RetryAfter = d
 	}

@@ -66,6 +66,7 @@ type StatusError struct {
 	Code       string        // the system's error code (OData error.code), if any
 	Message    string        // the system's error message, if any
 	RetryAfter time.Duration // the wait the system asked for (Retry-After), if any
+	Header     http.Header   // the response headers (never printed)
 }
 
 func (e *StatusError) Error() string {
