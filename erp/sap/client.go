@@ -37,20 +37,17 @@ type Client struct {
 
 var _ erp.Client = (*Client)(nil)
 
-type entity[T any] struct {
-	svc     Service
-	root    *url.URL
-	mapping erp.Mapping[T]
-	keys    []string
-	changed string
-}
+type entity[T erp.Record] = odata.Collection[T]
 
-func newEntity[T any](base *url.URL, svc Service, keys []string, changed string, m erp.Mapping[T]) (*entity[T], error) {
+func newEntity[T erp.Record](c *Client, svc Service, keys []string, changed string, m erp.Mapping[T]) (*entity[T], error) {
 	ref, err := url.Parse(strings.TrimPrefix(svc.Path, "/"))
 	if err != nil {
 		return nil, err
 	}
-	return &entity[T]{svc: svc, root: base.ResolveReference(ref), mapping: m, keys: keys, changed: changed}, nil
+	e := &entity[T]{Conn: c.conn, Root: c.base.ResolveReference(ref), EntitySet: svc.EntitySet,
+		Mapping: m, Keys: keys, Changed: changed, Tracking: svc.ChangeTracking, Fixup: c.fixup}
+	e.Spec = func(q erp.Query, tracked bool) (odata.Spec, error) { return specFor(c, svc, e, q, tracked) }
+	return e, nil
 }
 
 // New validates cfg and returns a Client. It sends no request.
@@ -110,11 +107,11 @@ func New(cfg Config) (*Client, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if c.production, err = newEntity(base, cfg.Production, cfg.ProductionFields.Key, cfg.ProductionFields.Changed, pm); err == nil {
-		if c.planned, err = newEntity(base, cfg.Planned, cfg.PlannedFields.Key, cfg.PlannedFields.Changed, plm); err == nil {
-			if c.maintenance, err = newEntity(base, cfg.Maintenance, cfg.MaintenanceFields.Key, cfg.MaintenanceFields.Changed, mm); err == nil {
-				if c.energy, err = newEntity(base, cfg.Energy, cfg.EnergyFields.Key, cfg.EnergyFields.Changed, em); err == nil {
-					c.costs, err = newEntity(base, cfg.Costs, cfg.CostFields.Key, cfg.CostFields.Changed, cm)
+	if c.production, err = newEntity(c, cfg.Production, cfg.ProductionFields.Key, cfg.ProductionFields.Changed, pm); err == nil {
+		if c.planned, err = newEntity(c, cfg.Planned, cfg.PlannedFields.Key, cfg.PlannedFields.Changed, plm); err == nil {
+			if c.maintenance, err = newEntity(c, cfg.Maintenance, cfg.MaintenanceFields.Key, cfg.MaintenanceFields.Changed, mm); err == nil {
+				if c.energy, err = newEntity(c, cfg.Energy, cfg.EnergyFields.Key, cfg.EnergyFields.Changed, em); err == nil {
+					c.costs, err = newEntity(c, cfg.Costs, cfg.CostFields.Key, cfg.CostFields.Changed, cm)
 				}
 			}
 		}
@@ -135,102 +132,57 @@ func (c *Client) Stats() erp.ConnStats { return c.conn.Stats() }
 // Production streams production orders (API_PRODUCTION_ORDER_2_SRV by
 // default) whose planned start lies in [q.From, q.To).
 func (c *Client) Production(ctx context.Context, q erp.Query) iter.Seq2[erp.ProductionOrder, error] {
-	return list(ctx, c, c.production, q)
+	return c.production.List(ctx, q)
 }
 
 // PlannedOrders streams planned orders (API_PLANNED_ORDERS by default) as
 // production orders, whose planned start lies in [q.From, q.To).
 func (c *Client) PlannedOrders(ctx context.Context, q erp.Query) iter.Seq2[erp.ProductionOrder, error] {
-	return list(ctx, c, c.planned, q)
+	return c.planned.List(ctx, q)
 }
 
 // Maintenance streams maintenance orders (API_MAINTENANCEORDER by default)
 // whose basic start lies in [q.From, q.To).
 func (c *Client) Maintenance(ctx context.Context, q erp.Query) iter.Seq2[erp.MaintenanceOrder, error] {
-	return list(ctx, c, c.maintenance, q)
+	return c.maintenance.List(ctx, q)
 }
 
 // Energy streams energy readings (measurement documents of
 // API_MEASUREMENTDOCUMENT_SRV by default) taken in [q.From, q.To).
 func (c *Client) Energy(ctx context.Context, q erp.Query) iter.Seq2[erp.EnergyRecord, error] {
-	return list(ctx, c, c.energy, q)
+	return c.energy.List(ctx, q)
 }
 
 // Costs streams journal entry items (API_JOURNALENTRYITEMBASIC_SRV by
 // default) posted in [q.From, q.To).
 func (c *Client) Costs(ctx context.Context, q erp.Query) iter.Seq2[erp.CostRecord, error] {
-	return list(ctx, c, c.costs, q)
+	return c.costs.List(ctx, q)
 }
 
 // ProductionChanges reads the production orders changed since a cursor. It
 // is an erp.ChangeFunc, for erp.Poller.
 func (c *Client) ProductionChanges(ctx context.Context, q erp.Query, since erp.Cursor, page func([]erp.Change[erp.ProductionOrder]) error) (erp.Cursor, error) {
-	return changes(ctx, c, c.production, q, since, page)
+	return c.production.Changes(ctx, q, since, page)
 }
 
 // PlannedOrderChanges reads the planned orders changed since a cursor.
 func (c *Client) PlannedOrderChanges(ctx context.Context, q erp.Query, since erp.Cursor, page func([]erp.Change[erp.ProductionOrder]) error) (erp.Cursor, error) {
-	return changes(ctx, c, c.planned, q, since, page)
+	return c.planned.Changes(ctx, q, since, page)
 }
 
 // MaintenanceChanges reads the maintenance orders changed since a cursor.
 func (c *Client) MaintenanceChanges(ctx context.Context, q erp.Query, since erp.Cursor, page func([]erp.Change[erp.MaintenanceOrder]) error) (erp.Cursor, error) {
-	return changes(ctx, c, c.maintenance, q, since, page)
+	return c.maintenance.Changes(ctx, q, since, page)
 }
 
 // EnergyChanges reads the energy readings added or changed since a cursor.
 func (c *Client) EnergyChanges(ctx context.Context, q erp.Query, since erp.Cursor, page func([]erp.Change[erp.EnergyRecord]) error) (erp.Cursor, error) {
-	return changes(ctx, c, c.energy, q, since, page)
+	return c.energy.Changes(ctx, q, since, page)
 }
 
 // CostChanges reads the cost records added or changed since a cursor.
 func (c *Client) CostChanges(ctx context.Context, q erp.Query, since erp.Cursor, page func([]erp.Change[erp.CostRecord]) error) (erp.Cursor, error) {
-	return changes(ctx, c, c.costs, q, since, page)
-}
-
-func list[T any](ctx context.Context, c *Client, e *entity[T], q erp.Query) iter.Seq2[T, error] {
-	spec, err := specFor(c, e, q, false)
-	if err != nil {
-		return func(yield func(T, error) bool) {
-			var zero T
-			yield(zero, err)
-		}
-	}
-	return odata.Records(ctx, spec, e.mapping)
-}
-
-func changes[T erp.Record](ctx context.Context, c *Client, e *entity[T], q erp.Query, since erp.Cursor, page func([]erp.Change[T]) error) (erp.Cursor, error) {
-	if !e.svc.ChangeTracking {
-		if e.changed == "" {
-			return since, fmt.Errorf("%w: %s has neither change tracking nor a Changed property mapped", erp.ErrNotSupported, e.svc.EntitySet)
-		}
-		return erp.WatermarkChanges(func(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
-			return list(ctx, c, e, q)
-		}, e.changed)(ctx, q, since, page)
-	}
-	spec, err := specFor(c, e, q, true)
-	if err != nil {
-		return since, err
-	}
-	if d := since.Delta(); d != "" {
-		u, err := odata.Resolve(e.root, d)
-		if err != nil {
-			return since, fmt.Errorf("%w: cursor: %v", erp.ErrBadRequest, err)
-		}
-		c.fixup(u)
-		spec.First = u.String()
-	} else if since != "" {
-		return since, fmt.Errorf("%w: cursor is not a delta cursor", erp.ErrBadRequest)
-	}
-	link, err := odata.Changes(ctx, spec, e.mapping, e.keys, page)
-	if err != nil {
-		return since, err
-	}
-	if link == "" {
-		return since, fmt.Errorf("%w: %s sent no delta link; turn ChangeTracking off for this service",
-			erp.ErrNotSupported, e.svc.EntitySet)
-	}
-	return erp.DeltaCursor(link), nil
+	return c.costs.Changes(ctx, q, since, page)
 }
 
 // fixup adds sap-client to a URL that lacks it.
@@ -246,23 +198,23 @@ func (c *Client) fixup(u *url.URL) {
 
 // specFor builds the request for q against e. Tracked requests ask for
 // change tracking and rely on server paging.
-func specFor[T any](c *Client, e *entity[T], q erp.Query, tracked bool) (odata.Spec, error) {
-	if q.Plant != "" && e.svc.PlantProperty == "" {
+func specFor[T erp.Record](c *Client, svc Service, e *entity[T], q erp.Query, tracked bool) (odata.Spec, error) {
+	if q.Plant != "" && svc.PlantProperty == "" {
 		return odata.Spec{}, fmt.Errorf("%w: %s has no plant property configured, so Query.Plant cannot be applied",
-			erp.ErrBadRequest, e.svc.EntitySet)
+			erp.ErrBadRequest, svc.EntitySet)
 	}
 	if q.PageSize < 0 {
 		return odata.Spec{}, fmt.Errorf("%w: negative page size", erp.ErrBadRequest)
 	}
-	v := e.svc.Version
+	v := svc.Version
 	tk := odata.DateTime
-	switch e.svc.TimeLiteral {
+	switch svc.TimeLiteral {
 	case DateTimeOffset:
 		tk = odata.DateTimeOffset
 	case Date:
 		tk = odata.Date
 	}
-	conds, err := odata.QueryConds(q, e.svc.TimeProperty, e.svc.PlantProperty, v, tk)
+	conds, err := odata.QueryConds(q, svc.TimeProperty, svc.PlantProperty, v, tk)
 	if err != nil {
 		return odata.Spec{}, err
 	}
@@ -275,12 +227,12 @@ func specFor[T any](c *Client, e *entity[T], q erp.Query, tracked bool) (odata.S
 		if v == 2 {
 			p.Add("$format", "json")
 		}
-		p.Add("$select", strings.Join(e.mapping.Properties(), ","))
+		p.Add("$select", strings.Join(e.Mapping.Properties(), ","))
 		if len(conds) > 0 {
 			p.Add("$filter", odata.Filter(conds))
 		}
 		if !tracked {
-			p.Add("$orderby", strings.Join(e.svc.OrderBy, ","))
+			p.Add("$orderby", strings.Join(svc.OrderBy, ","))
 			p.Add("$top", strconv.Itoa(size))
 			if skip > 0 {
 				p.Add("$skip", strconv.Itoa(skip))
@@ -296,7 +248,7 @@ func specFor[T any](c *Client, e *entity[T], q erp.Query, tracked bool) (odata.S
 		if c.cfg.SAPClient != "" {
 			p.Add("sap-client", c.cfg.SAPClient)
 		}
-		return e.root.String() + e.svc.EntitySet + "?" + p.Encode()
+		return e.Root.String() + svc.EntitySet + "?" + p.Encode()
 	}
 	h := http.Header{"Accept": {"application/json"}}
 	if v == 4 {
@@ -310,7 +262,7 @@ func specFor[T any](c *Client, e *entity[T], q erp.Query, tracked bool) (odata.S
 		h.Set("Prefer", "odata.track-changes")
 	}
 	spec := odata.Spec{
-		Conn: c.conn, Entity: e.svc.EntitySet, Root: e.root, First: params(0, true),
+		Conn: c.conn, Entity: svc.EntitySet, Root: e.Root, First: params(0, true),
 		Header: h, PageSize: size, Fixup: c.fixup,
 	}
 	if !tracked {
