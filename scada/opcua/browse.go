@@ -74,7 +74,7 @@ func euName(dv *ua.DataValue) string {
 func findProperties(ctx context.Context, ss *session, tags []int, name string) ([]*ua.NodeID, error) {
 	out := make([]*ua.NodeID, 0, len(tags))
 	err := chunks(tags, ss.browseLimit, func(part []int) error {
-		req := &ua.BrowseRequest{NodesToBrowse: make([]*ua.BrowseDescription, len(part))}
+		req := &ua.BrowseRequest{View: noView(), NodesToBrowse: make([]*ua.BrowseDescription, len(part))}
 		for k, h := range part {
 			req.NodesToBrowse[k] = &ua.BrowseDescription{
 				NodeID:          ss.tags[h].node,
@@ -121,7 +121,7 @@ func readValues(ctx context.Context, ss *session, nodes []*ua.NodeID, attr ua.At
 	err := chunks(nodes, ss.readLimit, func(part []*ua.NodeID) error {
 		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither, NodesToRead: make([]*ua.ReadValueID, len(part))}
 		for k, n := range part {
-			req.NodesToRead[k] = &ua.ReadValueID{NodeID: n, AttributeID: attr}
+			req.NodesToRead[k] = readValueID(n, attr)
 		}
 		res, err := call[*ua.ReadResponse](ctx, ss, "Read", req)
 		if err != nil {
@@ -198,7 +198,7 @@ func browseTree(ctx context.Context, ss *session, root *ua.NodeID) ([]scada.TagI
 		next := queue
 		queue = nil
 		err := chunks(next, ss.browseLimit, func(part []*ua.NodeID) error {
-			req := &ua.BrowseRequest{NodesToBrowse: make([]*ua.BrowseDescription, len(part))}
+			req := &ua.BrowseRequest{View: noView(), NodesToBrowse: make([]*ua.BrowseDescription, len(part))}
 			for k, n := range part {
 				req.NodesToBrowse[k] = &ua.BrowseDescription{
 					NodeID:          n,
@@ -395,5 +395,3 @@ func (s *Source) Write(ctx context.Context, tag string, value float64) error {
 		return nil
 	})
 }
-
-

@@ -36,7 +36,7 @@ func (ss *session) pollOnce(ctx context.Context, handles []int) error {
 	err := chunks(handles, ss.readLimit, func(part []int) error {
 		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth, NodesToRead: make([]*ua.ReadValueID, len(part))}
 		for k, h := range part {
-			req.NodesToRead[k] = &ua.ReadValueID{NodeID: ss.tags[h].node, AttributeID: ua.AttributeIDValue}
+			req.NodesToRead[k] = readValueID(ss.tags[h].node, ua.AttributeIDValue)
 		}
 		res, err := call[*ua.ReadResponse](ctx, ss, "Read", req)
 		if err != nil {

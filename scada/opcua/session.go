@@ -123,7 +123,7 @@ func (ss *session) readLimits(ctx context.Context) error {
 	}
 	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither}
 	for _, n := range ids {
-		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: ua.NewNumericNodeID(0, n), AttributeID: ua.AttributeIDValue})
+		req.NodesToRead = append(req.NodesToRead, readValueID(ua.NewNumericNodeID(0, n), ua.AttributeIDValue))
 	}
 	res, err := call[*ua.ReadResponse](ctx, ss, "Read", req)
 	if err != nil {
@@ -268,4 +268,15 @@ func isConnLoss(err error) bool {
 		return connectionCode(ua.StatusCode(se.Code))
 	}
 	return false
+}
+
+// readValueID is a ReadValueID with every field set: requests sent with
+// Client.Send are encoded as they are, and a nil field does not encode.
+func readValueID(n *ua.NodeID, attr ua.AttributeID) *ua.ReadValueID {
+	return &ua.ReadValueID{NodeID: n, AttributeID: attr, DataEncoding: &ua.QualifiedName{}}
+}
+
+// noView is the "no view" a BrowseRequest needs.
+func noView() *ua.ViewDescription {
+	return &ua.ViewDescription{ViewID: ua.NewTwoByteNodeID(0)}
 }

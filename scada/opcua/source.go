@@ -66,10 +66,10 @@ type Stats struct {
 	SequenceGaps uint64    // publish sequence numbers the server skipped
 	LastData     time.Time // when the last data or keep-alive arrived
 
-	Subscriptions    int // subscriptions of the current session
-	MonitoredItems   int // monitored items created successfully
-	MaxNodesPerRead  int // the server's operation limit as used (0 before connecting)
-	MaxItemsPerCall  int // the server's MaxMonitoredItemsPerCall as used
+	Subscriptions   int // subscriptions of the current session
+	MonitoredItems  int // monitored items created successfully
+	MaxNodesPerRead int // the server's operation limit as used (0 before connecting)
+	MaxItemsPerCall int // the server's MaxMonitoredItemsPerCall as used
 }
 
 // New checks cfg and returns a Source. It reads the certificate and key files

@@ -127,7 +127,7 @@ func fromFloat(f float64, like *ua.Variant) (*ua.Variant, error) {
 	case uint32:
 		err, v = intIn(0, math.MaxUint32), uint32(f)
 	case int64:
-		err, v = intIn(-(1 << 53), 1<<53), int64(f)
+		err, v = intIn(-(1<<53), 1<<53), int64(f)
 	case uint64:
 		err, v = intIn(0, 1<<53), uint64(f)
 	case bool:
