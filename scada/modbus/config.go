@@ -502,7 +502,7 @@ func (t *Tag) problems(c *Config) []string {
 		p = append(p, fmt.Sprintf("a %s at address %d runs past 65535", typ, t.Address))
 	}
 	if t.Writable && (t.Table == InputRegister || t.Table == DiscreteInput) {
-		p = append(p, fmt.Sprintf("a %s is read-only and cannot be Writable", t.Table))
+		p = append(p, fmt.Sprintf("the %s table is read-only; the tag cannot be Writable", t.Table))
 	}
 	if t.Writable && typ.registers(t.Length) > maxWriteRegs {
 		p = append(p, "too many registers to write at once")
@@ -527,7 +527,7 @@ func overlaps(dev string, tags []Tag) []error {
 		var spans []span
 		for i := range tags {
 			t := &tags[i]
-			if t.Table != table || t.Address < 0 || t.width() <= 0 {
+			if t.Table != table || t.Address < 0 || t.width() <= 0 || t.Address+t.width() > 65536 {
 				continue
 			}
 			spans = append(spans, span{t.Address, t.Address + t.width(), i})

@@ -203,12 +203,14 @@ func (s *Source) Dial(ctx context.Context) (*Conn, error) {
 // [scada.ErrConnection].
 func (s *Source) Write(ctx context.Context, tag string, value float64) error {
 	if _, err := s.writable(tag); err != nil {
+		s.st.writeErrors.Add(1)
 		return err
 	}
 	s.mu.Lock()
 	c := s.cur
 	s.mu.Unlock()
 	if c == nil {
+		s.st.writeErrors.Add(1)
 		return &TagError{Tag: tag, Err: fmt.Errorf("not connected: %w", scada.ErrConnection)}
 	}
 	return c.Write(ctx, tag, value)
@@ -261,6 +263,7 @@ func (c *Conn) Write(ctx context.Context, tag string, value float64) error {
 	s := c.s
 	ref, err := s.writable(tag)
 	if err != nil {
+		s.st.writeErrors.Add(1)
 		return err
 	}
 	t := ref.tag
