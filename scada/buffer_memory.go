@@ -378,13 +378,13 @@ func (b *MemoryBuffer) Stats() BufferStats {
 		Points: uint64(b.next - first), Bytes: b.bytes,
 		Appended: b.appended, Batches: b.batches,
 		Dropped: b.dropped, DroppedBytes: b.droppedBytes,
-		Consumers: consumerStats(b.cursors, first, b.next, nil),
+		Consumers: consumerStats(b.cursors, first, func(from Offset) uint64 { return uint64(b.next - min(from, b.next)) }),
 	}
 }
 
-// consumerStats reports each cursor; gap(c) counts retained-range holes between
-// c and the durable end (quarantined segments), nil when there are none.
-func consumerStats(cursors map[string]Offset, first, durable Offset, gap func(Offset) uint64) []ConsumerStats {
+// consumerStats reports each cursor; lag(from) counts the retained durable
+// points at or after from.
+func consumerStats(cursors map[string]Offset, first Offset, lag func(Offset) uint64) []ConsumerStats {
 	out := make([]ConsumerStats, 0, len(cursors))
 	for name, c := range cursors {
 		cs := ConsumerStats{Name: name, Cursor: c}
@@ -392,12 +392,7 @@ func consumerStats(cursors map[string]Offset, first, durable Offset, gap func(Of
 		if c < first {
 			cs.Behind, from = uint64(first-c), first
 		}
-		if from < durable {
-			cs.Lag = uint64(durable - from)
-			if gap != nil {
-				cs.Lag -= gap(from)
-			}
-		}
+		cs.Lag = lag(from)
 		out = append(out, cs)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -111,7 +111,7 @@ type segment struct {
 	enc *segEncoder // nil once sealed
 }
 
-func (s *segment) end() Offset    { return s.base + Offset(s.meta.count) }
+func (s *segment) end() Offset          { return s.base + Offset(s.meta.count) }
 func (s *segment) durEndOffset() Offset { return s.base + Offset(s.durCount) }
 
 // segReader reads the records of one segment in order.

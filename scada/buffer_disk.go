@@ -1,0 +1,1274 @@
+package scada
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// SyncPolicy says when a [DiskBuffer] calls fsync, and so what "durable" means.
+// A durable point survives a crash of the process and of the machine (power
+// loss); only durable points are readable.
+type SyncPolicy int
+
+const (
+	// SyncGroupCommit, the default, makes Append and Commit return only after
+	// the fsync that covers them. Concurrent callers share one fsync (group
+	// commit): while one fsync runs, later appends gather for the next. Every
+	// Append that returned nil is durable.
+	SyncGroupCommit SyncPolicy = iota
+	// SyncInterval makes Append return once the points are encoded in memory;
+	// a background loop writes and fsyncs them every SyncInterval (and sooner
+	// when MaxPending bytes wait). A crash loses at most the points appended
+	// since the last fsync; [BufferStats].Durable and [DiskBuffer.Sync] say
+	// which points are safe.
+	SyncInterval
+)
+
+// String returns "group-commit" or "interval".
+func (p SyncPolicy) String() string {
+	switch p {
+	case SyncGroupCommit:
+		return "group-commit"
+	case SyncInterval:
+		return "interval"
+	}
+	return fmt.Sprintf("SyncPolicy(%d)", int(p))
+}
+
+// DiskBufferConfig configures a [DiskBuffer]. Only Dir is required.
+type DiskBufferConfig struct {
+	// Dir holds the segment files, the consumer cursors and a lock file. It is
+	// created if missing. One DiskBuffer at a time may open it.
+	Dir string
+	// SegmentBytes is the size at which the active segment is sealed and a new
+	// one started; retention drops whole segments. Zero means
+	// DefaultBufferSegmentBytes (64 MiB), or MaxBytes/8 when that is smaller.
+	SegmentBytes int64
+	// MaxAge drops segments whose newest point was appended longer ago than
+	// this. Zero means DefaultBufferMaxAge (24 h); negative means no age limit.
+	MaxAge time.Duration
+	// MaxBytes drops the oldest segments while the files use more than this.
+	// Zero means DefaultDiskBufferBytes (10 GiB); negative means no cap.
+	MaxBytes int64
+	// Sync is the fsync policy; the zero value is SyncGroupCommit.
+	Sync SyncPolicy
+	// SyncInterval is the fsync period of SyncInterval. Zero means
+	// DefaultBufferSyncInterval (100 ms).
+	SyncInterval time.Duration
+	// MaxPending is how many encoded bytes may wait for the disk before Append
+	// blocks. Zero means DefaultBufferMaxPending (16 MiB).
+	MaxPending int64
+	// OnDrop, if set, is called with every drop: retention, and corrupt
+	// segments quarantined when opening or reading. It runs without the
+	// buffer's lock held, on the goroutine that caused the drop.
+	OnDrop func(DropEvent)
+	// Now is the clock for append times, retention and Recent; nil means
+	// time.Now.
+	Now func() time.Time
+	// Logger receives recovery, quarantine and drop reports. Nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of c.
+func (c DiskBufferConfig) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("scada: DiskBufferConfig.Dir is required"))
+	}
+	if c.SegmentBytes < 0 {
+		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes is negative (%d)", c.SegmentBytes))
+	}
+	if c.SegmentBytes > 0 && c.MaxBytes > 0 && c.SegmentBytes > c.MaxBytes/2 {
+		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes (%d) must be at most half of MaxBytes (%d)", c.SegmentBytes, c.MaxBytes))
+	}
+	if c.Sync != SyncGroupCommit && c.Sync != SyncInterval {
+		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.Sync: unknown policy %d", int(c.Sync)))
+	}
+	if c.SyncInterval < 0 {
+		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SyncInterval is negative (%s)", c.SyncInterval))
+	}
+	if c.MaxPending < 0 {
+		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.MaxPending is negative (%d)", c.MaxPending))
+	}
+	return errors.Join(errs...)
+}
+
+func (c DiskBufferConfig) withDefaults() DiskBufferConfig {
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultBufferMaxAge
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultDiskBufferBytes
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = DefaultBufferSegmentBytes
+		if c.MaxBytes > 0 {
+			c.SegmentBytes = min(c.SegmentBytes, max(c.MaxBytes/8, 1))
+		}
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = DefaultBufferSyncInterval
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultBufferMaxPending
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// diskOp is one step of file work for the sync loop, done in queue order.
+type diskOp struct {
+	seg    *segment
+	create bool   // create the file first (data starts with the header)
+	data   []byte // bytes to append
+	seal   bool   // data ends with the trailer: fsync and close after writing
+	remove bool   // delete the file (retention)
+
+	durCount uint64 // the segment's durable state once this op is synced
+	durEnd   int64
+}
+
+// DiskBuffer is a [Buffer] that keeps its log in segmented append-only files in
+// a directory, so it survives a crash of the process or the machine.
+//
+// # Layout and encoding
+//
+// Segments are named by the offset of their first point
+// (00000000000000000000.seg); each record in them is one appended batch (at
+// most 4096 points) with a CRC32-C checksum. Points are encoded compactly:
+// tags, units, sources and qualities are interned per segment; timestamps are
+// stored as the difference from the tag's predicted next time (delta of
+// delta), so steady sampling costs no bytes; values with a decimal resolution
+// are stored as the change of their scaled integer, other values XOR the
+// tag's previous value. Smoothly changing data takes 2 to 3 bytes a point.
+//
+// # Durability and recovery
+//
+// See [SyncPolicy] for when a point is durable. Reopening a directory after a
+// crash checks the last segment record by record and cuts off a torn tail
+// (records never reported durable); the cut bytes are counted in
+// [BufferStats].Truncated. A segment that fails its checksum or does not
+// decode is renamed aside with a ".corrupt" suffix (quarantined): the error
+// is a *[CorruptError] naming the file and byte offset, its points are
+// counted as dropped (DropCorrupt), and the rest of the log stays readable.
+// Sealed segments are checked when read; the last one when opening.
+//
+// Consumer cursors are kept in cursors.log beside the segments and made
+// durable by the same group commit as the points.
+type DiskBuffer struct {
+	cfg  DiskBufferConfig
+	dir  string
+	log  *slog.Logger
+	lock *os.File
+
+	mu       sync.Mutex
+	closed   bool
+	failed   error // the first I/O error of the sync loop; appends fail after it
+	segs     []*segment
+	next     Offset
+	durable  Offset
+	cursors  map[string]Offset
+	readers  map[string]*segReader
+	readErr  map[string]error // a corruption found after a Read returned points
+	ops      []diskOp
+	curBuf   []byte // cursor records waiting for the sync loop
+	pending  int64  // bytes in ops
+	gen      uint64 // generation of the ops being gathered
+	synced   uint64 // last generation made durable
+	queued   uint64 // generation of the last queued op
+	notify   chan struct{}
+	free     [][]byte
+	encCache *segEncoder
+	bytes    int64
+
+	appended, batches, syncs uint64
+	dropped                  DropCounts
+	droppedBytes, truncated  int64
+	quarantined              []string
+
+	kick chan struct{}
+	quit chan struct{}
+	done chan struct{}
+
+	// Owned by the sync loop.
+	files       map[*segment]*os.File
+	curFile     *os.File
+	curFileSize int64
+}
+
+var _ Buffer = (*DiskBuffer)(nil)
+
+// OpenDiskBuffer opens the buffer in cfg.Dir, creating it if needed, and
+// recovers from a crash: see [DiskBuffer]. Corrupt segments found while
+// opening are quarantined and reported to OnDrop; they do not fail the open.
+func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("scada: disk buffer: %w", err)
+	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	b := &DiskBuffer{
+		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock,
+		readers: make(map[string]*segReader),
+		readErr: make(map[string]error),
+		notify:  make(chan struct{}),
+		gen:     1,
+		kick:    make(chan struct{}, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+		files:   make(map[*segment]*os.File),
+	}
+	events, err := b.recover()
+	if err == nil {
+		err = b.loadCursors()
+	}
+	if err == nil {
+		err = b.startActive()
+	}
+	if err != nil {
+		for _, f := range b.files {
+			f.Close()
+		}
+		if b.curFile != nil {
+			b.curFile.Close()
+		}
+		unlockDir(lock)
+		return nil, err
+	}
+	b.mu.Lock()
+	events = append(events, b.retainLocked(b.cfg.Now())...)
+	b.mu.Unlock()
+	b.report(events)
+	go b.syncLoop()
+	return b, nil
+}
+
+// recover lists the segments, validates the last one (cutting a torn tail),
+// and quarantines segments whose header or trailer is bad.
+func (b *DiskBuffer) recover() ([]DropEvent, error) {
+	entries, err := os.ReadDir(b.dir)
+	if err != nil {
+		return nil, fmt.Errorf("scada: disk buffer: %w", err)
+	}
+	type file struct {
+		name string
+		base Offset
+	}
+	var files []file
+	for _, e := range entries {
+		if base, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
+			files = append(files, file{e.Name(), base})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].base < files[j].base })
+
+	var events []DropEvent
+	var bad []*CorruptError // quarantined, with the base their points start at
+	var badBase []Offset
+	var badCount []uint64
+	b.next = 0
+	for i, f := range files {
+		path := filepath.Join(b.dir, f.name)
+		last := i == len(files)-1
+		b.next = max(b.next, f.base)
+		if !last {
+			if base, meta, size, ok := readSealed(path); ok && base == f.base {
+				b.addSealed(f.name, base, meta, size)
+				continue
+			}
+		}
+		res, err := scanSegment(path)
+		if err != nil {
+			return nil, fmt.Errorf("scada: disk buffer: %w", err)
+		}
+		switch {
+		case res.bad == nil && res.base != f.base:
+			res.bad = &CorruptError{File: path, Reason: fmt.Sprintf("header says base offset %d, the name %d", res.base, f.base)}
+		case last && res.bad != nil && res.end == 0 && res.size < segHeaderSize:
+			// Created but never written: a crash while starting a segment.
+			if err := os.Remove(path); err != nil {
+				return nil, fmt.Errorf("scada: disk buffer: %w", err)
+			}
+			b.log.Info("scada: disk buffer removed an empty segment left by a crash", "file", path)
+			continue
+		case last && res.bad != nil && res.end > 0:
+			// Torn tail: cut it, then seal what is good.
+			cut := res.size - res.end
+			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
+				return nil, fmt.Errorf("scada: disk buffer: recovering %s: %w", path, err)
+			}
+			b.truncated += cut
+			b.log.Warn("scada: disk buffer cut a torn tail after a crash", "file", path, "at", res.end, "bytes", cut, "reason", res.bad.Reason)
+			b.addSealed(f.name, f.base, res.meta, res.end+trailerSize)
+			continue
+		case res.bad == nil && !res.sealed:
+			// Clean but unsealed: the process stopped without Close.
+			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
+				return nil, fmt.Errorf("scada: disk buffer: recovering %s: %w", path, err)
+			}
+			b.addSealed(f.name, f.base, res.meta, res.end+trailerSize)
+			continue
+		case res.bad == nil:
+			b.addSealed(f.name, f.base, res.meta, res.size)
+			continue
+		}
+		// Corrupt: quarantine.
+		ce := res.bad
+		if err := b.quarantineFile(f.name, ce); err != nil {
+			return nil, err
+		}
+		bad = append(bad, ce)
+		badBase = append(badBase, f.base)
+		badCount = append(badCount, res.meta.count)
+		b.next = max(b.next, f.base+Offset(res.meta.count))
+	}
+	if n := len(b.segs); n > 0 {
+		b.next = max(b.next, b.segs[n-1].end())
+	}
+	// Report the quarantined segments: their points run to the next segment.
+	for i, ce := range bad {
+		from := badBase[i]
+		to := from + Offset(badCount[i])
+		for _, s := range b.segs {
+			if s.base > from {
+				to = s.base
+				break
+			}
+		}
+		if to == from && i+1 < len(bad) {
+			to = max(to, badBase[i+1])
+		}
+		e := DropEvent{Reason: DropCorrupt, From: from, To: to, Points: uint64(to - from), Err: ce}
+		b.dropped.add(DropCorrupt, e.Points)
+		events = append(events, e)
+	}
+	b.durable = b.next
+	return events, nil
+}
+
+func (b *DiskBuffer) addSealed(name string, base Offset, meta segMeta, size int64) {
+	b.segs = append(b.segs, &segment{
+		name: name, base: base, meta: meta, bytes: size, sealed: true,
+		durCount: meta.count, durEnd: size - trailerSize,
+	})
+	b.bytes += size
+}
+
+func truncateAndSeal(path string, end int64, meta segMeta) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(end); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(appendTrailer(nil, meta), end); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// quarantineFile renames a corrupt segment aside and records it.
+func (b *DiskBuffer) quarantineFile(name string, ce *CorruptError) error {
+	q := quarantineName(b.dir, name)
+	if err := os.Rename(filepath.Join(b.dir, name), filepath.Join(b.dir, q)); err != nil {
+		return fmt.Errorf("scada: disk buffer: quarantining %s: %w", name, err)
+	}
+	if err := syncDir(b.dir); err != nil {
+		return fmt.Errorf("scada: disk buffer: %w", err)
+	}
+	ce.Quarantine = q
+	b.quarantined = append(b.quarantined, q)
+	b.log.Error("scada: disk buffer quarantined a corrupt segment", "file", ce.File, "at", ce.Offset, "reason", ce.Reason, "renamed", q)
+	return nil
+}
+
+func (b *DiskBuffer) loadCursors() error {
+	data, err := os.ReadFile(filepath.Join(b.dir, cursorFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("scada: disk buffer: %w", err)
+	}
+	m, good := parseCursors(data)
+	if good < len(data) {
+		b.log.Warn("scada: disk buffer cut a torn tail of the cursor file", "bytes", len(data)-good)
+	}
+	for name, c := range m {
+		if c > b.next {
+			b.log.Warn("scada: disk buffer moved a cursor back to the end of the recovered log", "consumer", name, "cursor", uint64(c), "end", uint64(b.next))
+			m[name] = b.next
+		}
+	}
+	b.cursors = m
+	compact := encodeCursors(m)
+	if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
+		return fmt.Errorf("scada: disk buffer: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("scada: disk buffer: %w", err)
+	}
+	b.curFile, b.curFileSize = f, int64(len(compact))
+	return nil
+}
+
+// startActive creates the segment new points go to, synchronously.
+func (b *DiskBuffer) startActive() error {
+	if n := len(b.segs); n > 0 && b.segs[n-1].meta.count == 0 && b.segs[n-1].base == b.next {
+		// An empty sealed segment with the same name: replace it.
+		s := b.segs[n-1]
+		if err := os.Remove(filepath.Join(b.dir, s.name)); err != nil {
+			return fmt.Errorf("scada: disk buffer: %w", err)
+		}
+		b.bytes -= s.bytes
+		b.segs = b.segs[:n-1]
+	}
+	s := b.newSegment()
+	f, err := os.OpenFile(filepath.Join(b.dir, s.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err == nil {
+		_, err = f.Write(appendSegHeader(nil, s.base))
+		if err == nil {
+			err = f.Sync()
+		}
+		if err == nil {
+			err = syncDir(b.dir)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("scada: disk buffer: starting a segment: %w", err)
+	}
+	s.durEnd = segHeaderSize
+	b.files[s] = f
+	b.segs = append(b.segs, s)
+	b.bytes += s.bytes
+	return nil
+}
+
+func (b *DiskBuffer) newSegment() *segment {
+	enc := b.encCache
+	if enc == nil {
+		enc = newSegEncoder()
+	} else {
+		b.encCache = nil
+		enc.reset()
+	}
+	return &segment{name: segName(b.next), base: b.next, bytes: segHeaderSize, enc: enc}
+}
+
+func (b *DiskBuffer) active() *segment { return b.segs[len(b.segs)-1] }
+
+// opFor returns the op that gathers data for the active segment.
+func (b *DiskBuffer) opFor(s *segment) *diskOp {
+	if n := len(b.ops); n > 0 && b.ops[n-1].seg == s && !b.ops[n-1].seal && !b.ops[n-1].remove {
+		return &b.ops[n-1]
+	}
+	var buf []byte
+	if n := len(b.free); n > 0 {
+		buf, b.free = b.free[n-1][:0], b.free[:n-1]
+	}
+	b.ops = append(b.ops, diskOp{seg: s, data: buf, durCount: s.meta.count, durEnd: s.bytes})
+	return &b.ops[len(b.ops)-1]
+}
+
+// rollLocked seals the active segment and starts the next one.
+func (b *DiskBuffer) rollLocked() {
+	s := b.active()
+	op := b.opFor(s)
+	op.data = appendTrailer(op.data, s.meta)
+	op.seal = true
+	s.sealed = true
+	s.bytes += trailerSize
+	b.bytes += trailerSize
+	b.pending += trailerSize
+	b.encCache, s.enc = s.enc, nil
+
+	n := b.newSegment()
+	b.segs = append(b.segs, n)
+	b.ops = append(b.ops, diskOp{seg: n, create: true, data: appendSegHeader(nil, n.base), durEnd: segHeaderSize})
+	b.bytes += n.bytes
+	b.pending += n.bytes
+	b.queued = b.gen
+}
+
+// Deliver appends batch, so a DiskBuffer can be the Sink of a Collector.
+func (b *DiskBuffer) Deliver(ctx context.Context, batch []Point) error {
+	_, err := b.Append(ctx, batch)
+	return err
+}
+
+// Append implements [Buffer]. With SyncGroupCommit it returns after the fsync
+// that covers the batch; if ctx ends first it returns ctx.Err(), and the batch,
+// already appended, still becomes durable.
+func (b *DiskBuffer) Append(ctx context.Context, batch []Point) (Offset, error) {
+	if err := checkBatch(batch); err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	for {
+		if b.closed {
+			b.mu.Unlock()
+			return 0, ErrClosed
+		}
+		if b.failed != nil {
+			err := b.failed
+			b.mu.Unlock()
+			return 0, err
+		}
+		if b.pending < b.cfg.MaxPending || len(batch) == 0 {
+			break
+		}
+		ch := b.notify
+		b.mu.Unlock()
+		b.wake()
+		if err := waitCh(ctx, ch); err != nil {
+			return 0, err
+		}
+		b.mu.Lock()
+	}
+	first := b.next
+	if len(batch) == 0 {
+		b.mu.Unlock()
+		return first, nil
+	}
+	now := b.cfg.Now()
+	ns := now.UnixNano()
+	for len(batch) > 0 {
+		chunk := batch[:min(len(batch), maxRecordPoints)]
+		batch = batch[len(chunk):]
+		s := b.active()
+		op := b.opFor(s)
+		before := len(op.data)
+		op.data = s.enc.appendRecord(op.data, uint64(b.next-s.base), ns, chunk)
+		n := int64(len(op.data) - before)
+		s.meta.add(ns, chunk)
+		s.bytes += n
+		b.bytes += n
+		b.pending += n
+		b.next += Offset(len(chunk))
+		op.durCount, op.durEnd = s.meta.count, s.bytes
+		if s.bytes >= b.cfg.SegmentBytes {
+			b.rollLocked()
+		}
+	}
+	b.appended += uint64(b.next - first)
+	b.batches++
+	b.queued = b.gen
+	gen := b.gen
+	events := b.retainLocked(now)
+	urgent := b.cfg.Sync == SyncGroupCommit || b.pending >= b.cfg.MaxPending
+	b.mu.Unlock()
+	b.report(events)
+	if !urgent {
+		return first, nil
+	}
+	b.wake()
+	if b.cfg.Sync != SyncGroupCommit {
+		return first, nil
+	}
+	return first, b.waitSynced(ctx, gen)
+}
+
+func (b *DiskBuffer) wake() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitSynced waits until generation gen is durable.
+func (b *DiskBuffer) waitSynced(ctx context.Context, gen uint64) error {
+	for {
+		b.mu.Lock()
+		if b.synced >= gen {
+			b.mu.Unlock()
+			return nil
+		}
+		if b.failed != nil {
+			err := b.failed
+			b.mu.Unlock()
+			return err
+		}
+		ch := b.notify
+		b.mu.Unlock()
+		if err := waitCh(ctx, ch); err != nil {
+			return err
+		}
+	}
+}
+
+// Sync makes every point appended and every cursor committed before the call
+// durable, and waits for it. It is how a SyncInterval buffer confirms a batch.
+func (b *DiskBuffer) Sync(ctx context.Context) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	gen := b.queued
+	b.mu.Unlock()
+	b.wake()
+	return b.waitSynced(ctx, gen)
+}
+
+// syncLoop writes queued ops, fsyncs and publishes the durable state; it is
+// the only goroutine that writes files after OpenDiskBuffer returns.
+func (b *DiskBuffer) syncLoop() {
+	defer close(b.done)
+	var tick <-chan time.Time
+	if b.cfg.Sync == SyncInterval {
+		t := time.NewTicker(b.cfg.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	retain := time.NewTicker(time.Minute)
+	defer retain.Stop()
+	for {
+		quitting := false
+		select {
+		case <-b.kick:
+		case <-tick:
+		case <-b.quit:
+			quitting = true
+		case <-retain.C:
+			b.mu.Lock()
+			events := b.retainLocked(b.cfg.Now())
+			b.mu.Unlock()
+			b.report(events)
+		}
+		b.round()
+		if quitting {
+			b.closeFiles()
+			return
+		}
+	}
+}
+
+// round does one group commit.
+func (b *DiskBuffer) round() {
+	b.mu.Lock()
+	ops, curs := b.ops, b.curBuf
+	b.ops, b.curBuf = nil, nil
+	gen := b.gen
+	b.gen++
+	b.pending = 0
+	var snapshot map[string]Offset
+	if len(curs) > 0 && b.curFileSize+int64(len(curs)) > cursorCompactBytes {
+		snapshot = make(map[string]Offset, len(b.cursors))
+		for k, v := range b.cursors {
+			snapshot[k] = v
+		}
+	}
+	failed := b.failed
+	b.mu.Unlock()
+
+	var err error
+	if failed == nil && (len(ops) > 0 || len(curs) > 0) {
+		err = b.write(ops, curs, snapshot)
+	}
+
+	b.mu.Lock()
+	if err != nil && b.failed == nil {
+		b.failed = fmt.Errorf("scada: disk buffer: %w", err)
+		b.log.Error("scada: disk buffer write failed; appends fail from now on", "err", err)
+	}
+	if err == nil && failed == nil {
+		for _, op := range ops {
+			if op.remove {
+				continue
+			}
+			op.seg.durCount, op.seg.durEnd = op.durCount, op.durEnd
+			b.durable = max(b.durable, op.seg.base+Offset(op.durCount))
+		}
+		if len(ops) > 0 || len(curs) > 0 {
+			b.syncs++
+		}
+	}
+	if err == nil && failed == nil {
+		b.synced = gen
+	}
+	for _, op := range ops {
+		if cap(op.data) <= 4<<20 && len(b.free) < 4 && !op.create && !op.seal {
+			b.free = append(b.free, op.data[:0])
+		}
+	}
+	close(b.notify)
+	b.notify = make(chan struct{})
+	b.mu.Unlock()
+}
+
+func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset) error {
+	dirty := make(map[*os.File]bool)
+	dirSync := false
+	for _, op := range ops {
+		path := filepath.Join(b.dir, op.seg.name)
+		if op.remove {
+			if f := b.files[op.seg]; f != nil {
+				f.Close()
+				delete(b.files, op.seg)
+			}
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			dirSync = true
+			continue
+		}
+		f := b.files[op.seg]
+		if op.create {
+			var err error
+			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			b.files[op.seg] = f
+			dirSync = true
+		}
+		if f == nil {
+			return fmt.Errorf("segment %s is not open for writing", op.seg.name)
+		}
+		if _, err := f.Write(op.data); err != nil {
+			return err
+		}
+		if op.seal {
+			delete(dirty, f)
+			delete(b.files, op.seg)
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		dirty[f] = true
+	}
+	if len(curs) > 0 {
+		if snapshot != nil {
+			compact := encodeCursors(snapshot)
+			b.curFile.Close()
+			b.curFile = nil
+			if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return err
+			}
+			b.curFile, b.curFileSize = f, int64(len(compact))
+		} else {
+			if _, err := b.curFile.Write(curs); err != nil {
+				return err
+			}
+			b.curFileSize += int64(len(curs))
+			dirty[b.curFile] = true
+		}
+	}
+	for f := range dirty {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if dirSync {
+		return syncDir(b.dir)
+	}
+	return nil
+}
+
+func (b *DiskBuffer) closeFiles() {
+	for s, f := range b.files {
+		f.Close()
+		delete(b.files, s)
+	}
+	if b.curFile != nil {
+		b.curFile.Close()
+		b.curFile = nil
+	}
+}
+
+// retainLocked drops whole segments that are too old or over the byte cap.
+func (b *DiskBuffer) retainLocked(now time.Time) []DropEvent {
+	var events []DropEvent
+	cutoff := now.Add(-b.cfg.MaxAge).UnixNano()
+	for len(b.segs) > 0 {
+		s := b.segs[0]
+		var reason DropReason
+		switch {
+		case s.meta.count == 0 && s.sealed:
+		case b.cfg.MaxAge > 0 && s.meta.count > 0 && s.meta.maxAppend < cutoff:
+			reason = DropAge
+		case b.cfg.MaxBytes > 0 && b.bytes > b.cfg.MaxBytes && s.meta.count > 0:
+			reason = DropBytes
+		default:
+			return events
+		}
+		if !s.sealed {
+			b.rollLocked()
+		}
+		b.segs = b.segs[1:]
+		b.bytes -= s.bytes
+		b.ops = append(b.ops, diskOp{seg: s, remove: true})
+		b.queued = b.gen
+		if reason == 0 {
+			continue
+		}
+		e := DropEvent{
+			Reason: reason, From: s.base, To: s.end(), Points: s.meta.count, Bytes: s.bytes,
+			Oldest: time.Unix(0, s.meta.minAppend).UTC(), Newest: time.Unix(0, s.meta.maxAppend).UTC(),
+			Unread: dropUnread(b.cursors, s.base, s.end()),
+		}
+		b.dropped.add(reason, e.Points)
+		b.droppedBytes += e.Bytes
+		events = append(events, e)
+	}
+	return events
+}
+
+func (b *DiskBuffer) report(events []DropEvent) {
+	for _, e := range events {
+		logDrop(b.log, e)
+		if b.cfg.OnDrop != nil {
+			b.cfg.OnDrop(e)
+		}
+	}
+}
+
+func (b *DiskBuffer) firstLocked() Offset {
+	if len(b.segs) == 0 {
+		return b.next
+	}
+	return b.segs[0].base
+}
+
+// segView is what a reader needs of a segment, copied under the lock.
+type segView struct {
+	seg   *segment
+	path  string
+	base  Offset
+	end   Offset // durable end offset
+	limit int64  // durable end of the records in the file
+	meta  segMeta
+}
+
+func (b *DiskBuffer) viewLocked(s *segment) segView {
+	return segView{seg: s, path: filepath.Join(b.dir, s.name), base: s.base, end: s.durEndOffset(), limit: s.durEnd, meta: s.meta}
+}
+
+// segAtLocked returns the index of the segment holding off or the first one after it.
+func (b *DiskBuffer) segAtLocked(off Offset) int {
+	return sort.Search(len(b.segs), func(i int) bool { return b.segs[i].end() > off })
+}
+
+// quarantine takes a corrupt segment out of the log after a read found it bad.
+func (b *DiskBuffer) quarantine(v segView, ce *CorruptError) {
+	b.mu.Lock()
+	idx := -1
+	for i, s := range b.segs {
+		if s == v.seg {
+			idx = i
+		}
+	}
+	if idx < 0 || b.closed {
+		b.mu.Unlock()
+		return
+	}
+	if idx == len(b.segs)-1 {
+		b.rollLocked()
+	}
+	s := b.segs[idx]
+	if err := b.quarantineFile(s.name, ce); err != nil {
+		b.log.Error("scada: disk buffer could not quarantine a corrupt segment", "file", v.path, "err", err)
+	}
+	b.segs = append(b.segs[:idx:idx], b.segs[idx+1:]...)
+	b.bytes -= s.bytes
+	e := DropEvent{
+		Reason: DropCorrupt, From: s.base, To: s.end(), Points: s.meta.count, Bytes: s.bytes,
+		Oldest: time.Unix(0, s.meta.minAppend).UTC(), Newest: time.Unix(0, s.meta.maxAppend).UTC(),
+		Unread: dropUnread(b.cursors, s.base, s.end()), Err: ce,
+	}
+	b.dropped.add(DropCorrupt, e.Points)
+	b.droppedBytes += e.Bytes
+	b.mu.Unlock()
+	b.report([]DropEvent{e})
+}
+
+// seek positions sr (reopened if it cannot get there) at off inside v, and
+// returns it with the points from off to the end of its current record.
+func seek(sr *segReader, v segView, off Offset) (*segReader, []Point, error) {
+	if sr != nil && (sr.path != v.path || sr.base != v.base || off < sr.first) {
+		sr.close()
+		sr = nil
+	}
+	if sr == nil {
+		var err error
+		if sr, err = openSegReader(v.path); err != nil {
+			return nil, nil, err
+		}
+		if sr.base != v.base {
+			sr.close()
+			return nil, nil, &CorruptError{File: v.path, Reason: "header base offset does not match the file name"}
+		}
+	}
+	for off >= sr.next {
+		ok, err := sr.nextRecord(v.limit)
+		if err != nil {
+			sr.close()
+			return nil, nil, err
+		}
+		if !ok {
+			return sr, nil, nil
+		}
+	}
+	sr.i = int(off - sr.first)
+	return sr, sr.pts[sr.i:], nil
+}
+
+// Read implements [Buffer].
+func (b *DiskBuffer) Read(ctx context.Context, consumer string, max int) (Batch, error) {
+	if err := checkConsumer(consumer); err != nil {
+		return Batch{}, err
+	}
+	if max <= 0 {
+		max = DefaultReadMax
+	}
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return Batch{}, ErrClosed
+		}
+		events := b.retainLocked(b.cfg.Now())
+		if err := b.readErr[consumer]; err != nil {
+			delete(b.readErr, consumer)
+			b.mu.Unlock()
+			b.report(events)
+			return Batch{}, err
+		}
+		cur, ok := b.cursors[consumer]
+		if !ok {
+			cur = b.firstLocked()
+			b.cursors[consumer] = cur
+		}
+		if cur < b.durable {
+			i := b.segAtLocked(cur)
+			if i < len(b.segs) && b.segs[i].base < b.durable {
+				v := b.viewLocked(b.segs[i])
+				sr := b.readers[consumer]
+				delete(b.readers, consumer)
+				b.mu.Unlock()
+				b.report(events)
+				batch, sr, err := b.readFrom(sr, v, cur, max)
+				// Go on into the following segments while they join up.
+				for err == nil && len(batch.Points) > 0 && len(batch.Points) < max {
+					next := batch.Next()
+					b.mu.Lock()
+					j := b.segAtLocked(next)
+					if j >= len(b.segs) || b.segs[j].base != next || next >= b.durable {
+						b.mu.Unlock()
+						break
+					}
+					v := b.viewLocked(b.segs[j])
+					b.mu.Unlock()
+					var more Batch
+					more, sr, err = b.readFrom(sr, v, next, max-len(batch.Points))
+					batch.Points = append(batch.Points, more.Points...)
+					if len(more.Points) == 0 {
+						break
+					}
+				}
+				if err != nil && len(batch.Points) > 0 {
+					// Deliver what was read; a corruption is reported by the
+					// next Read, which then skips the quarantined segment.
+					if errors.As(err, new(*CorruptError)) {
+						b.mu.Lock()
+						b.readErr[consumer] = err
+						b.mu.Unlock()
+					}
+					err = nil
+				}
+				b.mu.Lock()
+				if sr != nil && !b.closed && b.readers[consumer] == nil {
+					b.readers[consumer] = sr
+				} else if sr != nil {
+					sr.close()
+				}
+				b.mu.Unlock()
+				if errors.Is(err, os.ErrNotExist) {
+					continue // dropped by retention meanwhile: look again
+				}
+				return batch, err
+			}
+		}
+		ch := b.notify
+		b.mu.Unlock()
+		b.report(events)
+		if err := waitCh(ctx, ch); err != nil {
+			return Batch{}, err
+		}
+	}
+}
+
+func (b *DiskBuffer) readFrom(sr *segReader, v segView, cur Offset, max int) (Batch, *segReader, error) {
+	var batch Batch
+	if cur < v.base {
+		batch.Missed, cur = uint64(v.base-cur), v.base
+	}
+	batch.First = cur
+	sr, pts, err := seek(sr, v, cur)
+	for err == nil && len(pts) > 0 {
+		pts = pts[:min(len(pts), max-len(batch.Points), int(v.end-cur))]
+		batch.Points = append(batch.Points, pts...)
+		cur += Offset(len(pts))
+		if len(batch.Points) >= max || cur >= v.end {
+			break
+		}
+		sr, pts, err = seek(sr, v, cur)
+	}
+	if err != nil {
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			b.quarantine(v, ce)
+		}
+		return batch, nil, err
+	}
+	return batch, sr, nil
+}
+
+// Commit implements [Buffer]. With SyncGroupCommit it returns once the cursor
+// is durable.
+func (b *DiskBuffer) Commit(ctx context.Context, consumer string, next Offset) error {
+	if err := checkConsumer(consumer); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if b.failed != nil {
+		err := b.failed
+		b.mu.Unlock()
+		return err
+	}
+	if next > b.next {
+		b.mu.Unlock()
+		return fmt.Errorf("%w: commit of %d for %q, the log ends at %d", ErrOutOfRange, next, consumer, b.next)
+	}
+	b.cursors[consumer] = next
+	b.curBuf = appendCursorRecord(b.curBuf, consumer, next)
+	b.queued = b.gen
+	gen := b.gen
+	b.mu.Unlock()
+	if b.cfg.Sync != SyncGroupCommit {
+		return nil
+	}
+	b.wake()
+	return b.waitSynced(ctx, gen)
+}
+
+// views returns the segments to read from off, after retention.
+func (b *DiskBuffer) views() ([]segView, Offset, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	events := b.retainLocked(b.cfg.Now())
+	vs := make([]segView, 0, len(b.segs))
+	for _, s := range b.segs {
+		if s.durCount > 0 {
+			vs = append(vs, b.viewLocked(s))
+		}
+	}
+	first := b.firstLocked()
+	b.mu.Unlock()
+	b.report(events)
+	return vs, first, nil
+}
+
+// scan yields the records of the segments in vs from off, with gaps as Missed.
+// Corrupt segments are quarantined and yielded as errors; the scan goes on.
+func (b *DiskBuffer) scan(ctx context.Context, vs []segView, first, off Offset, yield func(Batch, error) bool) {
+	var missed uint64
+	if off < first {
+		missed, off = uint64(first-off), first
+	}
+	for _, v := range vs {
+		if v.end <= off {
+			continue
+		}
+		if v.base > off {
+			missed += uint64(v.base - off)
+			off = v.base
+		}
+		sr, pts, err := seek(nil, v, off)
+		for err == nil && len(pts) > 0 {
+			if err := ctx.Err(); err != nil {
+				sr.close()
+				yield(Batch{}, err)
+				return
+			}
+			pts = pts[:min(len(pts), int(v.end-off))]
+			if !yield(Batch{First: off, Points: pts, Missed: missed}, nil) {
+				sr.close()
+				return
+			}
+			missed = 0
+			off += Offset(len(pts))
+			if off >= v.end {
+				break
+			}
+			sr, pts, err = seek(sr, v, off)
+		}
+		if sr != nil {
+			sr.close()
+		}
+		if err != nil {
+			var ce *CorruptError
+			if errors.Is(err, os.ErrNotExist) {
+				// Dropped by retention while we read.
+				missed += uint64(v.end - off)
+				off = v.end
+				continue
+			}
+			if !errors.As(err, &ce) {
+				yield(Batch{}, err)
+				return
+			}
+			b.quarantine(v, ce)
+			if !yield(Batch{}, err) {
+				return
+			}
+			missed += uint64(v.end - off)
+			off = v.end
+		}
+	}
+}
+
+// Scan implements [Buffer].
+func (b *DiskBuffer) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, error] {
+	return func(yield func(Batch, error) bool) {
+		vs, first, err := b.views()
+		if err != nil {
+			yield(Batch{}, err)
+			return
+		}
+		b.scan(ctx, vs, first, from, yield)
+	}
+}
+
+// Recent implements [Buffer]. Segments whose newest point time is older than
+// the window are skipped without reading them.
+func (b *DiskBuffer) Recent(ctx context.Context, window time.Duration) iter.Seq2[Point, error] {
+	return func(yield func(Point, error) bool) {
+		vs, _, err := b.views()
+		if err != nil {
+			yield(Point{}, err)
+			return
+		}
+		cutoff := b.cfg.Now().Add(-window).UnixNano()
+		keep := vs[:0]
+		for _, v := range vs {
+			if v.meta.maxTime >= cutoff {
+				keep = append(keep, v)
+			}
+		}
+		if len(keep) == 0 {
+			return
+		}
+		b.scan(ctx, keep, keep[0].base, keep[0].base, func(batch Batch, err error) bool {
+			if err != nil {
+				return yield(Point{}, err)
+			}
+			for _, p := range batch.Points {
+				if timeKey(p.Time) >= cutoff && !yield(p, nil) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// Stats implements [Buffer].
+func (b *DiskBuffer) Stats() BufferStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	first := b.firstLocked()
+	var points uint64
+	for _, s := range b.segs {
+		points += s.meta.count
+	}
+	lag := func(from Offset) uint64 {
+		var n uint64
+		for _, s := range b.segs {
+			if lo, hi := max(from, s.base), s.durEndOffset(); hi > lo {
+				n += uint64(hi - lo)
+			}
+		}
+		return n
+	}
+	return BufferStats{
+		First: first, Next: b.next, Durable: b.durable,
+		Points: points, Bytes: b.bytes, Segments: len(b.segs),
+		Appended: b.appended, Batches: b.batches,
+		Dropped: b.dropped, DroppedBytes: b.droppedBytes,
+		Syncs: b.syncs, Truncated: b.truncated,
+		Quarantined: append([]string(nil), b.quarantined...),
+		Consumers:   consumerStats(b.cursors, first, lag),
+	}
+}
+
+// Close implements [Buffer]: it seals the active segment, makes everything
+// appended and committed durable, stops the sync loop and releases the
+// directory. It returns the first write error the buffer met, if any.
+func (b *DiskBuffer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if b.failed == nil && len(b.segs) > 0 {
+		if s := b.active(); s.meta.count > 0 {
+			op := b.opFor(s)
+			op.data = appendTrailer(op.data, s.meta)
+			op.seal = true
+			s.sealed = true
+			s.bytes += trailerSize
+		}
+	}
+	b.closed = true
+	for name, sr := range b.readers {
+		sr.close()
+		delete(b.readers, name)
+	}
+	b.mu.Unlock()
+	close(b.quit)
+	<-b.done
+	b.mu.Lock()
+	err := b.failed
+	b.mu.Unlock()
+	unlockDir(b.lock)
+	return err
+}
