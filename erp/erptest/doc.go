@@ -1,0 +1,20 @@
+// Package erptest provides in-process ERP systems for tests and examples:
+// HTTPS servers (httptest, 127.0.0.1, a fresh certificate each) that speak
+// the wire formats of SAP S/4HANA OData V2 and V4 and of Dynamics 365 (Web
+// API and Finance & Operations data entities).
+//
+// A Server has an OAuth 2.0 client-credentials token endpoint issuing tokens
+// of a configurable lifetime, pages by next links (absolute, relative, or
+// naming another host) and by $top/$skip, evaluates the $filter subset the
+// clients send (eq ne gt ge lt le joined by and; strings, numbers,
+// datetime'..' and V4 date literals), honours $select, $orderby,
+// $inlinecount/$count, Prefer: odata.maxpagesize and odata.track-changes
+// (delta links, deleted entities), refuses "+" for spaces and $skip on
+// Dynamics, and hands out SAP CSRF tokens bound to a session cookie.
+//
+// Faults are injected per request: any status with Retry-After (429, 503,
+// bursts of 5xx), a token that expires mid-paging, truncated pages and
+// arbitrary malformed bodies. Requests and counters are recorded for
+// assertions. The generators (SAPMeasurementDocuments, SAPProductionOrders
+// ...) produce rows in each system's own property names and formats.
+package erptest
