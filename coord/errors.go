@@ -114,14 +114,14 @@ func (e *ReplyError) Is(target error) bool {
 func replyErrorFor(err error) *ReplyError {
 	var re *ReplyError
 	if errors.As(err, &re) {
-		return re
+		return &ReplyError{Code: re.Code, Message: oneLine(re.Message)}
 	}
 	for code, s := range codeSentinels {
 		if s != ErrHandler && errors.Is(err, s) {
-			return &ReplyError{Code: code, Message: err.Error()}
+			return &ReplyError{Code: code, Message: oneLine(err.Error())}
 		}
 	}
-	return &ReplyError{Code: CodeHandler, Message: err.Error()}
+	return &ReplyError{Code: CodeHandler, Message: oneLine(err.Error())}
 }
 
 // VerifyError is returned by Guard.Check when a message is rejected. It wraps
