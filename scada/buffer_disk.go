@@ -242,6 +242,13 @@ func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
 		err = b.loadCursors()
 	}
 	if err == nil {
+		// Retention before the first append: what expired while the buffer
+		// was closed goes now.
+		events = append(events, b.retainLocked(b.cfg.Now())...)
+		err = b.write(b.ops, nil, nil)
+		b.ops = nil
+	}
+	if err == nil {
 		err = b.startActive()
 	}
 	if err != nil {
@@ -254,9 +261,6 @@ func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
 		unlockDir(lock)
 		return nil, err
 	}
-	b.mu.Lock()
-	events = append(events, b.retainLocked(b.cfg.Now())...)
-	b.mu.Unlock()
 	b.report(events)
 	go b.syncLoop()
 	return b, nil

@@ -1,0 +1,465 @@
+package scada
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openDisk(t *testing.T, cfg DiskBufferConfig) *DiskBuffer {
+	t.Helper()
+	b, err := OpenDiskBuffer(cfg)
+	if err != nil {
+		t.Fatalf("OpenDiskBuffer: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func segFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(m)
+	return m
+}
+
+// copyDir copies the files of a live buffer directory: what a crash at this
+// moment would leave on disk (every file is durable after a group commit).
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func TestDiskBufferReopenResumes(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	b := openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 4 << 10})
+	for i := range 10 {
+		mustAppend(t, b, testPoints(i*300, 300, t0))
+	}
+	if err := b.Commit(ctx, "historian", 1234); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx, "scada-archive", 3000); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 4 << 10})
+	st := b.Stats()
+	if st.First != 0 || st.Next != 3000 || st.Durable != 3000 || st.Points != 3000 || st.Segments < 3 || st.Truncated != 0 {
+		t.Fatalf("after reopen: %+v", st)
+	}
+	batch, err := b.Read(ctx, "historian", 10000)
+	if err != nil || batch.First != 1234 || len(batch.Points) != 3000-1234 {
+		t.Fatalf("historian resumes at %d with %d points (%v), want 1234 and %d", batch.First, len(batch.Points), err, 3000-1234)
+	}
+	checkValues(t, batch.Points, 1234)
+	if off := mustAppend(t, b, testPoints(3000, 10, t0)); off != 3000 {
+		t.Fatalf("Append after reopen returned %d, want 3000", off)
+	}
+	batch, err = b.Read(ctx, "scada-archive", 100)
+	if err != nil || batch.First != 3000 || len(batch.Points) != 10 {
+		t.Fatalf("scada-archive: First %d, %d points, %v", batch.First, len(batch.Points), err)
+	}
+
+	// A second buffer on the same directory is refused while this one is open.
+	if _, err := OpenDiskBuffer(DiskBufferConfig{Dir: dir}); err == nil {
+		t.Fatal("a second OpenDiskBuffer on a directory in use succeeded")
+	}
+}
+
+func TestDiskBufferCursorLogCompaction(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	b := openDisk(t, DiskBufferConfig{Dir: dir, Sync: SyncInterval, SyncInterval: time.Hour})
+	mustAppend(t, b, testPoints(0, 100, time.Now()))
+	// Enough commits to pass the compaction threshold several times.
+	names := []string{"a", "b", "c"}
+	for i := range 150_000 {
+		if err := b.Commit(ctx, names[i%3], Offset(i%100)); err != nil {
+			t.Fatal(err)
+		}
+		if i%20_000 == 0 {
+			if err := b.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, cursorFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 2*cursorCompactBytes {
+		t.Fatalf("cursor file is %d bytes, compaction did not run", fi.Size())
+	}
+	b = openDisk(t, DiskBufferConfig{Dir: dir})
+	want := map[string]Offset{"a": 97, "b": 98, "c": 99} // the last commit of each: i = 149997..149999
+	for _, cs := range b.Stats().Consumers {
+		if want[cs.Name] != cs.Cursor {
+			t.Errorf("consumer %s at %d, want %d", cs.Name, cs.Cursor, want[cs.Name])
+		}
+		delete(want, cs.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("consumers lost across reopen: %v", want)
+	}
+}
+
+func TestDiskBufferIntervalSync(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	b := openDisk(t, DiskBufferConfig{Dir: dir, Sync: SyncInterval, SyncInterval: time.Hour})
+	mustAppend(t, b, testPoints(0, 50, time.Now()))
+	// The hour-long interval has not passed: nothing is durable, nothing readable.
+	if st := b.Stats(); st.Durable != 0 || st.Next != 50 {
+		t.Fatalf("before Sync: Durable %d, Next %d", st.Durable, st.Next)
+	}
+	if _, got, _ := scanAll(t, b, 0); len(got) != 0 {
+		t.Fatalf("Scan saw %d points that are not durable", len(got))
+	}
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.Durable != 50 || st.Syncs == 0 {
+		t.Fatalf("after Sync: Durable %d, Syncs %d", st.Durable, st.Syncs)
+	}
+	if _, got, _ := scanAll(t, b, 0); len(got) != 50 {
+		t.Fatalf("Scan after Sync returned %d points", len(got))
+	}
+}
+
+func TestDiskBufferTornTail(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Now()
+	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	for i := range 10 {
+		mustAppend(t, b, testPoints(i*100, 100, t0))
+	}
+	crashed := copyDir(t, dir) // a crash now: the last segment is not sealed
+	segs := segFiles(t, crashed)
+	last := segs[len(segs)-1]
+	data, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		tear func([]byte) []byte
+		want int // points expected back
+	}{
+		{"half a record", func(d []byte) []byte { return d[:len(d)-40] }, 900},
+		{"half a frame header", func(d []byte) []byte {
+			return append(slices.Clone(d), 0x10, 0, 0)
+		}, 1000},
+		{"zeros after the records", func(d []byte) []byte { return append(slices.Clone(d), make([]byte, 4096)...) }, 1000},
+		{"a record with a bad checksum", func(d []byte) []byte {
+			d = slices.Clone(d)
+			d[len(d)-5] ^= 0xFF
+			return d
+		}, 900},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, crashed)
+			torn := tc.tear(slices.Clone(data))
+			if err := os.WriteFile(filepath.Join(dir, filepath.Base(last)), torn, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b := openDisk(t, DiskBufferConfig{Dir: dir})
+			st := b.Stats()
+			if st.Next != Offset(tc.want) || len(st.Quarantined) != 0 {
+				t.Fatalf("after recovery: %+v", st)
+			}
+			if wantCut := len(torn) > len(data) || tc.want < 1000; wantCut != (st.Truncated > 0) {
+				t.Fatalf("Truncated = %d", st.Truncated)
+			}
+			_, got, _ := scanAll(t, b, 0)
+			if len(got) != tc.want {
+				t.Fatalf("got %d points, want %d", len(got), tc.want)
+			}
+			checkValues(t, got, 0)
+			if off := mustAppend(t, b, testPoints(tc.want, 5, t0)); off != Offset(tc.want) {
+				t.Fatalf("Append after recovery at %d, want %d", off, tc.want)
+			}
+		})
+	}
+}
+
+func TestDiskBufferCorruptSegment(t *testing.T) {
+	t0 := time.Now()
+	build := func(t *testing.T) (string, []string) {
+		dir := t.TempDir()
+		b := openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 1})
+		for i := range 3 {
+			mustAppend(t, b, testPoints(i*100, 100, t0))
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir, segFiles(t, dir)
+	}
+
+	t.Run("record", func(t *testing.T) {
+		dir, segs := build(t)
+		mid := segs[1]
+		data, _ := os.ReadFile(mid)
+		data[segHeaderSize+frameHeaderSize+20] ^= 0x55
+		os.WriteFile(mid, data, 0o644)
+
+		var events []DropEvent
+		var mu sync.Mutex
+		b := openDisk(t, DiskBufferConfig{Dir: dir, OnDrop: func(e DropEvent) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}})
+		ctx := readTimeout(t)
+		batch, err := b.Read(ctx, "historian", 1000)
+		if err != nil || batch.First != 0 || len(batch.Points) != 100 {
+			t.Fatalf("first Read: First %d, %d points, %v", batch.First, len(batch.Points), err)
+		}
+		b.Commit(ctx, "historian", batch.Next())
+		_, err = b.Read(ctx, "historian", 1000)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Read of the corrupt segment: %v, want a *CorruptError", err)
+		}
+		if ce.File != mid || ce.Offset != segHeaderSize || !strings.Contains(ce.Reason, "checksum") || ce.Quarantine == "" {
+			t.Fatalf("CorruptError = %+v, want file %s at byte %d", ce, mid, segHeaderSize)
+		}
+		if !strings.Contains(err.Error(), mid) {
+			t.Fatalf("error %q does not name the file", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, ce.Quarantine)); err != nil {
+			t.Fatalf("quarantined file: %v", err)
+		}
+		if _, err := os.Stat(mid); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("corrupt segment still in place: %v", err)
+		}
+		batch, err = b.Read(ctx, "historian", 1000)
+		if err != nil || batch.First != 200 || batch.Missed != 100 || len(batch.Points) != 100 {
+			t.Fatalf("Read after quarantine: First %d, Missed %d, %d points, %v", batch.First, batch.Missed, len(batch.Points), err)
+		}
+		checkValues(t, batch.Points, 200)
+		st := b.Stats()
+		if st.Dropped.Corrupt != 100 || len(st.Quarantined) != 1 || st.Points != 200 {
+			t.Fatalf("Stats after quarantine: %+v", st)
+		}
+		mu.Lock()
+		if len(events) != 1 || events[0].Reason != DropCorrupt || events[0].From != 100 || events[0].To != 200 || !errors.Is(events[0].Err, ErrCorrupt) {
+			t.Fatalf("drop events: %+v", events)
+		}
+		mu.Unlock()
+
+		// Scan reads around the gap too, and a reopen does not bring it back.
+		b.Close()
+		b = openDisk(t, DiskBufferConfig{Dir: dir})
+		_, got, missed := scanAll(t, b, 0)
+		if len(got) != 200 || missed != 100 {
+			t.Fatalf("Scan after reopen: %d points, %d missed", len(got), missed)
+		}
+		checkValues(t, got[:100], 0)
+		checkValues(t, got[100:], 200)
+	})
+
+	t.Run("scan", func(t *testing.T) {
+		dir, segs := build(t)
+		data, _ := os.ReadFile(segs[1])
+		data[len(data)-trailerSize-3] ^= 0x01
+		os.WriteFile(segs[1], data, 0o644)
+		b := openDisk(t, DiskBufferConfig{Dir: dir})
+		var got []Point
+		var errs []error
+		for batch, err := range b.Scan(context.Background(), 0) {
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			got = append(got, batch.Points...)
+		}
+		if len(errs) != 1 || !errors.Is(errs[0], ErrCorrupt) || len(got) != 200 {
+			t.Fatalf("Scan: %d points, errors %v", len(got), errs)
+		}
+	})
+
+	t.Run("header", func(t *testing.T) {
+		dir, segs := build(t)
+		data, _ := os.ReadFile(segs[1])
+		copy(data, "JUNK")
+		os.WriteFile(segs[1], data, 0o644)
+		var events []DropEvent
+		b := openDisk(t, DiskBufferConfig{Dir: dir, OnDrop: func(e DropEvent) { events = append(events, e) }})
+		st := b.Stats()
+		if len(st.Quarantined) != 1 || st.Dropped.Corrupt != 100 || len(events) != 1 {
+			t.Fatalf("after opening with a bad header: %+v, events %+v", st, events)
+		}
+		var ce *CorruptError
+		if !errors.As(events[0].Err, &ce) || ce.File != segs[1] || ce.Offset != 0 {
+			t.Fatalf("event error %v", events[0].Err)
+		}
+		_, got, missed := scanAll(t, b, 0)
+		if len(got) != 200 || missed != 100 {
+			t.Fatalf("Scan: %d points, %d missed", len(got), missed)
+		}
+	})
+}
+
+func TestDiskBufferRetentionAcrossReopen(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock()
+	b := openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 1, Now: clock.Now})
+	mustAppend(t, b, testPoints(0, 10, clock.Now()))
+	clock.Advance(12 * time.Hour)
+	mustAppend(t, b, testPoints(10, 10, clock.Now()))
+	b.Close()
+	clock.Advance(13 * time.Hour)
+	var events []DropEvent
+	b = openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 1, Now: clock.Now, OnDrop: func(e DropEvent) { events = append(events, e) }})
+	st := b.Stats()
+	if st.First != 10 || st.Dropped.Age != 10 || len(events) != 1 || events[0].Points != 10 {
+		t.Fatalf("after reopen 25 h later: %+v, events %+v", st, events)
+	}
+	if n := len(segFiles(t, dir)); n != st.Segments {
+		t.Fatalf("%d segment files on disk, Stats says %d", n, st.Segments)
+	}
+}
+
+func TestDiskBufferCursorBeyondRecoveredEnd(t *testing.T) {
+	dir := t.TempDir()
+	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	mustAppend(t, b, testPoints(0, 10, time.Now()))
+	b.Close()
+	// A cursor from a run whose last points were lost (interval mode, power cut).
+	os.WriteFile(filepath.Join(dir, cursorFile), appendCursorRecord(nil, "x", 500), 0o644)
+	b = openDisk(t, DiskBufferConfig{Dir: dir})
+	if cs := b.Stats().Consumers; len(cs) != 1 || cs[0].Cursor != 10 {
+		t.Fatalf("consumers %+v, want x at 10", cs)
+	}
+}
+
+func TestDiskBufferConfigValidate(t *testing.T) {
+	err := DiskBufferConfig{SegmentBytes: 100, MaxBytes: 150, Sync: 7, SyncInterval: -1, MaxPending: -1}.Validate()
+	for _, want := range []string{"Dir", "SegmentBytes", "Sync", "SyncInterval", "MaxPending"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error %v does not mention %s", err, want)
+		}
+	}
+	if _, err := OpenDiskBuffer(DiskBufferConfig{}); err == nil {
+		t.Error("OpenDiskBuffer without Dir succeeded")
+	}
+	if err := (DiskBufferConfig{Dir: "x"}).Validate(); err != nil {
+		t.Errorf("minimal config: %v", err)
+	}
+}
+
+// realisticPoints generates what a plant looks like to the buffer: tags
+// sampled every second in the same order each scan, values that move smoothly
+// at the resolution of the instrument (two decimals), mostly Good quality.
+type plantSim struct {
+	tags    []string
+	units   []string
+	vals    []float64
+	t       time.Time
+	i       int
+	scratch []Point
+}
+
+func newPlantSim(tags int) *plantSim {
+	s := &plantSim{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	units := []string{"degC", "kPa", "kg/h", "%", "kW"}
+	for i := range tags {
+		s.tags = append(s.tags, "plant1.area"+string(rune('A'+i%8))+".tag"+itoa(i))
+		s.units = append(s.units, units[i%len(units)])
+		s.vals = append(s.vals, float64(50+i%400))
+	}
+	return s
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i < 10 {
+		return digits[i : i+1]
+	}
+	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// next returns the next n points (reusing its slice).
+func (s *plantSim) next(n int) []Point {
+	s.scratch = s.scratch[:0]
+	for range n {
+		k := s.i % len(s.tags)
+		if k == 0 && s.i > 0 {
+			s.t = s.t.Add(time.Second)
+		}
+		// A smooth wander: a slow sine plus a small drift, at 0.01 resolution.
+		step := 0.05*math.Sin(float64(s.i)/977) + 0.01*float64((s.i*7919)%5-2)
+		s.vals[k] = math.Round((s.vals[k]+step)*100) / 100
+		q := Good
+		if s.i%5000 == 0 {
+			q = UncertainLastUsableValue
+		}
+		s.scratch = append(s.scratch, Point{Tag: s.tags[k], Value: s.vals[k], Unit: s.units[k], Quality: q, Time: s.t, Source: "opcua-1"})
+		s.i++
+	}
+	return s.scratch
+}
+
+func TestDiskBufferCompactOnRealisticData(t *testing.T) {
+	dir := t.TempDir()
+	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	sim := newPlantSim(1000)
+	var want []Point
+	for range 100 {
+		pts := sim.next(1000)
+		want = append(want, pts...)
+		mustAppend(t, b, pts)
+	}
+	st := b.Stats()
+	perPoint := float64(st.Bytes) / float64(st.Points)
+	t.Logf("%d points in %d bytes: %.2f bytes a point", st.Points, st.Bytes, perPoint)
+	if perPoint > 12 {
+		t.Fatalf("%.2f bytes a point, the format promises at most 12 on such data", perPoint)
+	}
+	_, got, _ := scanAll(t, b, 0)
+	if len(got) != len(want) {
+		t.Fatalf("got %d points back, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !samePoint(got[i], want[i]) {
+			t.Fatalf("point %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+
