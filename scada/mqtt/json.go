@@ -367,6 +367,12 @@ func (d *JSONDecoder) jsonTime(v []byte) (time.Time, error) {
 			unit = time.Nanosecond
 		}
 	}
+	if n, err := strconv.ParseInt(bstr(v), 10, 64); err == nil {
+		if n > math.MaxInt64/int64(unit) {
+			return time.Time{}, fmt.Errorf("%s is not a Unix time", truncate(v, 32))
+		}
+		return time.Unix(0, n*int64(unit)).UTC(), nil
+	}
 	ns := f * float64(unit)
 	if ns > math.MaxInt64 {
 		return time.Time{}, fmt.Errorf("%s is not a Unix time", truncate(v, 32))

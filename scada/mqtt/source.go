@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,6 +276,8 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	}
 	s.st.connects.Add(1)
 	s.st.sessionPresent.Store(ca.SessionPresent)
+	s.st.connected.Store(true)
+	defer s.st.connected.Store(false)
 
 	if err := s.subscribe(cctx, cli); err != nil {
 		r.halt()
@@ -286,8 +289,6 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		return err
 	}
 	cancel()
-	s.st.connected.Store(true)
-	defer s.st.connected.Store(false)
 	s.log.Info("mqtt: connected", "source", s.name, "broker", s.broker.Host, "session_present", ca.SessionPresent)
 
 	var result error
@@ -327,7 +328,20 @@ func (s *Source) subscribe(ctx context.Context, cli *paho.Client) error {
 	for i, sub := range s.subs {
 		opts[i] = paho.SubscribeOptions{Topic: sub.pat.filter, QoS: sub.QoS, RetainHandling: 1}
 	}
-	sa, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts})
+	var (
+		sa  *paho.Suback
+		err error
+	)
+	// Some brokers (mochi) keep one packet identifier space for both
+	// directions and refuse a SUBSCRIBE whose identifier matches a message
+	// they still have in flight to us (0x91). The next attempt gets a new
+	// identifier.
+	for range 4 {
+		sa, err = cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts})
+		if sa == nil || !slices.Contains(sa.Reasons, 0x91) {
+			break
+		}
+	}
 	if sa != nil {
 		for i, code := range sa.Reasons {
 			if i >= len(opts) {
@@ -493,15 +507,16 @@ func (r *run) deliver(ctx context.Context) {
 		}
 		for {
 			r.mu.Lock()
+			if len(r.pts) == 0 && len(r.acks) == 0 {
+				r.mu.Unlock()
+				break
+			}
 			pts, acks := r.pts, r.acks
 			r.pts, r.acks = spare[:0], spareAcks[:0]
 			r.mu.Unlock()
 			select {
 			case r.room <- struct{}{}:
 			default:
-			}
-			if len(pts) == 0 && len(acks) == 0 {
-				break
 			}
 			if len(pts) > 0 {
 				if err := r.sink.Deliver(ctx, pts); err != nil {

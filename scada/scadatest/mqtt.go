@@ -57,6 +57,8 @@ type MQTTBroker struct {
 	wsAddr  string
 	closed  bool
 
+	inlineSubs int
+
 	subMu   sync.Mutex
 	subs    int           // SUBSCRIBE packets accepted since the broker was created
 	subWake chan struct{} // closed and replaced on every accepted SUBSCRIBE
@@ -169,6 +171,25 @@ func (b *MQTTBroker) Publish(topic string, payload []byte, qos byte, retain bool
 		return errors.New("scadatest: mqtt broker is stopped")
 	}
 	return srv.Publish(topic, payload, retain, qos)
+}
+
+// Subscribe calls fn for every message published on a topic matching
+// filter, as a client subscribed inside the broker would see it (to watch
+// what a Source publishes, such as a Sparkplug rebirth request). fn runs on
+// the publisher's goroutine: keep it quick. The subscription ends when the
+// broker stops.
+func (b *MQTTBroker) Subscribe(filter string, fn func(topic string, payload []byte)) error {
+	b.mu.Lock()
+	srv := b.srv
+	id := b.inlineSubs + 1
+	b.inlineSubs = id
+	b.mu.Unlock()
+	if srv == nil {
+		return errors.New("scadatest: mqtt broker is stopped")
+	}
+	return srv.Subscribe(filter, id, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
+		fn(pk.TopicName, pk.Payload)
+	})
 }
 
 // Stats returns the broker's counters.
