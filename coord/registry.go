@@ -118,8 +118,9 @@ type Registry struct {
 	cfg RegistryConfig
 	log *slog.Logger
 
-	mu     sync.Mutex
-	agents map[string]*agentEntry
+	mu      sync.Mutex
+	agents  map[string]*agentEntry
+	changed chan struct{} // closed and replaced when an agent registers
 }
 
 type agentEntry struct {
@@ -151,7 +152,7 @@ func NewRegistry(cfg RegistryConfig) (*Registry, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{cfg: cfg, log: log, agents: make(map[string]*agentEntry)}, nil
+	return &Registry{cfg: cfg, log: log, agents: make(map[string]*agentEntry), changed: make(chan struct{})}, nil
 }
 
 // HeartbeatInterval returns the configured interval.
@@ -185,6 +186,8 @@ func (r *Registry) Register(info AgentInfo) error {
 	if !ok {
 		e = &agentEntry{st: AgentStatus{Registered: now, Perf: Performance{SuccessRate: 1}}}
 		r.agents[info.ID] = e
+		close(r.changed)
+		r.changed = make(chan struct{})
 	} else if e.reported != Healthy {
 		ts = append(ts, transition{info.ID, e.reported, Healthy})
 	}
@@ -197,6 +200,24 @@ func (r *Registry) Register(info AgentInfo) error {
 	}
 	r.notify(ts)
 	return nil
+}
+
+// Wait blocks until at least n agents are registered or ctx ends: at start
+// up, to know the fleet is there before the first broadcast.
+func (r *Registry) Wait(ctx context.Context, n int) error {
+	for {
+		r.mu.Lock()
+		k, ch := len(r.agents), r.changed
+		r.mu.Unlock()
+		if k >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("coord: %d of %d agents registered: %w", k, n, ctx.Err())
+		}
+	}
 }
 
 // Heartbeat records that the agent is alive. It fails with ErrUnknownAgent
