@@ -521,7 +521,8 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, err
+		// The limiter refuses at once a wait that would outlive the deadline.
+		return nil, fmt.Errorf("%w: the rate limit wait would exceed the deadline", context.DeadlineExceeded)
 	}
 	c.attempts.Add(1)
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)

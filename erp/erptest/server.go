@@ -86,6 +86,7 @@ type Stats struct {
 	Faults       int // faults applied
 	CSRFFetches  int
 	Writes       int
+	LastScope    string // scope of the last token request
 }
 
 // Request is one request the server received, as sent.
@@ -407,6 +408,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stats.LastScope = r.PostForm.Get("scope")
 	w.Header().Set("Content-Type", "application/json")
 	if r.PostForm.Get("grant_type") != "client_credentials" || id != s.cfg.ClientID || secret != s.cfg.ClientSecret {
 		s.stats.TokenDenied++
