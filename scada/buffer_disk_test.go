@@ -461,5 +461,3 @@ func TestDiskBufferCompactOnRealisticData(t *testing.T) {
 		}
 	}
 }
-
-
