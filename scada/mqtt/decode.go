@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -80,8 +81,8 @@ func (Number) Decode(dst []scada.Point, m *Message) ([]scada.Point, error) {
 		return append(dst, m.Point(0)), nil
 	}
 	v, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return dst, fmt.Errorf("not a number: %q", truncate(b, 32))
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return dst, fmt.Errorf("not a finite number: %q", truncate(b, 32))
 	}
 	return append(dst, m.Point(v)), nil
 }

@@ -193,3 +193,5 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		<-tick.C
 	}
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -132,7 +132,7 @@ func New(cfg Config) (*Source, error) {
 		s.tls = t
 	}
 	for _, sub := range cfg.Subscriptions {
-		p, _ := parsePattern(sub.Topic)  // checked by Validate
+		p, _ := parsePattern(sub.Topic)   // checked by Validate
 		t, _ := parseTemplate(sub.Tag, p) // checked by Validate
 		if sub.Decoder == nil {
 			sub.Decoder = Number{}

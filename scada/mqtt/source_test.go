@@ -28,9 +28,9 @@ func TestTopicMappingAndWildcards(t *testing.T) {
 
 	before := time.Now()
 	publish(t, b, "plant/north/boiler1/steam_temp", "451.5", 1)
-	publish(t, b, "plant/north/boiler1", "1", 0)         // too short for the pattern: not subscribed
-	publish(t, b, "plant/north/boiler1/a/b", "1", 0)     // too long
-	publish(t, b, "meters/m7/energy/total", "1200", 0)   // # binds energy/total
+	publish(t, b, "plant/north/boiler1", "1", 0)          // too short for the pattern: not subscribed
+	publish(t, b, "plant/north/boiler1/a/b", "1", 0)      // too long
+	publish(t, b, "meters/m7/energy/total", "1200", 0)    // # binds energy/total
 	publish(t, b, "plant/south/boiler2/flow", " 12\n", 0) // whitespace is fine
 	got := byTag(sink.wait(t, 3))
 	if len(got) != 3 {
