@@ -3,6 +3,7 @@ package resilience
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -426,5 +427,60 @@ func TestNewTransportValidates(t *testing.T) {
 	rt, err := NewTransport(nil, HTTPConfig{MaxRetries: -1, Breaker: BreakerConfig{FailureThreshold: -1}})
 	if err != nil || rt.Unwrap() != http.DefaultTransport || rt.BreakerState() != BreakerClosed {
 		t.Fatalf("rt = %+v, err = %v", rt, err)
+	}
+}
+
+// TestTransportConcurrent sends many requests at once through one Transport
+// against a server that fails the first attempt of each.
+func TestTransportConcurrent(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Query().Get("id")]++
+		first := seen[r.URL.Query().Get("id")] == 1
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast, Breaker: BreakerConfig{FailureThreshold: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5 {
+				req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/?id=%d-%d", srv.URL, g, i), nil)
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "ok" {
+					t.Errorf("got %d %q", resp.StatusCode, b)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		if n != 2 {
+			t.Errorf("request %s sent %d times, want 2", id, n)
+		}
+	}
+	if len(seen) != 100 {
+		t.Errorf("%d requests, want 100", len(seen))
 	}
 }

@@ -37,7 +37,7 @@ func (s *burstSource) Run(ctx context.Context, sink Sink) error {
 // BenchmarkCollectorFanIn fans 100 synthetic sources into one sink. One op is
 // one point; the metric points/s is what reached the sink per second.
 func BenchmarkCollectorFanIn(b *testing.B) {
-	for _, size := range []int{100, 1000} {
+	for _, size := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			const sources = 100
 			perSource := (b.N + sources*size - 1) / (sources * size) // batches per source

@@ -580,3 +580,46 @@ func TestNewCollectorValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectorChurn adds and removes sources from several goroutines while
+// others stream, then checks that every accepted point reached the sink once.
+func TestCollectorChurn(t *testing.T) {
+	sink := &recordingSink{}
+	c := newTestCollector(t, CollectorConfig{Sink: sink, BatchSize: 32, SourceQueue: 64, Backoff: fastBackoff})
+	for i := range 10 {
+		if err := c.Add(fmt.Sprintf("steady-%d", i), &seqSource{batches: 50, size: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				name := fmt.Sprintf("churn-%d-%d", w, i%3)
+				if err := c.Add(name, &seqSource{batches: 3, size: 5}); err != nil {
+					t.Error(err)
+					return
+				}
+				_ = c.Health()
+				if err := c.Remove(context.Background(), name); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitUntil(t, "the steady sources' points", func() bool {
+		st := c.Stats()
+		return st.Delivered == st.Accepted && st.Accepted >= 10*50*7
+	})
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := c.Stats()
+	if st.Delivered != st.Accepted || int(st.Delivered) != sink.count() || st.Sources != 0 {
+		t.Errorf("stats %+v, sink %d", st, sink.count())
+	}
+}
