@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/scada"
 )
 
@@ -121,6 +121,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	s.mu.Lock()
 	s.cur = c
 	s.mu.Unlock()
+	scada.NotifyConnected(sink)
 	defer func() {
 		s.mu.Lock()
 		s.cur = nil
@@ -301,25 +302,33 @@ func (c *Conn) write(ctx context.Context, unit uint8, t *Tag, value float64) err
 
 // busyRetry runs op again while the device answers busy (exception 6), up to
 // Config.BusyRetries times, waiting Config.BusyBackoff, doubled each time,
-// with ±25 % jitter.
+// with ±25 % jitter. The first attempt is made directly, so a poll that is not
+// answered busy pays nothing for the retry machinery.
 func (c *Conn) busyRetry(ctx context.Context, op func() error) error {
-	wait := c.s.cfg.busyBackoff()
-	for attempt := 0; ; attempt++ {
-		err := op()
-		if err == nil || attempt >= c.s.cfg.busyRetries() || !errors.Is(err, ServerDeviceBusy) {
-			return err
-		}
-		c.s.st.busyRetries.Add(1)
-		d := time.Duration(float64(wait) * (0.75 + 0.5*rand.Float64()))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait *= 2
+	err := op()
+	retries := c.s.cfg.busyRetries()
+	if err == nil || retries == 0 || !errors.Is(err, ServerDeviceBusy) {
+		return err
 	}
+	first := err
+	err = resilience.Retry(ctx, resilience.RetryConfig{
+		MaxAttempts: retries + 1, // the attempt already made is the first
+		Backoff:     resilience.Backoff{Initial: c.s.cfg.busyBackoff(), Jitter: 0.25},
+		Retryable:   func(err error) bool { return errors.Is(err, ServerDeviceBusy) },
+		OnRetry:     func(int, error, time.Duration) { c.s.st.busyRetries.Add(1) },
+	}, func(context.Context) error {
+		if first != nil {
+			e := first
+			first = nil
+			return e
+		}
+		return op()
+	})
+	var ex *resilience.ExceededError
+	if errors.As(err, &ex) {
+		return ex.Err // the device's last answer says more than "retries exceeded"
+	}
+	return err
 }
 
 // pollDevice reads the device's planned requests and delivers one batch.
