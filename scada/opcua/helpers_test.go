@@ -1,9 +1,9 @@
 package opcua_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
-	"context"
 	"sync"
 	"testing"
 	"time"

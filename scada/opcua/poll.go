@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gopcua/opcua/ua"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // poll reads every tag at PollInterval, in Read requests of at most the
@@ -20,9 +22,12 @@ func (ss *session) poll(ctx context.Context) error {
 	}
 	t := time.NewTicker(ss.cfg.PollInterval)
 	defer t.Stop()
-	for {
+	for first := true; ; first = false {
 		if err := ss.pollOnce(ctx, handles); err != nil {
 			return err
+		}
+		if first {
+			scada.NotifyConnected(ss.sink)
 		}
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,9 @@ package opcua_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,4 +60,168 @@ func TestSubscribeReceivesChanges(t *testing.T) {
 	if st := src.Stats(); st.Connected || st.Disconnects != 0 {
 		t.Fatalf("stats after stop = %+v", st)
 	}
+}
+
+func TestPollReadsInBatchesOfTheServerLimit(t *testing.T) {
+	// 70 tags: more than twice the gopcua server's MaxNodesPerRead of 32.
+	var simTags []scadatest.OPCUATag
+	var tags []opcua.Tag
+	for i := range 70 {
+		name := fmt.Sprintf("Line.T%02d", i)
+		simTags = append(simTags, scadatest.OPCUATag{Name: name, Initial: float64(i), Unit: "kPa"})
+		tags = append(tags, opcua.Tag{Name: name, NodeID: "ns=1;s=" + name})
+	}
+	sim := newSim(t, scadatest.OPCUAConfig{Tags: simTags})
+	cfg := insecure(sim, tags...)
+	cfg.PollInterval = 20 * time.Millisecond
+	src, err := opcua.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	stop, _ := run(t, src, rec)
+	ps := rec.waitFor(t, "two polls of every tag", func(ps []scada.Point) bool { return len(ps) >= 140 })
+	for i, p := range ps[:140] {
+		want := float64(i % 70)
+		if p.Value != want || !p.Quality.IsGood() || p.Unit != "kPa" {
+			t.Fatalf("point %d = %+v, want value %v Good kPa", i, p, want)
+		}
+	}
+	if st := src.Stats(); st.MaxNodesPerRead != 32 {
+		t.Fatalf("MaxNodesPerRead = %d, want the server's 32", st.MaxNodesPerRead)
+	}
+	// A change shows up at the next poll.
+	if err := sim.Set("Line.T05", 55.5); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "the new value", func(ps []scada.Point) bool {
+		t5 := byTag(ps, "Line.T05")
+		return t5[len(t5)-1].Value == 55.5
+	})
+	stop()
+}
+
+func TestBadNodeAmongGoodNodes(t *testing.T) {
+	for _, mode := range []string{"subscribe", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			sim := newSim(t, scadatest.OPCUAConfig{
+				UpdateInterval: 20 * time.Millisecond,
+				Tags:           []scadatest.OPCUATag{{Name: "A", Step: 1}, {Name: "B", Initial: 5, Step: 1}},
+			})
+			var mu sync.Mutex
+			var tagErrs []error
+			cfg := insecure(sim,
+				opcua.Tag{Name: "a", NodeID: sim.NodeID("A")},
+				opcua.Tag{Name: "ghost", NodeID: sim.NodeID("DoesNotExist")},
+				opcua.Tag{Name: "b", NodeID: sim.NodeID("B")},
+				opcua.Tag{Name: "elsewhere", NodeID: "nsu=urn:not:on:this:server;s=X"},
+			)
+			cfg.OnTagError = func(err error) {
+				mu.Lock()
+				tagErrs = append(tagErrs, err)
+				mu.Unlock()
+			}
+			if mode == "poll" {
+				cfg.PollInterval = 20 * time.Millisecond
+			}
+			src, err := opcua.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder()
+			stop, _ := run(t, src, rec)
+			ps := rec.waitFor(t, "good values of a and b and a Bad ghost", func(ps []scada.Point) bool {
+				return len(byTag(ps, "a")) >= 3 && len(byTag(ps, "b")) >= 3 && len(byTag(ps, "ghost")) >= 1 && len(byTag(ps, "elsewhere")) >= 1
+			})
+			stop()
+			for _, tag := range []string{"a", "b"} {
+				for _, p := range byTag(ps, tag) {
+					if !p.Quality.IsGood() {
+						t.Fatalf("%s: %+v, want Good", tag, p)
+					}
+				}
+			}
+			for _, tag := range []string{"ghost", "elsewhere"} {
+				for _, p := range byTag(ps, tag) {
+					if p.Quality.Code() != scada.BadNodeIDUnknown || p.Value != 0 {
+						t.Fatalf("%s: %+v, want BadNodeIdUnknown without a value", tag, p)
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(tagErrs) != 2 {
+				t.Fatalf("tag errors = %v, want one for ghost and one for elsewhere", tagErrs)
+			}
+			for _, err := range tagErrs {
+				var te *opcua.TagError
+				if !errors.As(err, &te) || !errors.Is(err, scada.ErrUnknownTag) {
+					t.Fatalf("tag error %v: want a *TagError matching scada.ErrUnknownTag", err)
+				}
+			}
+		})
+	}
+}
+
+func TestQualityAndTimestamps(t *testing.T) {
+	sim := newSim(t, scadatest.OPCUAConfig{Tags: []scadatest.OPCUATag{
+		{Name: "Flow", Initial: 12.5},
+		{Name: "Level", Initial: 3, NoSourceTimestamp: true},
+		{Name: "Label", Type: scadatest.OPCUAString, Initial: 1},
+	}})
+	var tagErrs atomic.Int32
+	cfg := insecure(sim,
+		opcua.Tag{Name: "flow", NodeID: sim.NodeID("Flow")},
+		opcua.Tag{Name: "level", NodeID: sim.NodeID("Level")},
+		opcua.Tag{Name: "label", NodeID: sim.NodeID("Label")},
+	)
+	cfg.OnTagError = func(err error) {
+		if errors.Is(err, scada.ErrBadInput) {
+			tagErrs.Add(1)
+		}
+	}
+	src, err := opcua.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	stop, _ := run(t, src, rec)
+	ps := rec.waitFor(t, "initial values", func(ps []scada.Point) bool {
+		return len(byTag(ps, "flow")) > 0 && len(byTag(ps, "level")) > 0 && len(byTag(ps, "label")) > 0
+	})
+	if p := byTag(ps, "level")[0]; p.Time.IsZero() || !p.Quality.IsGood() || p.Value != 3 {
+		t.Fatalf("level (server timestamp only) = %+v", p)
+	}
+	if p := byTag(ps, "label")[0]; p.Quality.Code() != scada.BadTypeMismatch || p.Value != 0 {
+		t.Fatalf("label (a string) = %+v, want BadTypeMismatch", p)
+	}
+	if tagErrs.Load() != 1 || src.Stats().BadInput != 1 {
+		t.Fatalf("bad input tag errors = %d, stats %+v", tagErrs.Load(), src.Stats())
+	}
+
+	// A Bad status arrives with the stale value on the wire; the point must not carry it.
+	if err := sim.SetStatus("Flow", scada.BadSensorFailure); err != nil {
+		t.Fatal(err)
+	}
+	ps = rec.waitFor(t, "the Bad flow", func(ps []scada.Point) bool {
+		f := byTag(ps, "flow")
+		return f[len(f)-1].Quality.IsBad()
+	})
+	f := byTag(ps, "flow")
+	if p := f[len(f)-1]; p.Quality.Code() != scada.BadSensorFailure || p.Value != 0 {
+		t.Fatalf("flow under Bad = %+v, want BadSensorFailure with no value", p)
+	}
+	// Uncertain keeps the value.
+	if err := sim.SetStatus("Flow", scada.UncertainLastUsableValue); err != nil {
+		t.Fatal(err)
+	}
+	ps = rec.waitFor(t, "the Uncertain flow", func(ps []scada.Point) bool {
+		f := byTag(ps, "flow")
+		return f[len(f)-1].Quality.IsUncertain()
+	})
+	f = byTag(ps, "flow")
+	if p := f[len(f)-1]; p.Quality != scada.UncertainLastUsableValue || p.Value != 12.5 {
+		t.Fatalf("flow under Uncertain = %+v, want the value kept", p)
+	}
+	stop()
 }

@@ -45,6 +45,7 @@ func (ss *session) subscribe(ctx context.Context) error {
 	if err := ss.flush(ctx); err != nil {
 		return err
 	}
+	scada.NotifyConnected(ss.sink)
 	return ss.publishLoop(ctx)
 }
 

@@ -117,8 +117,9 @@ type OPCUAConfig struct {
 // under about 2,500 items); it ignores queue sizes and sampling intervals and
 // publishes at the publishing interval whatever changed.
 type OPCUAServer struct {
-	cfg  OPCUAConfig
-	port int
+	cfg   OPCUAConfig
+	port  int // the gopcua server's own port
+	relay *opcuaRelay
 
 	mu      sync.Mutex // guards srv, cancel, running
 	srv     *server.Server
@@ -151,7 +152,11 @@ func NewOPCUAServer(cfg OPCUAConfig) (*OPCUAServer, error) {
 		return nil, err
 	}
 	s.port = port
+	if s.relay, err = newOPCUARelay("127.0.0.1:" + strconv.Itoa(port)); err != nil {
+		return nil, err
+	}
 	if err := s.Start(); err != nil {
+		s.relay.close()
 		return nil, err
 	}
 	if cfg.UpdateInterval > 0 {
@@ -172,8 +177,20 @@ func opcuaFreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Endpoint is the server's URL, e.g. "opc.tcp://127.0.0.1:40123".
-func (s *OPCUAServer) Endpoint() string { return "opc.tcp://127.0.0.1:" + strconv.Itoa(s.port) }
+// Endpoint is the server's URL, e.g. "opc.tcp://127.0.0.1:40123". Clients
+// connect through a relay that [OPCUAServer.Stop] and [OPCUAServer.Freeze]
+// act on; the port stays the same across Stop and Start.
+func (s *OPCUAServer) Endpoint() string { return "opc.tcp://" + s.relay.addr() }
+
+// DirectEndpoint is the gopcua server's own listener, without the relay: for
+// benchmarks, where the relay's copying would be measured too. Stop still
+// stops the server, but Freeze does not act on connections made here.
+func (s *OPCUAServer) DirectEndpoint() string { return "opc.tcp://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Freeze makes the relay hold every byte in both directions without closing
+// anything, as a dead network path or a hung server does: clients see no
+// error, only silence. Freeze(false) lets the held bytes through again.
+func (s *OPCUAServer) Freeze(on bool) { s.relay.freeze(on) }
 
 // NamespaceURI is the URI of the simulated variables' namespace.
 func (s *OPCUAServer) NamespaceURI() string { return s.cfg.NamespaceURI }
@@ -195,6 +212,7 @@ func (s *OPCUAServer) Start() error {
 	if s.running {
 		return nil
 	}
+	s.relay.accept(true)
 	var err error
 	for range 50 { // the port may linger for a moment after Stop
 		if err = s.startLocked(); err == nil {
@@ -206,8 +224,10 @@ func (s *OPCUAServer) Start() error {
 }
 
 func (s *OPCUAServer) startLocked() error {
+	rport := s.relay.l.Addr().(*net.TCPAddr).Port
 	opts := []server.Option{
-		server.EndPoint("127.0.0.1", s.port),
+		server.EndPoint("127.0.0.1", s.port), // the first endpoint is the one it listens on
+		server.EndPoint("127.0.0.1", rport),
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 		server.ServerName("gl001 scadatest"),
@@ -244,7 +264,11 @@ func (s *OPCUAServer) stopLocked() error {
 		return nil
 	}
 	s.running = false
+	s.relay.accept(false)
 	s.ns.setServer(nil)
+	// Cut every client connection: the library's Close only sends
+	// CloseSecureChannel and leaves the sockets open.
+	s.relay.drop()
 	srv := s.srv
 	// Delete the subscriptions first: their goroutines would otherwise run
 	// until their lifetime expires.
@@ -257,8 +281,11 @@ func (s *OPCUAServer) stopLocked() error {
 	for _, id := range ids {
 		srv.SubscriptionService.DeleteSubscription(id)
 	}
-	s.cancel()
+	// Close before cancelling: the library's connection goroutines hand
+	// messages to its dispatcher without watching the context, so the
+	// dispatcher must still run while they wind down.
 	err := srv.Close()
+	s.cancel()
 	s.srv = nil
 	return err
 }
@@ -275,6 +302,7 @@ func (s *OPCUAServer) Close() error {
 	err := s.stopLocked()
 	close(s.stop)
 	s.mu.Unlock()
+	s.relay.close()
 	s.wg.Wait()
 	return err
 }
@@ -456,7 +484,7 @@ func (ns *opcuaNamespace) notify(ids []*ua.NodeID) {
 
 // The server.NameSpace methods.
 
-func (ns *opcuaNamespace) Name() string                       { return ns.uri }
+func (ns *opcuaNamespace) Name() string                        { return ns.uri }
 func (ns *opcuaNamespace) AddNode(n *server.Node) *server.Node { return n }
 func (ns *opcuaNamespace) Objects() *server.Node               { return ns.folder }
 func (ns *opcuaNamespace) Root() *server.Node                  { return ns.folder }
@@ -696,3 +724,126 @@ func (a opcuaLogger) Debug(msg string, args ...any) { a.l.Debug(fmt.Sprintf(msg,
 func (a opcuaLogger) Info(msg string, args ...any)  { a.l.Info(fmt.Sprintf(msg, args...)) }
 func (a opcuaLogger) Warn(msg string, args ...any)  { a.l.Warn(fmt.Sprintf(msg, args...)) }
 func (a opcuaLogger) Error(msg string, args ...any) { a.l.Error(fmt.Sprintf(msg, args...)) }
+
+// opcuaRelay forwards TCP connections to the gopcua server. It exists because
+// the library's server cannot drop its connections or tell its port: the
+// relay owns the public port (picked by the system), refuses connections
+// while the server is stopped, cuts them on Stop and can freeze them.
+type opcuaRelay struct {
+	l      net.Listener
+	target string
+
+	mu        sync.Mutex
+	accepting bool
+	frozen    chan struct{} // closed when not frozen
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
+}
+
+func newOPCUARelay(target string) (*opcuaRelay, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &opcuaRelay{l: l, target: target, frozen: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	close(r.frozen)
+	r.wg.Add(1)
+	go r.serve()
+	return r, nil
+}
+
+func (r *opcuaRelay) addr() string { return r.l.Addr().String() }
+
+func (r *opcuaRelay) accept(on bool) {
+	r.mu.Lock()
+	r.accepting = on
+	r.mu.Unlock()
+}
+
+func (r *opcuaRelay) serve() {
+	defer r.wg.Done()
+	for {
+		c, err := r.l.Accept()
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		ok := r.accepting
+		r.mu.Unlock()
+		if !ok {
+			c.Close() // a stopped server: connection refused, as near as TCP allows
+			continue
+		}
+		up, err := net.Dial("tcp", r.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		r.mu.Lock()
+		r.conns[c], r.conns[up] = struct{}{}, struct{}{}
+		r.mu.Unlock()
+		r.wg.Add(2)
+		go r.pipe(up, c)
+		go r.pipe(c, up)
+	}
+}
+
+// pipe copies src to dst, holding the bytes while the relay is frozen.
+func (r *opcuaRelay) pipe(dst, src net.Conn) {
+	defer r.wg.Done()
+	defer func() {
+		dst.Close()
+		src.Close()
+		r.mu.Lock()
+		delete(r.conns, dst)
+		delete(r.conns, src)
+		r.mu.Unlock()
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			r.mu.Lock()
+			thaw := r.frozen
+			r.mu.Unlock()
+			<-thaw
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (r *opcuaRelay) freeze(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	select {
+	case <-r.frozen: // thawed now
+		if on {
+			r.frozen = make(chan struct{})
+		}
+	default:
+		if !on {
+			close(r.frozen)
+		}
+	}
+}
+
+// drop closes every relayed connection (and thaws, so no pipe stays blocked).
+func (r *opcuaRelay) drop() {
+	r.freeze(false)
+	r.mu.Lock()
+	for c := range r.conns {
+		c.Close()
+	}
+	r.mu.Unlock()
+}
+
+func (r *opcuaRelay) close() {
+	r.l.Close()
+	r.drop()
+	r.wg.Wait()
+}
