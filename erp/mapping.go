@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -111,6 +112,12 @@ type MappingOptions struct {
 	Location *time.Location
 }
 
+// unitCache remembers the last unit code a mapping resolved.
+type unitCache struct {
+	raw string
+	q   Quantity
+}
+
 // props collects property names and hands out their row index; -1 is "not mapped".
 type props struct {
 	names []string
@@ -140,6 +147,7 @@ func (p *props) addTime(f TimeFields) timeIdx {
 
 // rowReader converts the values of one row, remembering the first error.
 type rowReader struct {
+	units *atomic.Pointer[unitCache]
 	names []string
 	row   Row
 	loc   *time.Location
@@ -201,11 +209,20 @@ func (r *rowReader) quantity(vi, ui int, def string, strict bool) Quantity {
 		return Quantity{}
 	}
 	v := r.decimal(vi)
-	code := def
+	var raw []byte
 	if ui >= 0 && len(r.row[ui]) > 0 {
-		code = string(r.row[ui])
+		raw = r.row[ui]
+	} else {
+		raw = []byte(def)
 	}
-	q, err := newQuantity(v, code)
+	// Records of one entity mostly share a unit: reuse the last resolution.
+	if c := r.units.Load(); c != nil && c.raw == string(raw) {
+		return Quantity{Value: v, Unit: c.q.Unit, Code: c.q.Code}
+	}
+	q, err := newQuantity(v, string(raw))
+	if err == nil {
+		r.units.Store(&unitCache{raw: string(raw), q: q})
+	}
 	if err != nil && strict {
 		if ui >= 0 {
 			r.fail(ui, err)
@@ -290,6 +307,7 @@ func (f EnergyFields) Mapping(o MappingOptions) (Mapping[EnergyRecord], error) {
 }
 
 type energyMapping struct {
+	units                  atomic.Pointer[unitCache]
 	p                      props
 	loc                    *time.Location
 	defUnit                string
@@ -303,7 +321,7 @@ type energyMapping struct {
 func (m *energyMapping) Properties() []string { return m.p.names }
 
 func (m *energyMapping) Record(src Source, row Row) (EnergyRecord, error) {
-	r := rowReader{names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	e := EnergyRecord{
 		Source:     src,
@@ -337,6 +355,7 @@ func (f ProductionFields) Mapping(o MappingOptions) (Mapping[ProductionOrder], e
 }
 
 type productionMapping struct {
+	units                               atomic.Pointer[unitCache]
 	p                                   props
 	loc                                 *time.Location
 	defUnit                             string
@@ -349,7 +368,7 @@ type productionMapping struct {
 func (m *productionMapping) Properties() []string { return m.p.names }
 
 func (m *productionMapping) Record(src Source, row Row) (ProductionOrder, error) {
-	r := rowReader{names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	o := ProductionOrder{
 		Source:    src,
@@ -386,6 +405,7 @@ func (f MaintenanceFields) Mapping(o MappingOptions) (Mapping[MaintenanceOrder],
 }
 
 type maintenanceMapping struct {
+	units                     atomic.Pointer[unitCache]
 	p                         props
 	loc                       *time.Location
 	key                       []int
@@ -398,7 +418,7 @@ type maintenanceMapping struct {
 func (m *maintenanceMapping) Properties() []string { return m.p.names }
 
 func (m *maintenanceMapping) Record(src Source, row Row) (MaintenanceOrder, error) {
-	r := rowReader{names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	o := MaintenanceOrder{
 		Source:             src,
@@ -436,6 +456,7 @@ func (f CostFields) Mapping(o MappingOptions) (Mapping[CostRecord], error) {
 }
 
 type costMapping struct {
+	units                    atomic.Pointer[unitCache]
 	p                        props
 	loc                      *time.Location
 	defUnit                  string
@@ -449,7 +470,7 @@ type costMapping struct {
 func (m *costMapping) Properties() []string { return m.p.names }
 
 func (m *costMapping) Record(src Source, row Row) (CostRecord, error) {
-	r := rowReader{names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	day := r.time(m.posting)
 	c := CostRecord{

@@ -391,16 +391,18 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, errSyntax
 	}
 	start := s.i + 1
-	j := bytes.IndexByte(s.b[start:], '"')
-	if j < 0 {
-		return nil, errTruncated
+	// Keys and values are mostly short: one pass looking for the closing
+	// quote or a backslash beats two calls of bytes.IndexByte.
+	for i := start; i < len(s.b); i++ {
+		switch s.b[i] {
+		case '"':
+			s.i = i + 1
+			return s.b[start:i], nil
+		case '\\':
+			return s.strEscaped(start)
+		}
 	}
-	seg := s.b[start : start+j]
-	if bytes.IndexByte(seg, '\\') < 0 {
-		s.i = start + j + 1
-		return seg, nil
-	}
-	return s.strEscaped(start)
+	return nil, errTruncated
 }
 
 func (s *scanner) strEscaped(start int) ([]byte, error) {
