@@ -84,10 +84,11 @@ func parseDecimal(b []byte) (Decimal, error) {
 		if coef == 0 && c == '0' && !dot {
 			continue // leading zeros cost nothing
 		}
-		if coef > (math.MaxInt64-9)/10 {
+		dg := uint64(c - '0')
+		if coef > (math.MaxInt64-dg)/10 {
 			return Decimal{}, errDecimalRange
 		}
-		coef = coef*10 + uint64(c-'0')
+		coef = coef*10 + dg
 		if dot {
 			scale++
 		}
