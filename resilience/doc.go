@@ -33,7 +33,9 @@
 //
 // [ErrBreakerOpen] (the call was refused, not attempted; safe to retry after
 // the breaker's delay), [ErrExceeded] and [*ExceededError] (the retries were
-// used up; unwraps to the last error), [ErrStarted] (a Supervisor runs once).
+// used up; unwraps to the last error), [ErrStarted] (a Supervisor runs once),
+// [*PanicError] (a supervised run function panicked; the Supervisor recovered
+// and tries again).
 //
 // # Secrets
 //

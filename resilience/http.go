@@ -199,7 +199,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.next.RoundTrip(req)
 	}
 	bodySent := false
-	resp, err := failsafe.With(policies...).WithContext(req.Context()).
+	ctx := context.WithValue(req.Context(), requestKey{}, req) // for retryScheduled
+	resp, err := failsafe.With(policies...).WithContext(ctx).
 		GetWithExecution(func(exec failsafe.Execution[*http.Response]) (*http.Response, error) {
 			r := req
 			if bodySent {
@@ -221,6 +222,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// requestKey carries the request being sent in the execution's context.
+type requestKey struct{}
 
 // replayable reports whether req may be sent again: it is idempotent and its
 // body, if any, can be read again.
@@ -248,12 +252,12 @@ func (t *Transport) delay(exec failsafe.ExecutionAttempt[*http.Response]) time.D
 // reports the retry.
 func (t *Transport) retryScheduled(e failsafe.ExecutionScheduledEvent[*http.Response]) {
 	ev := RetryEvent{Attempt: e.Attempts(), Delay: e.Delay}
+	if req, ok := e.Context().Value(requestKey{}).(*http.Request); ok {
+		ev.Method = req.Method
+		ev.URL = Redact(req.URL.Redacted())
+	}
 	if resp := e.LastResult(); resp != nil {
 		ev.StatusCode = resp.StatusCode
-		if resp.Request != nil {
-			ev.Method = resp.Request.Method
-			ev.URL = Redact(resp.Request.URL.Redacted())
-		}
 		_, _ = io.CopyN(io.Discard, resp.Body, drainLimit)
 		_ = resp.Body.Close()
 	}

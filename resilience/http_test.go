@@ -299,7 +299,7 @@ func TestTransportRetriesConnectionErrors(t *testing.T) {
 		resp.Body.Close()
 		t.Fatal("want a connection error")
 	}
-	if len(events) != 2 || events[0].StatusCode != 0 || events[0].Error == "" {
+	if len(events) != 2 || events[0].StatusCode != 0 || events[0].Error == "" || events[0].Method != "GET" || events[0].URL != url {
 		t.Errorf("events = %+v", events)
 	}
 }

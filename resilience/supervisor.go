@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,7 +288,7 @@ func (s *Supervisor) attemptOnce(ctx context.Context) error {
 		st.NextAttempt = time.Time{}
 		return true
 	})
-	err := s.run(ctx, func() { s.connected(id) })
+	err := s.call(ctx, id)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -315,6 +316,29 @@ func (s *Supervisor) attemptOnce(ctx context.Context) error {
 	}
 	return err
 }
+
+// call runs the run function, turning a panic into a *PanicError: a bug in
+// one connection's code must not bring down the process that supervises many.
+func (s *Supervisor) call(ctx context.Context, id int64) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			stack := debug.Stack()
+			err = &PanicError{Value: v, Stack: stack}
+			s.log.Error("run panicked", "panic", Redact(fmt.Sprint(v), s.cfg.Secrets...), "stack", string(stack))
+		}
+	}()
+	return s.run(ctx, func() { s.connected(id) })
+}
+
+// PanicError is the failure a [Supervisor] records when its run function
+// panicked: it treats it like any other failure and tries again after the
+// backoff.
+type PanicError struct {
+	Value any    // what was passed to panic
+	Stack []byte // the stack of the goroutine that panicked
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("run panicked: %v", e.Value) }
 
 // connected records that attempt id is connected.
 func (s *Supervisor) connected(id int64) {

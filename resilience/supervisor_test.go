@@ -408,3 +408,33 @@ func TestStateString(t *testing.T) {
 		}
 	}
 }
+
+func TestSupervisorSurvivesAPanic(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	s, err := NewSupervisor(SupervisorConfig{Backoff: fast}, func(ctx context.Context, connected func()) error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			var dev *struct{ registers []uint16 }
+			_ = dev.registers[0] // a bug in the connection's code
+		}
+		connected()
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started(t, s)
+	waitFor(t, "connected after the panic", func() bool { return s.Status().State == StateConnected })
+	if st := s.Status(); !strings.Contains(st.LastError, "run panicked: runtime error: invalid memory address or nil pointer dereference") || st.Attempts != 2 {
+		t.Errorf("status %+v", st)
+	}
+	pe := &PanicError{Value: "x"}
+	if pe.Error() != "run panicked: x" {
+		t.Error(pe.Error())
+	}
+}
