@@ -1,0 +1,388 @@
+package transform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/units"
+)
+
+// Defaults for ValidateConfig fields left zero.
+const (
+	DefaultStale      = 15 * time.Minute // a point older than this is stale
+	DefaultFutureSkew = time.Minute      // a point this far ahead of the clock is from the future
+)
+
+// Range is a closed interval [Min, Max]. The zero Range means "not set".
+type Range struct {
+	Min, Max float64
+}
+
+// IsZero reports whether r is unset.
+func (r Range) IsZero() bool { return r.Min == 0 && r.Max == 0 }
+
+// Contains reports whether v lies in r; an unset Range contains everything.
+func (r Range) Contains(v float64) bool { return r.IsZero() || r.Min <= v && v <= r.Max }
+
+func (r Range) validate() error {
+	switch {
+	case math.IsNaN(r.Min) || math.IsNaN(r.Max):
+		return errors.New("NaN bound")
+	case r.Min > r.Max:
+		return fmt.Errorf("min %v above max %v", r.Min, r.Max)
+	}
+	return nil
+}
+
+// Limits are the checks of one tag. Values are in Unit; a zero Unit means the
+// unit the points arrive in (after conversion, when a [Converter] runs first).
+type Limits struct {
+	// Unit is the unit the numbers below are stated in. When set, the Validator
+	// converts them to each point's unit, and a point whose unit does not
+	// convert is marked ReasonUnit.
+	Unit units.Unit
+	// Range is the physical range of the instrument; a value outside is Bad
+	// (ReasonOutOfRange).
+	Range Range
+	// Operating is the engineering (operating) range; a value outside is
+	// Uncertain (ReasonLimit).
+	Operating Range
+	// MaxRate is the largest plausible change per second, in Unit's difference
+	// unit (units.Unit.Delta): 0 turns the rate-of-change check off.
+	MaxRate float64
+	// FlatLine is the number of identical consecutive values that marks a stuck
+	// sensor (ReasonFlatLine); 0 turns the check off. It must be at least 2.
+	FlatLine int
+}
+
+func (l Limits) validate() error {
+	var errs []error
+	if err := l.Range.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("range: %w", err))
+	}
+	if err := l.Operating.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("operating range: %w", err))
+	}
+	if math.IsNaN(l.MaxRate) || math.IsInf(l.MaxRate, 0) || l.MaxRate < 0 {
+		errs = append(errs, fmt.Errorf("max rate %v is not a finite non-negative number", l.MaxRate))
+	}
+	if l.FlatLine < 0 || l.FlatLine == 1 {
+		errs = append(errs, fmt.Errorf("flat line %d: want 0 (off) or at least 2", l.FlatLine))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateConfig configures a [Validator].
+type ValidateConfig struct {
+	// Tags maps a tag to its limits; tags not listed use Default.
+	Tags map[string]Limits
+	// Default applies to tags not in Tags. The zero Limits checks no range,
+	// rate or flat line; the checks below still run.
+	Default Limits
+	// Stale is the age beyond which a point is stale; 0 means DefaultStale and a
+	// negative value turns the check off.
+	Stale time.Duration
+	// FutureSkew is how far ahead of the clock a timestamp may be; 0 means
+	// DefaultFutureSkew and a negative value turns the check off.
+	FutureSkew time.Duration
+	// AllowMissingUnit turns off the missing-unit check, for tags that are
+	// counts or states.
+	AllowMissingUnit bool
+	// MaxTags bounds the per-tag history; 0 means DefaultMaxTags. Tags beyond it
+	// get the stateless checks only.
+	MaxTags int
+	// Now is the clock, read once per batch; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate reports every problem with c.
+func (c ValidateConfig) Validate() error {
+	var errs []error
+	if err := c.Default.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("transform: validate: default: %w", err))
+	}
+	for tag, l := range c.Tags {
+		if err := l.validate(); err != nil {
+			errs = append(errs, fmt.Errorf("transform: validate: tag %q: %w", tag, err))
+		}
+	}
+	if c.MaxTags < 0 {
+		errs = append(errs, fmt.Errorf("transform: validate: MaxTags %d is negative", c.MaxTags))
+	}
+	return errors.Join(errs...)
+}
+
+// Scored is a point with its data-quality assessment.
+type Scored struct {
+	Point   scada.Point
+	Score   float64 // 0-100; see Reason.Score
+	Grade   Grade
+	Reasons Reason // every finding, not only the one the Quality code names
+}
+
+// Validator is the validation and scoring stage. It checks each point for Bad
+// or Uncertain source quality, NaN and infinite values, a missing or
+// unconvertible unit, the physical range and operating limits, the rate of
+// change, a flat line, and a stale, future or missing timestamp.
+//
+// As a Pipeline stage ([Validator.Process]) it marks each point's Quality with
+// the code of its most severe finding ([Reason.Quality]) and passes every
+// point on. [Validator.Assess] does the same and also returns each point's
+// findings, score and grade, which a Quality code alone cannot carry.
+//
+// The rate-of-change and flat-line checks compare a point with the previous
+// one of its tag, so a Validator is stateful: feed it each tag's points in time
+// order. It is safe for concurrent use; batches are checked one at a time.
+type Validator struct {
+	tags        map[string]*valTag
+	def         Limits
+	stale       int64 // ns; 0 off
+	skew        int64 // ns; 0 off
+	allowNoUnit bool
+	maxTags     int
+	now         func() time.Time
+
+	mu    sync.Mutex
+	stats validateCounters
+	spare valTag // scratch for tags beyond maxTags
+}
+
+type validateCounters struct {
+	checked, flagged uint64
+	uncached         uint64
+	byReason         [numReasons]uint64
+}
+
+// valTag is one tag's limits, resolved for the unit last seen, and history.
+type valTag struct {
+	lim Limits
+
+	unit     string // the spelling the resolved limits below are for
+	unitBad  bool   // that spelling does not convert from lim.Unit
+	rng, op  Range
+	rate     float64
+	resolved bool
+
+	has   bool
+	last  float64
+	lastT int64
+	same  int
+}
+
+// NewValidator returns a Validator, or the errors of cfg.Validate.
+func NewValidator(cfg ValidateConfig) (*Validator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	v := &Validator{
+		tags:        make(map[string]*valTag, len(cfg.Tags)),
+		def:         cfg.Default,
+		stale:       int64(cfg.Stale),
+		skew:        int64(cfg.FutureSkew),
+		allowNoUnit: cfg.AllowMissingUnit,
+		maxTags:     cfg.MaxTags,
+		now:         cfg.Now,
+	}
+	switch {
+	case cfg.Stale == 0:
+		v.stale = int64(DefaultStale)
+	case cfg.Stale < 0:
+		v.stale = 0
+	}
+	switch {
+	case cfg.FutureSkew == 0:
+		v.skew = int64(DefaultFutureSkew)
+	case cfg.FutureSkew < 0:
+		v.skew = 0
+	}
+	if v.maxTags == 0 {
+		v.maxTags = DefaultMaxTags
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	for tag, l := range cfg.Tags {
+		v.tags[tag] = &valTag{lim: l}
+	}
+	return v, nil
+}
+
+// Process checks batch, marks each point's Quality and returns batch.
+func (v *Validator) Process(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
+	if err := ctx.Err(); err != nil {
+		return batch, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now().UnixNano()
+	for i := range batch {
+		p := &batch[i]
+		r := v.check(p, now)
+		p.Quality = r.Quality(p.Quality)
+	}
+	return batch, nil
+}
+
+// Assess checks batch like Process, marking each point's Quality in place, and
+// appends to dst one Scored per point, in order, with every finding, the score
+// and the grade. It returns the extended dst; with enough capacity it
+// allocates nothing.
+func (v *Validator) Assess(ctx context.Context, batch []scada.Point, dst []Scored) ([]Scored, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now().UnixNano()
+	for i := range batch {
+		p := &batch[i]
+		r := v.check(p, now)
+		p.Quality = r.Quality(p.Quality)
+		s := r.Score()
+		dst = append(dst, Scored{Point: *p, Score: s, Grade: GradeOf(s), Reasons: r})
+	}
+	return dst, nil
+}
+
+// check returns the findings for p and updates its tag's history. now is in
+// Unix nanoseconds. v.mu is held.
+func (v *Validator) check(p *scada.Point, now int64) Reason {
+	v.stats.checked++
+	r := ReasonOf(p.Quality)
+	var t int64
+	if p.Time.IsZero() {
+		r |= ReasonNoTimestamp
+	} else {
+		t = p.Time.UnixNano()
+		if v.stale > 0 && now-t > v.stale {
+			r |= ReasonStale
+		}
+		if v.skew > 0 && t-now > v.skew {
+			r |= ReasonFuture
+		}
+	}
+	if p.Quality.IsBad() {
+		return v.count(r)
+	}
+	val := p.Value
+	if math.IsNaN(val) || math.IsInf(val, 0) {
+		return v.count(r | ReasonNotFinite)
+	}
+	if p.Unit == "" && !v.allowNoUnit {
+		r |= ReasonMissingUnit
+	}
+
+	tag := v.tags[p.Tag]
+	if tag == nil {
+		if len(v.tags) < v.maxTags {
+			tag = &valTag{lim: v.def}
+			v.tags[p.Tag] = tag
+		} else {
+			v.stats.uncached++
+			v.spare = valTag{lim: v.def}
+			tag = &v.spare
+		}
+	}
+	if !tag.resolved || tag.unit != p.Unit {
+		tag.resolve(p.Unit)
+	}
+	if tag.unitBad {
+		return v.count(r | ReasonUnit)
+	}
+	if !tag.rng.Contains(val) {
+		r |= ReasonOutOfRange
+	}
+	if !tag.op.Contains(val) {
+		r |= ReasonLimit
+	}
+	// History advances only with timestamped, in-order, usable values.
+	if t != 0 && r&badReasons == 0 && (!tag.has || t > tag.lastT) {
+		if tag.has {
+			if tag.rate > 0 && math.Abs(val-tag.last) > tag.rate*float64(t-tag.lastT)/1e9 {
+				r |= ReasonRateOfChange
+			}
+			if val == tag.last {
+				tag.same++
+			} else {
+				tag.same = 1
+			}
+		} else {
+			tag.same = 1
+		}
+		tag.has, tag.last, tag.lastT = true, val, t
+		if n := tag.lim.FlatLine; n > 0 && tag.same >= n {
+			r |= ReasonFlatLine
+		}
+	}
+	return v.count(r)
+}
+
+func (v *Validator) count(r Reason) Reason {
+	if r != 0 {
+		v.stats.flagged++
+		for x := r; x != 0; x &= x - 1 {
+			v.stats.byReason[trailingZeros(x)]++
+		}
+	}
+	return r
+}
+
+// resolve converts the tag's limits to the unit spelled s.
+func (t *valTag) resolve(s string) {
+	t.unit, t.resolved, t.unitBad = s, true, false
+	t.rng, t.op, t.rate = t.lim.Range, t.lim.Operating, t.lim.MaxRate
+	if t.lim.Unit.IsZero() || s == "" {
+		return
+	}
+	u, err := units.Parse(s)
+	if err != nil {
+		t.unitBad = true
+		return
+	}
+	if u == t.lim.Unit {
+		return
+	}
+	c, err := units.NewConverter(t.lim.Unit, u)
+	if err != nil {
+		t.unitBad = true
+		return
+	}
+	conv := func(r Range) Range {
+		if r.IsZero() {
+			return r
+		}
+		lo, hi := c.Convert(r.Min), c.Convert(r.Max)
+		return Range{Min: min(lo, hi), Max: max(lo, hi)}
+	}
+	t.rng, t.op = conv(t.lim.Range), conv(t.lim.Operating)
+	if dc, err := units.NewConverter(t.lim.Unit.Delta(), u.Delta()); err == nil {
+		scale, _ := dc.Affine()
+		t.rate = t.lim.MaxRate * math.Abs(scale)
+	}
+}
+
+// ValidateStats is a snapshot of a Validator's counters.
+type ValidateStats struct {
+	Checked  uint64            // points checked
+	Flagged  uint64            // points with at least one finding
+	Uncached uint64            // points of tags beyond MaxTags (no history)
+	Reasons  map[string]uint64 // points per finding name
+}
+
+// Stats returns the counters so far.
+func (v *Validator) Stats() ValidateStats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := ValidateStats{Checked: v.stats.checked, Flagged: v.stats.flagged, Uncached: v.stats.uncached, Reasons: map[string]uint64{}}
+	for i, n := range v.stats.byReason {
+		if n > 0 {
+			s.Reasons[reasonTable[i].name] = n
+		}
+	}
+	return s
+}
