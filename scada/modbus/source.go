@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +43,19 @@ type device struct {
 	unit     uint8
 	interval time.Duration
 	tags     []Tag
+	dec      []decTag // tags, resolved for decoding
 	reqs     []request
 	brk      breaker
+}
+
+// decTag is a Tag with its defaults resolved, as the decoding loop needs it.
+type decTag struct {
+	name, unit    string
+	addr, width   int
+	typ           Type
+	order         Order
+	bit           int
+	scale, offset float64
 }
 
 var (
@@ -69,6 +82,11 @@ func New(cfg Config) (*Source, error) {
 			brk:      breaker{threshold: cfg.unitFailures(), cooldown: cfg.unitCooldown()},
 		}
 		d.reqs = plan(d.tags, cfg.MaxGap, cfg.maxRegisters(), cfg.maxBits())
+		for i := range d.tags {
+			t := &d.tags[i]
+			d.dec = append(d.dec, decTag{name: t.Name, unit: t.Unit, addr: t.Address, width: t.width(),
+				typ: t.typ(), order: t.Order, bit: t.Bit, scale: t.scale(), offset: t.Offset})
+		}
 		for i := range d.tags {
 			s.tags[d.tags[i].Name] = tagRef{dev: d, tag: &d.tags[i]}
 		}
@@ -438,38 +456,42 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 	return fatal
 }
 
-// decode appends the points of request r from its answer data.
+// decode appends the points of request r from its answer data. It writes
+// each point in place in the batch: this loop runs for every point of every
+// poll.
 func (c *Conn) decode(batch []scada.Point, d *device, r *request, data []byte, now time.Time) []scada.Point {
 	s := c.s
+	batch = slices.Grow(batch, len(r.tags))
 	for _, ti := range r.tags {
-		t := &d.tags[ti]
-		off := t.Address - r.addr
+		t := &d.dec[ti]
+		off := t.addr - r.addr
 		var v float64
 		var err error
-		if r.table.isBits() {
+		switch {
+		case r.table.isBits():
 			v = bitAt(data, off)
-		} else {
-			b := data[2*off : 2*(off+t.width())]
-			typ := t.typ()
-			if typ == String {
-				s.cfg.OnText(t.Name, decodeText(t.Order, b), now)
-				continue
-			}
-			v, err = decodeRegisters(typ, t.Order, t.Bit, b)
+		case t.typ == Uint16 && !t.order.byteSwap():
+			v = float64(uint16(data[2*off])<<8 | uint16(data[2*off+1]))
+		case t.typ == String:
+			s.cfg.OnText(t.name, decodeText(t.order, data[2*off:2*(off+t.width)]), now)
+			continue
+		default:
+			v, err = decodeRegisters(t.typ, t.order, t.bit, data[2*off:2*(off+t.width)])
 		}
-		p := scada.Point{Tag: t.Name, Unit: t.Unit, Time: now, Source: s.cfg.Name}
+		batch = batch[:len(batch)+1]
+		p := &batch[len(batch)-1]
+		p.Tag, p.Unit, p.Time, p.Source = t.name, t.unit, now, s.cfg.Name
 		switch {
 		case err != nil:
 			s.st.badInput.Add(1)
-			p.Quality = scada.BadDecodingError
-		case isNaNOrInf(v):
+			p.Value, p.Quality = 0, scada.BadDecodingError
+		case math.IsNaN(v) || math.IsInf(v, 0):
 			// Devices send NaN or an infinity for a failed sensor (an open
 			// thermocouple, say); a number downstream could not tell.
-			p.Quality = scada.BadSensorFailure
+			p.Value, p.Quality = 0, scada.BadSensorFailure
 		default:
-			p.Value = v*t.scale() + t.Offset
+			p.Value, p.Quality = v*t.scale+t.offset, scada.Good
 		}
-		batch = append(batch, p)
 	}
 	return batch
 }
@@ -477,11 +499,11 @@ func (c *Conn) decode(batch []scada.Point, d *device, r *request, data []byte, n
 // bad appends a Bad point of quality q for every numeric tag of r.
 func (c *Conn) bad(batch []scada.Point, d *device, r *request, q scada.Quality, now time.Time) []scada.Point {
 	for _, ti := range r.tags {
-		t := &d.tags[ti]
-		if t.typ() == String && !t.Table.isBits() {
+		t := &d.dec[ti]
+		if t.typ == String {
 			continue
 		}
-		batch = append(batch, scada.Point{Tag: t.Name, Unit: t.Unit, Quality: q, Time: now, Source: c.s.cfg.Name})
+		batch = append(batch, scada.Point{Tag: t.name, Unit: t.unit, Quality: q, Time: now, Source: c.s.cfg.Name})
 	}
 	return batch
 }
