@@ -2,7 +2,7 @@ package opcua_test
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -15,9 +15,54 @@ import (
 	"github.com/greenlang/gl001/scada/scadatest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.Close()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
-var testLogger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// The shared simulator serves every test that does not stop or change the
+// server as a whole: building the library's address space takes seconds
+// under the race detector.
+var (
+	sharedOnce sync.Once
+	shared     *scadatest.OPCUAServer
+	sharedErr  error
+)
+
+func sharedSim(t testing.TB) *scadatest.OPCUAServer {
+	t.Helper()
+	sharedOnce.Do(func() {
+		tags := []scadatest.OPCUATag{
+			{Name: "Boiler1.Temp", Initial: 100, Step: 0.5, Unit: "degC"},
+			{Name: "Boiler1.Running", Type: scadatest.OPCUABoolean, Initial: 1},
+			{Name: "Boiler1.Count", Type: scadatest.OPCUAInt32, Initial: 7, Step: 1},
+			{Name: "A", Step: 1}, {Name: "B", Initial: 5, Step: 1},
+			{Name: "Flow", Initial: 12.5},
+			{Name: "Level", Initial: 3, NoSourceTimestamp: true},
+			{Name: "Label", Type: scadatest.OPCUAString, Initial: 1},
+			{Name: "Setpoint", Initial: 50, Unit: "degC", Writable: true},
+			{Name: "Damper", Type: scadatest.OPCUAInt16, Initial: 10, Unit: "%", Writable: true},
+			{Name: "Pump.On", Type: scadatest.OPCUABoolean, Writable: true},
+		}
+		for i := range 70 {
+			tags = append(tags, scadatest.OPCUATag{Name: fmt.Sprintf("Line.T%02d", i), Initial: float64(i), Unit: "kPa"})
+		}
+		shared, sharedErr = scadatest.NewOPCUAServer(scadatest.OPCUAConfig{UpdateInterval: 20 * time.Millisecond, Tags: tags})
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
 
 // recorder is a Sink that keeps every point and lets a test wait for a
 // condition on what arrived.
@@ -102,7 +147,6 @@ func insecure(sim *scadatest.OPCUAServer, tags ...opcua.Tag) opcua.Config {
 		Tags:               tags,
 		SamplingInterval:   50 * time.Millisecond,
 		PublishingInterval: 50 * time.Millisecond,
-		Logger:             testLogger,
 	}
 }
 

@@ -16,21 +16,23 @@ import (
 // reruns the Source: values resume, the gap is marked with BadNoCommunication
 // for every tag, and only the removed node's tag goes Bad afterwards.
 func TestServerRestartUnderCollector(t *testing.T) {
+	sim := newSim(t, scadatest.OPCUAConfig{
+		UpdateInterval: 20 * time.Millisecond,
+		Tags: []scadatest.OPCUATag{
+			{Name: "Steam.Flow", Initial: 10, Step: 1},
+			{Name: "Steam.Pressure", Initial: 300, Step: 1},
+			{Name: "Feed.Temp.subscribe", Initial: 80, Step: 1},
+			{Name: "Feed.Temp.poll", Initial: 80, Step: 1},
+		},
+	})
 	for _, mode := range []string{"subscribe", "poll"} {
 		t.Run(mode, func(t *testing.T) {
-			sim := newSim(t, scadatest.OPCUAConfig{
-				UpdateInterval: 20 * time.Millisecond,
-				Tags: []scadatest.OPCUATag{
-					{Name: "Steam.Flow", Initial: 10, Step: 1},
-					{Name: "Steam.Pressure", Initial: 300, Step: 1},
-					{Name: "Feed.Temp", Initial: 80, Step: 1},
-				},
-			})
+			removed := "Feed.Temp." + mode
 			tagErr := make(chan error, 16)
 			cfg := insecure(sim,
 				opcua.Tag{Name: "flow", NodeID: sim.NodeID("Steam.Flow")},
 				opcua.Tag{Name: "pressure", NodeID: sim.NodeID("Steam.Pressure")},
-				opcua.Tag{Name: "feed", NodeID: sim.NodeID("Feed.Temp")},
+				opcua.Tag{Name: "feed", NodeID: sim.NodeID(removed)},
 			)
 			cfg.OnTagError = func(err error) { tagErr <- err }
 			cfg.DialTimeout = 2 * time.Second
@@ -77,7 +79,7 @@ func TestServerRestartUnderCollector(t *testing.T) {
 					t.Fatalf("%s at disconnect = %+v, want BadNoCommunication without a value", tag, p)
 				}
 			}
-			if err := sim.Remove("Feed.Temp"); err != nil {
+			if err := sim.Remove(removed); err != nil {
 				t.Fatal(err)
 			}
 			if err := sim.Start(); err != nil {

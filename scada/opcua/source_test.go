@@ -11,18 +11,10 @@ import (
 
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/opcua"
-	"github.com/greenlang/gl001/scada/scadatest"
 )
 
 func TestSubscribeReceivesChanges(t *testing.T) {
-	sim := newSim(t, scadatest.OPCUAConfig{
-		UpdateInterval: 20 * time.Millisecond,
-		Tags: []scadatest.OPCUATag{
-			{Name: "Boiler1.Temp", Initial: 100, Step: 0.5, Unit: "degC"},
-			{Name: "Boiler1.Running", Type: scadatest.OPCUABoolean, Initial: 1},
-			{Name: "Boiler1.Count", Type: scadatest.OPCUAInt32, Initial: 7, Step: 1},
-		},
-	})
+	sim := sharedSim(t)
 	src, err := opcua.New(insecure(sim,
 		opcua.Tag{Name: "temp", NodeID: sim.NodeID("Boiler1.Temp")},
 		opcua.Tag{Name: "running", NodeID: "nsu=" + sim.NamespaceURI() + ";s=Boiler1.Running"},
@@ -64,14 +56,12 @@ func TestSubscribeReceivesChanges(t *testing.T) {
 
 func TestPollReadsInBatchesOfTheServerLimit(t *testing.T) {
 	// 70 tags: more than twice the gopcua server's MaxNodesPerRead of 32.
-	var simTags []scadatest.OPCUATag
+	sim := sharedSim(t)
 	var tags []opcua.Tag
 	for i := range 70 {
 		name := fmt.Sprintf("Line.T%02d", i)
-		simTags = append(simTags, scadatest.OPCUATag{Name: name, Initial: float64(i), Unit: "kPa"})
-		tags = append(tags, opcua.Tag{Name: name, NodeID: "ns=1;s=" + name})
+		tags = append(tags, opcua.Tag{Name: name, NodeID: sim.NodeID(name)})
 	}
-	sim := newSim(t, scadatest.OPCUAConfig{Tags: simTags})
 	cfg := insecure(sim, tags...)
 	cfg.PollInterval = 20 * time.Millisecond
 	src, err := opcua.New(cfg)
@@ -104,10 +94,7 @@ func TestPollReadsInBatchesOfTheServerLimit(t *testing.T) {
 func TestBadNodeAmongGoodNodes(t *testing.T) {
 	for _, mode := range []string{"subscribe", "poll"} {
 		t.Run(mode, func(t *testing.T) {
-			sim := newSim(t, scadatest.OPCUAConfig{
-				UpdateInterval: 20 * time.Millisecond,
-				Tags:           []scadatest.OPCUATag{{Name: "A", Step: 1}, {Name: "B", Initial: 5, Step: 1}},
-			})
+			sim := sharedSim(t)
 			var mu sync.Mutex
 			var tagErrs []error
 			cfg := insecure(sim,
@@ -164,11 +151,7 @@ func TestBadNodeAmongGoodNodes(t *testing.T) {
 }
 
 func TestQualityAndTimestamps(t *testing.T) {
-	sim := newSim(t, scadatest.OPCUAConfig{Tags: []scadatest.OPCUATag{
-		{Name: "Flow", Initial: 12.5},
-		{Name: "Level", Initial: 3, NoSourceTimestamp: true},
-		{Name: "Label", Type: scadatest.OPCUAString, Initial: 1},
-	}})
+	sim := sharedSim(t)
 	var tagErrs atomic.Int32
 	cfg := insecure(sim,
 		opcua.Tag{Name: "flow", NodeID: sim.NodeID("Flow")},

@@ -201,29 +201,28 @@ func (s *OPCUAServer) NodeID(tag string) string { return fmt.Sprintf("ns=%d;s=%s
 // Updates returns how many value changes the server has notified.
 func (s *OPCUAServer) Updates() uint64 { return s.updates.Load() }
 
-// Start starts a stopped server again on the same port, with the address
-// space as it is now (without removed nodes). Values and statuses are kept.
+// Start lets clients in again after Stop, on the same port, with the
+// address space as it is now (without removed nodes). Values and statuses
+// are kept; the subscriptions and sessions of before are gone.
 func (s *OPCUAServer) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return scada.ErrClosed
 	}
-	if s.running {
-		return nil
-	}
-	s.relay.accept(true)
-	var err error
-	for range 50 { // the port may linger for a moment after Stop
-		if err = s.startLocked(); err == nil {
-			return nil
+	if s.srv == nil {
+		if err := s.startServer(); err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("scadatest: opcua server on port %d: %w", s.port, err)
+	s.running = true
+	s.relay.accept(true)
+	return nil
 }
 
-func (s *OPCUAServer) startLocked() error {
+// startServer builds and starts the gopcua server; it runs once per
+// OPCUAServer (building the library's address space takes a while).
+func (s *OPCUAServer) startServer() error {
 	rport := s.relay.l.Addr().(*net.TCPAddr).Port
 	opts := []server.Option{
 		server.EndPoint("127.0.0.1", s.port), // the first endpoint is the one it listens on
@@ -246,48 +245,42 @@ func (s *OPCUAServer) startLocked() error {
 		return err
 	}
 	s.ns.setServer(srv)
-	s.srv, s.cancel, s.running = srv, cancel, true
+	s.srv, s.cancel = srv, cancel
 	return nil
 }
 
-// Stop stops the server: the listener and every connection close and the
-// subscriptions are deleted, as when a real server goes down. Start brings it
-// back on the same port.
+// Stop takes the server down as far as clients can tell: every connection is
+// cut, new ones are refused and the subscriptions are deleted, as when a real
+// server goes down. Start brings it back on the same port. (The library's
+// server keeps running behind the relay: it cannot drop its connections
+// itself, and rebuilding it takes long. DirectEndpoint clients stay
+// connected but lose their subscriptions.)
 func (s *OPCUAServer) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stopLocked()
-}
-
-func (s *OPCUAServer) stopLocked() error {
 	if !s.running {
 		return nil
 	}
 	s.running = false
 	s.relay.accept(false)
-	s.ns.setServer(nil)
-	// Cut every client connection: the library's Close only sends
-	// CloseSecureChannel and leaves the sockets open.
 	s.relay.drop()
-	srv := s.srv
-	// Delete the subscriptions first: their goroutines would otherwise run
-	// until their lifetime expires.
-	srv.SubscriptionService.Mu.Lock()
-	ids := make([]uint32, 0, len(srv.SubscriptionService.Subs))
-	for id := range srv.SubscriptionService.Subs {
+	s.deleteSubscriptions()
+	return nil
+}
+
+// deleteSubscriptions deletes every subscription of the library's server:
+// their goroutines would otherwise run until their lifetime expires.
+func (s *OPCUAServer) deleteSubscriptions() {
+	svc := s.srv.SubscriptionService
+	svc.Mu.Lock()
+	ids := make([]uint32, 0, len(svc.Subs))
+	for id := range svc.Subs {
 		ids = append(ids, id)
 	}
-	srv.SubscriptionService.Mu.Unlock()
+	svc.Mu.Unlock()
 	for _, id := range ids {
-		srv.SubscriptionService.DeleteSubscription(id)
+		svc.DeleteSubscription(id)
 	}
-	// Close before cancelling: the library's connection goroutines hand
-	// messages to its dispatcher without watching the context, so the
-	// dispatcher must still run while they wind down.
-	err := srv.Close()
-	s.cancel()
-	s.srv = nil
-	return err
 }
 
 // Close stops the server and its update loop. Later calls return
@@ -299,11 +292,18 @@ func (s *OPCUAServer) Close() error {
 		return scada.ErrClosed
 	}
 	s.closed = true
-	err := s.stopLocked()
+	s.running = false
 	close(s.stop)
 	s.mu.Unlock()
+	s.wg.Wait() // the update loop is done: nothing notifies the server any more
 	s.relay.close()
-	s.wg.Wait()
+	s.ns.setServer(nil)
+	s.deleteSubscriptions()
+	// Close before cancelling: the library's connection goroutines hand
+	// messages to its dispatcher without watching the context, so the
+	// dispatcher must still run while they wind down.
+	err := s.srv.Close()
+	s.cancel()
 	return err
 }
 
