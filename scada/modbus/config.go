@@ -306,7 +306,8 @@ type Config struct {
 	// MaxGap is the largest run of unconfigured registers (or bits) the
 	// planner reads across to merge two tags into one request. Zero merges
 	// only adjacent tags, which is safe on every device: reading an address a
-	// device does not implement fails the whole request with an exception.
+	// device does not implement fails the whole request with an exception
+	// (the Source then splits that read, but the first poll pays for it).
 	MaxGap int
 	// MaxRegisters caps the registers of one read; zero means 125, the
 	// protocol limit. Some devices accept fewer.

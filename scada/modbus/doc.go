@@ -35,7 +35,9 @@
 // The tags of a device are merged into the fewest reads the protocol allows
 // (125 registers, 2000 bits), reading across unconfigured runs of at most
 // Config.MaxGap addresses. [Source.Plan] lists the reads; a device with 100
-// tags on 100 consecutive registers takes one request per poll.
+// tags on 100 consecutive registers takes one request per poll. A merged read
+// answered "illegal data address" is split into one read per tag, at once
+// and for good, so a single wrong address costs only its own tag.
 //
 // # Faults stay local
 //

@@ -44,8 +44,42 @@ type device struct {
 	interval time.Duration
 	tags     []Tag
 	dec      []decTag // tags, resolved for decoding
-	reqs     []request
 	brk      breaker
+
+	mu   sync.Mutex
+	reqs []request // replaced, never changed in place: a poll keeps the plan it started with
+}
+
+// plan returns the device's current reads.
+func (d *device) plan() []request {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reqs
+}
+
+// split replaces request ri of reqs (a plan returned by d.plan) by one read
+// per distinct register range of its tags, stores the new plan and returns
+// it, or returns nil if the request cannot be split.
+func (d *device) split(reqs []request, ri int) []request {
+	r := reqs[ri]
+	var pieces []request
+	for _, ti := range r.tags { // sorted by address by the planner
+		t := &d.dec[ti]
+		if n := len(pieces); n > 0 && pieces[n-1].addr == t.addr && pieces[n-1].qty == t.width {
+			pieces[n-1].tags = append(pieces[n-1].tags, ti)
+			continue
+		}
+		pieces = append(pieces, request{table: r.table, addr: t.addr, qty: t.width, tags: []int{ti}})
+	}
+	if len(pieces) < 2 {
+		return nil
+	}
+	next := make([]request, 0, len(reqs)+len(pieces)-1)
+	next = append(append(append(next, reqs[:ri]...), pieces...), reqs[ri+1:]...)
+	d.mu.Lock()
+	d.reqs = next
+	d.mu.Unlock()
+	return next
 }
 
 // decTag is a Tag with its defaults resolved, as the decoding loop needs it.
@@ -104,7 +138,7 @@ func (s *Source) Name() string { return s.cfg.Name }
 func (s *Source) Plan() []Request {
 	var out []Request
 	for _, d := range s.devices {
-		for _, r := range d.reqs {
+		for _, r := range d.plan() {
 			rq := Request{UnitID: d.unit, Table: r.table, Address: uint16(r.addr), Quantity: uint16(r.qty)}
 			for _, ti := range r.tags {
 				rq.Tags = append(rq.Tags, d.tags[ti].Name)
@@ -358,8 +392,9 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 	batch := c.batch[:0]
 	var skip scada.Quality // set once the unit stopped answering: the rest of this poll is skipped
 	var fatal error
-	for ri := range d.reqs {
-		r := &d.reqs[ri]
+	reqs := d.plan()
+	for ri := 0; ri < len(reqs); ri++ {
+		r := &reqs[ri]
 		now := time.Now()
 		if fatal != nil || skip != 0 {
 			q := skip
@@ -406,6 +441,19 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 				skip = ex.Code.Quality()
 			} else {
 				d.brk.success()
+			}
+			if ex.Code == IllegalDataAddress {
+				// The read may span an address the device does not have.
+				// Read its tags apart from now on, starting with this poll,
+				// so only the tag at the missing address stays Bad.
+				if next := d.split(reqs, ri); next != nil {
+					s.st.splits.Add(1)
+					s.log.Info("modbus read split after an illegal data address", "unit", d.unit,
+						"address", r.addr, "quantity", r.qty, "reads", len(next))
+					reqs = next
+					ri--
+					continue
+				}
 			}
 			s.log.Debug("modbus exception", "unit", d.unit, "err", err)
 			batch = c.bad(batch, d, r, ex.Code.Quality(), now)

@@ -117,15 +117,62 @@ func TestExceptionIsolatesItsRequest(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	if st.Exceptions != 1 || st.ByException[IllegalDataAddress] != 1 || st.BadPoints != 2 || st.Points != 4 {
+	// b and b2 were one read; it is split and both are tried alone.
+	if st.Exceptions != 3 || st.ByException[IllegalDataAddress] != 3 || st.Splits != 1 || st.BadPoints != 2 || st.Points != 4 {
 		t.Errorf("stats %+v", st)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	var ex *ExceptionError
-	if len(errs) != 1 || !errors.As(errs[0], &ex) || ex.Code != IllegalDataAddress || ex.Address != 10 || ex.Quantity != 2 ||
+	if len(errs) != 3 || !errors.As(errs[0], &ex) || ex.Code != IllegalDataAddress || ex.Address != 10 || ex.Quantity != 2 ||
 		!errors.Is(errs[0], IllegalDataAddress) {
 		t.Errorf("OnError got %v", errs)
+	}
+}
+
+// TestIllegalAddressSplitsMergedRead: a read merged across a gap fails
+// whole when the device lacks one address it covers. The read is split, so
+// only the tag at the missing address stays Bad, in this poll and the next.
+func TestIllegalAddressSplitsMergedRead(t *testing.T) {
+	srv := newServer(t, scadatest.ModbusConfig{})
+	srv.SetRegisters(1, scadatest.ModbusHolding, 0, 1, 2)
+	srv.SetRegisters(1, scadatest.ModbusHolding, 20, 0x4120, 0)
+	srv.AddFault(scadatest.ModbusFault{UnitID: 1, Table: scadatest.ModbusHolding, First: 10, Exception: 2})
+	s := newSource(t, Config{Name: "plc", Address: srv.Addr(), MaxGap: 20, Devices: []Device{{UnitID: 1, Tags: []Tag{
+		{Name: "a", Address: 0}, {Name: "a.bit1", Address: 1, Type: Bool, Bit: 1}, {Name: "a2", Address: 1},
+		{Name: "gone", Address: 10}, {Name: "c", Address: 20, Type: Float32},
+	}}}})
+	if n := len(s.Plan()); n != 1 {
+		t.Fatalf("planned %d reads, want 1", n)
+	}
+	sink := newCollector()
+	c := dial(t, s)
+	for poll := range 2 {
+		sink.reset()
+		if err := c.Poll(context.Background(), sink); err != nil {
+			t.Fatal(err)
+		}
+		got := last(sink.snapshot())
+		if len(got) != 5 || got["a"].Value != 1 || got["a.bit1"].Value != 1 || got["a2"].Value != 2 || got["c"].Value != 10 ||
+			got["gone"].Quality != scada.BadNodeIDUnknown {
+			t.Errorf("poll %d: %+v", poll, got)
+		}
+		for tag, p := range got {
+			if tag != "gone" && !p.Quality.IsGood() {
+				t.Errorf("poll %d: %s is %v", poll, tag, p.Quality)
+			}
+		}
+	}
+	// a, the register shared by a.bit1 and a2, gone, c.
+	if plan := s.Plan(); len(plan) != 4 || len(plan[1].Tags) != 2 {
+		t.Errorf("plan after the split: %+v", plan)
+	}
+	// 1 merged read and 4 single reads, then 4 single reads.
+	if n := srv.Requests(); n != 9 {
+		t.Errorf("server saw %d requests, want 9", n)
+	}
+	if st := s.Stats(); st.Splits != 1 {
+		t.Errorf("%d splits", st.Splits)
 	}
 }
 

@@ -22,6 +22,7 @@ type Stats struct {
 	Timeouts    uint64               // requests not answered in Config.Timeout
 	BadInput    uint64               // malformed answers and undecodable registers
 	Skipped     uint64               // requests skipped while a unit's breaker was open
+	Splits      uint64               // merged reads split after an illegal data address
 	Writes      uint64               // successful writes
 	WriteErrors uint64               // refused or failed writes
 
@@ -43,7 +44,7 @@ type counters struct {
 	connects, dialErrors, polls, requests, overruns atomic.Uint64
 	points, badPoints                               atomic.Uint64
 	exceptions, busyRetries, timeouts, badInput     atomic.Uint64
-	skipped, writes, writeErrors                    atomic.Uint64
+	skipped, writes, writeErrors, splits            atomic.Uint64
 	byException                                     [256]atomic.Uint64
 	units                                           []unitCounters
 }
@@ -68,7 +69,7 @@ func (s *Source) Stats() Stats {
 		Requests: st.requests.Load(), Overruns: st.overruns.Load(),
 		Points: st.points.Load(), BadPoints: st.badPoints.Load(),
 		Exceptions: st.exceptions.Load(), BusyRetries: st.busyRetries.Load(),
-		Timeouts: st.timeouts.Load(), BadInput: st.badInput.Load(), Skipped: st.skipped.Load(),
+		Timeouts: st.timeouts.Load(), BadInput: st.badInput.Load(), Skipped: st.skipped.Load(), Splits: st.splits.Load(),
 		Writes: st.writes.Load(), WriteErrors: st.writeErrors.Load(),
 		ByException: make(map[Exception]uint64),
 	}
