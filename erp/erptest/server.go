@@ -607,11 +607,42 @@ func splitSet(path string) (dir, name string) {
 }
 
 func (s *Server) linkFor(dir, name string, q url.Values) string {
-	return s.srv.URL + dir + name + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
+	return s.srv.URL + dir + name + "?" + encodeQuery(q)
+}
+
+// encodeQuery writes q as OData servers do: keys sorted, spaces as %20, and
+// $ ' ( ) , : left as they are.
+func encodeQuery(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		for _, v := range q[k] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(odataEscape(k))
+			b.WriteByte('=')
+			b.WriteString(odataEscape(v))
+		}
+	}
+	return b.String()
+}
+
+func odataEscape(s string) string {
+	e := url.QueryEscape(s)
+	e = strings.ReplaceAll(e, "+", "%20")
+	for _, c := range []string{"$", "'", "(", ")", ",", ":"} {
+		e = strings.ReplaceAll(e, url.QueryEscape(c), c)
+	}
+	return e
 }
 
 func (s *Server) nextLink(dir, name string, q url.Values) string {
-	enc := strings.ReplaceAll(q.Encode(), "+", "%20")
+	enc := encodeQuery(q)
 	switch {
 	case s.cfg.ForeignNextHost != "":
 		return "https://" + s.cfg.ForeignNextHost + dir + name + "?" + enc
@@ -662,7 +693,9 @@ func (s *Server) render(dir, name string, rows []Row, deleted []string, next, de
 			d["__count"] = strconv.Itoa(count)
 		}
 		b, _ := json.Marshal(map[string]any{"d": d})
-		return b
+		// SAP escapes the slashes of its date literals: "\/Date(1704067200000)\/".
+		b = bytes.ReplaceAll(b, []byte(`"/Date(`), []byte(`"\/Date(`))
+		return bytes.ReplaceAll(b, []byte(`)/"`), []byte(`)\/"`))
 	}
 	value := make([]any, 0, len(rows)+len(deleted))
 	for _, r := range rows {

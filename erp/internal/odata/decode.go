@@ -253,6 +253,7 @@ var deletedSuffix = []byte("$deletedEntity")
 func (d *Decoder) entity(field string, n int, e *Entity) error {
 	s := &d.s
 	clear(d.row)
+	s.scratch = s.scratch[:0]
 	if err := s.expect('{'); err != nil {
 		return s.fail(field+"["+strconv.Itoa(n)+"]", err)
 	}
@@ -304,8 +305,9 @@ func (d *Decoder) entity(field string, n int, e *Entity) error {
 
 // scanner is a minimal JSON reader over a byte slice.
 type scanner struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	scratch []byte // unescaped strings of the current entity
 }
 
 func (s *scanner) reset(b []byte) { s.b, s.i = b, 0 }
@@ -405,8 +407,13 @@ func (s *scanner) str() ([]byte, error) {
 	return nil, errTruncated
 }
 
+// strEscaped unescapes into the scanner's scratch buffer, which is reset
+// per entity; a grown buffer leaves earlier values in the old one, so they
+// stay valid until the entity is handed over.
 func (s *scanner) strEscaped(start int) ([]byte, error) {
-	out := make([]byte, 0, 32)
+	base := len(s.scratch)
+	out := s.scratch
+	defer func() { s.scratch = out }()
 	i := start
 	for {
 		if i >= len(s.b) {
@@ -416,7 +423,7 @@ func (s *scanner) strEscaped(start int) ([]byte, error) {
 		switch {
 		case c == '"':
 			s.i = i + 1
-			return out, nil
+			return out[base:len(out):len(out)], nil
 		case c == '\\':
 			if i+1 >= len(s.b) {
 				return nil, errTruncated

@@ -45,17 +45,17 @@ func TestDecodeGolden(t *testing.T) {
 		version    int
 	}{
 		{name: "v2 results",
-			body:    `{"d":{"results":[{"__metadata":{"uri":"x","type":"T"},"ID":"1","Qty":"12.50","When":"\/Date(1704067200000)\/","Flag":true,"Nav":{"__deferred":{"uri":"y"}}},{"ID":"2","Qty":null,"When":"\/Date(1704067200000+0060)\/"}],"__count":"42","__next":"https://h/s/E?$skiptoken=2"}}`,
-			rows:    "1|12.50|/Date(1704067200000)/|true;2|<nil>|/Date(1704067200000+0060)/|<nil>",
-			next:    "https://h/s/E?$skiptoken=2", count: 42, version: 2},
+			body: `{"d":{"results":[{"__metadata":{"uri":"x","type":"T"},"ID":"1","Qty":"12.50","When":"\/Date(1704067200000)\/","Flag":true,"Nav":{"__deferred":{"uri":"y"}}},{"ID":"2","Qty":null,"When":"\/Date(1704067200000+0060)\/"}],"__count":"42","__next":"https://h/s/E?$skiptoken=2"}}`,
+			rows: "1|12.50|/Date(1704067200000)/|true;2|<nil>|/Date(1704067200000+0060)/|<nil>",
+			next: "https://h/s/E?$skiptoken=2", count: 42, version: 2},
 		{name: "v2 bare array", body: `{"d":[{"ID":"a\"b\\c\u00e9\ud83d\ude00"}]}`, rows: "a\"b\\cé😀|<nil>|<nil>|<nil>", count: -1, version: 2},
 		{name: "v2 empty last page", body: `{"d":{"results":[]}}`, rows: "", count: -1, version: 2},
 		{name: "v4 next after value",
-			body:    `{"@odata.context":"$metadata#E","@odata.count":7,"value":[{"@odata.etag":"W/\"1\"","ID":"x","Qty":1.5e3,"Flag":false}],"@odata.nextLink":"E?$skiptoken=1"}`,
-			rows:    "x|1.5e3|<nil>|false", next: "E?$skiptoken=1", count: 7, version: 4},
+			body: `{"@odata.context":"$metadata#E","@odata.count":7,"value":[{"@odata.etag":"W/\"1\"","ID":"x","Qty":1.5e3,"Flag":false}],"@odata.nextLink":"E?$skiptoken=1"}`,
+			rows: "x|1.5e3|<nil>|false", next: "E?$skiptoken=1", count: 7, version: 4},
 		{name: "v4 delta with deletions",
-			body:    `{"value":[{"ID":"1"},{"@odata.context":"https://h/$metadata#E/$deletedEntity","id":"gone-1","reason":"deleted"},{"@removed":{"reason":"deleted"},"ID":"gone-2"}],"@odata.deltaLink":"E?$deltatoken=9"}`,
-			rows:    "1|<nil>|<nil>|<nil>", delta: "E?$deltatoken=9", count: -1, version: 4},
+			body: `{"value":[{"ID":"1"},{"@odata.context":"https://h/$metadata#E/$deletedEntity","id":"gone-1","reason":"deleted"},{"@removed":{"reason":"deleted"},"ID":"gone-2"}],"@odata.deltaLink":"E?$deltatoken=9"}`,
+			rows: "1|<nil>|<nil>|<nil>", delta: "E?$deltatoken=9", count: -1, version: 4},
 		{name: "whitespace", body: " \n{ \"value\" : [ { \"ID\" : \"1\" , \"Qty\" : -0.5 } ] } \n", rows: "1|-0.5|<nil>|<nil>", count: -1, version: 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,8 +123,8 @@ func TestDecodeKeepsRowsBeforeAnError(t *testing.T) {
 
 func TestParseError(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"error":{"code":"/IWBEP/CM_MGW_RT/020","message":{"lang":"en","value":"Resource not found"}}}`: "/IWBEP/CM_MGW_RT/020|Resource not found",
-		`{"error":{"code":"0x80060888","message":"Resource not found for the segment 'x'."}}`:             "0x80060888|Resource not found for the segment 'x'.",
+		`{"error":{"code":"/IWBEP/CM_MGW_RT/020","message":{"lang":"en","value":"Resource not found"}}}`:                     "/IWBEP/CM_MGW_RT/020|Resource not found",
+		`{"error":{"code":"0x80060888","message":"Resource not found for the segment 'x'."}}`:                                "0x80060888|Resource not found for the segment 'x'.",
 		`<?xml version="1.0"?><error xmlns="m"><code>SY/530</code><message xml:lang="en">No authorisation</message></error>`: "SY/530|No authorisation",
 		`not json`: "|",
 	} {
