@@ -183,7 +183,8 @@ type CollectorStats struct {
 // # Backpressure
 //
 // Memory is bounded: each source may have at most SourceQueue accepted points
-// waiting (or one larger batch). When the Sink is slower than the sources, the
+// waiting (or one larger batch), about 100 bytes a point plus the strings the
+// points share, and the Sink gets at most BatchSize points at a time. When the Sink is slower than the sources, the
 // queues fill and each source's Deliver blocks until the Sink catches up: the
 // pressure reaches the sources, which slow their polling or leave messages
 // with their server or broker, instead of the Collector growing without bound
@@ -389,15 +390,17 @@ func (c *Collector) Stats() CollectorStats {
 	c.mu.Lock()
 	n := len(c.sources)
 	c.mu.Unlock()
+	// Points are counted accepted before they can be delivered, rejected or
+	// lost, so loading those first keeps Queued from going negative.
 	st := CollectorStats{
 		Sources:    n,
-		Accepted:   c.accepted.Load(),
 		Delivered:  c.delivered.Load(),
-		Batches:    c.batches.Load(),
-		SinkErrors: c.sinkErrors.Load(),
 		Rejected:   c.rejected.Load(),
 		Lost:       c.lost.Load(),
+		Batches:    c.batches.Load(),
+		SinkErrors: c.sinkErrors.Load(),
 	}
+	st.Accepted = c.accepted.Load()
 	if p := c.lastSinkErr.Load(); p != nil {
 		st.LastSinkError = *p
 	}
@@ -409,6 +412,9 @@ func (c *Collector) Stats() CollectorStats {
 // points already accepted (giving up after CloseTimeout if the Sink does not
 // take them), and stops every goroutine of the Collector. It returns an error
 // if points were lost that way. Calls after the first return ErrClosed.
+//
+// Close relies on the Source and Sink contracts: a Source returns from Run
+// when its context ends, a Sink returns from Deliver when its context ends.
 func (c *Collector) Close() error {
 	err := ErrClosed
 	c.closeOnce.Do(func() {
@@ -581,16 +587,19 @@ type collectorSource struct {
 	space  chan struct{} // signalled when the dispatcher took points
 	done   chan struct{} // closed when the supervisor has returned
 
-	mu        sync.Mutex
-	queue     []Point // accepted points are queue[head:]
-	head      int
-	inTurn    bool   // in the ready list, or being taken from
-	connect   func() // the current attempt's connected callback, until called
-	stopped   bool
-	points    uint64
-	bad       uint64
-	batches   uint64
-	lastPoint time.Time
+	mu      sync.Mutex
+	queue   []Point // accepted points are queue[head:]
+	head    int
+	inTurn  bool   // in the ready list, or being taken from
+	connect func() // the current attempt's connected callback, until called
+	// connectPending is set while connect is not nil, so Deliver checks it
+	// without the lock.
+	connectPending atomic.Bool
+	stopped        bool
+	points         uint64
+	bad            uint64
+	batches        uint64
+	lastPoint      time.Time
 }
 
 var _ ConnectNotifier = (*collectorSource)(nil)
@@ -599,10 +608,12 @@ var _ ConnectNotifier = (*collectorSource)(nil)
 func (s *collectorSource) run(ctx context.Context, connected func()) error {
 	s.mu.Lock()
 	s.connect = connected
+	s.connectPending.Store(true)
 	s.mu.Unlock()
 	err := s.src.Run(ctx, s)
 	s.mu.Lock()
 	s.connect = nil
+	s.connectPending.Store(false)
 	s.mu.Unlock()
 	return err
 }
@@ -612,6 +623,7 @@ func (s *collectorSource) Connected() {
 	s.mu.Lock()
 	fn := s.connect
 	s.connect = nil
+	s.connectPending.Store(false)
 	s.mu.Unlock()
 	if fn != nil {
 		fn()
@@ -624,6 +636,11 @@ func (s *collectorSource) Connected() {
 func (s *collectorSource) Deliver(ctx context.Context, batch []Point) error {
 	if len(batch) == 0 {
 		return nil
+	}
+	if s.connectPending.Load() {
+		// The first batch of the attempt: the source is connected, before any
+		// of its points can reach the Sink.
+		s.Connected()
 	}
 	limit := s.c.cfg.SourceQueue
 	for {
@@ -669,17 +686,12 @@ func (s *collectorSource) Deliver(ctx context.Context, batch []Point) error {
 	s.points += uint64(len(batch))
 	s.bad += bad
 	s.batches++
-	fn := s.connect
-	s.connect = nil
+	s.c.accepted.Add(uint64(len(batch)))
 	if !s.inTurn {
 		s.inTurn = true
 		s.c.markReady(s)
 	}
 	s.mu.Unlock()
-	s.c.accepted.Add(uint64(len(batch)))
-	if fn != nil {
-		fn() // the first batch of the attempt: the source is connected
-	}
 	return nil
 }
 

@@ -241,6 +241,7 @@ func TestCollectorDeadAndFailingSourcesDelayNoOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "the live source's points", func() bool { return sink.count() == 500 })
+	waitUntil(t, "the dead source to be tried", func() bool { h, _ := c.HealthOf("dead-3"); return h.Attempts == 1 })
 	h, ok := c.HealthOf("dead-3")
 	if !ok || h.State != resilience.StateConnecting || h.Points != 0 || !h.ConnectedSince.IsZero() {
 		t.Errorf("dead source health %+v", h)
