@@ -214,28 +214,32 @@ func (s *ModbusServer) unit(id uint8) *modbusUnit {
 	return u
 }
 
-// SetRegisters sets holding or input registers of a unit from addr on.
+// SetRegisters sets holding or input registers (table ModbusHolding or
+// ModbusInput) of a unit from addr on; values past address 65535 are dropped.
 func (s *ModbusServer) SetRegisters(unit uint8, table ModbusTable, addr uint16, values ...uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	copy(s.unit(unit).regs[table&1][addr:], values)
 }
 
-// Registers returns n holding or input registers of a unit from addr on.
+// Registers returns n holding or input registers (table ModbusHolding or
+// ModbusInput) of a unit from addr on. It panics if addr+n passes 65536.
 func (s *ModbusServer) Registers(unit uint8, table ModbusTable, addr uint16, n int) []uint16 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]uint16(nil), s.unit(unit).regs[table&1][int(addr):int(addr)+n]...)
 }
 
-// SetBits sets coils or discrete inputs of a unit from addr on.
+// SetBits sets coils or discrete inputs (table ModbusCoil or ModbusDiscrete)
+// of a unit from addr on; values past address 65535 are dropped.
 func (s *ModbusServer) SetBits(unit uint8, table ModbusTable, addr uint16, values ...bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	copy(s.unit(unit).bits[table&1][addr:], values)
 }
 
-// Bits returns n coils or discrete inputs of a unit from addr on.
+// Bits returns n coils or discrete inputs (table ModbusCoil or
+// ModbusDiscrete) of a unit from addr on. It panics if addr+n passes 65536.
 func (s *ModbusServer) Bits(unit uint8, table ModbusTable, addr uint16, n int) []bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
