@@ -209,7 +209,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				s.log.Warn("modbus connection ended", "err", err)
+				s.log.Warn("modbus run ended", "err", err)
 				return err
 			}
 			next[i] = next[i].Add(d.interval)
