@@ -209,7 +209,6 @@ type Collector struct {
 	drain      chan struct{}      // closed when every source has stopped
 	stop       context.CancelFunc // cancels the dispatcher's context
 	closeOnce  sync.Once
-	closeErr   error
 
 	readyMu sync.Mutex
 	ready   []*collectorSource // sources with queued points, for the next round
@@ -434,12 +433,10 @@ func (c *Collector) Close() error {
 		c.dispatchWG.Wait()
 		timer.Stop()
 		c.stop()
+		err = nil
 		if n := c.lost.Load(); n > 0 {
-			c.closeErr = fmt.Errorf("scada: collector closed with %d accepted points not delivered to the sink", n)
-		} else {
-			c.closeErr = nil
+			err = fmt.Errorf("scada: collector closed with %d accepted points not delivered to the sink", n)
 		}
-		err = c.closeErr
 	})
 	return err
 }

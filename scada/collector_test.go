@@ -624,3 +624,36 @@ func TestCollectorChurn(t *testing.T) {
 		t.Errorf("stats %+v, sink %d", st, sink.count())
 	}
 }
+
+func TestCollectorPerSourceBreaker(t *testing.T) {
+	sink := &recordingSink{}
+	c := newTestCollector(t, CollectorConfig{Sink: sink, Backoff: fastBackoff,
+		Breaker: resilience.BreakerConfig{FailureThreshold: 3, Delay: time.Hour}})
+	if err := c.Add("down", failingSource{fmt.Errorf("%w: no route to host", ErrConnection)}); err != nil {
+		t.Fatal(err)
+	}
+	// A source with its own, disabled, breaker keeps trying.
+	if err := c.AddSource(SourceConfig{Name: "stubborn", Source: failingSource{errors.New("refused")},
+		Breaker: resilience.BreakerConfig{FailureThreshold: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add("up", &seqSource{batches: 1, size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the breaker to open", func() bool {
+		h, _ := c.HealthOf("down")
+		return h.State == resilience.StateBreakerOpen
+	})
+	waitUntil(t, "the stubborn source to go past the threshold", func() bool {
+		h, _ := c.HealthOf("stubborn")
+		return h.Attempts > 5
+	})
+	h, _ := c.HealthOf("down")
+	if h.Attempts != 3 || h.Breaker != resilience.BreakerOpen || h.NextAttempt.Sub(h.Since) < 30*time.Minute {
+		t.Errorf("down: %+v", h)
+	}
+	if h, _ := c.HealthOf("stubborn"); h.Breaker != resilience.BreakerClosed || h.State == resilience.StateBreakerOpen {
+		t.Errorf("stubborn: %+v", h)
+	}
+	waitUntil(t, "the healthy source's point", func() bool { return sink.count() == 1 })
+}
