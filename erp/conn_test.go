@@ -222,3 +222,24 @@ func TestPollerRetriesFailedRoundsAndStopsOnSinkError(t *testing.T) {
 		t.Errorf("bad config: %v", err)
 	}
 }
+
+func TestPerAttemptTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // answer only when the client has given up (or the test ends)
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	c := fastConn(t, erp.ConnConfig{TLS: &tls.Config{RootCAs: pool}, Timeout: 50 * time.Millisecond})
+	_, err := c.Do(context.Background(), erp.Request{URL: srv.URL})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a deadline error", err)
+	}
+	if strings.Contains(err.Error(), srv.URL+"/") {
+		t.Errorf("error carries the full URL: %v", err)
+	}
+}

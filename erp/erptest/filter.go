@@ -112,7 +112,7 @@ func matches(r Row, conds []cond) (bool, error) {
 	for _, c := range conds {
 		v, ok := r[c.prop]
 		if !ok {
-			return false, fmt.Errorf("Property '%s' not found", c.prop)
+			return false, fmt.Errorf("property '%s' not found", c.prop)
 		}
 		var cmp int
 		switch {

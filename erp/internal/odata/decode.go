@@ -735,3 +735,66 @@ func xmlElem(b []byte, name string) string {
 	}
 	return string(rest[:k])
 }
+
+// DecodeMember decodes a JSON page that is not OData but has the same shape:
+// an object whose member named member is an array of entities (Oracle REST
+// "items", Workday Reports-as-a-Service "Report_Entry"). fn is called for
+// each entity; every other top-level member with a scalar value is passed to
+// other, if set (Oracle's "hasMore", "count", "offset"), with string
+// contents unescaped. It returns the number of entities.
+func (d *Decoder) DecodeMember(body []byte, member string, fn func(row erp.Row, e Entity) error, other func(name string, value []byte)) (int, error) {
+	s := &d.s
+	s.reset(body)
+	var m Meta
+	s.ws()
+	if err := s.expect('{'); err != nil {
+		return 0, s.fail("page", err)
+	}
+	found := false
+	for first := true; ; first = false {
+		more, err := s.nextMember(first)
+		if err != nil {
+			return m.Entities, s.fail("page", err)
+		}
+		if !more {
+			break
+		}
+		key, err := s.str()
+		if err != nil {
+			return m.Entities, s.fail("page", err)
+		}
+		name := string(key)
+		if err := s.colon(); err != nil {
+			return m.Entities, s.fail(name, err)
+		}
+		if name == member {
+			found = true
+			if err := d.entities(member, &m, fn); err != nil {
+				return m.Entities, err
+			}
+			continue
+		}
+		s.ws()
+		if c := s.peek(); c == '{' || c == '[' {
+			if err := s.skip(0); err != nil {
+				return m.Entities, s.fail(name, err)
+			}
+			continue
+		}
+		v, err := s.scalar()
+		if err != nil {
+			return m.Entities, s.fail(name, err)
+		}
+		if other != nil {
+			other(name, v)
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return m.Entities, s.fail("page", errSyntax)
+	}
+	if !found {
+		return 0, &Error{Field: member, Offset: 0, Err: errors.New("the page has no " + strconv.Quote(member) + " array")}
+	}
+	return m.Entities, nil
+}

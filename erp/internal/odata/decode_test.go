@@ -121,6 +121,28 @@ func TestDecodeKeepsRowsBeforeAnError(t *testing.T) {
 	}
 }
 
+func TestDecodeMember(t *testing.T) {
+	body := `{"items":[{"WorkOrderId":"1","Qty":2},{"WorkOrderId":"2","links":[{"rel":"self"}]}],"count":2,"hasMore":true,"limit":2,"offset":0,"links":[]}`
+	other := map[string]string{}
+	var ids []string
+	n, err := NewDecoder(NewProps([]string{"WorkOrderId"})).DecodeMember([]byte(body), "items", func(row erp.Row, _ Entity) error {
+		ids = append(ids, string(row[0]))
+		return nil
+	}, func(name string, v []byte) { other[name] = string(v) })
+	if err != nil || n != 2 || strings.Join(ids, ",") != "1,2" {
+		t.Fatalf("n=%d ids=%v err=%v", n, ids, err)
+	}
+	if other["hasMore"] != "true" || other["count"] != "2" || other["offset"] != "0" {
+		t.Errorf("other = %v", other)
+	}
+	if _, err := NewDecoder(NewProps(nil)).DecodeMember([]byte(`{"Report_Entry":{}}`), "Report_Entry", nil, nil); err == nil {
+		t.Error("object accepted as the entity array")
+	}
+	if _, err := NewDecoder(NewProps(nil)).DecodeMember([]byte(`{"x":1}`), "items", nil, nil); err == nil {
+		t.Error("page without the member accepted")
+	}
+}
+
 func TestParseError(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"error":{"code":"/IWBEP/CM_MGW_RT/020","message":{"lang":"en","value":"Resource not found"}}}`:                     "/IWBEP/CM_MGW_RT/020|Resource not found",
@@ -152,6 +174,7 @@ func FuzzDecode(f *testing.F) {
 		`{"value":[{"ID":"x","Qty":1e3},{"@odata.context":"$deletedEntity","id":"1"}],"@odata.nextLink":"n","@odata.count":2}`,
 		`{"value":[{"ID":{"a":[1,2,{"b":null}]},"Qty":"\ud800"}]}`,
 		`{"d":{"results":[{"ID":"1"`,
+		`{"items":[{"ID":"1"}],"hasMore":false,"count":1}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -167,6 +190,11 @@ func FuzzDecode(f *testing.F) {
 		})
 		if err == nil && m.Entities != n {
 			t.Fatalf("meta says %d entities, callback saw %d", m.Entities, n)
+		}
+		k := 0
+		cnt, err2 := NewDecoder(props).DecodeMember(body, "items", func(erp.Row, Entity) error { k++; return nil }, func(string, []byte) {})
+		if err2 == nil && cnt != k {
+			t.Fatalf("DecodeMember says %d entities, callback saw %d", cnt, k)
 		}
 		if err != nil {
 			var oe *Error
