@@ -86,6 +86,7 @@ type ExceptionError struct {
 	Code     Exception
 }
 
+// Error names the unit, the request and the exception.
 func (e *ExceptionError) Error() string {
 	return fmt.Sprintf("modbus: unit %d function %d address %d quantity %d: %v",
 		e.UnitID, e.Function, e.Address, e.Quantity, e.Code)
@@ -105,6 +106,7 @@ type RequestError struct {
 	Err      error
 }
 
+// Error names the unit, the request and the cause.
 func (e *RequestError) Error() string {
 	return fmt.Sprintf("modbus: unit %d function %d address %d quantity %d: %v",
 		e.UnitID, e.Function, e.Address, e.Quantity, e.Err)
@@ -121,6 +123,7 @@ type TagError struct {
 	Err error
 }
 
+// Error names the tag and the cause.
 func (e *TagError) Error() string { return fmt.Sprintf("modbus: tag %q: %v", e.Tag, e.Err) }
 
 // Unwrap returns the cause.
