@@ -306,9 +306,9 @@ func TestGatewaySilentUnit(t *testing.T) {
 	}
 	// The gateway holds unit 2's request past the client's timeout; the
 	// late answer must be recognised and dropped.
-	srv.AddFault(scadatest.ModbusFault{UnitID: 2, Table: scadatest.ModbusHolding, First: 0, Last: 65535, Silent: true, Delay: 700 * time.Millisecond})
+	srv.AddFault(scadatest.ModbusFault{UnitID: 2, Table: scadatest.ModbusHolding, First: 0, Last: 65535, Silent: true, Delay: 1300 * time.Millisecond})
 	cfg := gatewayConfig(srv.Addr())
-	cfg.Timeout = 500 * time.Millisecond
+	cfg.Timeout = time.Second
 	s := newSource(t, cfg)
 	sink := newCollector()
 	c := dial(t, s)
