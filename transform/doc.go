@@ -45,7 +45,7 @@
 // source quality, not finite, unknown or wrong unit, out of physical range,
 // future timestamp), else 100 less a penalty per Uncertain finding: uncertain
 // source quality 20, missing unit 15, operating limit 20, rate of change 30,
-// flat line 30, stale 40, no timestamp 25. Its [Grade] is Excellent from 95,
+// flat line 30, stale 40, no timestamp 20. Its [Grade] is Excellent from 95,
 // Good from 80, Fair from 60, Poor from 40 and Invalid below. A point's
 // findings, score and grade travel beside it in a [Scored], filled by
 // [Validator.Assess], so that scada.Point stays small. An [Aggregator]

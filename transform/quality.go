@@ -46,7 +46,7 @@ const (
 	// ReasonFuture: the timestamp is ahead of the clock by more than the
 	// allowed skew. Bad (BadInvalidTimestamp).
 	ReasonFuture
-	// ReasonNoTimestamp: the point has no timestamp. Uncertain, penalty 25.
+	// ReasonNoTimestamp: the point has no timestamp. Uncertain, penalty 20.
 	ReasonNoTimestamp
 	numReasons = iota
 )
@@ -79,7 +79,7 @@ var reasonTable = [numReasons]reasonInfo{
 	{"flat_line", false, 30, scada.UncertainSensorNotAccurate},
 	{"stale", false, 40, scada.UncertainLastUsableValue},
 	{"future_timestamp", true, 100, BadInvalidTimestamp},
-	{"no_timestamp", false, 25, scada.Uncertain},
+	{"no_timestamp", false, 20, scada.Uncertain},
 }
 
 // Has reports whether r contains every finding of x.

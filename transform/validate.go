@@ -318,6 +318,8 @@ func (v *Validator) check(p *scada.Point, now int64) Reason {
 		if n := tag.lim.FlatLine; n > 0 && tag.same >= n {
 			r |= ReasonFlatLine
 		}
+	} else if n := tag.lim.FlatLine; n > 0 && tag.has && val == tag.last && tag.same >= n {
+		r |= ReasonFlatLine // a redelivery of a flat-lined value
 	}
 	return v.count(r)
 }
