@@ -204,7 +204,8 @@ type DiskBuffer struct {
 	done chan struct{}
 
 	// Owned by the sync loop.
-	files       map[*segment]*os.File
+	files       map[*segment]*segFile
+	zeros       []byte
 	curFile     *os.File
 	curFileSize int64
 }
@@ -235,7 +236,7 @@ func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
 		kick:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
-		files:   make(map[*segment]*os.File),
+		files:   make(map[*segment]*segFile),
 	}
 	events, err := b.recover()
 	if err == nil {
@@ -253,7 +254,7 @@ func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
 	}
 	if err != nil {
 		for _, f := range b.files {
-			f.Close()
+			f.f.Close()
 		}
 		if b.curFile != nil {
 			b.curFile.Close()
@@ -316,7 +317,7 @@ func (b *DiskBuffer) recover() ([]DropEvent, error) {
 			continue
 		case last && res.bad != nil && res.end > 0:
 			// Torn tail: cut it, then seal what is good.
-			cut := res.size - res.end
+			cut := dataEnd(path, res.end) - res.end
 			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
 				return nil, fmt.Errorf("scada: disk buffer: recovering %s: %w", path, err)
 			}
@@ -447,7 +448,7 @@ func (b *DiskBuffer) startActive() error {
 		b.segs = b.segs[:n-1]
 	}
 	s := b.newSegment()
-	f, err := os.OpenFile(filepath.Join(b.dir, s.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(b.dir, s.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err == nil {
 		_, err = f.Write(appendSegHeader(nil, s.base))
 		if err == nil {
@@ -464,7 +465,7 @@ func (b *DiskBuffer) startActive() error {
 		return fmt.Errorf("scada: disk buffer: starting a segment: %w", err)
 	}
 	s.durEnd = segHeaderSize
-	b.files[s] = f
+	b.files[s] = &segFile{f: f, wpos: segHeaderSize, alloc: segHeaderSize}
 	b.segs = append(b.segs, s)
 	b.bytes += s.bytes
 	return nil
@@ -722,14 +723,53 @@ func (b *DiskBuffer) round() {
 	b.mu.Unlock()
 }
 
+// segFile is a segment open for writing. The file is extended with zeros
+// ahead of the data (preallocated) in steps, so that most group commits
+// overwrite blocks that already exist and need only fdatasync, not a journal
+// commit of the file's size. Sealing cuts the zeros off.
+type segFile struct {
+	f     *os.File
+	wpos  int64 // where the next record goes
+	alloc int64 // file size, zeros from wpos on
+	meta  bool  // the size changed since the last sync: full fsync needed
+}
+
+// preallocStep returns how far ahead of the data a segment file is extended.
+func (b *DiskBuffer) preallocStep() int64 {
+	return min(max(b.cfg.SegmentBytes/4, 64<<10), 4<<20)
+}
+
+func (b *DiskBuffer) writeSeg(sf *segFile, data []byte) error {
+	if end := sf.wpos + int64(len(data)); end > sf.alloc {
+		step := b.preallocStep()
+		want := (end + step - 1) / step * step
+		if b.zeros == nil {
+			b.zeros = make([]byte, 64<<10)
+		}
+		for sf.alloc < want {
+			n := min(int64(len(b.zeros)), want-sf.alloc)
+			if _, err := sf.f.WriteAt(b.zeros[:n], sf.alloc); err != nil {
+				return err
+			}
+			sf.alloc += n
+		}
+		sf.meta = true
+	}
+	if _, err := sf.f.WriteAt(data, sf.wpos); err != nil {
+		return err
+	}
+	sf.wpos += int64(len(data))
+	return nil
+}
+
 func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset) error {
-	dirty := make(map[*os.File]bool)
+	dirty := make(map[*segFile]bool)
 	dirSync := false
 	for _, op := range ops {
 		path := filepath.Join(b.dir, op.seg.name)
 		if op.remove {
-			if f := b.files[op.seg]; f != nil {
-				f.Close()
+			if sf := b.files[op.seg]; sf != nil {
+				sf.f.Close()
 				delete(b.files, op.seg)
 			}
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -738,27 +778,30 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 			dirSync = true
 			continue
 		}
-		f := b.files[op.seg]
+		sf := b.files[op.seg]
 		if op.create {
-			var err error
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 			if err != nil {
 				return err
 			}
-			b.files[op.seg] = f
+			sf = &segFile{f: f, meta: true}
+			b.files[op.seg] = sf
 			dirSync = true
 		}
-		if f == nil {
+		if sf == nil {
 			return fmt.Errorf("segment %s is not open for writing", op.seg.name)
 		}
-		if _, err := f.Write(op.data); err != nil {
+		if err := b.writeSeg(sf, op.data); err != nil {
 			return err
 		}
 		if op.seal {
-			delete(dirty, f)
+			delete(dirty, sf)
 			delete(b.files, op.seg)
-			err := f.Sync()
-			if cerr := f.Close(); err == nil {
+			err := sf.f.Truncate(sf.wpos)
+			if err == nil {
+				err = sf.f.Sync()
+			}
+			if cerr := sf.f.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
@@ -766,7 +809,7 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 			}
 			continue
 		}
-		dirty[f] = true
+		dirty[sf] = true
 	}
 	if len(curs) > 0 {
 		if snapshot != nil {
@@ -786,13 +829,22 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 				return err
 			}
 			b.curFileSize += int64(len(curs))
-			dirty[b.curFile] = true
+			if err := b.curFile.Sync(); err != nil {
+				return err
+			}
 		}
 	}
-	for f := range dirty {
-		if err := f.Sync(); err != nil {
+	for sf := range dirty {
+		var err error
+		if sf.meta {
+			err = sf.f.Sync()
+		} else {
+			err = fdatasync(sf.f)
+		}
+		if err != nil {
 			return err
 		}
+		sf.meta = false
 	}
 	if dirSync {
 		return syncDir(b.dir)
@@ -801,8 +853,8 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 }
 
 func (b *DiskBuffer) closeFiles() {
-	for s, f := range b.files {
-		f.Close()
+	for s, sf := range b.files {
+		sf.f.Close()
 		delete(b.files, s)
 	}
 	if b.curFile != nil {

@@ -257,12 +257,18 @@ func scanSegment(path string) (scanResult, error) {
 		ok, err := sr.nextRecord(limit)
 		if err != nil {
 			var ce *CorruptError
-			if errors.As(err, &ce) {
-				res.bad = ce
-				res.sealed = false
-				return res, nil
+			if !errors.As(err, &ce) {
+				return res, err
 			}
-			return res, err
+			res.sealed = false
+			// Zeros after the records are the preallocated space of a
+			// segment that was being written: a clean end.
+			if zero, zerr := allZero(sr.f, res.end, res.size); zerr != nil {
+				return res, zerr
+			} else if !zero {
+				res.bad = ce
+			}
+			return res, nil
 		}
 		if !ok {
 			break
@@ -332,4 +338,36 @@ func quarantineName(dir, name string) string {
 		}
 		q = fmt.Sprintf("%s.corrupt.%d", name, i)
 	}
+}
+
+// allZero reports whether f holds only zero bytes from off to size.
+func allZero(f *os.File, off, size int64) (bool, error) {
+	buf := make([]byte, 64<<10)
+	for off < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		off += int64(n)
+		if err != nil && off < size {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// dataEnd returns the offset after the last non-zero byte of the file at path,
+// at least from: how much of a torn tail held data rather than preallocated zeros.
+func dataEnd(path string, from int64) int64 {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return from
+	}
+	end := int64(len(data))
+	for end > from && data[end-1] == 0 {
+		end--
+	}
+	return end
 }
