@@ -38,8 +38,9 @@ type HTTPConfig struct {
 	// Backoff sets the delay before a retry when the response carries no
 	// Retry-After; its zero value has defaults (500ms doubling to 60s, ±20%).
 	Backoff Backoff
-	// Breaker opens after consecutive failed attempts (connection errors and 5xx
-	// responses other than 501; 429 is not a failure of the server) and then
+	// Breaker opens after consecutive failed attempts (connection errors,
+	// timeouts and 5xx responses other than 501; 429 is not a failure of the
+	// server) and then
 	// refuses requests with ErrBreakerOpen; its zero value has defaults (5
 	// failures, 30s). A negative Breaker.FailureThreshold disables it.
 	Breaker BreakerConfig

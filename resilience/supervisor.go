@@ -101,8 +101,9 @@ type SupervisorConfig struct {
 	// the backoff then starts again from Backoff.Initial. Default 30s.
 	HealthyAfter time.Duration
 	// OnStateChange, if not nil, is called with the new Status after every
-	// change of State, in order, from the goroutine that caused it. No lock of
-	// the Supervisor is held, so it may call Status; it should return quickly.
+	// change of State, in order, from Run's goroutine or the one that called
+	// connected. No lock of the Supervisor is held, so it may call Status. It
+	// should return quickly and must not wait for Run to return.
 	OnStateChange func(Status)
 	// Logger receives the transitions; nil discards them.
 	Logger *slog.Logger

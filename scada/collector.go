@@ -84,7 +84,9 @@ type CollectorConfig struct {
 	// OnHealthChange, if not nil, is called with a source's health each time its
 	// state changes (connecting, connected, backing off, breaker open, stopped),
 	// from that source's goroutine, with no lock of the Collector held: it may
-	// call Health. It should return quickly.
+	// call Health and HealthOf. It should return quickly, and must not wait for
+	// the source to stop (Remove it or Close the Collector from another
+	// goroutine instead).
 	OnHealthChange func(SourceHealth)
 	// Logger receives source transitions and Sink failures; nil discards them.
 	Logger *slog.Logger
