@@ -306,7 +306,10 @@ func (c *Conn) Close() error {
 	return nil
 }
 
-// Request is one HTTP request to the system.
+// Request is one HTTP request to the system. GET, HEAD, PUT and DELETE are
+// retried on 429 and 5xx; a POST only when it carries an Idempotency-Key
+// header (set one on read-only POSTs such as SOAP queries to make them
+// retryable).
 type Request struct {
 	Method string      // default GET
 	URL    string      // absolute URL

@@ -556,3 +556,31 @@ func TestAPIKeyAndRateLimitDeadline(t *testing.T) {
 		t.Errorf("%d requests reached the server, want 1", n)
 	}
 }
+
+func TestAPIKeyRotation(t *testing.T) {
+	srv := newServer(t, erptest.Config{APIKey: "key-123456"})
+	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(2, jan1, "1010")...)
+	var key atomic.Value
+	key.Store("key-123456")
+	var asked atomic.Int32
+	c := newClient(t, srv, func(cfg *sap.Config) {
+		cfg.Auth = erp.APIKey{Header: "APIKey", Key: erp.SecretFunc(func(context.Context) (string, error) {
+			asked.Add(1)
+			return key.Load().(string), nil
+		})}
+	})
+	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	srv.SetAPIKey("key-rotated-7890")
+	key.Store("key-rotated-7890")
+	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if n := asked.Load(); n != 2 {
+		t.Errorf("key asked %d times, want 2", n)
+	}
+	if st := srv.Stats(); st.Unauthorized != 1 {
+		t.Errorf("server stats = %+v, want one 401", st)
+	}
+}

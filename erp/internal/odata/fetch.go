@@ -73,6 +73,9 @@ func Fetch(ctx context.Context, s Spec, props *Props, fn func(row erp.Row, e Ent
 			return m, err
 		}
 		received += m.Entities
+		if m.Count >= 0 {
+			s.Conn.Logger().Debug("collection count", "entity", s.Entity, "count", m.Count)
+		}
 		switch {
 		case m.Next != "":
 			u, err := Resolve(s.Root, m.Next)
@@ -140,7 +143,6 @@ func Changes[T any](ctx context.Context, s Spec, m erp.Mapping[T], keyProps []st
 		batch = nil // the callback may keep the slice
 		return err
 	}
-	var pageErr error
 	meta, err := Fetch(ctx, s, props, func(row erp.Row, e Entity) error {
 		if e.Deleted {
 			k := string(e.ID)
@@ -152,9 +154,6 @@ func Changes[T any](ctx context.Context, s Spec, m erp.Mapping[T], keyProps []st
 					}
 				}
 				k = strings.Join(parts, "/")
-			}
-			if k == "" {
-				k = idFromLink(string(e.ID))
 			}
 			batch = append(batch, erp.Change[T]{Deleted: true, Source: erp.Source{System: src.System, Entity: src.Entity, Key: k}})
 			return nil
@@ -176,19 +175,16 @@ func Changes[T any](ctx context.Context, s Spec, m erp.Mapping[T], keyProps []st
 	if fnErr != nil {
 		return "", fnErr
 	}
-	if err != nil {
-		pageErr = err
-	}
+	// Hand over what was read even when a later page failed: the round is
+	// read again from the old cursor, and delivery is at least once.
 	if ferr := flush(); ferr != nil {
 		return "", ferr
 	}
-	if pageErr != nil {
-		return "", pageErr
+	if err != nil {
+		return "", err
 	}
 	return meta.Delta, nil
 }
-
-func idFromLink(s string) string { return s }
 
 // sourceOf extracts the Source of any record type.
 func sourceOf(rec any, def erp.Source) erp.Source {
