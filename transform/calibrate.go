@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
+	"sync"
 
 	"github.com/greenlang/gl001/scada"
 )
@@ -62,9 +62,12 @@ func (c CalibrateConfig) Validate() error {
 // in a Chain). Points with Bad quality or a non-finite value are passed on
 // unchanged. It is safe for concurrent use.
 type Calibrator struct {
-	tags       map[string]Calibration
-	def        Calibration
-	calibrated atomic.Uint64
+	tags map[string]Calibration
+	def  Calibration
+
+	mu         sync.Mutex
+	cache      tagCache[Calibration]
+	calibrated uint64
 }
 
 // NewCalibrator returns a Calibrator, or the errors of cfg.Validate.
@@ -84,24 +87,27 @@ func (c *Calibrator) Process(ctx context.Context, batch []scada.Point) ([]scada.
 	if err := ctx.Err(); err != nil {
 		return batch, err
 	}
-	n := 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i := range batch {
 		p := &batch[i]
 		if p.Quality.IsBad() || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
 			continue
 		}
-		cal, ok := c.tags[p.Tag]
+		cal, ok := c.cache.get(p.Tag)
 		if !ok {
-			cal = c.def
+			if cal, ok = c.tags[p.Tag]; !ok {
+				cal = c.def
+			}
+			c.cache.put(p.Tag, cal)
 		}
 		if cal.Factor == 1 && cal.Offset == 0 {
 			continue
 		}
 		// One rounding, the same on every platform (Go may fuse a*b+c on some).
 		p.Value = math.FMA(p.Value, cal.Factor, cal.Offset)
-		n++
+		c.calibrated++
 	}
-	c.calibrated.Add(uint64(n))
 	return batch, nil
 }
 
@@ -111,4 +117,8 @@ type CalibrateStats struct {
 }
 
 // Stats returns the counters so far.
-func (c *Calibrator) Stats() CalibrateStats { return CalibrateStats{Calibrated: c.calibrated.Load()} }
+func (c *Calibrator) Stats() CalibrateStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CalibrateStats{Calibrated: c.calibrated}
+}

@@ -93,6 +93,7 @@ type Converter struct {
 
 	mu     sync.Mutex
 	tags   map[string]*convTag
+	cache  tagCache[*convTag]
 	parsed map[string]parsedUnit // unit spelling -> unit, bounded
 	stats  ConvertStats
 	spare  convTag // scratch for tags beyond maxTags
@@ -151,7 +152,10 @@ func (c *Converter) Process(ctx context.Context, batch []scada.Point) ([]scada.P
 		if p.Quality.IsBad() || p.Unit == "" {
 			continue
 		}
-		t := c.tags[p.Tag]
+		t, ok := c.cache.get(p.Tag)
+		if !ok {
+			t = c.tags[p.Tag]
+		}
 		if t == nil {
 			if c.cfg.Dimensions == nil {
 				continue // no target for this tag
@@ -159,11 +163,14 @@ func (c *Converter) Process(ctx context.Context, batch []scada.Point) ([]scada.P
 			if len(c.tags) < c.maxTags {
 				t = &convTag{}
 				c.tags[p.Tag] = t
+				c.cache.put(p.Tag, t)
 			} else {
 				c.stats.Uncached++
 				c.spare = convTag{}
 				t = &c.spare
 			}
+		} else if !ok {
+			c.cache.put(p.Tag, t)
 		}
 		if t.unit != p.Unit {
 			c.resolve(t, p.Unit)

@@ -69,6 +69,7 @@ type Deadband struct {
 
 	mu    sync.Mutex
 	last  map[string]*dbTag
+	cache tagCache[*dbTag]
 	stats DeadbandStats
 }
 
@@ -124,7 +125,12 @@ func (d *Deadband) pass(p *scada.Point) bool {
 		return true
 	}
 	t := p.Time.UnixNano()
-	last := d.last[p.Tag]
+	last, ok := d.cache.get(p.Tag)
+	if !ok {
+		if last = d.last[p.Tag]; last != nil {
+			d.cache.put(p.Tag, last)
+		}
+	}
 	if last == nil {
 		if len(d.last) >= d.maxTags {
 			return true

@@ -148,6 +148,7 @@ type Validator struct {
 	now         func() time.Time
 
 	mu    sync.Mutex
+	cache tagCache[*valTag]
 	stats validateCounters
 	spare valTag // scratch for tags beyond maxTags
 }
@@ -277,12 +278,17 @@ func (v *Validator) check(p *scada.Point, now int64) Reason {
 		r |= ReasonMissingUnit
 	}
 
-	tag := v.tags[p.Tag]
-	if tag == nil {
-		if len(v.tags) < v.maxTags {
+	tag, ok := v.cache.get(p.Tag)
+	if !ok {
+		tag = v.tags[p.Tag]
+		switch {
+		case tag != nil:
+			v.cache.put(p.Tag, tag)
+		case len(v.tags) < v.maxTags:
 			tag = &valTag{lim: v.def}
 			v.tags[p.Tag] = tag
-		} else {
+			v.cache.put(p.Tag, tag)
+		default:
 			v.stats.uncached++
 			v.spare = valTag{lim: v.def}
 			tag = &v.spare
