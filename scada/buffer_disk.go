@@ -206,8 +206,7 @@ type DiskBuffer struct {
 	// Owned by the sync loop.
 	files       map[*segment]*segFile
 	zeros       []byte
-	curFile     *os.File
-	curFileSize int64
+	curFile     *segFile // cursors.log, preallocated like a segment
 }
 
 var _ Buffer = (*DiskBuffer)(nil)
@@ -257,7 +256,7 @@ func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
 			f.f.Close()
 		}
 		if b.curFile != nil {
-			b.curFile.Close()
+			b.curFile.f.Close()
 		}
 		unlockDir(lock)
 		return nil, err
@@ -428,11 +427,11 @@ func (b *DiskBuffer) loadCursors() error {
 	if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
 		return fmt.Errorf("scada: disk buffer: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("scada: disk buffer: %w", err)
 	}
-	b.curFile, b.curFileSize = f, int64(len(compact))
+	b.curFile = &segFile{f: f, wpos: int64(len(compact)), alloc: int64(len(compact))}
 	return nil
 }
 
@@ -679,7 +678,7 @@ func (b *DiskBuffer) round() {
 	b.gen++
 	b.pending = 0
 	var snapshot map[string]Offset
-	if len(curs) > 0 && b.curFileSize+int64(len(curs)) > cursorCompactBytes {
+	if len(curs) > 0 && b.curFile.wpos+int64(len(curs)) > cursorCompactBytes {
 		snapshot = make(map[string]Offset, len(b.cursors))
 		for k, v := range b.cursors {
 			snapshot[k] = v
@@ -723,7 +722,7 @@ func (b *DiskBuffer) round() {
 	b.mu.Unlock()
 }
 
-// segFile is a segment open for writing. The file is extended with zeros
+// segFile is a segment (or the cursor log) open for writing. The file is extended with zeros
 // ahead of the data (preallocated) in steps, so that most group commits
 // overwrite blocks that already exist and need only fdatasync, not a journal
 // commit of the file's size. Sealing cuts the zeros off.
@@ -739,9 +738,10 @@ func (b *DiskBuffer) preallocStep() int64 {
 	return min(max(b.cfg.SegmentBytes/4, 64<<10), 4<<20)
 }
 
-func (b *DiskBuffer) writeSeg(sf *segFile, data []byte) error {
+// writeAt writes data at sf's write position, first extending the file with
+// zeros to the next multiple of step if data would pass its end.
+func (b *DiskBuffer) writeAt(sf *segFile, data []byte, step int64) error {
 	if end := sf.wpos + int64(len(data)); end > sf.alloc {
-		step := b.preallocStep()
 		want := (end + step - 1) / step * step
 		if b.zeros == nil {
 			b.zeros = make([]byte, 64<<10)
@@ -791,7 +791,7 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 		if sf == nil {
 			return fmt.Errorf("segment %s is not open for writing", op.seg.name)
 		}
-		if err := b.writeSeg(sf, op.data); err != nil {
+		if err := b.writeAt(sf, op.data, b.preallocStep()); err != nil {
 			return err
 		}
 		if op.seal {
@@ -814,24 +814,21 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 	if len(curs) > 0 {
 		if snapshot != nil {
 			compact := encodeCursors(snapshot)
-			b.curFile.Close()
+			b.curFile.f.Close()
 			b.curFile = nil
 			if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
 				return err
 			}
-			f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY|os.O_APPEND, 0)
+			f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY, 0)
 			if err != nil {
 				return err
 			}
-			b.curFile, b.curFileSize = f, int64(len(compact))
+			b.curFile = &segFile{f: f, wpos: int64(len(compact)), alloc: int64(len(compact))}
 		} else {
-			if _, err := b.curFile.Write(curs); err != nil {
+			if err := b.writeAt(b.curFile, curs, 64<<10); err != nil {
 				return err
 			}
-			b.curFileSize += int64(len(curs))
-			if err := b.curFile.Sync(); err != nil {
-				return err
-			}
+			dirty[b.curFile] = true
 		}
 	}
 	for sf := range dirty {
@@ -858,7 +855,7 @@ func (b *DiskBuffer) closeFiles() {
 		delete(b.files, s)
 	}
 	if b.curFile != nil {
-		b.curFile.Close()
+		b.curFile.f.Close()
 		b.curFile = nil
 	}
 }
