@@ -204,9 +204,9 @@ type DiskBuffer struct {
 	done chan struct{}
 
 	// Owned by the sync loop.
-	files       map[*segment]*segFile
-	zeros       []byte
-	curFile     *segFile // cursors.log, preallocated like a segment
+	files   map[*segment]*segFile
+	zeros   []byte
+	curFile *segFile // cursors.log, preallocated like a segment
 }
 
 var _ Buffer = (*DiskBuffer)(nil)
