@@ -213,13 +213,19 @@ func browseTree(ctx context.Context, ss *session, root *ua.NodeID) ([]scada.TagI
 			if err != nil {
 				return err
 			}
-			for _, r := range res.Results {
+			for k, r := range res.Results {
 				if r == nil {
 					continue
+				}
+				if part[k] == root && scada.Quality(r.StatusCode).IsBad() {
+					return &StatusError{Op: "Browse " + root.String(), Code: scada.Quality(r.StatusCode)}
 				}
 				for _, ref := range r.References {
 					if ref == nil || ref.NodeID == nil || ref.NodeID.NodeID == nil || ref.NodeID.HasServerIndex() {
 						continue
+					}
+					if ref.ReferenceTypeID != nil && ref.ReferenceTypeID.Namespace() == 0 && ref.ReferenceTypeID.IntID() == id.HasProperty {
+						continue // properties describe a tag; they are not tags
 					}
 					n := ref.NodeID.NodeID
 					key := n.String()

@@ -150,26 +150,28 @@ func insecure(sim *scadatest.OPCUAServer, tags ...opcua.Tag) opcua.Config {
 	}
 }
 
-// run starts src.Run in the background and returns a function that stops it
-// and returns Run's error.
-func run(t *testing.T, src scada.Source, sink scada.Sink) (stop func() error, done <-chan error) {
+// run starts src.Run in the background. stop cancels it and returns Run's
+// error; done is closed when Run has returned, and then result gives the error.
+func run(t *testing.T, src scada.Source, sink scada.Sink) (stop func() error, done <-chan struct{}, result func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ch := make(chan error, 1)
-	go func() { ch <- src.Run(ctx, sink) }()
-	var once sync.Once
+	ch := make(chan struct{})
 	var err error
+	go func() {
+		err = src.Run(ctx, sink)
+		close(ch)
+	}()
+	result = func() error { <-ch; return err }
 	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-ch:
-			case <-time.After(30 * time.Second):
-				t.Fatal("Run did not return after cancel")
-			}
-		})
-		return err
+		cancel()
+		select {
+		case <-ch:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return after cancel")
+			return nil
+		}
 	}
 	t.Cleanup(func() { stop() })
-	return stop, ch
+	return stop, ch, result
 }

@@ -24,7 +24,7 @@ func TestSubscribeReceivesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newRecorder()
-	stop, _ := run(t, src, rec)
+	stop, _, _ := run(t, src, rec)
 	ps := rec.waitFor(t, "changing temperature and counter", func(ps []scada.Point) bool {
 		return len(byTag(ps, "temp")) >= 3 && len(byTag(ps, "count")) >= 3 && len(byTag(ps, "running")) >= 1
 	})
@@ -69,7 +69,7 @@ func TestPollReadsInBatchesOfTheServerLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newRecorder()
-	stop, _ := run(t, src, rec)
+	stop, _, _ := run(t, src, rec)
 	ps := rec.waitFor(t, "two polls of every tag", func(ps []scada.Point) bool { return len(ps) >= 140 })
 	for i, p := range ps[:140] {
 		want := float64(i % 70)
@@ -116,7 +116,7 @@ func TestBadNodeAmongGoodNodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := newRecorder()
-			stop, _ := run(t, src, rec)
+			stop, _, _ := run(t, src, rec)
 			ps := rec.waitFor(t, "good values of a and b and a Bad ghost", func(ps []scada.Point) bool {
 				return len(byTag(ps, "a")) >= 3 && len(byTag(ps, "b")) >= 3 && len(byTag(ps, "ghost")) >= 1 && len(byTag(ps, "elsewhere")) >= 1
 			})
@@ -168,7 +168,7 @@ func TestQualityAndTimestamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := newRecorder()
-	stop, _ := run(t, src, rec)
+	stop, _, _ := run(t, src, rec)
 	ps := rec.waitFor(t, "initial values", func(ps []scada.Point) bool {
 		return len(byTag(ps, "flow")) > 0 && len(byTag(ps, "level")) > 0 && len(byTag(ps, "label")) > 0
 	})
