@@ -265,7 +265,10 @@ type Device struct {
 	UnitID uint8
 	// PollInterval is how often the device's tags are read. Zero means 1 s.
 	PollInterval time.Duration
-	Tags         []Tag
+	// Timeout bounds each request to this unit; zero means Config.Timeout.
+	// Units on a slow serial bus behind a gateway may need more.
+	Timeout time.Duration
+	Tags    []Tag
 }
 
 func (d *Device) pollInterval() time.Duration {
@@ -407,6 +410,14 @@ func (c *Config) Validate() error {
 	if c.Timeout < 0 || c.DialTimeout < 0 || c.BusyBackoff < 0 || c.UnitCooldown < 0 {
 		bad("durations must not be negative")
 	}
+	if c.TLS != nil {
+		if c.TLS.MinVersion != 0 && c.TLS.MinVersion < tls.VersionTLS12 {
+			bad("TLS.MinVersion below TLS 1.2: Modbus/TCP Security requires TLS 1.2 or later")
+		}
+		if len(c.TLS.Certificates) == 0 && c.TLS.GetClientCertificate == nil {
+			bad("TLS has no client certificate: Modbus/TCP Security authenticates clients by certificate")
+		}
+	}
 	if c.MaxGap < 0 {
 		bad("MaxGap %d is negative", c.MaxGap)
 	}
@@ -428,8 +439,8 @@ func (c *Config) Validate() error {
 			bad("%s: unit id %d appears twice; put its tags in one Device", dev, d.UnitID)
 		}
 		units[d.UnitID] = true
-		if d.PollInterval < 0 {
-			bad("%s: PollInterval is negative", dev)
+		if d.PollInterval < 0 || d.Timeout < 0 {
+			bad("%s: PollInterval and Timeout must not be negative", dev)
 		}
 		if len(d.Tags) == 0 {
 			bad("%s: no Tags", dev)

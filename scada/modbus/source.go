@@ -42,6 +42,7 @@ type tagRef struct {
 type device struct {
 	unit     uint8
 	interval time.Duration
+	timeout  time.Duration // zero: the connection's
 	tags     []Tag
 	dec      []decTag // tags, resolved for decoding
 	brk      breaker
@@ -112,6 +113,7 @@ func New(cfg Config) (*Source, error) {
 		d := &device{
 			unit:     dc.UnitID,
 			interval: dc.pollInterval(),
+			timeout:  dc.Timeout,
 			tags:     append([]Tag(nil), dc.Tags...),
 			brk:      breaker{threshold: cfg.unitFailures(), cooldown: cfg.unitCooldown()},
 		}
@@ -320,7 +322,7 @@ func (c *Conn) Write(ctx context.Context, tag string, value float64) error {
 		return err
 	}
 	t := ref.tag
-	err = c.write(ctx, ref.dev.unit, t, value)
+	err = c.write(ctx, ref.dev, t, value)
 	if err != nil {
 		s.st.writeErrors.Add(1)
 		var te *TagError
@@ -334,13 +336,13 @@ func (c *Conn) Write(ctx context.Context, tag string, value float64) error {
 	return nil
 }
 
-func (c *Conn) write(ctx context.Context, unit uint8, t *Tag, value float64) error {
+func (c *Conn) write(ctx context.Context, d *device, t *Tag, value float64) error {
 	if t.Table == Coil {
 		if isNaNOrInf(value) {
 			return &TagError{Tag: t.Name, Err: fmt.Errorf("%v: %w", value, ErrOutOfRange)}
 		}
 		return c.busyRetry(ctx, func() error {
-			return c.t.writeCoil(ctx, unit, uint16(t.Address), value != 0)
+			return c.t.writeCoil(ctx, d.timeout, d.unit, uint16(t.Address), value != 0)
 		})
 	}
 	regs, err := encodeRegisters(t.typ(), t.Order, (value-t.Offset)/t.scale())
@@ -348,7 +350,7 @@ func (c *Conn) write(ctx context.Context, unit uint8, t *Tag, value float64) err
 		return &TagError{Tag: t.Name, Err: err}
 	}
 	return c.busyRetry(ctx, func() error {
-		return c.t.writeRegisters(ctx, unit, uint16(t.Address), regs)
+		return c.t.writeRegisters(ctx, d.timeout, d.unit, uint16(t.Address), regs)
 	})
 }
 
@@ -414,7 +416,7 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 		err := c.busyRetry(ctx, func() error {
 			var err error
 			s.st.requests.Add(1)
-			data, err = c.t.read(ctx, d.unit, r.table, uint16(r.addr), uint16(r.qty))
+			data, err = c.t.read(ctx, d.timeout, d.unit, r.table, uint16(r.addr), uint16(r.qty))
 			return err
 		})
 		now = time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -397,6 +398,18 @@ func TestRunEndsWhenNothingAnswers(t *testing.T) {
 	}
 	if p := last(sink.snapshot())["v"]; p.Quality != scada.BadTimeout {
 		t.Errorf("point before the end: %+v", p)
+	}
+}
+
+// TestDeviceTimeout: a unit's own Timeout overrides the connection's.
+func TestDeviceTimeout(t *testing.T) {
+	srv := newServer(t, scadatest.ModbusConfig{})
+	srv.AddFault(scadatest.ModbusFault{UnitID: 2, First: 0, Last: 65535, Silent: true, Delay: time.Hour})
+	s := newSource(t, Config{Name: "gw", Address: srv.Addr(), Timeout: time.Hour,
+		Devices: []Device{{UnitID: 2, Timeout: 20 * time.Millisecond, Tags: []Tag{{Name: "v"}}}}})
+	err := dial(t, s).Poll(context.Background(), newCollector())
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "after 20ms") {
+		t.Fatalf("Poll of a silent unit with a 20ms timeout: %v", err)
 	}
 }
 

@@ -153,7 +153,10 @@ func TestLoadTLSErrorsHideContents(t *testing.T) {
 func TestTLSClientWithoutCertificateRefused(t *testing.T) {
 	p := newPKI(t)
 	srv := newServer(t, scadatest.ModbusConfig{TLSCert: &p.server, TLSClientCAs: p.pool})
-	s := newSource(t, Config{Name: "plc", Address: srv.Addr(), TLS: &tls.Config{RootCAs: p.pool},
+	// A client that presents no certificate when asked (Validate refuses a
+	// TLS config without any way to present one).
+	none := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil }
+	s := newSource(t, Config{Name: "plc", Address: srv.Addr(), TLS: &tls.Config{RootCAs: p.pool, GetClientCertificate: none},
 		Devices: []Device{{UnitID: 1, Tags: []Tag{{Name: "v"}}}}})
 	// With TLS 1.3 the server's refusal arrives after the client's side of
 	// the handshake, so it may surface at the first request.
@@ -240,5 +243,14 @@ func TestTLS13ByDefault(t *testing.T) {
 	}
 	if p := last(sink.snapshot())["v"]; !p.Quality.IsGood() || p.Value != 99 {
 		t.Errorf("over TLS 1.2 when allowed: %+v", p)
+	}
+}
+
+func TestValidateTLS(t *testing.T) {
+	c := validConfig()
+	c.TLS = &tls.Config{MinVersion: tls.VersionTLS11}
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "below TLS 1.2") || !strings.Contains(err.Error(), "no client certificate") {
+		t.Errorf("Validate: %v", err)
 	}
 }

@@ -64,6 +64,7 @@ type reqInfo struct {
 	unit, fn byte
 	addr     uint16
 	qty      uint16
+	timeout  time.Duration // zero means the transport's
 }
 
 func (ri reqInfo) fail(err error) error {
@@ -88,7 +89,11 @@ func (t *transport) do(ctx context.Context, ri reqInfo, data []byte) ([]byte, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(t.timeout)
+	timeout := t.timeout
+	if ri.timeout > 0 {
+		timeout = ri.timeout
+	}
+	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -114,7 +119,7 @@ func (t *transport) do(ctx context.Context, ri reqInfo, data []byte) ([]byte, er
 			if n == 0 && isTimeout(err) {
 				// Nothing of the answer arrived: the stream is still in step,
 				// and a late answer will be dropped by its transaction id.
-				return nil, ri.fail(fmt.Errorf("%w after %v", ErrTimeout, t.timeout))
+				return nil, ri.fail(fmt.Errorf("%w after %v", ErrTimeout, timeout))
 			}
 			return nil, ri.fail(t.breakWith(err))
 		}
@@ -161,7 +166,7 @@ func isTimeout(err error) bool {
 
 // read reads qty registers or bits of table from addr and returns the answer's
 // values: two bytes a register, or the packed bits. The byte count is checked.
-func (t *transport) read(ctx context.Context, unit uint8, table Table, addr, qty uint16) ([]byte, error) {
+func (t *transport) read(ctx context.Context, timeout time.Duration, unit uint8, table Table, addr, qty uint16) ([]byte, error) {
 	var fn byte
 	switch table {
 	case HoldingRegister:
@@ -173,7 +178,7 @@ func (t *transport) read(ctx context.Context, unit uint8, table Table, addr, qty
 	default:
 		fn = fcReadDiscreteInputs
 	}
-	ri := reqInfo{unit: unit, fn: fn, addr: addr, qty: qty}
+	ri := reqInfo{unit: unit, fn: fn, addr: addr, qty: qty, timeout: timeout}
 	var req [4]byte
 	binary.BigEndian.PutUint16(req[0:2], addr)
 	binary.BigEndian.PutUint16(req[2:4], qty)
@@ -192,7 +197,7 @@ func (t *transport) read(ctx context.Context, unit uint8, table Table, addr, qty
 }
 
 // writeCoil writes one coil (FC 5).
-func (t *transport) writeCoil(ctx context.Context, unit uint8, addr uint16, on bool) error {
+func (t *transport) writeCoil(ctx context.Context, timeout time.Duration, unit uint8, addr uint16, on bool) error {
 	v := uint16(0)
 	if on {
 		v = 0xFF00
@@ -200,22 +205,22 @@ func (t *transport) writeCoil(ctx context.Context, unit uint8, addr uint16, on b
 	var req [4]byte
 	binary.BigEndian.PutUint16(req[0:2], addr)
 	binary.BigEndian.PutUint16(req[2:4], v)
-	return t.expectEcho(ctx, reqInfo{unit: unit, fn: fcWriteSingleCoil, addr: addr, qty: 1}, req[:], req[:])
+	return t.expectEcho(ctx, reqInfo{unit: unit, fn: fcWriteSingleCoil, addr: addr, qty: 1, timeout: timeout}, req[:], req[:])
 }
 
 // writeRegisters writes registers from addr: FC 6 for one, FC 16 for more.
-func (t *transport) writeRegisters(ctx context.Context, unit uint8, addr uint16, regs []byte) error {
+func (t *transport) writeRegisters(ctx context.Context, timeout time.Duration, unit uint8, addr uint16, regs []byte) error {
 	qty := uint16(len(regs) / 2)
 	if qty == 1 {
 		req := binary.BigEndian.AppendUint16(nil, addr)
 		req = append(req, regs...)
-		return t.expectEcho(ctx, reqInfo{unit: unit, fn: fcWriteSingleRegister, addr: addr, qty: 1}, req, req)
+		return t.expectEcho(ctx, reqInfo{unit: unit, fn: fcWriteSingleRegister, addr: addr, qty: 1, timeout: timeout}, req, req)
 	}
 	req := binary.BigEndian.AppendUint16(nil, addr)
 	req = binary.BigEndian.AppendUint16(req, qty)
 	req = append(req, byte(len(regs)))
 	req = append(req, regs...)
-	return t.expectEcho(ctx, reqInfo{unit: unit, fn: fcWriteMultipleRegisters, addr: addr, qty: qty}, req, req[:4])
+	return t.expectEcho(ctx, reqInfo{unit: unit, fn: fcWriteMultipleRegisters, addr: addr, qty: qty, timeout: timeout}, req, req[:4])
 }
 
 func (t *transport) expectEcho(ctx context.Context, ri reqInfo, req, echo []byte) error {

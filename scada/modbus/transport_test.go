@@ -116,7 +116,7 @@ func FuzzTransportAnswer(f *testing.F) {
 			_, _ = dev.Write(answer)
 		}()
 		tr := newTransport(client, time.Second)
-		data, err := tr.read(context.Background(), 1, HoldingRegister, 0, 2)
+		data, err := tr.read(context.Background(), 0, 1, HoldingRegister, 0, 2)
 		client.Close()
 		<-done
 		if err == nil {
