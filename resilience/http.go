@@ -272,6 +272,9 @@ func (t *Transport) retryScheduled(e failsafe.ExecutionScheduledEvent[*http.Resp
 	}
 }
 
+// maxRetryAfter caps what retryAfter returns, so absurd values cannot overflow.
+const maxRetryAfter = 365 * 24 * time.Hour
+
 // retryAfter returns the delay a 429 or 503 response asks for in its
 // Retry-After header (RFC 9110, 10.2.3), either delta-seconds or an HTTP-date
 // (a date in the past means no delay). ok is false when there is no such
@@ -288,8 +291,8 @@ func retryAfter(resp *http.Response, now time.Time) (d time.Duration, ok bool) {
 		if secs < 0 {
 			return 0, false
 		}
-		if secs > int64(365*24*time.Hour/time.Second) {
-			secs = int64(365 * 24 * time.Hour / time.Second)
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
 		}
 		return time.Duration(secs) * time.Second, true
 	}
@@ -297,5 +300,5 @@ func retryAfter(resp *http.Response, now time.Time) (d time.Duration, ok bool) {
 	if err != nil {
 		return 0, false
 	}
-	return max(when.Sub(now), 0), true
+	return min(max(when.Sub(now), 0), maxRetryAfter), true
 }
