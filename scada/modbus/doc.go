@@ -49,7 +49,8 @@
 // that stops answering (timeouts, or its gateway reporting exception 10 or 11)
 // has its own breaker: after Config.UnitFailures failures it is skipped, its
 // tags delivered as BadNoCommunication, for Config.UnitCooldown, so the other
-// unit ids on the connection keep their pace. Run ends, with an error that
+// unit ids on the connection keep their pace (Device.Timeout shortens or
+// lengthens the wait for one unit). Run ends, with an error that
 // matches [scada.ErrConnection], when the connection breaks or no unit answers
 // at all. Malformed answers give BadDecodingError points and count as
 // BadInput; NaN and infinite floats give BadSensorFailure.

@@ -401,6 +401,29 @@ func TestRunEndsWhenNothingAnswers(t *testing.T) {
 	}
 }
 
+// TestSlowUnitWithinTimeout: a unit that answers slowly but in time is
+// delivered as usual and does not count against its breaker.
+func TestSlowUnitWithinTimeout(t *testing.T) {
+	srv := newServer(t, scadatest.ModbusConfig{})
+	srv.SetRegisters(3, scadatest.ModbusHolding, 0, 5)
+	srv.AddFault(scadatest.ModbusFault{UnitID: 3, First: 0, Last: 65535, Delay: 100 * time.Millisecond})
+	s := newSource(t, Config{Name: "gw", Address: srv.Addr(), Timeout: 10 * time.Second, UnitFailures: 1,
+		Devices: []Device{{UnitID: 3, Tags: []Tag{{Name: "v"}}}}})
+	sink := newCollector()
+	c := dial(t, s)
+	for range 2 {
+		if err := c.Poll(context.Background(), sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(sink.snapshot(), "v", true); n != 2 {
+		t.Errorf("%d Good points from a slow unit in 2 polls", n)
+	}
+	if u := s.Stats().Units[0]; u.BreakerOpen || u.Failures != 0 {
+		t.Errorf("slow unit health %+v", u)
+	}
+}
+
 // TestDeviceTimeout: a unit's own Timeout overrides the connection's.
 func TestDeviceTimeout(t *testing.T) {
 	srv := newServer(t, scadatest.ModbusConfig{})
