@@ -80,6 +80,15 @@ type Decoder struct {
 	props *Props
 	row   erp.Row
 	s     scanner
+	// order remembers the members of the previous entity: the entities of a
+	// page share one member order, so the j-th key is checked against the
+	// j-th key seen before one comparison instead of a map lookup.
+	order []member
+}
+
+type member struct {
+	name string
+	idx  int // property index, -1 if not mapped
 }
 
 // NewDecoder returns a decoder filling rows for props.
@@ -257,6 +266,7 @@ func (d *Decoder) entity(field string, n int, e *Entity) error {
 	if err := s.expect('{'); err != nil {
 		return s.fail(field+"["+strconv.Itoa(n)+"]", err)
 	}
+	j := 0
 	for first := true; ; first = false {
 		more, err := s.nextMember(first)
 		if err != nil {
@@ -272,7 +282,21 @@ func (d *Decoder) entity(field string, n int, e *Entity) error {
 		if err := s.colon(); err != nil {
 			return s.fail(field+"["+strconv.Itoa(n)+"]."+string(key), err)
 		}
-		if i, ok := d.props.index[string(key)]; ok {
+		i := -1
+		if j < len(d.order) && d.order[j].name == string(key) {
+			i = d.order[j].idx
+		} else {
+			if k, ok := d.props.index[string(key)]; ok {
+				i = k
+			}
+			if j < len(d.order) {
+				d.order[j] = member{name: string(key), idx: i}
+			} else if j == len(d.order) && j < 256 {
+				d.order = append(d.order, member{name: string(key), idx: i})
+			}
+		}
+		j++
+		if i >= 0 {
 			v, err := s.scalar()
 			if err != nil {
 				return s.fail(field+"["+strconv.Itoa(n)+"]."+string(key), err)
@@ -393,9 +417,10 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, errSyntax
 	}
 	start := s.i + 1
-	// Keys and values are mostly short: one pass looking for the closing
-	// quote or a backslash beats two calls of bytes.IndexByte.
-	for i := start; i < len(s.b); i++ {
+	// Keys and values are mostly short: a plain loop over the first bytes
+	// beats calling bytes.IndexByte; longer strings use it.
+	end := min(start+24, len(s.b))
+	for i := start; i < end; i++ {
 		switch s.b[i] {
 		case '"':
 			s.i = i + 1
@@ -404,7 +429,18 @@ func (s *scanner) str() ([]byte, error) {
 			return s.strEscaped(start)
 		}
 	}
-	return nil, errTruncated
+	j := bytes.IndexByte(s.b[end:], '"')
+	if j < 0 {
+		if bytes.IndexByte(s.b[end:], '\\') >= 0 {
+			return s.strEscaped(start)
+		}
+		return nil, errTruncated
+	}
+	if bytes.IndexByte(s.b[end:end+j], '\\') >= 0 {
+		return s.strEscaped(start)
+	}
+	s.i = end + j + 1
+	return s.b[start : end+j], nil
 }
 
 // strEscaped unescapes into the scanner's scratch buffer, which is reset
