@@ -584,3 +584,38 @@ func TestAPIKeyRotation(t *testing.T) {
 		t.Errorf("server stats = %+v, want one 401", st)
 	}
 }
+
+func TestMalformedPageBody(t *testing.T) {
+	srv := newServer(t, erptest.Config{})
+	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(2, jan1, "1010")...)
+	c := newClient(t, srv, nil)
+	for _, body := range []string{
+		"<html><body>502 Bad Gateway (web dispatcher)</body></html>",
+		`{"d":{"results":[{"ManufacturingOrder":"1",,}]}}`,
+		`{"d":{"results":[],"__next":5}}`,
+		`{"value":{"ManufacturingOrder":"1"}}`,
+	} {
+		srv.Inject(erptest.Fault{Body: body})
+		recs, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+		var me *erp.MalformedError
+		if len(errs) != 1 || !errors.As(errs[0], &me) || me.Entity != "A_ProductionOrder_2" {
+			t.Errorf("%s: records %d, errors %v", body, len(recs), errs)
+		}
+	}
+}
+
+func TestPlannedOrders(t *testing.T) {
+	srv := newServer(t, erptest.Config{})
+	srv.Put(erptest.SAPPlannedPath, []string{"PlannedOrder"},
+		erptest.Row{"PlannedOrder": "20000001", "ProductionPlant": "1010", "PlannedOrderType": "LA", "Material": "FG-1",
+			"PlndOrderPlannedStartDate": erptest.V2Date(jan1), "PlndOrderPlannedEndDate": erptest.V2Date(jan1.Add(48 * time.Hour)),
+			"TotalQuantity": "40", "BaseUnit": "ST", "LastChangeDateTime": "/Date(1704067200000+0000)/"})
+	c := newClient(t, srv, nil)
+	recs, errs := collect(t, c.PlannedOrders(context.Background(), erp.Query{Plant: "1010"}))
+	if len(errs) > 0 || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), errs)
+	}
+	if r := recs[0]; r.Order != "20000001" || r.Planned.Duration() != 48*time.Hour || r.Quantity.Code != "ST" || r.Source.Entity != "A_PlannedOrder" {
+		t.Errorf("planned order = %+v", r)
+	}
+}
