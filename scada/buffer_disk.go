@@ -1,6 +1,7 @@
 package scada
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -413,8 +414,9 @@ func (b *DiskBuffer) loadCursors() error {
 		return fmt.Errorf("scada: disk buffer: %w", err)
 	}
 	m, good := parseCursors(data)
-	if good < len(data) {
-		b.log.Warn("scada: disk buffer cut a torn tail of the cursor file", "bytes", len(data)-good)
+	if tail := bytes.TrimRight(data[good:], "\x00"); len(tail) > 0 {
+		// Zeros are preallocated space; anything else is a torn commit.
+		b.log.Warn("scada: disk buffer cut a torn tail of the cursor file", "bytes", len(tail))
 	}
 	for name, c := range m {
 		if c > b.next {
