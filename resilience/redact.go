@@ -30,8 +30,25 @@ func Redact(s string, secrets ...string) string {
 			s = strings.ReplaceAll(s, v, Redacted)
 		}
 	}
-	s = userinfoPassword.ReplaceAllString(s, "${1}:"+Redacted+"@")
-	s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
-	s = authHeader.ReplaceAllString(s, "${1} "+Redacted)
+	// The patterns are costly; most messages hold none of their keywords.
+	if strings.Contains(s, "@") {
+		s = userinfoPassword.ReplaceAllString(s, "${1}:"+Redacted+"@")
+	}
+	lower := strings.ToLower(s)
+	if containsAny(lower, "pass", "pwd", "secret", "token", "key") {
+		s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
+	}
+	if containsAny(lower, "bearer", "basic") {
+		s = authHeader.ReplaceAllString(s, "${1} "+Redacted)
+	}
 	return s
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
