@@ -333,8 +333,10 @@ func TestGatewaySilentUnit(t *testing.T) {
 		t.Errorf("unit 2 was asked %d times, want 2", n)
 	}
 	st := s.Stats()
-	if st.Timeouts != 2 || !st.Units[1].BreakerOpen {
-		t.Errorf("timeouts %d, unit 2 %+v", st.Timeouts, st.Units[1])
+	// On a loaded machine the client may see its deadline only after the
+	// gateway's late "target failed to respond" arrived; both count.
+	if n := st.Timeouts + st.ByException[GatewayTargetFailedToRespond]; n != 2 || st.Timeouts == 0 || !st.Units[1].BreakerOpen {
+		t.Errorf("timeouts %d, exceptions %v, unit 2 %+v", st.Timeouts, st.ByException, st.Units[1])
 	}
 	if q := last(pts)["u2b"].Quality; q != scada.BadNoCommunication {
 		t.Errorf("u2b quality %v", q)
