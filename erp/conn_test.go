@@ -16,6 +16,7 @@ import (
 
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
+	"github.com/greenlang/gl001/resilience"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -241,5 +242,32 @@ func TestPerAttemptTimeout(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), srv.URL+"/") {
 		t.Errorf("error carries the full URL: %v", err)
+	}
+}
+
+func TestBreakerIsolatesAFailingSystem(t *testing.T) {
+	srv := erptest.NewServer(erptest.Config{APIKey: "k-123456"})
+	defer srv.Close()
+	srv.Inject(erptest.Fault{Status: 500, Times: 100})
+	cfg := erp.ConnConfig{TLS: srv.TLSConfig(), Auth: erp.APIKey{Header: "APIKey",
+		Key: erp.SecretFunc(func(context.Context) (string, error) { return "k-123456", nil })}}
+	cfg.Retry.MaxRetries = -1
+	cfg.Retry.Breaker.FailureThreshold = 2
+	cfg.Retry.Breaker.Delay = time.Hour
+	c := fastConn(t, cfg)
+	for i := range 3 {
+		_, err := c.Do(context.Background(), erp.Request{URL: srv.URL() + erptest.SAPProductionPath})
+		if i < 2 && !errors.Is(err, erp.ErrServer) {
+			t.Errorf("request %d: %v, want ErrServer", i, err)
+		}
+		if i == 2 && !errors.Is(err, resilience.ErrBreakerOpen) {
+			t.Errorf("request %d: %v, want ErrBreakerOpen", i, err)
+		}
+	}
+	if n := srv.Stats().Requests; n != 2 {
+		t.Errorf("%d requests reached the system, want 2", n)
+	}
+	if st := c.Stats(); st.Breaker != "open" {
+		t.Errorf("breaker = %q", st.Breaker)
 	}
 }

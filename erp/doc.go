@@ -73,8 +73,10 @@
 //   - Typed errors: StatusError (matching ErrUnauthorized, ErrForbidden,
 //     ErrNotFound, ErrThrottled with the wait asked for, ErrServer,
 //     ErrBadRequest), MalformedError (ErrMalformed, naming the field),
-//     AuthError. Secrets and tokens never appear in errors or logs: messages
-//     from systems are scrubbed of every credential the Conn holds.
+//     AuthError. While the circuit breaker is open, requests fail at once with
+//     an error matching resilience.ErrBreakerOpen. Secrets and tokens never
+//     appear in errors or logs: messages from systems are scrubbed of every
+//     credential the Conn holds.
 //
 // Logs go to the *slog.Logger in the configuration (nil discards); counters
 // are read with Stats.
