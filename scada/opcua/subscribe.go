@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -225,7 +226,7 @@ func (q *sequencer) push(res *ua.PublishResponse, ready []*ua.PublishResponse) (
 	switch {
 	case st.next == 0 || n == st.next:
 		ready = append(ready, res)
-		st.next = n + 1
+		st.next = nextSeq(n)
 	case seqBefore(n, st.next):
 		ready = append(ready, res) // late, but never dropped
 		return ready, 0
@@ -237,7 +238,7 @@ func (q *sequencer) push(res *ua.PublishResponse, ready []*ua.PublishResponse) (
 		if r, ok := st.held[st.next]; ok {
 			delete(st.held, st.next)
 			ready = append(ready, r)
-			st.next++
+			st.next = nextSeq(st.next)
 			continue
 		}
 		if len(st.held) == 0 || len(st.held) < q.window {
@@ -252,6 +253,14 @@ func (q *sequencer) push(res *ua.PublishResponse, ready []*ua.PublishResponse) (
 		gaps += int(keys[0] - st.next)
 		st.next = keys[0]
 	}
+}
+
+// nextSeq is the sequence number after n: OPC UA skips 0 when it wraps.
+func nextSeq(n uint32) uint32 {
+	if n == math.MaxUint32 {
+		return 1
+	}
+	return n + 1
 }
 
 // seqBefore compares sequence numbers that wrap around.
