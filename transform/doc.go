@@ -58,6 +58,24 @@
 // calibrated, normalized and scored with its metadata. A malformed raw reading
 // gets a *[FieldError] naming the field.
 //
+// # ERP records
+//
+// [EnergyNormalizer] brings energy records from any erp.Client to one shape,
+// [Energy]: energy in kWh (or a chosen unit), money with its currency as the
+// ERP sent it, periods as UTC [start, end), plant codes mapped through the
+// caller's table, and the source key kept. It reports duplicates, overlapping
+// periods and missing periods per meter as [Issue] values on the record, and
+// never drops a record: [EnergyNormalizer.All] wraps an erp.Client stream.
+//
+// # Agent messages
+//
+// [PointMessages], [WindowMessages] and [EnergyMessages] format scored points,
+// aggregation windows and normalized energy records as coord.Message payloads
+// of a documented JSON schema ([SchemaPoints], [PointRecord] ...), splitting
+// the records over several messages, never cutting one, so that no payload
+// exceeds the configured limit. The parts of one call share a CorrelationID
+// and say "part" and "parts".
+//
 // # Concurrency and state
 //
 // Every stage is safe for concurrent use. The Validator (rate of change, flat

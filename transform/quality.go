@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/bits"
 	"strings"
 
@@ -132,6 +134,27 @@ func (r Reason) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
+// UnmarshalJSON decodes a JSON array of finding names, as MarshalJSON writes.
+func (r *Reason) UnmarshalJSON(b []byte) error {
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return err
+	}
+	var out Reason
+next:
+	for _, n := range names {
+		for i, ri := range reasonTable {
+			if ri.name == n {
+				out |= 1 << i
+				continue next
+			}
+		}
+		return fmt.Errorf("transform: unknown finding %q", n)
+	}
+	*r = out
+	return nil
+}
+
 // Score returns the 0-100 data-quality score of a point with findings r: 0 if
 // any finding is Bad, otherwise 100 minus the penalties of its findings, never
 // below 0.
@@ -247,5 +270,16 @@ func (g Grade) String() string {
 
 // MarshalText encodes g by name.
 func (g Grade) MarshalText() ([]byte, error) { return []byte(g.String()), nil }
+
+// UnmarshalText decodes a name written by MarshalText.
+func (g *Grade) UnmarshalText(b []byte) error {
+	for i, n := range gradeNames {
+		if string(b) == n {
+			*g = Grade(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("transform: unknown grade %q", b)
+}
 
 func trailingZeros(r Reason) int { return bits.TrailingZeros32(uint32(r)) }

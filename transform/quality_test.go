@@ -92,6 +92,20 @@ func TestReasonText(t *testing.T) {
 	if b, _ := json.Marshal(Reason(0)); string(b) != `[]` {
 		t.Errorf("empty JSON %s", b)
 	}
+	var back Reason
+	if err := json.Unmarshal([]byte(`["limit","stale"]`), &back); err != nil || back != r {
+		t.Errorf("unmarshal %v %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`["hot"]`), &back); err == nil {
+		t.Error("unknown finding accepted")
+	}
+	var g Grade
+	if err := json.Unmarshal([]byte(`"Poor"`), &g); err != nil || g != Poor {
+		t.Errorf("grade %v %v", g, err)
+	}
+	if err := json.Unmarshal([]byte(`"Meh"`), &g); err == nil {
+		t.Error("unknown grade accepted")
+	}
 	for i := range numReasons {
 		if n := (Reason(1) << i).Names(); len(n) != 1 || n[0] == "" {
 			t.Errorf("reason %d has no name", i)
