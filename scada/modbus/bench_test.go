@@ -42,18 +42,37 @@ func BenchmarkModbusPoll(b *testing.B) {
 		delivered.Add(int64(len(batch)))
 		return nil
 	})
-	ctx := context.Background()
+	// One long-lived goroutine per device, as Run has: a poll starts them all
+	// and waits for every one.
+	ctx, cancel := context.WithCancel(context.Background())
 	var failed atomic.Pointer[error]
-	poll := func() {
-		var wg sync.WaitGroup
-		for _, c := range conns {
-			wg.Go(func() {
+	var round sync.WaitGroup
+	starts := make([]chan struct{}, len(conns))
+	var workers sync.WaitGroup
+	for i, c := range conns {
+		starts[i] = make(chan struct{})
+		workers.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-starts[i]:
+				}
 				if err := c.Poll(ctx, sink); err != nil {
 					failed.Store(&err)
 				}
-			})
+				round.Done()
+			}
+		})
+	}
+	defer workers.Wait()
+	defer cancel()
+	poll := func() {
+		round.Add(len(starts))
+		for _, ch := range starts {
+			ch <- struct{}{}
 		}
-		wg.Wait()
+		round.Wait()
 	}
 	poll() // warm up: connections accepted, buffers sized
 	delivered.Store(0)
