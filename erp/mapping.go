@@ -112,6 +112,19 @@ type MappingOptions struct {
 	Location *time.Location
 }
 
+// interned remembers the last value of a repetitive property (plant, meter,
+// cost centre, currency), so consecutive records share one string.
+type interned struct{ last atomic.Pointer[string] }
+
+func (in *interned) get(b []byte) string {
+	if p := in.last.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	v := string(b)
+	in.last.Store(&v)
+	return v
+}
+
 // unitCache remembers the last unit code a mapping resolved.
 type unitCache struct {
 	raw string
@@ -148,6 +161,7 @@ func (p *props) addTime(f TimeFields) timeIdx {
 // rowReader converts the values of one row, remembering the first error.
 type rowReader struct {
 	units *atomic.Pointer[unitCache]
+	cur   *interned
 	names []string
 	row   Row
 	loc   *time.Location
@@ -167,6 +181,14 @@ func (r *rowReader) str(i int) string {
 		return ""
 	}
 	return string(r.row[i])
+}
+
+// istr is str for repetitive values, interned in in.
+func (r *rowReader) istr(i int, in *interned) string {
+	if i < 0 || r.row[i] == nil {
+		return ""
+	}
+	return in.get(r.row[i])
 }
 
 func (r *rowReader) time(t timeIdx) time.Time {
@@ -239,7 +261,7 @@ func (r *rowReader) money(ai, ci int) Money {
 	}
 	m := Money{Amount: r.decimal(ai)}
 	if ci >= 0 {
-		m.Currency = strings.ToUpper(strings.TrimSpace(string(r.row[ci])))
+		m.Currency = strings.ToUpper(strings.TrimSpace(r.cur.get(r.row[ci])))
 		if !validCurrency(m.Currency) {
 			r.fail(ci, fmt.Errorf("%q is not an ISO 4217 currency code", m.Currency))
 		}
@@ -308,6 +330,7 @@ func (f EnergyFields) Mapping(o MappingOptions) (Mapping[EnergyRecord], error) {
 
 type energyMapping struct {
 	units                  atomic.Pointer[unitCache]
+	in                     [4]interned // plant, meter, cost centre, currency
 	p                      props
 	loc                    *time.Location
 	defUnit                string
@@ -321,13 +344,13 @@ type energyMapping struct {
 func (m *energyMapping) Properties() []string { return m.p.names }
 
 func (m *energyMapping) Record(src Source, row Row) (EnergyRecord, error) {
-	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, cur: &m.in[3], names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	e := EnergyRecord{
 		Source:     src,
-		Plant:      r.str(m.plant),
-		Meter:      r.str(m.meter),
-		CostCenter: r.str(m.cc),
+		Plant:      r.istr(m.plant, &m.in[0]),
+		Meter:      r.istr(m.meter, &m.in[1]),
+		CostCenter: r.istr(m.cc, &m.in[2]),
 		Period:     Period{Start: r.time(m.start), End: r.time(m.end)},
 		Quantity:   r.quantity(m.qty, m.unit, m.defUnit, true),
 		Cost:       r.money(m.amount, m.cur),
@@ -356,6 +379,7 @@ func (f ProductionFields) Mapping(o MappingOptions) (Mapping[ProductionOrder], e
 
 type productionMapping struct {
 	units                               atomic.Pointer[unitCache]
+	in                                  [4]interned // plant, meter, cost centre, currency
 	p                                   props
 	loc                                 *time.Location
 	defUnit                             string
@@ -368,11 +392,11 @@ type productionMapping struct {
 func (m *productionMapping) Properties() []string { return m.p.names }
 
 func (m *productionMapping) Record(src Source, row Row) (ProductionOrder, error) {
-	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, cur: &m.in[3], names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	o := ProductionOrder{
 		Source:    src,
-		Plant:     r.str(m.plant),
+		Plant:     r.istr(m.plant, &m.in[0]),
 		Order:     r.str(m.order),
 		Type:      r.str(m.typ),
 		Material:  r.str(m.material),
@@ -406,6 +430,7 @@ func (f MaintenanceFields) Mapping(o MappingOptions) (Mapping[MaintenanceOrder],
 
 type maintenanceMapping struct {
 	units                     atomic.Pointer[unitCache]
+	in                        [4]interned // plant, meter, cost centre, currency
 	p                         props
 	loc                       *time.Location
 	key                       []int
@@ -418,11 +443,11 @@ type maintenanceMapping struct {
 func (m *maintenanceMapping) Properties() []string { return m.p.names }
 
 func (m *maintenanceMapping) Record(src Source, row Row) (MaintenanceOrder, error) {
-	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, cur: &m.in[3], names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	o := MaintenanceOrder{
 		Source:             src,
-		Plant:              r.str(m.plant),
+		Plant:              r.istr(m.plant, &m.in[0]),
 		Order:              r.str(m.order),
 		Type:               r.str(m.typ),
 		Description:        r.str(m.desc),
@@ -457,6 +482,7 @@ func (f CostFields) Mapping(o MappingOptions) (Mapping[CostRecord], error) {
 
 type costMapping struct {
 	units                    atomic.Pointer[unitCache]
+	in                       [4]interned // plant, meter, cost centre, currency
 	p                        props
 	loc                      *time.Location
 	defUnit                  string
@@ -470,13 +496,13 @@ type costMapping struct {
 func (m *costMapping) Properties() []string { return m.p.names }
 
 func (m *costMapping) Record(src Source, row Row) (CostRecord, error) {
-	r := rowReader{units: &m.units, names: m.p.names, row: row, loc: loc(m.loc)}
+	r := rowReader{units: &m.units, cur: &m.in[3], names: m.p.names, row: row, loc: loc(m.loc)}
 	src.Key = r.key(m.key)
 	day := r.time(m.posting)
 	c := CostRecord{
 		Source:      src,
-		Plant:       r.str(m.plant),
-		CostCenter:  r.str(m.cc),
+		Plant:       r.istr(m.plant, &m.in[0]),
+		CostCenter:  r.istr(m.cc, &m.in[2]),
 		Account:     r.str(m.account),
 		Description: r.str(m.desc),
 		Amount:      r.money(m.amount, m.cur),

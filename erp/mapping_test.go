@@ -2,6 +2,7 @@ package erp
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,5 +85,18 @@ func TestProductionMappingCountsPieces(t *testing.T) {
 	o3, err := m.Record(Source{}, row("44", "3", "KG"))
 	if err != nil || o3.Quantity.Unit.String() != "kg" {
 		t.Errorf("order = %+v, %v", o3, err)
+	}
+}
+
+func TestInternedValuesFollowTheData(t *testing.T) {
+	m, err := CostFields{Key: []string{"K"}, Plant: "P", Amount: "A", Currency: "C"}.Mapping(MappingOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct{ plant, cur string }{{"1010", "EUR"}, {"1010", "EUR"}, {"2020", "usd"}, {"1010", "EUR"}} {
+		c, err := m.Record(Source{}, row("k", tc.plant, "1.00", tc.cur))
+		if err != nil || c.Plant != tc.plant || c.Amount.Currency != strings.ToUpper(tc.cur) {
+			t.Errorf("record %d = %+v, %v", i, c, err)
+		}
 	}
 }
