@@ -3,6 +3,8 @@ package units
 import (
 	"math"
 	"math/big"
+	"sync"
+	"sync/atomic"
 )
 
 // StandardAtmosphere is the standard atmosphere, 101 325 Pa exactly (NIST SP
@@ -40,7 +42,7 @@ func (c Converter) To() Unit { return c.to }
 func (c Converter) Affine() (scale, offset float64) { return c.scale, c.offset }
 
 // NewConverter returns a Converter from one unit to another of the same
-// dimension. Units of different dimensions (kWh to kW, a temperature to a
+// dimension. Each pair is resolved once per process and then cached. Units of different dimensions (kWh to kW, a temperature to a
 // temperature difference), the zero Unit, and a gauge with an absolute pressure
 // return an *[IncompatibleError]; the last also matches [ErrNeedsReference] (use
 // [NewGaugeConverter]).
@@ -48,8 +50,21 @@ func NewConverter(from, to Unit) (Converter, error) {
 	if err := compatible(from, to); err != nil {
 		return Converter{}, err
 	}
-	return newAffine(from, to, nil), nil
+	slot := &pairs()[int(from.id)*len(table)+int(to.id)]
+	if c := slot.Load(); c != nil {
+		return *c, nil
+	}
+	c := newAffine(from, to, nil)
+	slot.Store(&c)
+	return c, nil
 }
+
+// pairs caches the resolved Converter of every (from, to) pair, so that
+// resolving one costs a lookup after the first time. It is allocated on first
+// use: len(table)² pointers.
+var pairs = sync.OnceValue(func() []atomic.Pointer[Converter] {
+	return make([]atomic.Pointer[Converter], len(table)*len(table))
+})
 
 // NewGaugeConverter returns a Converter between two pressure units, either of
 // which may be gauge, using atmosphere (the absolute pressure of the local
@@ -78,8 +93,9 @@ func NewGaugeConverter(from, to Unit, atmosphere float64) (Converter, error) {
 // Convert converts v from the unit named from to the unit named to, parsing
 // both names with [Parse]: Convert(212, "fahrenheit", "celsius") is 100. It
 // returns an *[UnknownError] for a name Parse does not know and an
-// *[IncompatibleError] for units that do not convert into each other. In a
-// loop, resolve a [Converter] once with [NewConverter] instead.
+// *[IncompatibleError] for units that do not convert into each other. It
+// allocates nothing once the pair has been resolved, but parses both names on
+// every call: in a loop, resolve a [Converter] once with [NewConverter].
 func Convert(v float64, from, to string) (float64, error) {
 	f, err := Parse(from)
 	if err != nil {

@@ -490,3 +490,36 @@ func TestAllocations(t *testing.T) {
 	}
 	_ = sink
 }
+
+// TestConcurrentResolve resolves the same pairs from several goroutines, for
+// the race detector: the pair cache is filled concurrently.
+func TestConcurrentResolve(t *testing.T) {
+	us := Units()
+	done := make(chan [2]float64)
+	for g := range 4 {
+		go func() {
+			var sum [2]float64
+			for _, a := range us {
+				for _, b := range us[g%2:] {
+					if c, err := NewConverter(a, b); err == nil {
+						sum[0] += c.Convert(1)
+					}
+				}
+			}
+			v, _ := Convert(212, "°F", "°C")
+			sum[1] = v
+			done <- sum
+		}()
+	}
+	var first [2]float64
+	for i := range 4 {
+		s := <-done
+		if s[1] != 100 {
+			t.Errorf("Convert under concurrency = %v", s[1])
+		}
+		if i == 0 {
+			first = s
+		}
+	}
+	_ = first
+}
