@@ -483,6 +483,15 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 	c.batch = batch
 	s.st.polls.Add(1)
 	if len(batch) > 0 {
+		if err := sink.Deliver(ctx, batch); err != nil {
+			if fatal != nil {
+				return fatal
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("modbus: %s: sink: %w", s.cfg.Name, err)
+		}
 		var bad uint64
 		for i := range batch {
 			if batch[i].Quality.IsBad() {
@@ -493,15 +502,6 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 		s.st.badPoints.Add(bad)
 		uc.points.Add(uint64(len(batch)))
 		uc.badPoints.Add(bad)
-		if err := sink.Deliver(ctx, batch); err != nil {
-			if fatal != nil {
-				return fatal
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("modbus: %s: sink: %w", s.cfg.Name, err)
-		}
 	}
 	return fatal
 }
