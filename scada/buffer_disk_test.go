@@ -96,6 +96,17 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 	}
 }
 
+// TestDiskBufferFollowActiveSegment has a consumer follow the writer inside
+// one segment, so its cached reader reads up to the durable end again and
+// again while the writer fills the preallocated space after it.
+func TestDiskBufferFollowActiveSegment(t *testing.T) {
+	for _, sync := range []SyncPolicy{SyncGroupCommit, SyncInterval} {
+		t.Run(sync.String(), func(t *testing.T) {
+			testConsumerKeepsUp(t, openDisk(t, DiskBufferConfig{Dir: t.TempDir(), Sync: sync, SyncInterval: time.Millisecond}))
+		})
+	}
+}
+
 func TestDiskBufferCursorLogCompaction(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)

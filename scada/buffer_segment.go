@@ -114,11 +114,36 @@ type segment struct {
 func (s *segment) end() Offset          { return s.base + Offset(s.meta.count) }
 func (s *segment) durEndOffset() Offset { return s.base + Offset(s.durCount) }
 
+// windowReader reads a file sequentially but never past limit: bytes beyond
+// it may be preallocated zeros that a writer is about to overwrite, and must
+// not end up in a read buffer.
+type windowReader struct {
+	f     *os.File
+	off   int64
+	limit int64
+}
+
+func (w *windowReader) Read(p []byte) (int, error) {
+	if w.off >= w.limit {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > w.limit-w.off {
+		p = p[:w.limit-w.off]
+	}
+	n, err := w.f.ReadAt(p, w.off)
+	w.off += int64(n)
+	if n > 0 && err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
 // segReader reads the records of one segment in order.
 type segReader struct {
 	path    string
 	base    Offset
 	f       *os.File
+	src     *windowReader
 	r       *bufio.Reader
 	pos     int64  // file position of the next frame
 	next    Offset // offset of the first point of the next record
@@ -138,7 +163,9 @@ func openSegReader(path string) (*segReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	sr := &segReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10), dec: newSegDecoder()}
+	sr := &segReader{path: path, f: f, dec: newSegDecoder()}
+	sr.src = &windowReader{f: f, limit: segHeaderSize}
+	sr.r = bufio.NewReaderSize(sr.src, 256<<10)
 	var h [segHeaderSize]byte
 	if _, err := io.ReadFull(sr.r, h[:]); err != nil {
 		f.Close()
@@ -170,6 +197,7 @@ func (sr *segReader) nextRecord(limit int64) (bool, error) {
 	if sr.pos >= limit {
 		return false, nil
 	}
+	sr.src.limit = max(sr.src.limit, limit)
 	at := sr.pos
 	if limit-at < frameHeaderSize {
 		return false, sr.corrupt(at, "frame header truncated")

@@ -483,6 +483,10 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		}
 	})
 
+	t.Run("ConsumerKeepsUpWithWriter", func(t *testing.T) {
+		testConsumerKeepsUp(t, newBuf(t, suiteConfig{}))
+	})
+
 	t.Run("IsASink", func(t *testing.T) {
 		b := newBuf(t, suiteConfig{})
 		var sink Sink = b
@@ -518,4 +522,48 @@ func TestDiskBuffer(t *testing.T) {
 		t.Cleanup(func() { b.Close() })
 		return b
 	})
+}
+
+// testConsumerKeepsUp reads and commits while a writer appends, so reads hit
+// the end of the log again and again, and checks every point arrives once, in
+// order.
+func testConsumerKeepsUp(t *testing.T, b Buffer) {
+	ctx := readTimeout(t)
+	const batches = 300
+	total := 0
+	sizes := make([]int, batches)
+	for i := range sizes {
+		sizes[i] = 1 + (i*31)%50
+		total += sizes[i]
+	}
+	done := make(chan error, 1)
+	go func() {
+		seq := 0
+		for _, n := range sizes {
+			if _, err := b.Append(ctx, testPoints(seq, n, time.Now())); err != nil {
+				done <- err
+				return
+			}
+			seq += n
+		}
+		done <- nil
+	}()
+	var got []Point
+	for len(got) < total {
+		batch, err := b.Read(ctx, "follower", 17)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if batch.First != Offset(len(got)) || batch.Missed != 0 || len(batch.Points) == 0 || len(batch.Points) > 17 {
+			t.Fatalf("Read: First %d, Missed %d, %d points; %d read so far", batch.First, batch.Missed, len(batch.Points), len(got))
+		}
+		got = append(got, batch.Points...)
+		if err := b.Commit(ctx, "follower", batch.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkValues(t, got, 0)
 }
