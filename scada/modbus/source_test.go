@@ -497,6 +497,36 @@ func TestRunCancelAndRunning(t *testing.T) {
 	}
 }
 
+// TestCancelInterruptsRequest: cancelling Run interrupts a request in
+// flight at once, however long the timeout.
+func TestCancelInterruptsRequest(t *testing.T) {
+	srv := newServer(t, scadatest.ModbusConfig{})
+	s := newSource(t, Config{Name: "plc", Address: srv.Addr(), Timeout: time.Hour,
+		Devices: []Device{{UnitID: 1, Tags: []Tag{{Name: "v"}}}}})
+	held := make(chan struct{})
+	srv.AddFault(scadatest.ModbusFault{UnitID: 1, First: 0, Last: 65535, Delay: time.Hour})
+	stop, done := run(t, s, newCollector())
+	go func() {
+		// The request is in flight once the server has counted it.
+		for srv.Requests() == 0 {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		close(held)
+	}()
+	select {
+	case <-held:
+	case <-time.After(wait):
+		t.Fatal("no request reached the server")
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("Run after cancel during a request: %v", err)
+	}
+}
+
 func TestDialRefused(t *testing.T) {
 	srv := newServer(t, scadatest.ModbusConfig{})
 	addr := srv.Addr()
