@@ -484,3 +484,17 @@ func TestTransportConcurrent(t *testing.T) {
 		t.Errorf("%d requests, want 100", len(seen))
 	}
 }
+
+func TestTransportDoesNotRetryClientErrorsOr501(t *testing.T) {
+	for _, status := range []int{400, 401, 404, 409, 422, 501} {
+		sc, srv := serve(t, step{status: status, body: "no"}, step{status: 200})
+		rt, err := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := get(t, rt, srv.URL)
+		if resp.StatusCode != status || body != "no" || sc.count() != 1 {
+			t.Errorf("status %d: got %d %q after %d requests, want it returned after 1", status, resp.StatusCode, body, sc.count())
+		}
+	}
+}

@@ -438,3 +438,37 @@ func TestSupervisorSurvivesAPanic(t *testing.T) {
 		t.Error(pe.Error())
 	}
 }
+
+// TestSupervisorIgnoresStaleConnected checks that a connected callback kept
+// from an attempt that already ended does not mark a later attempt connected.
+func TestSupervisorIgnoresStaleConnected(t *testing.T) {
+	var mu sync.Mutex
+	var first func()
+	calls := 0
+	s, err := NewSupervisor(SupervisorConfig{Backoff: fast}, func(ctx context.Context, connected func()) error {
+		mu.Lock()
+		calls++
+		n := calls
+		if n == 1 {
+			first = connected
+		}
+		mu.Unlock()
+		if n == 1 {
+			return errors.New("refused")
+		}
+		<-ctx.Done() // the second attempt never connects
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started(t, s)
+	waitFor(t, "the second attempt", func() bool { st := s.Status(); return st.Attempts == 2 && st.State == StateConnecting })
+	mu.Lock()
+	stale := first
+	mu.Unlock()
+	stale()
+	if st := s.Status(); st.State != StateConnecting || !st.ConnectedSince.IsZero() {
+		t.Errorf("a stale connected callback changed the status: %+v", st)
+	}
+}
