@@ -182,8 +182,11 @@ type BufferStats struct {
 	// Segments is the number of segment files (0 for a memory buffer).
 	Segments int
 
-	Appended uint64     // points appended
-	Batches  uint64     // Append calls that stored at least one point
+	Appended uint64 // points appended
+	Batches  uint64 // Append calls that stored at least one point
+	// Rejected counts Append calls refused as bad input (see
+	// [MaxBufferStringLen]); they stored nothing.
+	Rejected uint64
 	Dropped  DropCounts // points dropped, by reason
 	// DroppedBytes is the storage the dropped points used.
 	DroppedBytes int64
@@ -220,6 +223,7 @@ type CorruptError struct {
 	Quarantine string
 }
 
+// Error says which file is corrupt, where, and where it was moved.
 func (e *CorruptError) Error() string {
 	s := fmt.Sprintf("scada: corrupt buffer segment %s at byte %d: %s", e.File, e.Offset, e.Reason)
 	if e.Quarantine != "" {

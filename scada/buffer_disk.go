@@ -54,10 +54,13 @@ type DiskBufferConfig struct {
 	// DefaultBufferSegmentBytes (64 MiB), or MaxBytes/8 when that is smaller.
 	SegmentBytes int64
 	// MaxAge drops segments whose newest point was appended longer ago than
-	// this. Zero means DefaultBufferMaxAge (24 h); negative means no age limit.
+	// this, checked on every Append, Read, Scan and Recent and once a minute.
+	// Zero means DefaultBufferMaxAge (24 h); negative means no age limit.
 	MaxAge time.Duration
-	// MaxBytes drops the oldest segments while the files use more than this.
-	// Zero means DefaultDiskBufferBytes (10 GiB); negative means no cap.
+	// MaxBytes drops the oldest segments while the segments hold more than
+	// this many bytes. The active segment's file runs up to 4 MiB of
+	// preallocated zeros past its data, not counted. Zero means
+	// DefaultDiskBufferBytes (10 GiB); negative means no cap.
 	MaxBytes int64
 	// Sync is the fsync policy; the zero value is SyncGroupCommit.
 	Sync SyncPolicy
@@ -195,10 +198,10 @@ type DiskBuffer struct {
 	encCache *segEncoder
 	bytes    int64
 
-	appended, batches, syncs uint64
-	dropped                  DropCounts
-	droppedBytes, truncated  int64
-	quarantined              []string
+	appended, batches, syncs, rejected uint64
+	dropped                            DropCounts
+	droppedBytes, truncated            int64
+	quarantined                        []string
 
 	kick chan struct{}
 	quit chan struct{}
@@ -529,6 +532,9 @@ func (b *DiskBuffer) Deliver(ctx context.Context, batch []Point) error {
 // already appended, still becomes durable.
 func (b *DiskBuffer) Append(ctx context.Context, batch []Point) (Offset, error) {
 	if err := checkBatch(batch); err != nil {
+		b.mu.Lock()
+		b.rejected++
+		b.mu.Unlock()
 		return 0, err
 	}
 	b.mu.Lock()
@@ -1287,7 +1293,7 @@ func (b *DiskBuffer) Stats() BufferStats {
 	return BufferStats{
 		First: first, Next: b.next, Durable: b.durable,
 		Points: points, Bytes: b.bytes, Segments: len(b.segs),
-		Appended: b.appended, Batches: b.batches,
+		Appended: b.appended, Batches: b.batches, Rejected: b.rejected,
 		Dropped: b.dropped, DroppedBytes: b.droppedBytes,
 		Syncs: b.syncs, Truncated: b.truncated,
 		Quarantined: append([]string(nil), b.quarantined...),

@@ -29,8 +29,9 @@ const memPointBytes = 96
 
 // MemoryBufferConfig configures a [MemoryBuffer]. The zero value is usable.
 type MemoryBufferConfig struct {
-	// MaxAge drops points appended longer ago than this. Zero means
-	// DefaultBufferMaxAge (24 h); negative means no age limit.
+	// MaxAge drops points appended longer ago than this, checked on every
+	// Append, Read, Scan and Recent. Zero means DefaultBufferMaxAge (24 h);
+	// negative means no age limit.
 	MaxAge time.Duration
 	// MaxBytes drops the oldest points while the buffer accounts for more than
 	// this many bytes (96 bytes a point). Zero means DefaultMemoryBufferBytes
@@ -89,9 +90,9 @@ type MemoryBuffer struct {
 	cursors map[string]Offset
 	notify  chan struct{} // closed and replaced when points arrive or on Close
 
-	appended, batches uint64
-	dropped           DropCounts
-	droppedBytes      int64
+	appended, batches, rejected uint64
+	dropped                     DropCounts
+	droppedBytes                int64
 }
 
 var _ Buffer = (*MemoryBuffer)(nil)
@@ -117,6 +118,9 @@ func (b *MemoryBuffer) Deliver(ctx context.Context, batch []Point) error {
 // Append implements [Buffer].
 func (b *MemoryBuffer) Append(ctx context.Context, batch []Point) (Offset, error) {
 	if err := checkBatch(batch); err != nil {
+		b.mu.Lock()
+		b.rejected++
+		b.mu.Unlock()
 		return 0, err
 	}
 	pts := make([]Point, len(batch))
@@ -376,7 +380,7 @@ func (b *MemoryBuffer) Stats() BufferStats {
 	return BufferStats{
 		First: first, Next: b.next, Durable: b.next,
 		Points: uint64(b.next - first), Bytes: b.bytes,
-		Appended: b.appended, Batches: b.batches,
+		Appended: b.appended, Batches: b.batches, Rejected: b.rejected,
 		Dropped: b.dropped, DroppedBytes: b.droppedBytes,
 		Consumers: consumerStats(b.cursors, first, func(from Offset) uint64 { return uint64(b.next - min(from, b.next)) }),
 	}

@@ -188,8 +188,8 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		if _, err := b.Append(context.Background(), bad); !errors.Is(err, ErrBadInput) {
 			t.Fatalf("Append of an overlong tag: %v, want ErrBadInput", err)
 		}
-		if st := b.Stats(); st.Next != 0 {
-			t.Fatalf("a rejected batch moved Next to %d", st.Next)
+		if st := b.Stats(); st.Next != 0 || st.Rejected != 1 {
+			t.Fatalf("after a rejected batch: Next %d, Rejected %d", st.Next, st.Rejected)
 		}
 	})
 
