@@ -77,7 +77,10 @@
 // client it was planned on cannot be cancelled (its Close waits for the
 // request in flight), cannot require TLS 1.3, switches unit ids for the whole
 // client, and drops unknown exception codes. Every test runs against
-// simonvetter/modbus's server, through [github.com/greenlang/gl001/scada/scadatest.ModbusServer]. Requests on
+// simonvetter/modbus's server, through
+// [github.com/greenlang/gl001/scada/scadatest.ModbusServer], and the four
+// byte and word orders are checked both ways against that library's client.
+// Requests on
 // one connection go one at a time, as most devices and gateways require; a
 // late answer to a request that timed out is recognised by its transaction
 // id and dropped.
