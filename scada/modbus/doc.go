@@ -80,8 +80,7 @@
 // simonvetter/modbus's server, through
 // [github.com/greenlang/gl001/scada/scadatest.ModbusServer], and the four
 // byte and word orders are checked both ways against that library's client.
-// Requests on
-// one connection go one at a time, as most devices and gateways require; a
-// late answer to a request that timed out is recognised by its transaction
-// id and dropped.
+// Requests on one connection go one at a time, as most devices and gateways
+// require; a late answer to a request that timed out is recognised by its
+// transaction id and dropped.
 package modbus
