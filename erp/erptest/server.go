@@ -160,8 +160,6 @@ func (s *Server) TokenURL() string { return s.srv.URL + "/oauth/token" }
 // Client returns an *http.Client trusting the server's certificate.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
 
-// Certificate pool for erp.ConnConfig.TLS: see TLSConfig in tls.go.
-
 // Close shuts the server down.
 func (s *Server) Close() { s.srv.Close() }
 
