@@ -36,6 +36,9 @@ func EngineeringUnits() map[units.Dimension]units.Unit {
 	}
 }
 
+// engineeringUnits is the read-only default of TransformSensorReading.
+var engineeringUnits = EngineeringUnits()
+
 // ConvertConfig configures a [Converter].
 type ConvertConfig struct {
 	// Tags maps a tag to the unit its points must be converted to. A point whose

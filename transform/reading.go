@@ -2,7 +2,6 @@ package transform
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,19 +143,14 @@ func ParseRawReading(data []byte) (RawReading, error) {
 	return raw, raw.check()
 }
 
-// jsonNumber decodes a JSON number (not a string) into a finite float64.
+// jsonNumber decodes a JSON number (not a string) into a finite float64. v is
+// one value from a document json.Unmarshal accepted, so it is valid JSON.
 func jsonNumber(v json.RawMessage) (float64, bool) {
-	d := json.NewDecoder(bytes.NewReader(v))
-	d.UseNumber()
-	var x any
-	if err := d.Decode(&x); err != nil {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || v[0] != '-' && (v[0] < '0' || v[0] > '9') {
 		return 0, false
 	}
-	n, ok := x.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	f, err := n.Float64()
+	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, false
 	}
@@ -333,51 +327,63 @@ func TransformSensorReading(raw RawReading, cfg ReadingConfig) (Reading, error) 
 	}
 	targets := cfg.Targets
 	if targets == nil {
-		targets = EngineeringUnits()
+		targets = engineeringUnits
+	}
+	if err := (ConvertConfig{Dimensions: targets, Atmosphere: cfg.Atmosphere}).Validate(); err != nil {
+		return Reading{}, err
 	}
 	now := time.Now
 	if cfg.Now != nil {
 		now = cfg.Now
 	}
 	processed := now()
-	clock := func() time.Time { return processed }
 	factor := raw.CalibrationFactor
 	if factor == 0 {
 		factor = 1
 	}
-	cal, err := NewCalibrator(CalibrateConfig{Default: Calibration{Factor: factor}})
-	if err != nil {
-		return Reading{}, err
+
+	// The same steps, in the same arithmetic, as Calibrator, Converter and
+	// Validator, without their per-tag state.
+	calibrated := math.FMA(raw.Value, factor, 0)
+	value, unit := calibrated, raw.Unit
+	var r Reason
+	var dim units.Dimension
+	if unit == "" {
+		r |= ReasonMissingUnit
+	} else if u, err := units.Parse(unit); err != nil {
+		r |= ReasonUnit
+	} else {
+		dim = u.Dimension()
+		if target, ok := targets[dim]; ok {
+			c, err := units.NewConverter(u, target)
+			if errors.Is(err, units.ErrNeedsReference) && cfg.Atmosphere > 0 {
+				c, err = units.NewGaugeConverter(u, target, cfg.Atmosphere)
+			}
+			switch {
+			case err == nil:
+				value, unit = c.Convert(value), target.Symbol()
+			case !errors.Is(err, units.ErrNeedsReference):
+				r |= ReasonUnit
+			}
+		}
 	}
-	conv, err := NewConverter(ConvertConfig{Dimensions: targets, Atmosphere: cfg.Atmosphere})
-	if err != nil {
-		return Reading{}, err
-	}
-	val, err := NewValidator(ValidateConfig{Stale: cfg.Stale, FutureSkew: cfg.FutureSkew, Now: clock})
-	if err != nil {
-		return Reading{}, err
-	}
-	batch := []scada.Point{{Tag: raw.SensorID, Value: raw.Value, Unit: raw.Unit, Quality: scada.Good, Time: raw.Timestamp}}
-	ctx := context.Background()
-	batch, _ = cal.Process(ctx, batch)
-	calibrated := batch[0].Value
-	batch, _ = conv.Process(ctx, batch)
-	scored, _ := val.Assess(ctx, batch, make([]Scored, 0, 1))
-	s := scored[0]
+	r |= timeReasons(raw.Timestamp, processed.UnixNano(), staleNanos(cfg.Stale), skewNanos(cfg.FutureSkew))
+	q := r.Quality(scada.Good)
+	score := r.Score()
 
 	out := Reading{
-		SensorID: raw.SensorID, Value: s.Point.Value, Unit: s.Point.Unit, Timestamp: raw.Timestamp,
-		QualityScore: s.Score, Grade: s.Grade, Reasons: s.Reasons, Quality: s.Point.Quality,
+		SensorID: raw.SensorID, Value: value, Unit: unit, Timestamp: raw.Timestamp,
+		QualityScore: score, Grade: GradeOf(score), Reasons: r, Quality: q,
 		Metadata: ReadingMetadata{
 			RawValue: raw.Value, RawUnit: raw.Unit, CalibrationFactor: factor, CalibratedValue: calibrated,
-			Quality: s.Point.Quality.String(), ProcessedAt: processed,
+			Quality: q.String(), ProcessedAt: processed,
 		},
+	}
+	if dim != 0 {
+		out.Metadata.Dimension = dim.String()
 	}
 	if out.Timestamp.IsZero() {
 		out.Timestamp = processed
-	}
-	if u, err := units.Parse(s.Point.Unit); err == nil {
-		out.Metadata.Dimension = u.Dimension().String()
 	}
 	return out, nil
 }

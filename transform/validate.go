@@ -183,23 +183,11 @@ func NewValidator(cfg ValidateConfig) (*Validator, error) {
 	v := &Validator{
 		tags:        make(map[string]*valTag, len(cfg.Tags)),
 		def:         cfg.Default,
-		stale:       int64(cfg.Stale),
-		skew:        int64(cfg.FutureSkew),
+		stale:       staleNanos(cfg.Stale),
+		skew:        skewNanos(cfg.FutureSkew),
 		allowNoUnit: cfg.AllowMissingUnit,
 		maxTags:     cfg.MaxTags,
 		now:         cfg.Now,
-	}
-	switch {
-	case cfg.Stale == 0:
-		v.stale = int64(DefaultStale)
-	case cfg.Stale < 0:
-		v.stale = 0
-	}
-	switch {
-	case cfg.FutureSkew == 0:
-		v.skew = int64(DefaultFutureSkew)
-	case cfg.FutureSkew < 0:
-		v.skew = 0
 	}
 	if v.maxTags == 0 {
 		v.maxTags = DefaultMaxTags
@@ -254,18 +242,10 @@ func (v *Validator) Assess(ctx context.Context, batch []scada.Point, dst []Score
 // Unix nanoseconds. v.mu is held.
 func (v *Validator) check(p *scada.Point, now int64) Reason {
 	v.stats.checked++
-	r := ReasonOf(p.Quality)
+	r := ReasonOf(p.Quality) | timeReasons(p.Time, now, v.stale, v.skew)
 	var t int64
-	if p.Time.IsZero() {
-		r |= ReasonNoTimestamp
-	} else {
+	if !p.Time.IsZero() {
 		t = p.Time.UnixNano()
-		if v.stale > 0 && now-t > v.stale {
-			r |= ReasonStale
-		}
-		if v.skew > 0 && t-now > v.skew {
-			r |= ReasonFuture
-		}
 	}
 	if p.Quality.IsBad() {
 		return v.count(r)
@@ -372,6 +352,38 @@ func (t *valTag) resolve(s string) {
 		scale, _ := dc.Affine()
 		t.rate = t.lim.MaxRate * math.Abs(scale)
 	}
+}
+
+// timeReasons checks a timestamp against now (Unix ns): missing, older than
+// stale or further ahead than skew (both in ns; 0 turns a check off).
+func timeReasons(at time.Time, now, stale, skew int64) Reason {
+	if at.IsZero() {
+		return ReasonNoTimestamp
+	}
+	var r Reason
+	t := at.UnixNano()
+	if stale > 0 && now-t > stale {
+		r |= ReasonStale
+	}
+	if skew > 0 && t-now > skew {
+		r |= ReasonFuture
+	}
+	return r
+}
+
+// staleNanos and skewNanos apply the documented defaults: 0 means the
+// default, a negative value turns the check off (0 ns).
+func staleNanos(d time.Duration) int64 { return thresholdNanos(d, DefaultStale) }
+func skewNanos(d time.Duration) int64  { return thresholdNanos(d, DefaultFutureSkew) }
+
+func thresholdNanos(d, def time.Duration) int64 {
+	switch {
+	case d == 0:
+		return int64(def)
+	case d < 0:
+		return 0
+	}
+	return int64(d)
 }
 
 // ValidateStats is a snapshot of a Validator's counters.

@@ -511,15 +511,9 @@ func TestConcurrentResolve(t *testing.T) {
 			done <- sum
 		}()
 	}
-	var first [2]float64
-	for i := range 4 {
-		s := <-done
-		if s[1] != 100 {
+	for range 4 {
+		if s := <-done; s[1] != 100 {
 			t.Errorf("Convert under concurrency = %v", s[1])
 		}
-		if i == 0 {
-			first = s
-		}
 	}
-	_ = first
 }
