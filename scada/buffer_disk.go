@@ -170,6 +170,12 @@ type diskOp struct {
 // counted as dropped (DropCorrupt), and the rest of the log stays readable.
 // Sealed segments are checked when read; the last one when opening.
 //
+// A failed write or fsync is sticky: the Append or Commit waiting for it and
+// every later one return the error (wrapping the operating system's, so
+// errors.Is(err, syscall.ENOSPC) works), because after a failed fsync the
+// state of the file is unknown. Reads go on. Close and reopen the directory
+// to recover what was durable.
+//
 // Consumer cursors are kept in cursors.log beside the segments and made
 // durable by the same group commit as the points.
 type DiskBuffer struct {

@@ -480,3 +480,73 @@ func TestDiskBufferCompactOnRealisticData(t *testing.T) {
 		}
 	}
 }
+
+// TestDiskBufferCrashWhileStartingASegment leaves the next segment file as a
+// crash during a roll can: empty, or a header followed by preallocated zeros.
+func TestDiskBufferCrashWhileStartingASegment(t *testing.T) {
+	for name, content := range map[string][]byte{
+		"empty":       nil,
+		"half header": appendSegHeader(nil, 500)[:7],
+		"header":      append(appendSegHeader(nil, 500), make([]byte, 64<<10)...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			b := openDisk(t, DiskBufferConfig{Dir: dir})
+			mustAppend(t, b, testPoints(0, 500, time.Now()))
+			b.Close()
+			if err := os.WriteFile(filepath.Join(dir, segName(500)), content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			b = openDisk(t, DiskBufferConfig{Dir: dir})
+			st := b.Stats()
+			if st.Next != 500 || st.Truncated != 0 || len(st.Quarantined) != 0 || st.Dropped.Total() != 0 {
+				t.Fatalf("after reopen: %+v", st)
+			}
+			if off := mustAppend(t, b, testPoints(500, 10, time.Now())); off != 500 {
+				t.Fatalf("Append at %d, want 500", off)
+			}
+			_, got, _ := scanAll(t, b, 0)
+			checkValues(t, got, 0)
+			if len(got) != 510 {
+				t.Fatalf("%d points, want 510", len(got))
+			}
+		})
+	}
+}
+
+// TestDiskBufferWriteFailureIsSticky breaks the active segment's file under
+// the buffer, as a failing disk would: the Append in flight and every later
+// one fail with the I/O error, nothing is reported durable that is not, and a
+// reopen recovers every point appended before.
+func TestDiskBufferWriteFailureIsSticky(t *testing.T) {
+	dir := t.TempDir()
+	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	ctx := readTimeout(t)
+	mustAppend(t, b, testPoints(0, 100, time.Now()))
+	// The sync loop is idle: Append returned after its round.
+	for _, sf := range b.files {
+		sf.f.Close()
+	}
+	_, err := b.Append(ctx, testPoints(100, 100, time.Now()))
+	if !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("Append on a broken file: %v, want the I/O error", err)
+	}
+	if _, err2 := b.Append(ctx, testPoints(100, 1, time.Now())); err2 == nil || err2.Error() != err.Error() {
+		t.Fatalf("second Append: %v, want %v again", err2, err)
+	}
+	if err := b.Commit(ctx, "c", 50); err == nil {
+		t.Fatal("Commit after the failure succeeded")
+	}
+	if st := b.Stats(); st.Durable != 100 {
+		t.Fatalf("Durable %d after the failure, want 100", st.Durable)
+	}
+	if err := b.Close(); err == nil {
+		t.Fatal("Close did not report the failure")
+	}
+	b = openDisk(t, DiskBufferConfig{Dir: dir})
+	_, got, _ := scanAll(t, b, 0)
+	if len(got) != 100 {
+		t.Fatalf("%d points after reopen, want 100", len(got))
+	}
+	checkValues(t, got, 0)
+}
