@@ -2,10 +2,12 @@ package scada_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/scada"
 )
 
@@ -89,4 +91,59 @@ func Example() {
 	// boiler-2 boiler-2.steam_temp 182.0 degC Good
 	// boiler-1: connected, 3 points, 1 bad, last at 08:00:02
 	// boiler-2: connected, 3 points, 1 bad, last at 08:00:02
+}
+
+// flakyMeter refuses its first connection, then delivers one reading.
+type flakyMeter struct{ attempts int }
+
+func (m *flakyMeter) Run(ctx context.Context, sink scada.Sink) error {
+	m.attempts++
+	if m.attempts == 1 {
+		return fmt.Errorf("%w: dial tcp 10.0.0.9:502: connection refused", scada.ErrConnection)
+	}
+	if err := sink.Deliver(ctx, []scada.Point{{Tag: "gas.flow", Value: 12.5, Unit: "m3/h", Time: time.Now()}}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// The health hook reports every change of a source's state, for a dashboard
+// or a metrics exporter.
+func ExampleCollectorConfig_onHealthChange() {
+	connected := make(chan struct{})
+	col, err := scada.NewCollector(scada.CollectorConfig{
+		Sink:    scada.SinkFunc(func(context.Context, []scada.Point) error { return nil }),
+		Backoff: resilience.Backoff{Initial: time.Millisecond, Max: time.Second},
+		OnHealthChange: func(h scada.SourceHealth) {
+			fmt.Printf("%s: %s", h.Name, h.State)
+			if h.State == resilience.StateBackingOff {
+				fmt.Printf(" after %q", h.LastError)
+			}
+			fmt.Println()
+			if h.State == resilience.StateConnected {
+				close(connected)
+			}
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := col.Add("gas-meter", &flakyMeter{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	<-connected
+	h, _ := col.HealthOf("gas-meter")
+	fmt.Println("attempts:", h.Attempts, "consecutive failures:", h.ConsecutiveFailures)
+	fmt.Println(col.Close(), errors.Is(col.Close(), scada.ErrClosed))
+	// Output:
+	// gas-meter: connecting
+	// gas-meter: backing off after "scada: connection failed: dial tcp 10.0.0.9:502: connection refused"
+	// gas-meter: connecting
+	// gas-meter: connected
+	// attempts: 2 consecutive failures: 1
+	// gas-meter: stopped
+	// <nil> true
 }
