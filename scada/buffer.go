@@ -63,6 +63,11 @@ type Buffer interface {
 	// Offsets beyond the end fail with [ErrOutOfRange].
 	Commit(ctx context.Context, consumer string, next Offset) error
 
+	// Forget removes the cursor of a consumer that is gone for good, so it no
+	// longer shows in Stats or in DropEvent.Unread. Forgetting an unknown
+	// consumer does nothing. If it reads again it starts at the oldest point.
+	Forget(ctx context.Context, consumer string) error
+
 	// Scan yields the retained durable points from offset from to the end of
 	// the log as it is when Scan starts, in batches, in order. It moves no
 	// cursor. The Points of each yielded Batch are valid only until the next

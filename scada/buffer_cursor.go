@@ -9,8 +9,13 @@ import (
 )
 
 // The consumer cursors of a disk buffer live in one append-only file of framed
-// records, each (consumer name, offset); the last record of a name wins. The
-// file is rewritten compactly when it grows past cursorCompactBytes.
+// records, each (consumer name, offset); the last record of a name wins, and
+// the offset forgotten removes the name. The file is rewritten compactly when
+// it grows past cursorCompactBytes (and on open); zeros after the records are
+// preallocated space.
+
+// forgotten is the offset of a cursor record that removes its consumer.
+const forgotten = Offset(1<<64 - 1)
 
 const (
 	cursorFile         = "cursors.log"
@@ -50,7 +55,11 @@ func parseCursors(b []byte) (map[string]Offset, int) {
 		if r.err != nil || r.i != len(payload) || checkConsumer(name) != nil {
 			break
 		}
-		m[name] = Offset(off)
+		if Offset(off) == forgotten {
+			delete(m, name)
+		} else {
+			m[name] = Offset(off)
+		}
 		pos += frameHeaderSize + n
 	}
 	return m, pos

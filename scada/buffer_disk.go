@@ -1154,6 +1154,39 @@ func (b *DiskBuffer) Commit(ctx context.Context, consumer string, next Offset) e
 	return b.waitSynced(ctx, gen)
 }
 
+// Forget implements [Buffer]. With SyncGroupCommit it returns once the
+// removal is durable.
+func (b *DiskBuffer) Forget(ctx context.Context, consumer string) error {
+	if err := checkConsumer(consumer); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if b.failed != nil {
+		err := b.failed
+		b.mu.Unlock()
+		return err
+	}
+	delete(b.cursors, consumer)
+	delete(b.readErr, consumer)
+	if sr := b.readers[consumer]; sr != nil {
+		sr.close()
+		delete(b.readers, consumer)
+	}
+	b.curBuf = appendCursorRecord(b.curBuf, consumer, forgotten)
+	b.queued = b.gen
+	gen := b.gen
+	b.mu.Unlock()
+	if b.cfg.Sync != SyncGroupCommit {
+		return nil
+	}
+	b.wake()
+	return b.waitSynced(ctx, gen)
+}
+
 // views returns the segments to read from off, after retention.
 func (b *DiskBuffer) views() ([]segView, Offset, error) {
 	b.mu.Lock()

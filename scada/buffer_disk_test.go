@@ -90,6 +90,16 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 		t.Fatalf("scada-archive: First %d, %d points, %v", batch.First, len(batch.Points), err)
 	}
 
+	// Forgetting is durable too.
+	if err := b.Forget(ctx, "historian"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b = openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 4 << 10})
+	if cs := b.Stats().Consumers; len(cs) != 1 || cs[0].Name != "scada-archive" || cs[0].Cursor != 3000 {
+		t.Fatalf("consumers after Forget and reopen: %+v", cs)
+	}
+
 	// A second buffer on the same directory is refused while this one is open.
 	if _, err := OpenDiskBuffer(DiskBufferConfig{Dir: dir}); err == nil {
 		t.Fatal("a second OpenDiskBuffer on a directory in use succeeded")

@@ -305,6 +305,20 @@ func (b *MemoryBuffer) Commit(ctx context.Context, consumer string, next Offset)
 	return nil
 }
 
+// Forget implements [Buffer].
+func (b *MemoryBuffer) Forget(ctx context.Context, consumer string) error {
+	if err := checkConsumer(consumer); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	delete(b.cursors, consumer)
+	return nil
+}
+
 // snapshot returns the records to read, after retention.
 func (b *MemoryBuffer) snapshot() ([]memRecord, Offset, error) {
 	b.mu.Lock()

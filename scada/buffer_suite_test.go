@@ -254,6 +254,18 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 			st.Consumers[1].Name != "historian" || st.Consumers[1].Cursor != 95 || st.Consumers[1].Lag != 5 {
 			t.Fatalf("Stats.Consumers = %+v", st.Consumers)
 		}
+		if err := b.Forget(ctx, "historian"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Forget(ctx, "never-seen"); err != nil {
+			t.Fatal(err)
+		}
+		if cs := b.Stats().Consumers; len(cs) != 1 || cs[0].Name != "dashboard" {
+			t.Fatalf("after Forget: %+v", cs)
+		}
+		if batch, err := b.Read(ctx, "historian", 1000); err != nil || batch.First != 0 {
+			t.Fatalf("a forgotten consumer reads from %d (%v), want 0", batch.First, err)
+		}
 	})
 
 	t.Run("ReadWaitsForData", func(t *testing.T) {
@@ -470,6 +482,9 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		}
 		if err := b.Commit(ctx, "c", 0); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Commit after Close: %v", err)
+		}
+		if err := b.Forget(ctx, "c"); !errors.Is(err, ErrClosed) {
+			t.Fatalf("Forget after Close: %v", err)
 		}
 		for _, err := range b.Scan(ctx, 0) {
 			if !errors.Is(err, ErrClosed) {
