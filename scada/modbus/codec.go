@@ -29,39 +29,56 @@ func canonical(dst, b []byte, o Order) {
 // (wire order). b must hold exactly typ.registers() registers; bit is used
 // for Bool.
 func decodeRegisters(typ Type, o Order, bit int, b []byte) (float64, error) {
-	if typ == Uint16 && len(b) == 2 && !o.byteSwap() {
-		return float64(uint16(b[0])<<8 | uint16(b[1])), nil // the common case
-	}
-	if n := typ.registers(0); n == 0 || len(b) != 2*n {
+	n := typ.registers(0)
+	if n == 0 || len(b) != 2*n {
 		return 0, fmt.Errorf("modbus: %d bytes for a %s: %w", len(b), typ, errDecode)
 	}
-	var buf [8]byte
-	c := buf[:len(b)]
-	canonical(c, b, o)
-	switch typ {
-	case Bool:
-		if bit < 0 || bit > 15 {
-			return 0, fmt.Errorf("modbus: bit %d: %w", bit, errDecode)
+	switch n {
+	case 1:
+		v := uint16(b[0])<<8 | uint16(b[1])
+		if o.byteSwap() {
+			v = v<<8 | v>>8
 		}
-		return float64(binary.BigEndian.Uint16(c) >> bit & 1), nil
-	case Int16:
-		return float64(int16(binary.BigEndian.Uint16(c))), nil
-	case Uint16:
-		return float64(binary.BigEndian.Uint16(c)), nil
-	case Int32:
-		return float64(int32(binary.BigEndian.Uint32(c))), nil
-	case Uint32:
-		return float64(binary.BigEndian.Uint32(c)), nil
-	case Float32:
-		return float64(math.Float32frombits(binary.BigEndian.Uint32(c))), nil
-	case Int64:
-		return float64(int64(binary.BigEndian.Uint64(c))), nil
-	case Uint64:
-		return float64(binary.BigEndian.Uint64(c)), nil
-	case Float64:
-		return math.Float64frombits(binary.BigEndian.Uint64(c)), nil
+		switch typ {
+		case Bool:
+			if bit < 0 || bit > 15 {
+				return 0, fmt.Errorf("modbus: bit %d: %w", bit, errDecode)
+			}
+			return float64(v >> bit & 1), nil
+		case Int16:
+			return float64(int16(v)), nil
+		}
+		return float64(v), nil
+	case 2:
+		var v uint32
+		switch o {
+		case ABCD:
+			v = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		case CDAB:
+			v = uint32(b[2])<<24 | uint32(b[3])<<16 | uint32(b[0])<<8 | uint32(b[1])
+		case BADC:
+			v = uint32(b[1])<<24 | uint32(b[0])<<16 | uint32(b[3])<<8 | uint32(b[2])
+		default: // DCBA
+			v = uint32(b[3])<<24 | uint32(b[2])<<16 | uint32(b[1])<<8 | uint32(b[0])
+		}
+		switch typ {
+		case Int32:
+			return float64(int32(v)), nil
+		case Float32:
+			return float64(math.Float32frombits(v)), nil
+		}
+		return float64(v), nil
 	}
-	return 0, fmt.Errorf("modbus: type %s: %w", typ, errDecode)
+	var buf [8]byte
+	canonical(buf[:], b, o)
+	v := binary.BigEndian.Uint64(buf[:])
+	switch typ {
+	case Int64:
+		return float64(int64(v)), nil
+	case Float64:
+		return math.Float64frombits(v), nil
+	}
+	return float64(v), nil
 }
 
 // decodeText decodes a String tag's registers: two characters a register,
