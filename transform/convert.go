@@ -20,7 +20,8 @@ const DefaultMaxTags = 100_000
 // EngineeringUnits returns the target units plant engineers read, one per
 // dimension: °C, Δ°C, kPa, m³/h, kg/h, kWh, kW, kg, m³ and %. Use it as
 // ConvertConfig.Dimensions to normalize every point whose tag has no target
-// of its own. Each call returns a new map.
+// of its own, with [EngineeringGaugeUnit] as ConvertConfig.GaugePressure.
+// Each call returns a new map.
 func EngineeringUnits() map[units.Dimension]units.Unit {
 	return map[units.Dimension]units.Unit{
 		units.Temperature:           units.MustParse("°C"),
@@ -35,6 +36,10 @@ func EngineeringUnits() map[units.Dimension]units.Unit {
 		units.Dimensionless:         units.MustParse("%"),
 	}
 }
+
+// EngineeringGaugeUnit returns kPag, the gauge counterpart of the kPa in
+// [EngineeringUnits], for ConvertConfig.GaugePressure.
+func EngineeringGaugeUnit() units.Unit { return units.MustParse("kPag") }
 
 // engineeringUnits is the read-only default of TransformSensorReading.
 var engineeringUnits = EngineeringUnits()
@@ -51,9 +56,13 @@ type ConvertConfig struct {
 	Dimensions map[units.Dimension]units.Unit
 	// Atmosphere, in Pa, is the reference for converting between gauge and
 	// absolute pressure (see units.NewGaugeConverter). Zero means none: a gauge
-	// point whose tag targets an absolute unit (or the reverse) is marked, and a
-	// gauge point whose dimension default is absolute is left as it is.
+	// point whose tag targets an absolute unit (or the reverse) is marked.
 	Atmosphere float64
+	// GaugePressure is the target of gauge pressure points of tags not in Tags
+	// when Atmosphere is zero (kPag, say: see [EngineeringGaugeUnit]). Zero
+	// leaves such points in their unit. With Atmosphere set they follow
+	// Dimensions and become absolute.
+	GaugePressure units.Unit
 	// MaxTags bounds the per-tag cache; 0 means DefaultMaxTags.
 	MaxTags int
 	// Logger receives one warning per distinct unknown unit name. Nil discards.
@@ -72,6 +81,9 @@ func (c ConvertConfig) Validate() error {
 		if u.Dimension() != d {
 			errs = append(errs, fmt.Errorf("transform: convert: target for %v is %q, of dimension %v", d, u, u.Dimension()))
 		}
+	}
+	if !c.GaugePressure.IsZero() && !c.GaugePressure.IsGauge() {
+		errs = append(errs, fmt.Errorf("transform: convert: gauge pressure target %q is not a gauge pressure unit", c.GaugePressure))
 	}
 	if math.IsNaN(c.Atmosphere) || math.IsInf(c.Atmosphere, 0) || c.Atmosphere < 0 {
 		errs = append(errs, fmt.Errorf("transform: convert: atmosphere %v Pa is not a finite positive pressure", c.Atmosphere))
@@ -205,7 +217,11 @@ func (c *Converter) resolve(t *convTag, s string) {
 	}
 	t.known = true
 	target, explicit := t.target, !t.target.IsZero()
-	if !explicit {
+	switch {
+	case explicit:
+	case src.IsGauge() && c.cfg.Atmosphere == 0 && !c.cfg.GaugePressure.IsZero():
+		target = c.cfg.GaugePressure
+	default:
 		if target, ok = c.cfg.Dimensions[src.Dimension()]; !ok {
 			return
 		}

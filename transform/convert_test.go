@@ -76,6 +76,20 @@ func TestConverter(t *testing.T) {
 	}
 }
 
+func TestConverterGaugeTarget(t *testing.T) {
+	c, err := NewConverter(ConvertConfig{Dimensions: EngineeringUnits(), GaugePressure: EngineeringGaugeUnit()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := c.Process(context.Background(), []scada.Point{pt("p", 1, "barg", t0), pt("q", 1, "bar", t0)})
+	if out[0].Value != 100 || out[0].Unit != "kPag" || out[1].Value != 100 || out[1].Unit != "kPa" {
+		t.Errorf("gauge target: %v", out)
+	}
+	if err := (ConvertConfig{GaugePressure: units.MustParse("kPa")}).Validate(); err == nil {
+		t.Error("absolute GaugePressure accepted")
+	}
+}
+
 func TestConverterAtmosphere(t *testing.T) {
 	c, err := NewConverter(ConvertConfig{Dimensions: EngineeringUnits(), Atmosphere: units.StandardAtmosphere})
 	if err != nil {

@@ -139,7 +139,9 @@ func (d *Deadband) pass(p *scada.Point) bool {
 		if !ok {
 			band = d.def
 		}
-		d.last[p.Tag] = &dbTag{value: p.Value, t: t, quality: p.Quality, unit: p.Unit, band: band}
+		last = &dbTag{value: p.Value, t: t, quality: p.Quality, unit: p.Unit, band: band}
+		d.last[p.Tag] = last
+		d.cache.put(p.Tag, last)
 		return true
 	}
 	switch {

@@ -7,7 +7,10 @@
 // here is one, and [Chain] composes them:
 //
 //	cal, _ := transform.NewCalibrator(transform.CalibrateConfig{Tags: factors})
-//	conv, _ := transform.NewConverter(transform.ConvertConfig{Dimensions: transform.EngineeringUnits()})
+//	conv, _ := transform.NewConverter(transform.ConvertConfig{
+//		Dimensions:    transform.EngineeringUnits(),    // °C, kPa, m³/h, kg/h, kWh, kW ...
+//		GaugePressure: transform.EngineeringGaugeUnit(), // kPag
+//	})
 //	val, _ := transform.NewValidator(transform.ValidateConfig{Tags: limits})
 //	db, _ := transform.NewDeadband(transform.DeadbandConfig{Default: 0.1})
 //	p := transform.Chain(cal, conv, val, db)

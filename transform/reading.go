@@ -283,6 +283,9 @@ type ReadingConfig struct {
 	Targets map[units.Dimension]units.Unit
 	// Atmosphere, in Pa, lets gauge pressures become absolute; 0 keeps them gauge.
 	Atmosphere float64
+	// GaugePressure is the target of gauge pressures when Atmosphere is 0;
+	// zero means kPag when Targets is nil, and no conversion otherwise.
+	GaugePressure units.Unit
 	// Stale and FutureSkew are as in ValidateConfig: 0 means the default, a
 	// negative value turns the check off.
 	Stale, FutureSkew time.Duration
@@ -325,11 +328,14 @@ func TransformSensorReading(raw RawReading, cfg ReadingConfig) (Reading, error) 
 	if err := raw.check(); err != nil {
 		return Reading{}, err
 	}
-	targets := cfg.Targets
+	targets, gauge := cfg.Targets, cfg.GaugePressure
 	if targets == nil {
 		targets = engineeringUnits
+		if gauge.IsZero() {
+			gauge = EngineeringGaugeUnit()
+		}
 	}
-	if err := (ConvertConfig{Dimensions: targets, Atmosphere: cfg.Atmosphere}).Validate(); err != nil {
+	if err := (ConvertConfig{Dimensions: targets, Atmosphere: cfg.Atmosphere, GaugePressure: gauge}).Validate(); err != nil {
 		return Reading{}, err
 	}
 	now := time.Now
@@ -354,7 +360,11 @@ func TransformSensorReading(raw RawReading, cfg ReadingConfig) (Reading, error) 
 		r |= ReasonUnit
 	} else {
 		dim = u.Dimension()
-		if target, ok := targets[dim]; ok {
+		target, ok := targets[dim]
+		if u.IsGauge() && cfg.Atmosphere == 0 && !gauge.IsZero() {
+			target, ok = gauge, true
+		}
+		if ok {
 			c, err := units.NewConverter(u, target)
 			if errors.Is(err, units.ErrNeedsReference) && cfg.Atmosphere > 0 {
 				c, err = units.NewGaugeConverter(u, target, cfg.Atmosphere)

@@ -134,10 +134,16 @@ func TestTransformSensorReading(t *testing.T) {
 	if r, _ := TransformSensorReading(RawReading{SensorID: "a", Value: 1, Unit: "kW"}, cfg); !r.Timestamp.Equal(t0) {
 		t.Errorf("missing timestamp not stamped with the processing time: %v", r.Timestamp)
 	}
-	// Gauge pressure: kept gauge by default, absolute with a reference.
+	// Gauge pressure: kPag by default, absolute with a reference.
 	r, _ = TransformSensorReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0}, cfg)
-	if r.Unit != "barg" {
+	if r.Unit != "kPag" || r.Value != 100 {
 		t.Errorf("gauge: %v %s", r.Value, r.Unit)
+	}
+	// With caller targets and no gauge target, a gauge pressure stays as it is.
+	r, _ = TransformSensorReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0},
+		ReadingConfig{Now: cfg.Now, Targets: map[units.Dimension]units.Unit{units.Pressure: units.MustParse("kPa")}})
+	if r.Unit != "barg" || r.Value != 1 || r.Reasons != 0 {
+		t.Errorf("gauge without target: %v %s %v", r.Value, r.Unit, r.Reasons)
 	}
 	cfg.Atmosphere = units.StandardAtmosphere
 	r, _ = TransformSensorReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0}, cfg)
