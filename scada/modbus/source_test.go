@@ -492,8 +492,14 @@ func TestRunCancelAndRunning(t *testing.T) {
 	if err := s.Run(context.Background(), sink); !errors.Is(err, ErrRunning) {
 		t.Errorf("second Run: %v", err)
 	}
+	if !s.Stats().Connected {
+		t.Error("not Connected while Run polls")
+	}
 	if err := stop(); err != nil {
 		t.Errorf("Run after cancel returned %v", err)
+	}
+	if s.Stats().Connected {
+		t.Error("Connected after Run returned")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 // Stats is a snapshot of a Source's counters since New. Counters only grow.
 type Stats struct {
+	Connected  bool   // a Run holds a connection now
 	Connects   uint64 // connections opened
 	DialErrors uint64 // connection attempts that failed
 	Polls      uint64 // device polls completed (one per device per interval)
@@ -78,6 +79,9 @@ func (s *Source) Stats() Stats {
 			out.ByException[Exception(i)] = n
 		}
 	}
+	s.mu.Lock()
+	out.Connected = s.cur != nil
+	s.mu.Unlock()
 	now := time.Now()
 	for i, d := range s.devices {
 		u := &st.units[i]
