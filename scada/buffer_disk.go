@@ -1037,55 +1037,16 @@ func (b *DiskBuffer) Read(ctx context.Context, consumer string, max int) (Batch,
 			cur = b.firstLocked()
 			b.cursors[consumer] = cur
 		}
-		if cur < b.durable {
-			i := b.segAtLocked(cur)
-			if i < len(b.segs) && b.segs[i].base < b.durable {
-				v := b.viewLocked(b.segs[i])
-				sr := b.readers[consumer]
-				delete(b.readers, consumer)
-				b.mu.Unlock()
-				b.report(events)
-				batch, sr, err := b.readFrom(sr, v, cur, max)
-				// Go on into the following segments while they join up.
-				for err == nil && len(batch.Points) > 0 && len(batch.Points) < max {
-					next := batch.Next()
-					b.mu.Lock()
-					j := b.segAtLocked(next)
-					if j >= len(b.segs) || b.segs[j].base != next || next >= b.durable {
-						b.mu.Unlock()
-						break
-					}
-					v := b.viewLocked(b.segs[j])
-					b.mu.Unlock()
-					var more Batch
-					more, sr, err = b.readFrom(sr, v, next, max-len(batch.Points))
-					batch.Points = append(batch.Points, more.Points...)
-					if len(more.Points) == 0 {
-						break
-					}
-				}
-				if err != nil && len(batch.Points) > 0 {
-					// Deliver what was read; a corruption is reported by the
-					// next Read, which then skips the quarantined segment.
-					if errors.As(err, new(*CorruptError)) {
-						b.mu.Lock()
-						b.readErr[consumer] = err
-						b.mu.Unlock()
-					}
-					err = nil
-				}
-				b.mu.Lock()
-				if sr != nil && !b.closed && b.readers[consumer] == nil {
-					b.readers[consumer] = sr
-				} else if sr != nil {
-					sr.close()
-				}
-				b.mu.Unlock()
-				if errors.Is(err, os.ErrNotExist) {
-					continue // dropped by retention meanwhile: look again
-				}
-				return batch, err
+		if v, ok := b.readableLocked(cur); ok {
+			sr := b.readers[consumer]
+			delete(b.readers, consumer)
+			b.mu.Unlock()
+			b.report(events)
+			batch, err := b.readRun(consumer, sr, v, cur, max)
+			if errors.Is(err, os.ErrNotExist) {
+				continue // dropped by retention meanwhile: look again
 			}
+			return batch, err
 		}
 		ch := b.notify
 		b.mu.Unlock()
@@ -1096,6 +1057,59 @@ func (b *DiskBuffer) Read(ctx context.Context, consumer string, max int) (Batch,
 	}
 }
 
+// readableLocked returns the segment to read from cur, if a durable point at
+// or after cur is retained.
+func (b *DiskBuffer) readableLocked(cur Offset) (segView, bool) {
+	if cur >= b.durable {
+		return segView{}, false
+	}
+	i := b.segAtLocked(cur)
+	if i == len(b.segs) || b.segs[i].base >= b.durable {
+		return segView{}, false
+	}
+	return b.viewLocked(b.segs[i]), true
+}
+
+// readRun reads up to max points for consumer from cur in v and on into the
+// segments that follow without a gap, then caches the reader for the
+// consumer's next Read.
+func (b *DiskBuffer) readRun(consumer string, sr *segReader, v segView, cur Offset, max int) (Batch, error) {
+	batch, sr, err := b.readFrom(sr, v, cur, max)
+	for err == nil && len(batch.Points) > 0 && len(batch.Points) < max {
+		next := batch.Next()
+		b.mu.Lock()
+		v, ok := b.readableLocked(next)
+		b.mu.Unlock()
+		if !ok || v.base != next {
+			break
+		}
+		var more Batch
+		more, sr, err = b.readFrom(sr, v, next, max-len(batch.Points))
+		batch.Points = append(batch.Points, more.Points...)
+		if len(more.Points) == 0 {
+			break
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil && len(batch.Points) > 0 {
+		// Deliver what was read. A corruption is returned by the next Read,
+		// which then goes on past the quarantined segment.
+		if errors.As(err, new(*CorruptError)) {
+			b.readErr[consumer] = err
+		}
+		err = nil
+	}
+	if sr != nil && !b.closed && b.readers[consumer] == nil {
+		b.readers[consumer] = sr
+	} else if sr != nil {
+		sr.close()
+	}
+	return batch, err
+}
+
+// readFrom reads up to max points from cur within one segment. A corrupt
+// segment is quarantined; the error says where.
 func (b *DiskBuffer) readFrom(sr *segReader, v segView, cur Offset, max int) (Batch, *segReader, error) {
 	var batch Batch
 	if cur < v.base {
