@@ -81,6 +81,9 @@
 // suffixes "/hr" and "/sec" as "/h" and "/s". So "kW·h", "kW h" and "kW-h" are
 // kWh, and "bar(g)" is barg.
 //
+// OPC UA servers carry the UNECE code in EUInformation.UnitId, packed into an
+// Int32; [FromUnitID] reads it and [Unit.UnitID] writes it.
+//
 // Letter case is honoured where it carries meaning and ignored elsewhere:
 //   - Symbols whose case tells them from another unit's are matched only as
 //     written: MW is megawatt and mW milliwatt, and "mw" is an error rather than

@@ -96,3 +96,14 @@ func ExampleIncompatibleError() {
 	// energy -> power
 	// units: cannot convert kWh (energy) to kW (power)
 }
+
+func ExampleFromUnitID() {
+	// An OPC UA server publishes EUInformation{UnitId: 4604232, DisplayName: "°F"}.
+	u, err := units.FromUnitID(4604232)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(u, u.Code(), u.UnitID())
+	// Output:
+	// °F FAH 4604232
+}

@@ -39,6 +39,7 @@ type def struct {
 	offset *big.Rat // nil for zero; only temperatures have one
 	gauge  bool     // pressure relative to the local atmosphere
 	rec20  string   // UNECE Recommendation 20 common code, matched exactly
+	rec20x []string // further UNECE codes read as this unit (deprecated or synonyms)
 	ucum   string   // UCUM case-sensitive code, matched exactly
 	exact  []string // more spellings matched as written: case carries meaning
 	fold   []string // more spellings matched in any letter case
@@ -105,8 +106,8 @@ var table = []def{
 	// PS is the UNECE code for pound-force per square inch, which OPC UA servers
 	// publish; it is not read as Pferdestärke.
 	{sym: "psi", name: "pound-force per square inch", dim: Pressure, scale: ratPsi, rec20: "PS", ucum: "[psi]",
-		exact: []string{"80"}, // UNECE "pound per square inch absolute"
-		fold:  []string{"psi", "psia", "psi(a)", "psi abs", "lbf/in²", "lbf/in2", "lb/in²", "lb/in2"},
+		rec20x: []string{"80"}, // UNECE "pound per square inch absolute"
+		fold:   []string{"psi", "psia", "psi(a)", "psi abs", "lbf/in²", "lbf/in2", "lb/in²", "lb/in2"},
 		names: []string{"pound per square inch", "pounds per square inch", "pounds-force per square inch",
 			"pound-force per square inch absolute", "pound per square inch absolute", "pounds per square inch absolute"}},
 	{sym: "atm", name: "standard atmosphere", dim: Pressure, scale: n(101325), rec20: "ATM", ucum: "atm",
@@ -144,9 +145,9 @@ var table = []def{
 	{sym: "mbarg", name: "millibar gauge", dim: Pressure, scale: n(100), gauge: true,
 		exact: []string{"mbar(g)", "mbar g", "mbar gauge"}},
 	{sym: "psig", name: "pound-force per square inch gauge", dim: Pressure, scale: ratPsi, gauge: true,
-		exact: []string{"64"}, // UNECE "pound per square inch, gauge" (deprecated, still published)
-		fold:  []string{"psig", "psi(g)", "psi g", "psi gauge"},
-		names: []string{"pound per square inch gauge", "pounds per square inch gauge", "pounds-force per square inch gauge"}},
+		rec20x: []string{"64"}, // UNECE "pound per square inch, gauge" (deprecated, still published)
+		fold:   []string{"psig", "psi(g)", "psi g", "psi gauge"},
+		names:  []string{"pound per square inch gauge", "pounds per square inch gauge", "pounds-force per square inch gauge"}},
 	{sym: "kgf/cm²g", name: "kilogram-force per square centimetre gauge", dim: Pressure, scale: mul(ratGn, n(10000)), gauge: true,
 		fold:  []string{"kgf/cm²g", "kgf/cm2g", "kg/cm²g", "kg/cm2g", "kgf/cm2(g)", "kg/cm2(g)"},
 		names: []string{"kilogram per square centimetre gauge"}},

@@ -303,6 +303,9 @@ func buildIndex() unitIndex {
 		add(id, d.sym, false)
 		add(id, d.rec20, false)
 		add(id, d.ucum, false)
+		for _, s := range d.rec20x {
+			add(id, s, false)
+		}
 		for _, s := range d.exact {
 			add(id, s, false)
 		}
