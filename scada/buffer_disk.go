@@ -295,10 +295,13 @@ func (b *DiskBuffer) recover() ([]DropEvent, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].base < files[j].base })
 
+	type quarantined struct {
+		err   *CorruptError
+		base  Offset
+		count uint64 // the points before the damage; more may have been lost
+	}
 	var events []DropEvent
-	var bad []*CorruptError // quarantined, with the base their points start at
-	var badBase []Offset
-	var badCount []uint64
+	var bad []quarantined
 	b.next = 0
 	for i, f := range files {
 		path := filepath.Join(b.dir, f.name)
@@ -350,28 +353,31 @@ func (b *DiskBuffer) recover() ([]DropEvent, error) {
 		if err := b.quarantineFile(f.name, ce); err != nil {
 			return nil, err
 		}
-		bad = append(bad, ce)
-		badBase = append(badBase, f.base)
-		badCount = append(badCount, res.meta.count)
+		bad = append(bad, quarantined{ce, f.base, res.meta.count})
 		b.next = max(b.next, f.base+Offset(res.meta.count))
 	}
 	if n := len(b.segs); n > 0 {
 		b.next = max(b.next, b.segs[n-1].end())
 	}
-	// Report the quarantined segments: their points run to the next segment.
-	for i, ce := range bad {
-		from := badBase[i]
-		to := from + Offset(badCount[i])
+	// Report the quarantined segments: their points run to the next segment
+	// or, for the last one, as far as it could be read.
+	for _, q := range bad {
+		from, to := q.base, q.base+Offset(q.count)
+		next := Offset(1<<64 - 1)
 		for _, s := range b.segs {
 			if s.base > from {
-				to = s.base
-				break
+				next = min(next, s.base)
 			}
 		}
-		if to == from && i+1 < len(bad) {
-			to = max(to, badBase[i+1])
+		for _, o := range bad {
+			if o.base > from {
+				next = min(next, o.base)
+			}
 		}
-		e := DropEvent{Reason: DropCorrupt, From: from, To: to, Points: uint64(to - from), Err: ce}
+		if next != 1<<64-1 {
+			to = next
+		}
+		e := DropEvent{Reason: DropCorrupt, From: from, To: to, Points: uint64(to - from), Err: q.err}
 		b.dropped.add(DropCorrupt, e.Points)
 		events = append(events, e)
 	}
