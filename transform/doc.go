@@ -69,6 +69,8 @@
 // caller's table, and the source key kept. It reports duplicates, overlapping
 // periods and missing periods per meter as [Issue] values on the record, and
 // never drops a record: [EnergyNormalizer.All] wraps an erp.Client stream.
+// [RecordNormalizer] does the same for cost records, production and
+// maintenance orders (plants mapped, periods in UTC, duplicates reported).
 //
 // # Agent messages
 //
