@@ -72,7 +72,8 @@ type DiskBufferConfig struct {
 	MaxPending int64
 	// OnDrop, if set, is called with every drop: retention, and corrupt
 	// segments quarantined when opening or reading. It runs without the
-	// buffer's lock held, on the goroutine that caused the drop.
+	// buffer's lock held (it may call Stats), on the goroutine that caused the
+	// drop, which may be the buffer's sync loop: it must return quickly.
 	OnDrop func(DropEvent)
 	// Now is the clock for append times, retention and Recent; nil means
 	// time.Now.
@@ -90,8 +91,8 @@ func (c DiskBufferConfig) Validate() error {
 	if c.SegmentBytes < 0 {
 		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes is negative (%d)", c.SegmentBytes))
 	}
-	if c.SegmentBytes > 0 && c.MaxBytes > 0 && c.SegmentBytes > c.MaxBytes/2 {
-		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes (%d) must be at most half of MaxBytes (%d)", c.SegmentBytes, c.MaxBytes))
+	if capBytes := c.withDefaults().MaxBytes; c.SegmentBytes > 0 && capBytes > 0 && c.SegmentBytes > capBytes/2 {
+		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes (%d) must be at most half of MaxBytes (%d)", c.SegmentBytes, capBytes))
 	}
 	if c.Sync != SyncGroupCommit && c.Sync != SyncInterval {
 		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.Sync: unknown policy %d", int(c.Sync)))

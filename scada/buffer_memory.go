@@ -38,7 +38,8 @@ type MemoryBufferConfig struct {
 	// (256 MiB); negative means no cap.
 	MaxBytes int64
 	// OnDrop, if set, is called with every drop retention makes, after the
-	// buffer's lock is released, from the goroutine that caused the drop.
+	// buffer's lock is released (it may call Stats), from the goroutine that
+	// caused the drop. It must return quickly.
 	OnDrop func(DropEvent)
 	// Now is the clock for append times, retention and Recent; nil means
 	// time.Now. Tests and simulations set it.
