@@ -19,8 +19,8 @@ type Offset uint64
 // consumer was away is kept, in order, until the consumer has taken it or the
 // retention drops it.
 //
-// Writers [Buffer.Append] batches (a Buffer is also a [Sink], so a [Collector]
-// can feed it directly). Each named consumer reads from its own cursor with
+// Writers store batches with [Buffer.Append] (a Buffer is also a [Sink], so a
+// [Collector] can feed it directly). Each named consumer reads from its own cursor with
 // [Buffer.Read] and moves the cursor with [Buffer.Commit] once the points are
 // delivered downstream; a consumer that was offline, or a process that
 // restarted, resumes where the last commit left it. Delivery is at least once:
@@ -53,8 +53,9 @@ type Buffer interface {
 	// Read returns up to max points (at least one) from the committed cursor of
 	// consumer, waiting until there is a point to return or ctx ends. Read does
 	// not move the cursor: call Commit with [Batch.Next] once the points are
-	// delivered, or Read returns them again. A consumer that never committed
-	// starts at the oldest retained point. The returned slice is the caller's.
+	// delivered, or Read returns them again. A consumer is known from its
+	// first Read or Commit; one that never committed starts at the oldest
+	// retained point. The returned slice is the caller's.
 	Read(ctx context.Context, consumer string, max int) (Batch, error)
 
 	// Commit moves the cursor of consumer to next, the offset of the first point
@@ -83,7 +84,9 @@ type Buffer interface {
 	Stats() BufferStats
 
 	// Close flushes what was appended, makes it durable and releases the
-	// buffer. Calls after the first return [ErrClosed], as do all other methods.
+	// buffer; blocked Reads return [ErrClosed]. Calls after the first return
+	// ErrClosed, as do all other methods but Stats, which keeps reporting the
+	// final counters.
 	Close() error
 }
 
