@@ -308,7 +308,6 @@ func (s *Supervisor) attemptOnce(ctx context.Context) error {
 	}
 	s.attempt++ // later connected calls from this attempt are ignored
 	s.healthyAt = time.Time{}
-	s.st.ConnectedSince = time.Time{}
 	s.st.LastError = msg
 	s.st.LastErrorAt = now
 	s.mu.Unlock()
@@ -377,6 +376,7 @@ func (s *Supervisor) waiting(delay time.Duration) {
 		if s.breaker != nil && s.breaker.IsOpen() {
 			st.State = StateBreakerOpen
 		}
+		st.ConnectedSince = time.Time{}
 		st.NextAttempt = s.now().Add(delay)
 		return true
 	})
