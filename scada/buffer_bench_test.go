@@ -155,3 +155,45 @@ func BenchmarkMemoryBufferAppend(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*1000)/time.Since(start).Seconds(), "points/s")
 }
+
+// BenchmarkDiskBufferConsume is a consumer catching up through Read and
+// Commit (a durable cursor every 4096 points) instead of Scan.
+func BenchmarkDiskBufferConsume(b *testing.B) {
+	const total = 1_000_000
+	buf, err := OpenDiskBuffer(DiskBufferConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1, Sync: SyncInterval})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer buf.Close()
+	ctx := context.Background()
+	sim := newPlantSim(1000)
+	for range total / 4000 {
+		if _, err := buf.Append(ctx, sim.next(4000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := buf.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for i := range b.N {
+		consumer := "c" + strconv.Itoa(i)
+		for got := 0; got < total; {
+			batch, err := buf.Read(ctx, consumer, 4096)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := buf.Commit(ctx, consumer, batch.Next()); err != nil {
+				b.Fatal(err)
+			}
+			got += len(batch.Points)
+		}
+		if err := buf.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+		n += total
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "points/s")
+}
