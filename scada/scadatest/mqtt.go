@@ -42,6 +42,14 @@ type MQTTBrokerConfig struct {
 	// keeps per client; more are dropped and counted in InflightDropped. Zero
 	// means mochi's default, 8192.
 	MaxInflight uint16
+	// EnforceReceiveMaximum makes the broker honour the Receive Maximum a
+	// client sends in CONNECT. It is off by default because mochi v2.7.9
+	// takes an in-flight table's read lock twice (Inflight.NextImmediate
+	// calls GetAll) on that path: a message published to the client while
+	// the broker handles the client's PUBACK can deadlock the client's
+	// session for good. With it off the broker sends without a quota and
+	// TCP back-pressure paces it.
+	EnforceReceiveMaximum bool
 }
 
 // MQTTBroker is an in-process MQTT 5 broker (github.com/mochi-mqtt/server/v2)
@@ -324,7 +332,14 @@ type brokerHook struct {
 func (h *brokerHook) ID() string { return "scadatest" }
 
 func (h *brokerHook) Provides(t byte) bool {
-	return t == mochi.OnConnectAuthenticate || t == mochi.OnACLCheck || t == mochi.OnSubscribed
+	return t == mochi.OnConnectAuthenticate || t == mochi.OnACLCheck || t == mochi.OnSubscribed || t == mochi.OnConnect
+}
+
+func (h *brokerHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
+	if !h.b.cfg.EnforceReceiveMaximum {
+		cl.State.Inflight.ResetSendQuota(0) // see MQTTBrokerConfig.EnforceReceiveMaximum
+	}
+	return nil
 }
 
 func (h *brokerHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {

@@ -1,0 +1,24 @@
+// Package sparkplug decodes Sparkplug B (Eclipse Sparkplug, the
+// spBv1.0 namespace) for the MQTT source in scada/mqtt.
+//
+// [Decoder] is an mqtt.Decoder that keeps each edge node's alias tables from
+// its NBIRTH and DBIRTH messages and sequence numbers, turns NBIRTH, DBIRTH,
+// NDATA and DDATA metrics into points, marks a node's or device's tags Bad on
+// NDEATH and DDEATH, and asks an edge node to publish its births again (an
+// NCMD with "Node Control/Rebirth") when it sees an unknown alias, data from
+// a node it has no birth for, or a gap in the sequence numbers.
+//
+//	dec, err := sparkplug.NewDecoder(sparkplug.Config{})
+//	...
+//	src, err := mqtt.New(mqtt.Config{
+//		Broker:   "mqtts://broker.plant.local:8883",
+//		ClientID: "gl001-sparkplug",
+//		Subscriptions: []mqtt.Subscription{{Topic: "spBv1.0/plant/#", QoS: 1, Decoder: dec}},
+//	})
+//
+// The payload codec ([Unmarshal], [Marshal], [Payload], [Metric]) follows
+// Eclipse Tahu's sparkplug_b.proto field for field and is written with
+// google.golang.org/protobuf/encoding/protowire, so no generated code is
+// needed. Metric metadata is skipped; data sets, templates and extensions are
+// kept as their encoded bytes.
+package sparkplug
