@@ -23,8 +23,8 @@ import (
 // certificate, written as PEM files into a test directory.
 type pki struct {
 	caFile, certFile, keyFile string // the client's files
-	pool                          *x509.CertPool
-	server                        tls.Certificate
+	pool                      *x509.CertPool
+	server                    tls.Certificate
 }
 
 func newPKI(t *testing.T) *pki {
