@@ -14,6 +14,7 @@ var errTimeSyntax = errors.New("not a date or time")
 //	2024-01-01T10:00:00Z           RFC 3339, any fraction, Z or ±hh:mm
 //	2024-01-01T10:00:00            no zone: interpreted in loc (nil means UTC)
 //	2024-01-01                     a date: midnight in loc
+//	2024-01-01-08:00, 2024-01-01Z  an XML Schema date with a zone (Workday): midnight at that offset
 //
 // The result is in UTC.
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
@@ -38,6 +39,22 @@ func parseTime(b []byte, loc *time.Location) (time.Time, error) {
 	}
 	if len(b) == 10 {
 		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, loc).UTC(), nil
+	}
+	if len(b) == 11 && (b[10] == 'Z' || b[10] == 'z') {
+		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC), nil
+	}
+	if len(b) == 16 && (b[10] == '+' || b[10] == '-') && b[13] == ':' {
+		// An xsd:date with a zone, as Workday writes dates: midnight at that offset.
+		oh, ok1 := atoiN(b[11:13])
+		om, ok2 := atoiN(b[14:16])
+		if !ok1 || !ok2 || oh > 23 || om > 59 {
+			return time.Time{}, errTimeSyntax
+		}
+		off := oh*3600 + om*60
+		if b[10] == '-' {
+			off = -off
+		}
+		return time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC).Add(-time.Duration(off) * time.Second), nil
 	}
 	if len(b) < 19 || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, errTimeSyntax
