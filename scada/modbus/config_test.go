@@ -233,3 +233,46 @@ func TestPlanEveryTagOnce(t *testing.T) {
 		}
 	}
 }
+
+// FuzzConfig decodes arbitrary JSON as a Config: Validate must never panic,
+// and a configuration it accepts must plan every tag exactly once, within the
+// protocol limits.
+func FuzzConfig(f *testing.F) {
+	f.Add(`{"Name":"b","Address":"h:502","Devices":[{"UnitID":1,"Tags":[{"Name":"t","Type":"float32","Order":"cdab","Address":65534}]}]}`)
+	f.Add(`{"Name":"b","Address":"h:502","MaxGap":3,"Devices":[{"Tags":[{"Name":"a","Address":1},{"Name":"b","Address":5,"Type":"int64"},{"Name":"c","Table":"coil","Address":9}]}]}`)
+	f.Add(`{"Name":"b","Address":"h:502","MaxRegisters":2,"Devices":[{"Tags":[{"Name":"s","Type":"string","Length":3}]}]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		var c Config
+		if json.Unmarshal([]byte(doc), &c) != nil {
+			return
+		}
+		c.OnText = func(string, string, time.Time) {}
+		if c.Validate() != nil {
+			return
+		}
+		s, err := New(c)
+		if err != nil {
+			t.Fatalf("New refused what Validate accepted: %v", err)
+		}
+		seen := make(map[string]int)
+		for _, r := range s.Plan() {
+			limit := c.maxRegisters()
+			if r.Table.isBits() {
+				limit = c.maxBits()
+			}
+			if int(r.Quantity) > limit || int(r.Address)+int(r.Quantity) > 65536 {
+				t.Fatalf("read %+v breaks the limits", r)
+			}
+			for _, name := range r.Tags {
+				seen[name]++
+			}
+		}
+		for _, d := range c.Devices {
+			for _, tag := range d.Tags {
+				if seen[tag.Name] != 1 {
+					t.Fatalf("tag %q planned %d times", tag.Name, seen[tag.Name])
+				}
+			}
+		}
+	})
+}
