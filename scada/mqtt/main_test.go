@@ -3,7 +3,6 @@ package mqtt_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -174,10 +173,6 @@ func mustJSON(t testing.TB, cfg mqtt.JSONConfig) *mqtt.JSONDecoder {
 }
 
 var errRejected = errors.New("sink rejects")
-
-func pointString(p scada.Point) string {
-	return fmt.Sprintf("%s=%g %s %v", p.Tag, p.Value, p.Unit, p.Quality)
-}
 
 // eventually waits until cond holds, checking every few milliseconds, and
 // fails the test after waitTimeout.
