@@ -3,6 +3,7 @@ package resilience
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
@@ -96,7 +97,7 @@ func breakerStateOf(s circuitbreaker.State) BreakerState {
 	return BreakerClosed
 }
 
-// newBreaker builds the failsafe-go breaker c describes, with isFailure deciding
+// newBreaker builds the failsafe-go breaker c describes, with isFailure (if not nil) deciding
 // which results count as failures, or nil when c disables the breaker. onChange,
 // if not nil, is called after every transition, without locks held.
 func newBreaker[R any](c BreakerConfig, isFailure func(R, error) bool, jitter float64, onChange func(from, to BreakerState)) circuitbreaker.CircuitBreaker[R] {
@@ -105,10 +106,12 @@ func newBreaker[R any](c BreakerConfig, isFailure func(R, error) bool, jitter fl
 	}
 	c = c.withDefaults()
 	b := circuitbreaker.NewBuilder[R]().
-		HandleIf(isFailure).
 		WithFailureThreshold(uint(c.FailureThreshold)).
 		WithSuccessThreshold(uint(c.SuccessThreshold)).
 		WithDelay(c.Delay)
+	if isFailure != nil {
+		b = b.HandleIf(isFailure)
+	}
 	if jitter > 0 {
 		b = b.WithJitterFactor(jitter)
 	}
@@ -119,3 +122,64 @@ func newBreaker[R any](c BreakerConfig, isFailure func(R, error) bool, jitter fl
 	}
 	return b.Build()
 }
+
+// Breaker is a circuit breaker for callers that guard their own calls, such as
+// one unit id behind a shared gateway connection: ask [Breaker.Allow] before a
+// call, then record its outcome with [Breaker.Success] or [Breaker.Failure]. It
+// is failsafe-go's count-based breaker with the semantics of [BreakerConfig].
+// A Breaker is safe for concurrent use.
+type Breaker struct {
+	cb    circuitbreaker.CircuitBreaker[any] // nil when the config disables the breaker
+	opens atomic.Uint64
+	fails atomic.Int64 // failures in a row
+}
+
+// NewBreaker returns a closed breaker configured by c. A c that disables the
+// breaker (negative FailureThreshold) gives a Breaker that allows every call.
+func NewBreaker(c BreakerConfig) (*Breaker, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Breaker{}
+	b.cb = newBreaker[any](c, nil, 0, func(_, to BreakerState) {
+		if to == BreakerOpen {
+			b.opens.Add(1)
+		}
+	})
+	return b, nil
+}
+
+// Allow reports whether a call may go ahead: true while the breaker is closed,
+// and for the trial calls of a half-open breaker. A caller that was allowed
+// must record the outcome with Success or Failure.
+func (b *Breaker) Allow() bool { return b.cb == nil || b.cb.TryAcquirePermit() }
+
+// Success records a successful call.
+func (b *Breaker) Success() {
+	b.fails.Store(0)
+	if b.cb != nil {
+		b.cb.RecordSuccess()
+	}
+}
+
+// Failure records a failed call.
+func (b *Breaker) Failure() {
+	b.fails.Add(1)
+	if b.cb != nil {
+		b.cb.RecordFailure()
+	}
+}
+
+// State returns the breaker's state; a disabled breaker is always closed.
+func (b *Breaker) State() BreakerState {
+	if b.cb == nil {
+		return BreakerClosed
+	}
+	return breakerStateOf(b.cb.State())
+}
+
+// Opens returns how many times the breaker has opened.
+func (b *Breaker) Opens() uint64 { return b.opens.Load() }
+
+// ConsecutiveFailures returns the failures recorded since the last success.
+func (b *Breaker) ConsecutiveFailures() int { return int(b.fails.Load()) }

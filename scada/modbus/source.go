@@ -45,7 +45,7 @@ type device struct {
 	timeout  time.Duration // zero: the connection's
 	tags     []Tag
 	dec      []decTag // tags, resolved for decoding
-	brk      breaker
+	brk      *resilience.Breaker
 
 	mu   sync.Mutex
 	reqs []request // replaced, never changed in place: a poll keeps the plan it started with
@@ -110,12 +110,17 @@ func New(cfg Config) (*Source, error) {
 	}
 	s.log = s.log.With("source", cfg.Name, "address", cfg.Address)
 	for _, dc := range cfg.Devices {
+		brk, err := resilience.NewBreaker(resilience.BreakerConfig{
+			FailureThreshold: cfg.unitFailures(), Delay: cfg.unitCooldown()})
+		if err != nil {
+			return nil, err
+		}
 		d := &device{
 			unit:     dc.UnitID,
 			interval: dc.pollInterval(),
 			timeout:  dc.Timeout,
 			tags:     append([]Tag(nil), dc.Tags...),
-			brk:      breaker{threshold: cfg.unitFailures(), cooldown: cfg.unitCooldown()},
+			brk:      brk,
 		}
 		d.reqs = plan(d.tags, cfg.MaxGap, cfg.maxRegisters(), cfg.maxBits())
 		for i := range d.tags {
@@ -406,7 +411,7 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			batch = c.bad(batch, d, r, q, now)
 			continue
 		}
-		if !d.brk.allow(now) {
+		if !d.brk.Allow() {
 			s.st.skipped.Add(1)
 			skip = scada.BadNoCommunication
 			batch = c.bad(batch, d, r, skip, now)
@@ -422,7 +427,7 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 		now = time.Now()
 		if err == nil {
 			c.silent = 0
-			d.brk.success()
+			d.brk.Success()
 			batch = c.decode(batch, d, r, data, now)
 			continue
 		}
@@ -439,10 +444,10 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			c.silent = 0 // something answered
 			s.st.countException(ex.Code)
 			if ex.Code.unitSilent() {
-				d.brk.failure(now)
+				d.brk.Failure()
 				skip = ex.Code.Quality()
 			} else {
-				d.brk.success()
+				d.brk.Success()
 			}
 			if ex.Code == IllegalDataAddress {
 				// The read may span an address the device does not have.
@@ -461,7 +466,7 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			batch = c.bad(batch, d, r, ex.Code.Quality(), now)
 		case errors.Is(err, ErrTimeout):
 			s.st.timeouts.Add(1)
-			d.brk.failure(now)
+			d.brk.Failure()
 			c.silent++
 			skip = scada.BadTimeout
 			batch = c.bad(batch, d, r, skip, now)
@@ -474,7 +479,7 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			batch = c.bad(batch, d, r, scada.BadNoCommunication, now)
 		default: // a malformed answer
 			c.silent = 0
-			d.brk.success()
+			d.brk.Success()
 			s.st.badInput.Add(1)
 			s.log.Warn("modbus bad answer", "unit", d.unit, "err", err)
 			batch = c.bad(batch, d, r, scada.BadDecodingError, now)
@@ -556,52 +561,4 @@ func (c *Conn) bad(batch []scada.Point, d *device, r *request, q scada.Quality, 
 		batch = append(batch, scada.Point{Tag: t.name, Unit: t.unit, Quality: q, Time: now, Source: c.s.cfg.Name})
 	}
 	return batch
-}
-
-// breaker isolates one unit id: after threshold failures in a row it stays
-// open for cooldown, then lets one probe through (half-open); a success closes
-// it, a failure opens it again.
-type breaker struct {
-	threshold int
-	cooldown  time.Duration
-
-	mu        sync.Mutex
-	failures  int
-	openUntil time.Time
-	opens     uint64
-}
-
-func (b *breaker) allow(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.failures < b.threshold {
-		return true
-	}
-	if now.Before(b.openUntil) {
-		return false
-	}
-	b.openUntil = now.Add(b.cooldown) // half-open: this probe only
-	return true
-}
-
-func (b *breaker) success() {
-	b.mu.Lock()
-	b.failures = 0
-	b.mu.Unlock()
-}
-
-func (b *breaker) failure(now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.failures++
-	if b.failures == b.threshold {
-		b.openUntil = now.Add(b.cooldown)
-		b.opens++
-	}
-}
-
-func (b *breaker) state(now time.Time) (open bool, failures int, opens uint64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.failures >= b.threshold && now.Before(b.openUntil), b.failures, b.opens
 }

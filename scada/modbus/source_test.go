@@ -343,46 +343,6 @@ func TestGatewaySilentUnit(t *testing.T) {
 	}
 }
 
-func TestBreakerHalfOpen(t *testing.T) {
-	b := breaker{threshold: 2, cooldown: time.Minute}
-	t0 := time.Unix(1000, 0)
-	for i := range 2 {
-		if !b.allow(t0) {
-			t.Fatalf("closed breaker refused request %d", i)
-		}
-		b.failure(t0)
-	}
-	if b.allow(t0.Add(59 * time.Second)) {
-		t.Fatal("open breaker allowed a request before the cooldown")
-	}
-	t1 := t0.Add(61 * time.Second)
-	if !b.allow(t1) {
-		t.Fatal("no probe after the cooldown")
-	}
-	if b.allow(t1) {
-		t.Fatal("a second probe while the first is out")
-	}
-	b.failure(t1)
-	if b.allow(t1.Add(30 * time.Second)) {
-		t.Fatal("failed probe did not reopen the breaker")
-	}
-	t2 := t1.Add(2 * time.Minute)
-	if !b.allow(t2) {
-		t.Fatal("no second probe")
-	}
-	b.success()
-	if open, failures, opens := b.state(t2); open || failures != 0 || opens != 1 {
-		t.Fatalf("after a good probe: open %v failures %d opens %d", open, failures, opens)
-	}
-	for i := range 3 {
-		if !b.allow(t2) {
-			t.Fatalf("closed breaker refused request %d", i)
-		}
-	}
-}
-
-// TestRunEndsWhenNothingAnswers: a single device that stops answering ends
-// Run with a connection error, after delivering Bad points.
 func TestRunEndsWhenNothingAnswers(t *testing.T) {
 	srv := newServer(t, scadatest.ModbusConfig{})
 	srv.AddFault(scadatest.ModbusFault{AllUnits: true, First: 0, Last: 65535, Silent: true, Delay: time.Hour})

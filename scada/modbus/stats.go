@@ -2,7 +2,8 @@ package modbus
 
 import (
 	"sync/atomic"
-	"time"
+
+	"github.com/greenlang/gl001/resilience"
 )
 
 // Stats is a snapshot of a Source's counters since New. Counters only grow.
@@ -82,11 +83,10 @@ func (s *Source) Stats() Stats {
 	s.mu.Lock()
 	out.Connected = s.cur != nil
 	s.mu.Unlock()
-	now := time.Now()
 	for i, d := range s.devices {
 		u := &st.units[i]
-		open, failures, opens := d.brk.state(now)
-		us := UnitStats{UnitID: d.unit, BreakerOpen: open, Failures: failures, BreakerOpens: opens,
+		us := UnitStats{UnitID: d.unit, BreakerOpen: d.brk.State() == resilience.BreakerOpen,
+			Failures: d.brk.ConsecutiveFailures(), BreakerOpens: d.brk.Opens(),
 			Points: u.points.Load(), BadPoints: u.badPoints.Load()}
 		if e := u.lastError.Load(); e != nil {
 			us.LastError = e.err.Error()
