@@ -1,5 +1,6 @@
 // Package resilience holds the policies every connector of the SDK shares:
-// exponential [Backoff] with jitter, circuit breakers ([BreakerConfig]),
+// exponential [Backoff] with jitter, circuit breakers ([BreakerConfig], and a
+// standalone [Breaker] for callers that guard their own calls),
 // [Retry] for idempotent calls, a [Supervisor] that keeps a long-lived
 // connection up, and an HTTP [Transport] that retries and breaks for the ERP
 // clients.
