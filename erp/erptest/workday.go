@@ -60,10 +60,10 @@ type WorkdaySupplierInvoice struct {
 
 // WorkdayJournalLine is one line of a WorkdayJournal.
 type WorkdayJournalLine struct {
-	Account      string // Ledger_Account_ID
+	Account       string // Ledger_Account_ID
 	Debit, Credit string // decimal text; empty for none
-	Memo         string
-	CostCenter   string
+	Memo          string
+	CostCenter    string
 }
 
 // WorkdayJournal is one journal entry as the fake stores it.
@@ -94,7 +94,8 @@ type wdDoc struct {
 
 // WorkdayServer is Workday over HTTPS: Web Services (SOAP 1.1, encoding/xml)
 // at /ccx/service/<tenant>/<Service>/<version> with a WS-Security
-// UsernameToken or a bearer token, Get_Supplier_Invoices
+// UsernameToken or a bearer token (reports take a bearer token, the API
+// key, or the integration user over HTTP Basic), Get_Supplier_Invoices
 // (Resource_Management) and Get_Journals (Financial_Management) paged by
 // Response_Filter Page and Count (at most 999) as of As_Of_Entry_DateTime,
 // with Response_Results; Reports-as-a-Service at
@@ -392,6 +393,9 @@ func (s *WorkdayServer) bearerOK(r *http.Request) bool {
 	if s.cfg.APIKey != "" && r.Header.Get("X-API-Key") == s.cfg.APIKey {
 		return true
 	}
+	if u, p, ok := r.BasicAuth(); ok {
+		return u == s.cfg.Username+"@"+s.cfg.Tenant && p == s.cfg.Password
+	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return false
@@ -537,7 +541,7 @@ func (s *WorkdayServer) soap(svc string, req *wdRequest) ([]byte, string, string
 	for _, d := range s.docs[op] {
 		day := time.Date(d.date.Year(), d.date.Month(), d.date.Day(), 0, 0, 0, 0, time.UTC)
 		switch {
-		case d.entered.After(asOf):
+		case d.entered.Truncate(time.Millisecond).After(asOf):
 		case !from.IsZero() && day.Before(from):
 		case !to.IsZero() && day.After(to):
 		case company != "" && d.company != company:

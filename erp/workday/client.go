@@ -290,8 +290,10 @@ func (r *reader[T]) readSOAP(ctx context.Context, q erp.Query, emit func(T, erro
 	u := c.base + "/ccx/service/" + url.PathEscape(c.cfg.Tenant) + "/" + url.PathEscape(op.Service) + "/" + url.PathEscape(c.cfg.Version)
 	src := erp.Source{System: c.cfg.System, Entity: op.Name}
 	dec := NewDecoder(r.m.Properties(), op.Line)
+	// As_Of_Entry_DateTime has millisecond precision: round up, so what was
+	// entered before the first request is in the snapshot.
 	req := request{op: op, version: c.cfg.Version, user: c.user, from: q.From, to: q.To, plant: q.Plant,
-		asOf: c.now().UTC().Truncate(time.Millisecond), count: size}
+		asOf: c.now().UTC().Truncate(time.Millisecond).Add(time.Millisecond), count: size}
 	stopped := false
 	for page := 1; ; page++ {
 		req.page = page
@@ -414,10 +416,10 @@ func (r *reader[T]) readReport(ctx context.Context, q erp.Query, emit func(T, er
 		v[k] = append([]string(nil), vs...)
 	}
 	if rep.FromParam != "" && !q.From.IsZero() {
-		v.Set(rep.FromParam, q.From.UTC().Format("2006-01-02-07:00"))
+		v.Set(rep.FromParam, q.From.UTC().Format(time.DateOnly))
 	}
 	if rep.ToParam != "" && !q.To.IsZero() {
-		v.Set(rep.ToParam, q.To.UTC().Add(-time.Nanosecond).Format("2006-01-02-07:00"))
+		v.Set(rep.ToParam, q.To.UTC().Add(-time.Nanosecond).Format(time.DateOnly))
 	}
 	if q.Plant != "" {
 		v.Set(rep.PlantParam, q.Plant)
