@@ -1,0 +1,79 @@
+package coord
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+)
+
+func TestReduce(t *testing.T) {
+	xs := []float64{4, 1, 3, 2}
+	for a, want := range map[Aggregation]float64{Average: 2.5, Sum: 10, Min: 1, Max: 4, Median: 2.5} {
+		if got := reduce(a, xs); got != want {
+			t.Errorf("%v = %v, want %v", a, got, want)
+		}
+	}
+	if got := reduce(Median, []float64{7}); got != 7 {
+		t.Errorf("median of one = %v", got)
+	}
+	if xs[0] != 4 {
+		t.Error("Median sorted the caller's slice")
+	}
+	if !math.IsNaN(reduce(All, xs)) {
+		t.Error("All has no number")
+	}
+}
+
+func TestMajority(t *testing.T) {
+	raw := func(ss ...string) []json.RawMessage {
+		var out []json.RawMessage
+		for _, s := range ss {
+			out = append(out, json.RawMessage(s))
+		}
+		return out
+	}
+	v, n := majority(raw(`{"a": 1}`, `"x"`, `{"a":1}`, `"x"`, `{ "a" : 1 }`))
+	if string(v) != `{"a": 1}` || n != 3 {
+		t.Errorf("majority = %s x%d (whitespace must not split votes)", v, n)
+	}
+	v, n = majority(raw(`"b"`, `"a"`, `"a"`, `"b"`))
+	if string(v) != `"b"` || n != 2 {
+		t.Errorf("tie = %s x%d, want the value seen first", v, n)
+	}
+	if v, n := majority(nil); v != nil || n != 0 {
+		t.Error("majority of nothing")
+	}
+}
+
+func TestValueField(t *testing.T) {
+	if _, err := value(json.RawMessage(`[1]`), "x"); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("array with field: %v", err)
+	}
+	if _, err := value(nil, ""); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("empty: %v", err)
+	}
+	if v, err := value(json.RawMessage(`{"x": 2.5}`), "x"); err != nil || string(v) != "2.5" {
+		t.Errorf("field: %s %v", v, err)
+	}
+	if _, err := number(json.RawMessage(`"3"`)); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("string as number: %v", err)
+	}
+}
+
+func TestReplyErrorCodes(t *testing.T) {
+	for code, s := range codeSentinels {
+		re := replyErrorFor(s)
+		if re.Code != code || !errors.Is(re, s) {
+			t.Errorf("%v -> %+v", s, re)
+		}
+	}
+	re := replyErrorFor(errors.New("line one\nline two"))
+	if re.Code != CodeHandler || re.Message != "line one line two" {
+		t.Errorf("plain error -> %+v", re)
+	}
+	orig := &ReplyError{Code: "custom", Message: "x\n"}
+	if re := replyErrorFor(orig); re == orig || re.Message != "x" || orig.Message != "x\n" {
+		t.Errorf("ReplyError not copied: %+v", re)
+	}
+}
