@@ -208,14 +208,9 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 				yield(zero, err)
 				return
 			}
-			var env envelope
-			env.init()
-			n, err := dec.DecodeMember(resp.Body, "items", fn, env.member)
+			n, env, err := decodePage(dec, resp.Body, fn)
 			if stopped {
 				return
-			}
-			if err == nil {
-				err = env.check(n)
 			}
 			if err != nil {
 				conn.CountMalformed(1)
@@ -231,6 +226,17 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 			offset += n
 		}
 	}
+}
+
+// decodePage decodes one collection page, calling fn for each item, and
+// checks its envelope.
+func decodePage(dec *odata.Decoder, body []byte, fn func(erp.Row, odata.Entity) error) (int, envelope, error) {
+	env := envelope{total: -1}
+	n, err := dec.DecodeMember(body, "items", fn, env.member)
+	if err == nil {
+		err = env.check(n)
+	}
+	return n, env, err
 }
 
 // envelope is what an Oracle collection page says besides its items.
@@ -297,8 +303,6 @@ func malformed(system, entity string, err error) error {
 	}
 	return &erp.MalformedError{System: system, Entity: entity, Offset: -1, Err: err}
 }
-
-func (e *envelope) init() { e.total = -1 }
 
 // params builds the query parameters for q, without limit and offset.
 func (col *collection[T]) params(q erp.Query) (odata.Params, error) {

@@ -96,9 +96,9 @@ type Results struct {
 //
 // A Decoder is not safe for concurrent use; reuse it across pages.
 type Decoder struct {
-	names []string
-	index map[string]int
-	line  string // path of line elements below the document; "" for none
+	names  []string
+	index  map[string]int
+	line   string // path of line elements below the document; "" for none
 	isLine []bool
 
 	dec   *xml.Decoder

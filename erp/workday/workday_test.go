@@ -356,7 +356,7 @@ func energyReport() erptest.WorkdayReport {
 			"Invoice_Line_ID": "SIL-" + string(rune('A'+i)), "Company": "GMS_USA", "Meter_ID": "ELEC-MAIN",
 			"Cost_Center": "CC-UTIL", "Service_Period_Start": d.Format("2006-01-02") + "-00:00",
 			"Service_Period_End": d.AddDate(0, 1, 0).Format("2006-01-02") + "-00:00",
-			"Quantity": "41250.5", "Unit_of_Measure": "KWH", "Extended_Amount": "5362.57", "Currency": "USD",
+			"Quantity":           "41250.5", "Unit_of_Measure": "KWH", "Extended_Amount": "5362.57", "Currency": "USD",
 			"Last_Updated": d.AddDate(0, 1, 3).Format(time.RFC3339),
 			"Supplier":     map[string]string{"Descriptor": "City Power"},
 		})
