@@ -254,6 +254,9 @@ func (a *Agent) announce(ctx context.Context, subject string, t Type) error {
 }
 
 func (a *Agent) audit(action string, m *Message, attrs ...any) {
+	if !a.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
 	a.log.Info("coord: audit", append([]any{"action", action, "from", m.From, "command", m.Name,
 		"type", m.Type.String(), "id", m.CorrelationID}, attrs...)...)
 }
@@ -309,9 +312,10 @@ func (a *Agent) serve(ctx context.Context, m Message) {
 		a.reply(ctx, &m, nil, &ReplyError{Code: CodeUnknownCommand, Message: fmt.Sprintf("%s has no handler for %q", a.cfg.ID, m.Name)})
 		return
 	}
-	key := m.From + "\x00" + m.CorrelationID
 	dedupe := a.dedupe != nil && m.Type == TypeCommand && m.CorrelationID != ""
+	var key string
 	if dedupe {
+		key = m.From + "\x00" + m.CorrelationID
 		if r, ok := a.dedupe.get(key); ok {
 			a.duplicates.Add(1)
 			a.audit("answered", &m, "duplicate", true)

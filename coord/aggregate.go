@@ -63,6 +63,14 @@ func value(payload json.RawMessage, field string) (json.RawMessage, error) {
 }
 
 func number(v json.RawMessage) (float64, error) {
+	// Fast path for a plain JSON number; strconv accepts a superset of the
+	// JSON grammar (hex, "Inf", "_"), so only digits, sign, dot and exponent
+	// go this way.
+	if s := strings.TrimSpace(string(v)); s != "" && strings.Trim(s, "0123456789+-.eE") == "" && s[0] != '+' {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f, nil
+		}
+	}
 	var f float64
 	if err := json.Unmarshal(v, &f); err != nil {
 		return 0, fmt.Errorf("%w: value %s is not a number", ErrBadMessage, truncate(v))

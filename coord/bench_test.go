@@ -1,0 +1,78 @@
+package coord_test
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/greenlang/gl001/coord"
+)
+
+// reportLatency reports the median and 99th percentile of per-operation
+// latencies in microseconds.
+func reportLatency(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 {
+		i := min(len(lat)-1, max(0, int(math.Ceil(p*float64(len(lat))))-1))
+		return float64(lat[i]) / float64(time.Microsecond)
+	}
+	b.ReportMetric(q(0.50), "p50-us")
+	b.ReportMetric(q(0.99), "p99-us")
+}
+
+// BenchmarkRequestLocal measures one request/reply round trip on the
+// in-process bus. Goal: p99 below 20 µs.
+func BenchmarkRequestLocal(b *testing.B) {
+	bus := coord.NewLocalBus()
+	defer bus.Close()
+	_, err := bus.Subscribe("gl001.agent.GL-002", func(ctx context.Context, m coord.Message) {
+		_ = bus.Publish(ctx, m.ReplyTo, coord.Message{ID: m.ID, Type: coord.TypeResponse, Payload: m.Payload})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	req := coord.Message{ID: "q", Type: coord.TypeQuery, Name: "read_temp", Payload: []byte(`{"boiler":"B-1"}`)}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		if _, err := bus.Request(ctx, "gl001.agent.GL-002", req); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkBroadcast99Local measures a Coordinator broadcast to 99 in-process
+// agents (unsigned: the process is the trust boundary) with the replies
+// averaged. Goal: p99 below 200 µs.
+func BenchmarkBroadcast99Local(b *testing.B) {
+	f := newFleet(b, 99, fleetOpts{handlers: valueHandlers})
+	ctx := context.Background()
+	cmd := coord.Command{Name: "read_temp", Query: true, Params: tempParams{"B-1"}, Aggregate: coord.Average, Field: "temp"}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		res, err := f.coord.Execute(ctx, cmd)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		if len(res.Answered) != 99 {
+			b.Fatalf("%d answered", len(res.Answered))
+		}
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
