@@ -97,9 +97,9 @@ type Results struct {
 // A Decoder is not safe for concurrent use; reuse it across pages.
 type Decoder struct {
 	names  []string
-	index  map[string]int
 	line   string // path of line elements below the document; "" for none
 	isLine []bool
+	root   *node // the mapped paths below the document, as a tree
 
 	dec   *xml.Decoder
 	rd    bytes.Reader
@@ -110,6 +110,49 @@ type Decoder struct {
 	row   erp.Row
 }
 
+// node is one element of the mapped paths; walking the tree as elements
+// open costs a map lookup per element and no allocation.
+type node struct {
+	children map[string]*node // by local name
+	ids      map[string]*node // ID children, by their type attribute
+	attrs    map[string]int   // mapped attributes, by local name
+	prop     int              // the property read from this element's text, -1 if none
+	line     bool             // this element is a line record
+}
+
+func newNode() *node { return &node{prop: -1} }
+
+func (n *node) child(seg string) *node {
+	if typ, ok := strings.CutPrefix(seg, "ID[@type='"); ok && strings.HasSuffix(typ, "']") {
+		typ = strings.TrimSuffix(typ, "']")
+		if n.ids == nil {
+			n.ids = map[string]*node{}
+		}
+		if n.ids[typ] == nil {
+			n.ids[typ] = newNode()
+		}
+		return n.ids[typ]
+	}
+	if n.children == nil {
+		n.children = map[string]*node{}
+	}
+	if n.children[seg] == nil {
+		n.children[seg] = newNode()
+	}
+	return n.children[seg]
+}
+
+// insert adds path, whose last segment may be an attribute (@name).
+func (n *node) insert(path string) *node {
+	if path == "" {
+		return n
+	}
+	for seg := range strings.SplitSeq(path, "/") {
+		n = n.child(seg)
+	}
+	return n
+}
+
 type span struct {
 	start, end int32
 	set        bool
@@ -117,12 +160,31 @@ type span struct {
 
 // NewDecoder returns a decoder for the given property paths.
 func NewDecoder(props []string, line string) *Decoder {
-	d := &Decoder{names: props, index: make(map[string]int, len(props)), line: strings.Trim(line, "/"),
+	d := &Decoder{names: props, line: strings.Trim(line, "/"), root: newNode(),
 		isLine: make([]bool, len(props)), head: make([]span, len(props)), row: make(erp.Row, len(props))}
+	if d.line != "" {
+		d.root.insert(d.line).line = true
+	}
 	for i, p := range props {
 		p = normalisePath(p)
-		d.index[p] = i
 		d.isLine[i] = d.line != "" && strings.HasPrefix(p, d.line+"/")
+		dir, last := "", p
+		if j := strings.LastIndexByte(p, '/'); j >= 0 {
+			dir, last = p[:j], p[j+1:]
+		}
+		if attr, ok := strings.CutPrefix(last, "@"); ok {
+			n := d.root.insert(dir)
+			if n.attrs == nil {
+				n.attrs = map[string]int{}
+			}
+			if _, dup := n.attrs[attr]; !dup {
+				n.attrs[attr] = i
+			}
+			continue
+		}
+		if n := d.root.insert(p); n.prop < 0 {
+			n.prop = i
+		}
 	}
 	d.dec = xml.NewDecoder(&d.rd)
 	return d
@@ -168,7 +230,7 @@ func (d *Decoder) Decode(page []byte, fn func(erp.Row) error) (Results, error) {
 	// its path relative to the document.
 	type frame struct {
 		name string
-		path string
+		n    *node // the element's place in the mapped tree; nil off it
 	}
 	var stack []frame
 	docDepth := -1 // depth of the current document element, -1 outside
@@ -213,42 +275,40 @@ func (d *Decoder) Decode(page []byte, fn func(erp.Row) error) (Results, error) {
 			}
 			name := t.Name.Local
 			depth := len(stack)
-			var path string
+			var n *node
 			switch {
 			case docDepth >= 0:
-				seg := name
-				if name == "ID" {
-					for _, a := range t.Attr {
-						if a.Name.Local == "type" {
-							seg = "ID[@type='" + a.Value + "']"
-							break
+				if parent := stack[len(stack)-1].n; parent != nil {
+					if name == "ID" && parent.ids != nil {
+						for _, a := range t.Attr {
+							if a.Name.Local == "type" {
+								n = parent.ids[a.Value]
+								break
+							}
 						}
-					}
-				}
-				if parent := stack[len(stack)-1].path; parent != "" {
-					path = parent + "/" + seg
-				} else {
-					path = seg
-				}
-				if d.line != "" && lineDepth < 0 && path == d.line {
-					lineDepth = depth
-					d.newLine()
-				}
-				for _, a := range t.Attr {
-					if len(d.index) == 0 {
-						break
-					}
-					if i, ok := d.index[path+"/@"+a.Name.Local]; ok {
-						d.store(i, []byte(a.Value))
+					} else {
+						n = parent.children[name]
 					}
 				}
 				textIdx = -1
-				if i, ok := d.index[path]; ok {
-					textIdx = i
-					text = text[:0]
+				if n != nil {
+					if n.line && lineDepth < 0 {
+						lineDepth = depth
+						d.newLine()
+					}
+					for _, a := range t.Attr {
+						if i, ok := n.attrs[a.Name.Local]; ok {
+							d.store(i, []byte(a.Value))
+						}
+					}
+					if n.prop >= 0 {
+						textIdx = n.prop
+						text = text[:0]
+					}
 				}
 			case depth >= 3 && stack[depth-1].name == "Response_Data":
 				docDepth = depth
+				n = d.root
 				d.startDocument()
 			case depth >= 2 && stack[depth-1].name == "Body":
 				if name == "Fault" {
@@ -265,7 +325,7 @@ func (d *Decoder) Decode(page []byte, fn func(erp.Row) error) (Results, error) {
 				textIdx = -2 // a Response_Results member
 				text = text[:0]
 			}
-			stack = append(stack, frame{name: name, path: path})
+			stack = append(stack, frame{name: name, n: n})
 		case xml.CharData:
 			if textIdx != -1 || faultField != "" {
 				text = append(text, t...)
