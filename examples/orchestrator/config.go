@@ -102,11 +102,11 @@ type OPCUATagEntry struct {
 
 // ModbusConfig is one Modbus/TCP connection.
 type ModbusConfig struct {
-	Name    string          `toml:"name"`
-	Address string          `toml:"address"`
-	TLS     bool            `toml:"tls"`
-	Timeout time.Duration   `toml:"timeout"`
-	MaxGap  int             `toml:"max_gap"`
+	Name    string         `toml:"name"`
+	Address string         `toml:"address"`
+	TLS     bool           `toml:"tls"`
+	Timeout time.Duration  `toml:"timeout"`
+	MaxGap  int            `toml:"max_gap"`
 	Devices []ModbusDevice `toml:"devices"`
 }
 
@@ -248,6 +248,9 @@ func ParseConfig(text string) (Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			if pe.LastKey != "" {
+				return Config{}, fmt.Errorf("config: line %d: %s: %s", pe.Position.Line, pe.LastKey, pe.Message)
+			}
 			return Config{}, fmt.Errorf("config: line %d: %s", pe.Position.Line, pe.Message)
 		}
 		return Config{}, fmt.Errorf("config: %w", err)

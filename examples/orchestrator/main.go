@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -73,6 +74,10 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 		if *check {
 			return fmt.Errorf("-check needs -config")
 		}
+		// gopcua's server package, inside the OPC UA simulator, writes to
+		// the standard library's global logger; the SDK itself logs only
+		// through the slog.Logger below.
+		log.SetOutput(io.Discard)
 		sim, scfg, sopts, err := startSimulation(SimOptions{Agents: *agents, HTTP: *httpAddr})
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -303,13 +304,17 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	var wg sync.WaitGroup
 	// Parts that stop with ctx.
 	wg.Go(func() { _ = o.registry.Run(ctx) })
+	// The simulated fleet outlives ctx a little, until the final summary
+	// has been taken.
+	fleetCtx, stopFleet := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFleet()
 	if o.opts.Fleet != nil {
 		var verifier coord.Verifier
 		var signer coord.Signer
 		if o.signer != nil {
 			signer, verifier = o.signer, o.signer
 		}
-		waitFleet := o.opts.Fleet(ctx, o.bus, signer, verifier)
+		waitFleet := o.opts.Fleet(fleetCtx, o.bus, signer, verifier)
 		defer waitFleet()
 	}
 
@@ -360,6 +365,8 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	}
 
 	<-ctx.Done()
+	o.writeSummary(out, true)
+	stopFleet()
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = srv.Shutdown(sctx)
@@ -369,7 +376,10 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	stopConsume()
 	consumer.Wait()
 	wg.Wait()
-	o.writeSummary(out, true)
+	st := o.collector.Stats()
+	bs := o.buffer.Stats()
+	fmt.Fprintf(out, "drained: %d points accepted from the sources, %d delivered to the pipeline, %d in the buffer, %d read by %s\n",
+		st.Accepted, st.Delivered, bs.Appended, o.consumedPoints(), consumerName)
 	if cerr != nil && !errors.Is(cerr, scada.ErrClosed) {
 		return fmt.Errorf("collector: %w", cerr)
 	}
@@ -490,6 +500,12 @@ func (o *Orchestrator) consume(ctx context.Context) {
 			o.log.Warn("buffer commit", "err", err)
 		}
 	}
+}
+
+func (o *Orchestrator) consumedPoints() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.consumed
 }
 
 // erpLoop fetches one ERP system's records now and then every interval.
@@ -659,15 +675,18 @@ func (o *Orchestrator) round(ctx context.Context) {
 		}
 	}
 
+	// The command first, then the three queries at once.
 	results := make([]roundResult, len(cmds))
+	exec := func(i int) {
+		started := time.Now()
+		res, err := o.coordinator.Execute(ctx, cmds[i])
+		o.metrics.roundDuration.WithLabelValues(cmds[i].Name).Observe(time.Since(started).Seconds())
+		results[i] = summarize(n, cmds[i], res, err)
+	}
+	exec(0)
 	var wg sync.WaitGroup
-	for i, cmd := range cmds {
-		wg.Go(func() {
-			started := time.Now()
-			res, err := o.coordinator.Execute(ctx, cmd)
-			o.metrics.roundDuration.WithLabelValues(cmd.Name).Observe(time.Since(started).Seconds())
-			results[i] = summarize(n, cmd, res, err)
-		})
+	for i := 1; i < len(cmds); i++ {
+		wg.Go(func() { exec(i) })
 	}
 	wg.Wait()
 	if ctx.Err() != nil && n > 1 {
@@ -701,6 +720,12 @@ func summarize(n uint64, cmd coord.Command, res *coord.Result, err error) roundR
 	r.Answered, r.TimedOut, r.Failed = len(res.Answered), len(res.TimedOut), len(res.Failed)
 	r.Targets = r.Answered + r.TimedOut + r.Failed
 	r.Value = string(res.Value)
+	if !math.IsNaN(res.Number) && res.Value != nil && cmd.Aggregate != coord.Majority && cmd.Aggregate != coord.First && cmd.Aggregate != coord.All {
+		r.Value = strconv.FormatFloat(res.Number, 'f', -1, 64)
+		if math.Abs(res.Number) >= 1 {
+			r.Value = strconv.FormatFloat(math.Round(res.Number*10)/10, 'f', -1, 64)
+		}
+	}
 	r.Consensus = res.Consensus
 	r.ElapsedMS = float64(res.Elapsed.Microseconds()) / 1000
 	for i, f := range res.Failed {

@@ -229,7 +229,7 @@ func (s *simulation) config(so SimOptions) Config {
 			Window:      10 * time.Second,
 		},
 		Agents:       AgentsConfig{Bus: "local", Sign: true, HeartbeatInterval: 2 * time.Second, Expect: so.Agents},
-		Coordination: CoordinationConfig{Interval: so.CoordinationInterval, Timeout: 1500 * time.Millisecond},
+		Coordination: CoordinationConfig{Interval: so.CoordinationInterval, Timeout: min(1500*time.Millisecond, so.CoordinationInterval*4/5)},
 	}
 	for _, list := range [][]simTag{opcuaTags, mqttSensors} {
 		for _, t := range list {

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greenlang/gl001/scada/modbus"
+)
+
+// env is a fake environment for Validate.
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+var allSecrets = map[string]string{
+	"SAP_CLIENT_SECRET":      "sap-secret-value",
+	"ORACLE_CLIENT_SECRET":   "oracle-secret-value",
+	"DYNAMICS_CLIENT_SECRET": "dynamics-secret-value",
+	"WORKDAY_API_KEY":        "workday-key-value",
+	"AGENT_JWT_SECRET":       "0123456789abcdef0123456789abcdef",
+	"SCADA_CERT_PATH":        "/etc/gl001/client.pem",
+	"SCADA_KEY_PATH":         "/etc/gl001/client.key",
+	"SCADA_CA_PATH":          "/etc/gl001/ca.pem",
+	"SCADA_PASSWORD":         "opcua-password-value",
+}
+
+func TestSampleConfigParsesAndValidates(t *testing.T) {
+	cfg, err := LoadConfig("orchestrator.sample.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(env(allSecrets)); err != nil {
+		t.Fatalf("the sample does not validate:\n%v", err)
+	}
+	// A few values travel all the way to the connector configurations.
+	if got := len(cfg.OPCUA) + len(cfg.Modbus) + len(cfg.MQTT); got != 3 {
+		t.Errorf("SCADA sections = %d, want 3", got)
+	}
+	if len(cfg.ERP) != 4 {
+		t.Errorf("ERP sections = %d, want 4", len(cfg.ERP))
+	}
+	tag := cfg.Modbus[0].Devices[0].Tags[0]
+	if tag.Type != modbus.Float32 || tag.Order != modbus.CDAB || tag.Table != modbus.InputRegister {
+		t.Errorf("modbus tag decoded as %v %v %v, want float32 CDAB input", tag.Type, tag.Order, tag.Table)
+	}
+	if cfg.Coordination.Timeout != 2*time.Second || cfg.Agents.HeartbeatInterval != 30*time.Second {
+		t.Errorf("durations decoded as %v and %v", cfg.Coordination.Timeout, cfg.Agents.HeartbeatInterval)
+	}
+	if got := cfg.Transform.Calibration["furnace1.zone1_temp"].Factor; got != 1.02 {
+		t.Errorf("calibration factor = %v, want 1.02", got)
+	}
+	if got := cfg.Transform.Limits["boiler1.steam_temp"].Limits; got != [2]float64{450, 510} {
+		t.Errorf("operating limits = %v", got)
+	}
+}
+
+func TestSampleConfigNamesMissingSecrets(t *testing.T) {
+	cfg, err := LoadConfig("orchestrator.sample.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate(env(nil))
+	for _, want := range []string{"SAP_CLIENT_SECRET", "ORACLE_CLIENT_SECRET", "DYNAMICS_CLIENT_SECRET", "WORKDAY_API_KEY", "AGENT_JWT_SECRET", "SCADA_CERT_PATH"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s:\n%v", want, err)
+		}
+	}
+}
+
+// minimal is the smallest valid configuration; each case below breaks it.
+const minimal = `
+[[modbus]]
+name = "m"
+address = "127.0.0.1:502"
+  [[modbus.devices]]
+  unit_id = 1
+    [[modbus.devices.tags]]
+    name = "t"
+    type = "float32"
+`
+
+func TestMinimalConfigIsValid(t *testing.T) {
+	cfg, err := ParseConfig(minimal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Listen != "127.0.0.1:8080" || cfg.Buffer.Kind != "memory" || cfg.Coordination.Command != "optimize_heat_distribution" {
+		t.Errorf("defaults not filled: %+v", cfg)
+	}
+}
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	cases := []struct {
+		name string
+		text string
+		env  map[string]string
+		want []string // every substring must appear in the error
+	}{
+		{"unknown key", minimal + "\n[http]\nlisen = \"127.0.0.1:1\"\n", nil, []string{"http.lisen: unknown key"}},
+		{"unknown nested key", strings.Replace(minimal, `type = "float32"`, "type = \"float32\"\nwordorder = \"CDAB\"", 1), nil, []string{"modbus.devices.tags.wordorder: unknown key"}},
+		{"wrong type", minimal + "\n[http]\nlisten = 8080\n", nil, []string{"http.listen", "incompatible types"}},
+		{"bad duration", minimal + "\n[coordination]\ninterval = \"soon\"\n", nil, []string{"coordination.interval", "invalid duration"}},
+		{"bad enum", strings.Replace(minimal, `"float32"`, `"float33"`, 1), nil, []string{"modbus.devices.tags.type", "float33"}},
+		{"syntax", "[http\n", nil, []string{"line"}},
+		{"disk buffer without dir", minimal + "\n[buffer]\nkind = \"disk\"\n", nil, []string{"buffer.dir: required"}},
+		{"public listener", minimal + "\n[http]\nlisten = \"0.0.0.0:8080\"\n", nil, []string{"http.listen", "not a loopback address"}},
+		{"modbus register map", strings.Replace(minimal, `name = "t"`, "name = \"t\"\naddress = 65535", 1), nil, []string{"modbus[0]"}},
+		{"no connector", "[http]\nlisten = \"127.0.0.1:1\"\n", nil, []string{"no SCADA connector"}},
+		{"duplicate names", minimal + `
+[[mqtt]]
+name = "m"
+broker = "mqtt://127.0.0.1:1883"
+client_id = "c"
+  [[mqtt.subscriptions]]
+  topic = "a/b"
+`, nil, []string{"mqtt[0].name", `"m" is already the name of modbus[0].name`}},
+		{"mqtt decoder", minimal + `
+[[mqtt]]
+name = "q"
+broker = "mqtt://127.0.0.1:1883"
+client_id = "c"
+  [[mqtt.subscriptions]]
+  topic = "a/b"
+  decoder = "xml"
+`, nil, []string{"mqtt[0].subscriptions[0].decoder", `"xml"`}},
+		{"opcua without security", minimal + `
+[[opcua]]
+name = "o"
+endpoint = "opc.tcp://127.0.0.1:4840"
+  [[opcua.tags]]
+  name = "x"
+  node_id = "ns=2;s=X"
+`, nil, []string{"opcua[0]", "ecurity"}},
+		{"erp kind", minimal + "\n[[erp]]\nname = \"e\"\nkind = \"navision\"\n", nil, []string{"erp[0].kind", `"navision"`}},
+		{"erp plain http", minimal + `
+[[erp]]
+name = "e"
+kind = "sap"
+base_url = "http://sap.example.com"
+token_url = "https://login.example.com/token"
+client_id = "c"
+`, map[string]string{"SAP_CLIENT_SECRET": "sap-secret-value"}, []string{"erp[0].base_url", "not an https URL"}},
+		{"erp secret missing", minimal + `
+[[erp]]
+name = "e"
+kind = "dynamics"
+base_url = "https://org.crm.dynamics.com"
+token_url = "https://login.example.com/token"
+client_id = "c"
+`, nil, []string{"erp[0]", "DYNAMICS_CLIENT_SECRET, which is not set"}},
+		{"workday orders", minimal + `
+[[erp]]
+name = "w"
+kind = "workday"
+base_url = "https://wd2.workday.com"
+tenant = "t"
+fetch = ["production"]
+`, map[string]string{"WORKDAY_API_KEY": "workday-key-value"}, []string{"erp[0].fetch[0]", "workday has no production data"}},
+		{"nats url", minimal + "\n[agents]\nbus = \"nats\"\nnats_url = \"http://x\"\n", nil, []string{"agents.nats_url"}},
+		{"short jwt key", minimal + "\n[agents]\nsign = true\n", map[string]string{"AGENT_JWT_SECRET": "short-key-value"}, []string{"agents.sign", "AGENT_JWT_SECRET of at least 32 bytes"}},
+		{"timeout above interval", minimal + "\n[coordination]\ninterval = \"1s\"\ntimeout = \"2s\"\n", nil, []string{"coordination.timeout"}},
+		{"aggregation", minimal + "\n[coordination]\naggregation = \"mean\"\n", nil, []string{"coordination.aggregation", `"mean"`}},
+		{"bus timeout env", minimal, map[string]string{"MESSAGE_BUS_TIMEOUT": "soon"}, []string{"MESSAGE_BUS_TIMEOUT", `"soon"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := ParseConfig(c.text)
+			if err == nil {
+				err = cfg.Validate(env(c.env))
+			}
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			for k, v := range c.env {
+				if k != envBusTimeout && strings.Contains(err.Error(), v) {
+					t.Errorf("error shows a secret: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	cfg, err := ParseConfig(minimal + "\n[buffer]\nkind = \"tape\"\n[coordination]\naggregation = \"mean\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate(env(nil))
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("not a *FieldError: %v", err)
+	}
+	for _, w := range []string{"buffer.kind", "coordination.aggregation"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %s in %v", w, err)
+		}
+	}
+}
+
+// A bad configuration stops the program before anything starts: the error
+// comes back and the status page's port was never opened.
+func TestMainRejectsBadConfigBeforeStarting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.toml")
+	if err := os.WriteFile(path, []byte(minimal+"\n[coordination]\naggregation = \"mean\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := mainErr([]string{"-config", path, "-http", "127.0.0.1:0"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "coordination.aggregation") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(stdout.String(), "status page") {
+		t.Errorf("the orchestrator started: %s", stdout.String())
+	}
+}
+
+func TestMainCheckAcceptsTheSample(t *testing.T) {
+	for k, v := range allSecrets {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := mainErr([]string{"-config", "orchestrator.sample.toml", "-check"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "configuration ok") {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+}
