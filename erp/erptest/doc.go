@@ -17,4 +17,11 @@
 // arbitrary malformed bodies. Requests and counters are recorded for
 // assertions. The generators (SAPMeasurementDocuments, SAPProductionOrders
 // ...) produce rows in each system's own property names and formats.
+//
+// OracleServer speaks Oracle Fusion Cloud REST (items, hasMore, q, finder,
+// fields, orderBy, a limit capped silently near 500, an identity-domain
+// token endpoint) and WorkdayServer speaks Workday Web Services (SOAP 1.1
+// with WS-Security UsernameToken, Response_Filter paging as of an entry
+// time, SOAP faults), Reports-as-a-Service JSON (Report_Entry) and the OAuth
+// refresh-token grant with rotation; both take the same Fault injection.
 package erptest

@@ -195,7 +195,9 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 			}
 			return nil
 		}
-		hdr := http.Header{"Accept": {"application/json"}}
+		// q is written in the query-by-example syntax of framework version 1
+		// (Attr='x';Attr>5), which later versions read differently.
+		hdr := http.Header{"Accept": {"application/json"}, "Rest-Framework-Version": {"1"}}
 		for offset := 0; ; {
 			p := append(odata.Params(nil), params...)
 			p.Add("limit", strconv.Itoa(size))

@@ -79,8 +79,9 @@ type Config struct {
 // ClientCredentials returns the OAuth 2.0 client-credentials grant against
 // an Oracle identity domain (IAM or IDCS), e.g.
 // "https://idcs-0123abcd.identity.oraclecloud.com": its token endpoint
-// /oauth2/v1/token, the client secret read from ORACLE_CLIENT_SECRET each
-// time it is needed, and the Fusion scope of baseURL (see Scope).
+// /oauth2/v1/token, the client secret read from ORACLE_CLIENT_SECRET (and
+// read again when the identity domain refuses it, so a rotated secret is
+// picked up), and the Fusion scope of baseURL (see Scope).
 func ClientCredentials(identityDomain, clientID, baseURL string) erp.ClientCredentials {
 	cc := erp.ClientCredentials{
 		TokenURL: TokenURL(identityDomain),

@@ -14,8 +14,9 @@
 //
 //	{"items":[...],"count":25,"hasMore":true,"limit":25,"offset":0,"links":[...]}
 //
-// with totalResults only when asked for (Config.TotalResults). The client
-// asks for onlyData=true and the mapped attributes only (fields=), filters
+// with totalResults only when asked for (Config.TotalResults). Requests
+// carry REST-Framework-Version: 1, whose query-by-example q syntax the
+// client writes. The client asks for onlyData=true and the mapped attributes only (fields=), filters
 // with q (Attr='x';Attr>=..., the plant and the half-open time range of the
 // Query plus its Filters, conditions joined by ";"), sorts with orderBy
 // (the key attributes by default) so offset paging is stable, and sends a
