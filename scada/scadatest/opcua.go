@@ -332,9 +332,9 @@ func (s *OPCUAServer) Value(tag string) (float64, error) {
 // Remove deletes a tag's node: from now on (and after a restart) the server
 // answers BadNodeIdUnknown for it.
 func (s *OPCUAServer) Remove(tag string) error {
-	err := s.ns.remove(tag)
+	v, err := s.ns.remove(tag)
 	if err == nil {
-		s.ns.notify([]*ua.NodeID{ua.NewStringNodeID(opcuaNS, tag)})
+		s.ns.notify([]*opcuaVar{v})
 	}
 	return err
 }
@@ -369,12 +369,13 @@ type opcuaNamespace struct {
 	order    []*opcuaVar
 	changing []*opcuaVar
 	srv      *server.Server
-	notified []*ua.NodeID
+	notified []*opcuaVar // reused by step, which only the update loop calls
 }
 
 type opcuaVar struct {
 	OPCUATag
 	id, euID *ua.NodeID
+	key      string // id.String(), the library's key for monitored items
 	node     *server.Node
 	value    float64
 	status   ua.StatusCode
@@ -400,6 +401,7 @@ func (ns *opcuaNamespace) add(t OPCUATag) error {
 		return fmt.Errorf("scadatest: duplicate opcua tag %q", t.Name)
 	}
 	v := &opcuaVar{OPCUATag: t, id: ua.NewStringNodeID(opcuaNS, t.Name), value: t.Initial}
+	v.key = v.id.String()
 	v.node = server.NewNode(v.id, map[ua.AttributeID]*ua.DataValue{
 		ua.AttributeIDNodeClass:   server.DataValueFromValue(uint32(ua.NodeClassVariable)),
 		ua.AttributeIDBrowseName:  server.DataValueFromValue(&ua.QualifiedName{NamespaceIndex: opcuaNS, Name: t.Name}),
@@ -407,7 +409,7 @@ func (ns *opcuaNamespace) add(t OPCUATag) error {
 		ua.AttributeIDDataType:    server.DataValueFromValue(ua.NewNumericExpandedNodeID(0, id.BaseDataVariableType)),
 	}, nil, nil)
 	ns.byName[t.Name] = v
-	ns.byKey[v.id.String()] = v
+	ns.byKey[v.key] = v
 	if t.Unit != "" {
 		v.euID = ua.NewStringNodeID(opcuaNS, t.Name+".EngineeringUnits")
 		ns.byKey[v.euID.String()] = v
@@ -425,12 +427,12 @@ func (ns *opcuaNamespace) setServer(srv *server.Server) {
 	ns.mu.Unlock()
 }
 
-func (ns *opcuaNamespace) remove(tag string) error {
+func (ns *opcuaNamespace) remove(tag string) (*opcuaVar, error) {
 	ns.mu.Lock()
 	defer ns.mu.Unlock()
 	v, ok := ns.byName[tag]
 	if !ok || v.removed {
-		return fmt.Errorf("scadatest: opcua tag %q: %w", tag, scada.ErrUnknownTag)
+		return nil, fmt.Errorf("scadatest: opcua tag %q: %w", tag, scada.ErrUnknownTag)
 	}
 	v.removed = true
 	delete(ns.byKey, v.id.String())
@@ -438,7 +440,7 @@ func (ns *opcuaNamespace) remove(tag string) error {
 		delete(ns.byKey, v.euID.String())
 	}
 	ns.changing = slices.DeleteFunc(ns.changing, func(x *opcuaVar) bool { return x == v })
-	return nil
+	return v, nil
 }
 
 func (ns *opcuaNamespace) update(tag string, f func(*opcuaVar)) error {
@@ -450,7 +452,7 @@ func (ns *opcuaNamespace) update(tag string, f func(*opcuaVar)) error {
 	}
 	f(v)
 	ns.mu.Unlock()
-	ns.notify([]*ua.NodeID{v.id})
+	ns.notify([]*opcuaVar{v})
 	return nil
 }
 
@@ -458,29 +460,83 @@ func (ns *opcuaNamespace) update(tag string, f func(*opcuaVar)) error {
 // how many changed.
 func (ns *opcuaNamespace) step() int {
 	ns.mu.Lock()
-	ids := ns.notified[:0]
-	for _, v := range ns.changing {
+	vars := append(ns.notified[:0], ns.changing...)
+	for _, v := range vars {
 		v.value += v.Step
-		ids = append(ids, v.id)
 	}
-	ns.notified = ids
+	ns.notified = vars
 	ns.mu.Unlock()
-	ns.notify(ids)
-	return len(ids)
+	ns.notify(vars)
+	return len(vars)
 }
 
-// notify tells the server's monitored-item service that nodes changed.
-func (ns *opcuaNamespace) notify(ids []*ua.NodeID) {
+// notify hands the changed variables' values to the subscriptions that
+// monitor them. It does what the library's Server.ChangeNotification does,
+// through the same exported monitored-item tables, with two differences: it
+// does not hold the service's lock while it sends (the library's does, and
+// deadlocks when a subscription dies while a notification waits for it), and
+// it gives up on a subscription that takes no notification for notifyTimeout.
+func (ns *opcuaNamespace) notify(vars []*opcuaVar) {
 	ns.mu.RLock()
 	srv := ns.srv
+	values := make([]*ua.DataValue, len(vars))
+	for i, v := range vars {
+		if v.removed {
+			values[i] = opcuaBad(ua.StatusBadNodeIDUnknown)
+		} else {
+			values[i] = v.dataValue()
+		}
+	}
 	ns.mu.RUnlock()
-	if srv == nil {
+	if srv == nil || len(vars) == 0 {
 		return
 	}
-	for _, n := range ids {
-		srv.ChangeNotification(n)
+	svc := srv.MonitoredItemService
+	targets := make([]notifyTarget, 0, len(vars))
+	svc.Mu.Lock()
+	for i, v := range vars {
+		for _, item := range svc.Nodes[v.key] {
+			if item == nil || item.Sub == nil || item.Req == nil || item.Req.RequestedParameters == nil || item.Req.ItemToMonitor == nil {
+				continue
+			}
+			dv := values[i]
+			if attr := item.Req.ItemToMonitor.AttributeID; attr != ua.AttributeIDValue {
+				dv = ns.Attribute(v.id, attr)
+			}
+			targets = append(targets, notifyTarget{item.Sub.NotifyChannel, &ua.MonitoredItemNotification{ClientHandle: item.Req.RequestedParameters.ClientHandle, Value: dv}})
+		}
+	}
+	svc.Mu.Unlock()
+	if len(targets) == 0 {
+		return
+	}
+	timeout := time.NewTimer(notifyTimeout)
+	defer timeout.Stop()
+	var dead map[chan *ua.MonitoredItemNotification]bool
+	for _, t := range targets {
+		if dead[t.ch] {
+			continue
+		}
+		select {
+		case t.ch <- t.m:
+		case <-timeout.C:
+			if dead == nil {
+				dead = map[chan *ua.MonitoredItemNotification]bool{}
+			}
+			dead[t.ch] = true
+			timeout.Reset(notifyTimeout)
+		}
 	}
 }
+
+type notifyTarget struct {
+	ch chan *ua.MonitoredItemNotification
+	m  *ua.MonitoredItemNotification
+}
+
+// notifyTimeout is how long notify waits for a subscription to take a
+// notification before it takes the subscription for dead.
+const notifyTimeout = time.Second
 
 // The server.NameSpace methods.
 
@@ -543,20 +599,7 @@ func (ns *opcuaNamespace) Attribute(nid *ua.NodeID, attr ua.AttributeID) *ua.Dat
 	}
 	switch attr {
 	case ua.AttributeIDValue:
-		now := time.Now()
-		dv := &ua.DataValue{EncodingMask: ua.DataValueValue, Value: v.Type.variant(v.value)}
-		if v.NoSourceTimestamp {
-			dv.EncodingMask |= ua.DataValueServerTimestamp
-			dv.ServerTimestamp = now
-		} else {
-			dv.EncodingMask |= ua.DataValueSourceTimestamp
-			dv.SourceTimestamp = now
-		}
-		if v.status != 0 {
-			dv.EncodingMask |= ua.DataValueStatusCode
-			dv.Status = v.status
-		}
-		return dv
+		return v.dataValue()
 	case ua.AttributeIDNodeID:
 		return opcuaGood(v.id)
 	case ua.AttributeIDNodeClass:
@@ -579,6 +622,24 @@ func (ns *opcuaNamespace) Attribute(nid *ua.NodeID, attr ua.AttributeID) *ua.Dat
 		return opcuaGood(uint8(lvl))
 	}
 	return opcuaBad(ua.StatusBadAttributeIDInvalid)
+}
+
+// dataValue is the variable's current value as the server sends it.
+func (v *opcuaVar) dataValue() *ua.DataValue {
+	now := time.Now()
+	dv := &ua.DataValue{EncodingMask: ua.DataValueValue, Value: v.Type.variant(v.value)}
+	if v.NoSourceTimestamp {
+		dv.EncodingMask |= ua.DataValueServerTimestamp
+		dv.ServerTimestamp = now
+	} else {
+		dv.EncodingMask |= ua.DataValueSourceTimestamp
+		dv.SourceTimestamp = now
+	}
+	if v.status != 0 {
+		dv.EncodingMask |= ua.DataValueStatusCode
+		dv.Status = v.status
+	}
+	return dv
 }
 
 func (ns *opcuaNamespace) euAttribute(v *opcuaVar, nid *ua.NodeID, attr ua.AttributeID) *ua.DataValue {
@@ -631,7 +692,7 @@ func (ns *opcuaNamespace) SetAttribute(nid *ua.NodeID, attr ua.AttributeID, val 
 	}
 	v.value, v.status = f, 0
 	ns.mu.Unlock()
-	ns.notify([]*ua.NodeID{v.id})
+	ns.notify([]*opcuaVar{v})
 	return ua.StatusOK
 }
 
