@@ -326,6 +326,12 @@ func (s *WorkdayServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.stats.Unauthorized++
 		s.mu.Unlock()
+		if tok.Username == "" && r.Header.Get("Authorization") != "" {
+			// A bearer token alone that is expired or unknown: HTTP 401.
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+			return
+		}
 		soapFault(w, "SOAP-ENV:Client.authenticationError", "invalid username or password")
 		return
 	}

@@ -510,3 +510,31 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("not ErrConfig: %v", err)
 	}
 }
+
+// TestBearerTokenExpiresMidPaging reads SOAP pages with an OAuth access
+// token (no UsernameToken); the token expires after the first page, and the
+// client fetches a new one from the refresh token and carries on.
+func TestBearerTokenExpiresMidPaging(t *testing.T) {
+	srv := newServer(t, erptest.WorkdayConfig{})
+	srv.PutSupplierInvoices(erptest.WorkdaySupplierInvoices(30, jan1, "GMS_USA")...)
+	grant := workday.RefreshGrant{TokenURL: workday.TokenURL(srv.URL(), srv.Tenant()), ClientID: "gl001-api",
+		ClientSecret: fixed("api-secret-for-tests"), RefreshToken: fixed("rt-initial-for-tests")}
+	c := newClient(t, srv, func(cfg *workday.Config) {
+		cfg.Auth = grant.Auth()
+		cfg.Username, cfg.Password = "", nil
+		cfg.PageSize = 10
+	})
+	srv.Inject(erptest.Fault{Skip: 1, ExpireToken: true})
+	recs, errs := collect(c.Costs(context.Background(), erp.Query{}))
+	if len(errs) > 0 || len(recs) != 30 {
+		t.Fatalf("got %d, errors %v", len(recs), errs)
+	}
+	if st := srv.Stats(); st.TokensIssued != 2 || st.Unauthorized != 1 {
+		t.Errorf("server stats = %+v", st)
+	}
+	for _, rq := range srv.Requests() {
+		if strings.Contains(string(rq.Body), "UsernameToken") {
+			t.Errorf("UsernameToken sent without a Username configured")
+		}
+	}
+}
