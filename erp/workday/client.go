@@ -52,8 +52,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Costs.Name == "" {
 		cfg.Costs = SupplierInvoices
-		if len(cfg.CostFields.Key) == 0 {
+	}
+	if len(cfg.CostFields.Key) == 0 && !cfg.CostsReport.configured() {
+		switch cfg.Costs.Name {
+		case SupplierInvoices.Name:
 			cfg.CostFields = SupplierInvoiceFields
+		case Journals.Name:
+			cfg.CostFields = JournalFields
 		}
 	}
 	if len(cfg.EnergyFields.Key) == 0 {

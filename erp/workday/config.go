@@ -95,7 +95,10 @@ type Config struct {
 	Location *time.Location
 
 	// Costs is the operation read by Costs. Default SupplierInvoices.
-	Costs       Operation
+	Costs Operation
+	// CostFields maps the operation's documents (or CostsReport's entries)
+	// to cost records. Default SupplierInvoiceFields, or JournalFields for
+	// the Journals operation; a report's fields must be mapped.
 	CostFields  erp.CostFields
 	CostsReport Report // if set, Costs reads this report instead
 	// EnergyReport is the report read by Energy (utility invoice lines with
@@ -186,6 +189,9 @@ func (c Config) Validate() error {
 		if n.v != "" && !xmlName(n.v) {
 			add("%s %q is not an element name", n.what, n.v)
 		}
+	}
+	if c.Costs.Name != "" && (c.Costs.Service == "" || c.Costs.Document == "") {
+		add("Costs needs a Service and a Document with its Name")
 	}
 	for _, r := range []struct {
 		what string

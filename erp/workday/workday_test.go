@@ -188,7 +188,7 @@ func TestJournalLines(t *testing.T) {
 			{Account: "6100", Debit: "812.40", Memo: "Steam plant electricity", CostCenter: "CC-UTIL"},
 			{Account: "2000", Credit: "812.40", Memo: "Accrual"},
 		}})
-	c := newClient(t, srv, func(cfg *workday.Config) { cfg.Costs, cfg.CostFields = workday.Journals, workday.JournalFields })
+	c := newClient(t, srv, func(cfg *workday.Config) { cfg.Costs = workday.Journals }) // JournalFields by default
 	recs, errs := collect(c.Costs(context.Background(), erp.Query{From: jan1, To: jan1.Add(24 * time.Hour)}))
 	if len(errs) > 0 || len(recs) != 2 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
@@ -501,7 +501,7 @@ func TestCostChangesWatermark(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	err := workday.Config{BaseURL: "ftp://x", Tenant: "a/b", Username: "u", PageSize: 1000, Version: "v1<",
 		Costs: workday.Operation{Name: "Get Things"}, EnergyReport: workday.Report{Name: "R"}}.Validate()
-	for _, want := range []string{"scheme", "Tenant", "Password", "PageSize", "Version", "Costs.Name", "EnergyReport"} {
+	for _, want := range []string{"scheme", "Tenant", "Password", "PageSize", "Version", "Costs.Name", "Costs needs a Service", "EnergyReport"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want mention of %s", err, want)
 		}
