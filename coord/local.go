@@ -139,9 +139,7 @@ func (b *LocalBus) publish(subject string, m Message) (int, error) {
 	}
 	matched := b.root.match(subject, stack[:0])
 	for _, s := range matched {
-		select {
-		case s.ch <- m:
-		default:
+		if !s.push(m, b.cfg.QueueSize) {
 			b.drop(s)
 		}
 	}
@@ -155,7 +153,7 @@ func (b *LocalBus) drop(s *localSub) {
 	n := s.dropped.Add(1)
 	if bits.OnesCount64(n) == 1 {
 		b.log.Warn("coord: subscription queue full, message dropped",
-			"subject", s.subject, "dropped", n, "queue", cap(s.ch))
+			"subject", s.subject, "dropped", n, "queue", b.cfg.QueueSize)
 	}
 }
 
@@ -168,7 +166,7 @@ func (b *LocalBus) Subscribe(subject string, h Handler) (Subscription, error) {
 		return nil, fmt.Errorf("%w: nil handler", ErrBadConfig)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &localSub{bus: b, subject: subject, ch: make(chan Message, b.cfg.QueueSize), cancel: cancel, done: ctx.Done()}
+	s := &localSub{bus: b, subject: subject, signal: make(chan struct{}, 1), cancel: cancel, done: ctx.Done()}
 	b.mu.Lock()
 	if b.isDone {
 		b.mu.Unlock()
@@ -265,10 +263,19 @@ func (b *LocalBus) Close() error {
 	return nil
 }
 
+// localSub is one subscription: a bounded FIFO that grows on demand up to
+// the bus's QueueSize (so an idle subscription costs little memory), drained
+// by the subscription's goroutine.
 type localSub struct {
-	bus       *LocalBus
-	subject   string
-	ch        chan Message
+	bus     *LocalBus
+	subject string
+
+	qmu    sync.Mutex
+	buf    []Message // ring buffer
+	head   int
+	n      int
+	signal chan struct{} // capacity 1: "the queue may be non-empty"
+
 	cancel    context.CancelFunc
 	done      <-chan struct{}
 	closed    atomic.Bool
@@ -276,20 +283,63 @@ type localSub struct {
 	dropped   atomic.Uint64
 }
 
+// push appends m unless the queue holds limit messages already.
+func (s *localSub) push(m Message, limit int) bool {
+	s.qmu.Lock()
+	if s.n >= limit {
+		s.qmu.Unlock()
+		return false
+	}
+	if s.n == len(s.buf) {
+		nb := make([]Message, min(limit, max(8, 2*len(s.buf))))
+		for i := range s.n {
+			nb[i] = s.buf[(s.head+i)%len(s.buf)]
+		}
+		s.buf, s.head = nb, 0
+	}
+	s.buf[(s.head+s.n)%len(s.buf)] = m
+	s.n++
+	s.qmu.Unlock()
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (s *localSub) pop() (Message, bool) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.n == 0 {
+		return Message{}, false
+	}
+	m := s.buf[s.head]
+	s.buf[s.head] = Message{}
+	s.head = (s.head + 1) % len(s.buf)
+	s.n--
+	return m, true
+}
+
 func (s *localSub) run(ctx context.Context, h Handler) {
 	defer s.bus.wg.Done()
 	for {
-		select {
-		case <-s.done:
-			return
-		case m := <-s.ch:
+		for {
 			select {
 			case <-s.done:
 				return
 			default:
 			}
+			m, ok := s.pop()
+			if !ok {
+				break
+			}
 			s.delivered.Add(1)
 			h(ctx, m)
+		}
+		select {
+		case <-s.done:
+			return
+		case <-s.signal:
 		}
 	}
 }
@@ -297,7 +347,10 @@ func (s *localSub) run(ctx context.Context, h Handler) {
 func (s *localSub) Subject() string { return s.subject }
 
 func (s *localSub) Stats() SubscriptionStats {
-	return SubscriptionStats{Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Pending: len(s.ch)}
+	s.qmu.Lock()
+	n := s.n
+	s.qmu.Unlock()
+	return SubscriptionStats{Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Pending: n}
 }
 
 func (s *localSub) Unsubscribe() error {
