@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -34,37 +36,67 @@ var (
 	ErrUnknownSender = errors.New("jwtauth: no key for sender")
 )
 
-// claims is the JWT body: iss = sender, jti = message id, iat, exp, and the
-// base64url SHA-256 digest of the message's protected fields.
+// claims is the JWT body: iss = sender, jti = message id, iat and exp in
+// seconds since the epoch (fractions allowed), and dig, the base64url SHA-256
+// digest of the message's protected fields. It is flat rather than built on
+// jwt.RegisteredClaims: decoding it is on the hot path of every message.
 type claims struct {
-	jwt.RegisteredClaims
-	Digest string `json:"dig"`
+	Iss string  `json:"iss"`
+	Jti string  `json:"jti"`
+	Iat float64 `json:"iat"`
+	Exp float64 `json:"exp"`
+	Dig string  `json:"dig"`
 }
+
+func numericDate(f float64) *jwt.NumericDate {
+	if f == 0 {
+		return nil
+	}
+	return jwt.NewNumericDate(toTime(f))
+}
+
+func toTime(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+func fromTime(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	// Milliseconds are plenty for expiry and keep the number short.
+	return float64(t.UnixMilli()) / 1e3
+}
+
+// The jwt.Claims methods. Claims validation is off (coord.Guard judges
+// expiry), so these only serve the library's interface.
+func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return numericDate(c.Exp), nil }
+func (c *claims) GetIssuedAt() (*jwt.NumericDate, error)       { return numericDate(c.Iat), nil }
+func (c *claims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *claims) GetIssuer() (string, error)                   { return c.Iss, nil }
+func (c *claims) GetSubject() (string, error)                  { return "", nil }
+func (c *claims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 
 func toJWT(c coord.Claims) *claims {
 	return &claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    c.Sender,
-			ID:        c.MessageID,
-			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
-			ExpiresAt: jwt.NewNumericDate(c.Expires),
-		},
-		Digest: base64.RawURLEncoding.EncodeToString(c.Digest[:]),
+		Iss: c.Sender,
+		Jti: c.MessageID,
+		Iat: fromTime(c.IssuedAt),
+		Exp: fromTime(c.Expires),
+		Dig: base64.RawURLEncoding.EncodeToString(c.Digest[:]),
 	}
 }
 
 func fromJWT(j *claims) (coord.Claims, error) {
-	c := coord.Claims{Sender: j.Issuer, MessageID: j.ID}
-	d, err := base64.RawURLEncoding.DecodeString(j.Digest)
-	if err != nil || len(d) != len(c.Digest) {
+	c := coord.Claims{Sender: j.Iss, MessageID: j.Jti}
+	if n, err := base64.RawURLEncoding.Decode(c.Digest[:], []byte(j.Dig)); err != nil || n != len(c.Digest) || len(j.Dig) != 43 {
 		return coord.Claims{}, fmt.Errorf("jwtauth: malformed digest claim")
 	}
-	copy(c.Digest[:], d)
-	if j.IssuedAt != nil {
-		c.IssuedAt = j.IssuedAt.Time
+	if j.Iat != 0 {
+		c.IssuedAt = toTime(j.Iat)
 	}
-	if j.ExpiresAt != nil {
-		c.Expires = j.ExpiresAt.Time
+	if j.Exp != 0 {
+		c.Expires = toTime(j.Exp)
 	}
 	return c, nil
 }
@@ -170,9 +202,9 @@ func (v *EdDSAVerifier) Verify(token string) (coord.Claims, error) {
 		if !ok {
 			return nil, ErrUnknownSender
 		}
-		k, ok := v.keys[c.Issuer]
+		k, ok := v.keys[c.Iss]
 		if !ok {
-			return nil, fmt.Errorf("%w %q", ErrUnknownSender, c.Issuer)
+			return nil, fmt.Errorf("%w %q", ErrUnknownSender, c.Iss)
 		}
 		return k, nil
 	})
