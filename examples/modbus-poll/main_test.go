@@ -29,7 +29,7 @@ func TestRun(t *testing.T) {
 		"meter2.power         821.00 kW  Good",
 		"meter3.power        1231.50 kW  Good",
 		"meter4.power        1642.00 kW  Good",
-		"meter4.energy    182344.25 kWh Good",
+		"meter4.energy     182344.25 kWh Good",
 		"meter3.load           40.12 %   Good",
 		"meter4.load            0.00 %   BadNodeIdUnknown",
 		"3 exceptions (3 illegal data address), 1 reads split",
