@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
@@ -100,7 +101,7 @@ func fromFloat(f float64, like *ua.Variant) (*ua.Variant, error) {
 	}
 	intIn := func(lo, hi float64) error {
 		if f != math.Trunc(f) || f < lo || f > hi {
-			return fmt.Errorf("value %v does not fit the node's type %s: %w", f, like.Type(), scada.ErrBadInput)
+			return fmt.Errorf("value %v does not fit the node's type %s: %w", f, variantType(like), scada.ErrBadInput)
 		}
 		return nil
 	}
@@ -136,12 +137,15 @@ func fromFloat(f float64, like *ua.Variant) (*ua.Variant, error) {
 		}
 		v = f == 1
 	default:
-		return nil, fmt.Errorf("node holds %s, not a number: %w", like.Type(), scada.ErrBadInput)
+		return nil, fmt.Errorf("node holds %s, not a number: %w", variantType(like), scada.ErrBadInput)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return ua.NewVariant(v)
 }
+
+// variantType names a variant's type as OPC UA does ("Int16", "Double").
+func variantType(v *ua.Variant) string { return strings.TrimPrefix(v.Type().String(), "TypeID") }
 
 var errNoValue = errors.New("node has no value to take the type from")

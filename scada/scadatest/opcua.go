@@ -518,6 +518,11 @@ func (ns *opcuaNamespace) notify(vars []*opcuaVar) {
 			continue
 		}
 		select {
+		case t.ch <- t.m: // the usual case: room in the subscription's queue
+			continue
+		default:
+		}
+		select {
 		case t.ch <- t.m:
 		case <-timeout.C:
 			if dead == nil {
