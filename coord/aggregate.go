@@ -48,18 +48,117 @@ func value(payload json.RawMessage, field string) (json.RawMessage, error) {
 	if len(payload) == 0 {
 		return nil, fmt.Errorf("%w: empty reply", ErrBadMessage)
 	}
+	if !json.Valid(payload) {
+		return nil, fmt.Errorf("%w: reply is not valid JSON", ErrBadMessage)
+	}
 	if field == "" {
 		return payload, nil
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &obj); err != nil {
-		return nil, fmt.Errorf("%w: reply is not an object: %w", ErrBadMessage, err)
+	v, isObj := lookup(payload, field)
+	if !isObj {
+		return nil, fmt.Errorf("%w: reply is not an object", ErrBadMessage)
 	}
-	v, ok := obj[field]
-	if !ok {
+	if v == nil {
 		return nil, fmt.Errorf("%w: reply has no field %q", ErrBadMessage, field)
 	}
 	return v, nil
+}
+
+// lookup returns the raw value of key in the valid JSON document doc (the
+// last one if the key repeats, as encoding/json does), scanning instead of
+// decoding into a map: it runs once per reply. isObj is false when doc is
+// not an object.
+func lookup(doc []byte, key string) (v json.RawMessage, isObj bool) {
+	i := skipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return nil, false
+	}
+	i++
+	for {
+		i = skipSpace(doc, i)
+		if i >= len(doc) || doc[i] == '}' {
+			return v, true
+		}
+		if doc[i] == ',' {
+			i = skipSpace(doc, i+1)
+		}
+		kEnd := skipString(doc, i)
+		k := doc[i:kEnd]
+		i = skipSpace(doc, kEnd) + 1 // the ':'
+		i = skipSpace(doc, i)
+		vEnd := skipValue(doc, i)
+		if keyEquals(k, key) {
+			v = doc[i:vEnd]
+		}
+		i = vEnd
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+		i++
+	}
+	return i
+}
+
+// keyEquals compares a raw JSON string token with key, decoding escapes
+// only when there are any.
+func keyEquals(raw []byte, key string) bool {
+	if len(raw) < 2 {
+		return false
+	}
+	inner := raw[1 : len(raw)-1]
+	if !bytes.ContainsRune(inner, '\\') {
+		return string(inner) == key
+	}
+	var k string
+	return json.Unmarshal(raw, &k) == nil && k == key
 }
 
 func number(v json.RawMessage) (float64, error) {

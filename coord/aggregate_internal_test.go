@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -76,4 +77,30 @@ func TestReplyErrorCodes(t *testing.T) {
 	if re := replyErrorFor(orig); re == orig || re.Message != "x" || orig.Message != "x\n" {
 		t.Errorf("ReplyError not copied: %+v", re)
 	}
+}
+
+func FuzzLookup(f *testing.F) {
+	f.Add([]byte(`{"temp": 181.5, "status": "ok"}`), "temp")
+	f.Add([]byte(`{"a":{"temp":[1,"}"]},"temp":"x\\"y","temp":2}`), "temp")
+	f.Add([]byte(`{"te\\u006dp": true}`), "temp")
+	f.Add([]byte(`[1,2]`), "0")
+	f.Add([]byte(` { } `), "")
+	f.Fuzz(func(t *testing.T, doc []byte, key string) {
+		if !json.Valid(doc) {
+			return
+		}
+		got, isObj := lookup(doc, key)
+		var m map[string]json.RawMessage
+		err := json.Unmarshal(doc, &m)
+		if (err == nil) != isObj && !(err == nil && m == nil) {
+			t.Fatalf("isObj = %v, encoding/json says %v", isObj, err)
+		}
+		if err != nil {
+			return
+		}
+		want, ok := m[key]
+		if ok != (got != nil) || (ok && !bytes.Equal(want, got)) {
+			t.Fatalf("lookup(%s, %q) = %s, want %s (%v)", doc, key, got, want, ok)
+		}
+	})
 }

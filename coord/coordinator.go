@@ -378,7 +378,7 @@ func (cmd *Command) validate() error {
 func (c *Coordinator) selectTargets(cmd *Command) (targets []string, failed []Failure) {
 	var cands []AgentStatus
 	if cmd.Targets == nil {
-		for _, a := range c.cfg.Registry.Agents() {
+		for _, a := range c.cfg.Registry.list() {
 			if a.Health != Unreachable {
 				cands = append(cands, a)
 			}
@@ -554,9 +554,11 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	}
 
 	states := make(map[string]*targetState, len(targets))
+	res.Replies = make([]Reply, 0, len(targets))
+	res.Answered = make([]string, 0, len(targets))
 	replyTo := c.inbox + "." + token
 	next, inflight, finished := 0, 0, 0
-	var values []json.RawMessage
+	values := make([]json.RawMessage, 0, len(targets))
 	send := func(id string) error {
 		m := Message{
 			ID: NewID(), Type: typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: replyTo,

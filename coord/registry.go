@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -295,6 +296,22 @@ func (r *Registry) Agents() []AgentStatus {
 	}
 	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// list is Agents for the Coordinator's own use: the capability slices are
+// shared with the registry and must not be modified.
+func (r *Registry) list() []AgentStatus {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	out := make([]AgentStatus, 0, len(r.agents))
+	for _, e := range r.agents {
+		st := e.st
+		st.Health = r.health(e, now)
+		out = append(out, st)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b AgentStatus) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
