@@ -541,11 +541,12 @@ func testConcurrent(t *testing.T, b coord.Bus) {
 			for i := range each {
 				m := num(i)
 				r, err := b.Request(ctxT(t), subj, m)
-				switch {
-				case errors.Is(err, coord.ErrNoResponders):
-					i-- // interest not yet propagated on a networked bus
+				for retry := 0; errors.Is(err, coord.ErrNoResponders) && retry < 1000; retry++ {
+					// Interest not yet propagated on a networked bus.
 					time.Sleep(time.Millisecond)
-					continue
+					r, err = b.Request(ctxT(t), subj, m)
+				}
+				switch {
 				case err != nil:
 					errs <- err
 				case r.ID != m.ID:
