@@ -1,0 +1,261 @@
+//go:build interop
+
+package opcua_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/opcua"
+)
+
+// The interop tier runs against node-opcua, a third-party server that speaks
+// what gopcua's server cannot: secure channels with Basic256Sha256 and user
+// names. .ci/interop/opcua.sh installs it; a missing node or node-opcua is a
+// failure here, never a skip.
+
+const (
+	interopUser     = "operator"
+	interopPassword = "Interop-Pa55word!"
+)
+
+// writeCert writes a self-signed application instance certificate and its
+// key, PEM, as OPC UA wants them: the application URI in the SAN, usable for
+// signing and encryption, for client and server.
+func writeCert(t *testing.T, dir, name, appURI string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri, err := url.Parse(appURI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"GreenLang GL-001 interop"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{uri},
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+type nodeServer struct {
+	endpoint   string
+	serverCert string
+	dir        string
+}
+
+// startNodeOPCUA starts .ci/interop/opcua_server.mjs and waits for it to listen.
+func startNodeOPCUA(t *testing.T) nodeServer {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("interop peer missing: node is not installed (run .ci/interop/opcua.sh): %v", err)
+	}
+	interop, err := filepath.Abs("../../.ci/interop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(interop, "node_modules", "node-opcua", "package.json")); err != nil {
+		t.Fatalf("interop peer missing: node-opcua is not installed in %s (run .ci/interop/opcua.sh): %v", interop, err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, "server", "urn:gl001:interop:server")
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, node, filepath.Join(interop, "opcua_server.mjs"), certFile, keyFile, filepath.Join(dir, "pki"), interopUser, interopPassword)
+	cmd.Dir = interop
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // the script shuts down when its stdin ends
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cancel()
+			<-done
+		}
+		cancel()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if ep, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
+				ready <- ep
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ep, ok := <-ready:
+		if !ok {
+			t.Fatal("node-opcua server exited before it was ready")
+		}
+		return nodeServer{endpoint: ep, serverCert: certFile, dir: dir}
+	case <-time.After(90 * time.Second):
+		t.Fatal("node-opcua server did not start")
+	}
+	return nodeServer{}
+}
+
+func secureConfig(t *testing.T, srv nodeServer, mode opcua.SecurityMode) opcua.Config {
+	clientCert, clientKey := writeCert(t, t.TempDir(), "client", "urn:gl001:interop:client")
+	return opcua.Config{
+		Name:               "node-opcua",
+		Endpoint:           srv.endpoint,
+		SecurityPolicy:     opcua.PolicyBasic256Sha256,
+		SecurityMode:       mode,
+		CertFile:           clientCert,
+		KeyFile:            clientKey,
+		CAFile:             srv.serverCert,
+		Auth:               opcua.AuthUsername,
+		Username:           interopUser,
+		Password:           interopPassword,
+		SamplingInterval:   50 * time.Millisecond,
+		PublishingInterval: 50 * time.Millisecond,
+		Tags: []opcua.Tag{
+			{Name: "steam_temp", NodeID: "nsu=urn:gl001:interop:server;s=Boiler1.SteamTemp"},
+			{Name: "burner_on", NodeID: "ns=1;s=Boiler1.BurnerOn"},
+			{Name: "stage", NodeID: "ns=1;s=Boiler1.Stage", Writable: true},
+		},
+	}
+}
+
+func TestInteropNodeOPCUA(t *testing.T) {
+	srv := startNodeOPCUA(t)
+	for _, mode := range []opcua.SecurityMode{opcua.ModeSign, opcua.ModeSignAndEncrypt} {
+		t.Run("Basic256Sha256/"+string(mode), func(t *testing.T) {
+			cfg := secureConfig(t, srv, mode)
+			src, err := opcua.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := newRecorder()
+			stop, _, _ := run(t, src, rec)
+			ps := rec.waitFor(t, "a rising steam temperature", func(ps []scada.Point) bool {
+				return len(byTag(ps, "steam_temp")) >= 3 && len(byTag(ps, "burner_on")) >= 1
+			})
+			temps := byTag(ps, "steam_temp")
+			for i, p := range temps {
+				if !p.Quality.IsGood() || p.Unit != "degC" || p.Time.IsZero() {
+					t.Fatalf("steam_temp point %d = %+v, want Good degC", i, p)
+				}
+				if i > 0 && p.Value < temps[i-1].Value {
+					t.Fatalf("steam temperature went down: %v then %v", temps[i-1].Value, p.Value)
+				}
+			}
+			if p := byTag(ps, "burner_on")[0]; p.Value != 1 || !p.Quality.IsGood() {
+				t.Fatalf("burner_on = %+v", p)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := src.Write(ctx, "stage", 3); err != nil {
+				t.Fatalf("Write over %s: %v", mode, err)
+			}
+			rec.waitFor(t, "the written stage", func(ps []scada.Point) bool {
+				s := byTag(ps, "stage")
+				return len(s) > 0 && s[len(s)-1].Value == 3
+			})
+			infos, err := src.Browse(ctx, "ns=1;s=Boiler1")
+			if err != nil {
+				t.Fatalf("Browse: %v", err)
+			}
+			found := false
+			for _, ti := range infos {
+				if ti.ID == "ns=1;s=Boiler1.SteamTemp" {
+					found = ti.Unit == "degC" && ti.DataType == "Double" && !ti.Writable
+				}
+			}
+			if !found {
+				t.Fatalf("Browse = %+v, want SteamTemp as a read-only Double in degC", infos)
+			}
+			if err := stop(); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run = %v, want context.Canceled", err)
+			}
+		})
+	}
+
+	t.Run("wrong password refused", func(t *testing.T) {
+		cfg := secureConfig(t, srv, opcua.ModeSignAndEncrypt)
+		cfg.Password = "not-the-password-42"
+		src, err := opcua.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		err = src.Run(ctx, newRecorder())
+		if !errors.Is(err, scada.ErrConnection) || ctx.Err() != nil {
+			t.Fatalf("Run with a wrong password = %v, want a connection error", err)
+		}
+		if strings.Contains(err.Error(), "not-the-password-42") || strings.Contains(err.Error(), interopPassword) {
+			t.Fatalf("error leaks a password: %v", err)
+		}
+		if st := src.Stats(); st.Connects != 0 {
+			t.Fatalf("stats = %+v, want no session", st)
+		}
+	})
+
+	t.Run("untrusted server certificate refused", func(t *testing.T) {
+		cfg := secureConfig(t, srv, opcua.ModeSign)
+		other, _ := writeCert(t, t.TempDir(), "impostor", "urn:gl001:interop:server")
+		cfg.CAFile = other
+		src, err := opcua.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := src.Run(ctx, newRecorder()); !errors.Is(err, opcua.ErrUntrustedServer) {
+			t.Fatalf("Run against an untrusted server = %v, want ErrUntrustedServer", err)
+		}
+	})
+}
