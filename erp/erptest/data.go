@@ -1,20 +1,10 @@
 package erptest
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"strconv"
 	"time"
 )
-
-// TLSConfig returns a TLS configuration that trusts the server's
-// certificate, for erp.ConnConfig.TLS.
-func (s *Server) TLSConfig() *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(s.srv.Certificate())
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
 
 // Entity paths of the default services.
 const (

@@ -1,18 +1,14 @@
 package erptest
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/greenlang/gl001/erp"
@@ -46,15 +42,10 @@ type OracleConfig struct {
 // client-credentials tokens, optional HTTP Basic, and the same fault
 // injection as Server. Use one per test.
 type OracleServer struct {
-	srv *httptest.Server
+	fake
 	cfg OracleConfig
 
-	mu     sync.Mutex
-	sets   map[string]*set // resource name -> data
-	tokens map[string]time.Time
-	faults faultQueue
-	stats  Stats
-	log    []Request
+	sets map[string]*set // resource name -> data
 }
 
 // NewOracleServer starts a TLS server. Close it when done.
@@ -77,14 +68,10 @@ func NewOracleServer(cfg OracleConfig) *OracleServer {
 	if cfg.DefaultLimit == 0 {
 		cfg.DefaultLimit = 25
 	}
-	s := &OracleServer{cfg: cfg, sets: map[string]*set{}, tokens: map[string]time.Time{}}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.srv.StartTLS()
+	s := &OracleServer{cfg: cfg, sets: map[string]*set{}}
+	s.start(s.serve)
 	return s
 }
-
-// URL is the pod's base URL, https://127.0.0.1:port.
-func (s *OracleServer) URL() string { return s.srv.URL }
 
 // IdentityDomain is the identity domain's URL (the same server).
 func (s *OracleServer) IdentityDomain() string { return s.srv.URL }
@@ -99,15 +86,6 @@ func (s *OracleServer) ResourcePath(name string) string {
 
 // ClientID returns the accepted client ID.
 func (s *OracleServer) ClientID() string { return s.cfg.ClientID }
-
-// Client returns an *http.Client trusting the server's certificate.
-func (s *OracleServer) Client() *http.Client { return s.srv.Client() }
-
-// TLSConfig returns a TLS configuration trusting the server's certificate.
-func (s *OracleServer) TLSConfig() *tls.Config { return trust(s.srv) }
-
-// Close shuts the server down.
-func (s *OracleServer) Close() { s.srv.Close() }
 
 // Put stores rows in the resource name, keyed by the key attributes,
 // replacing rows with the same key.
@@ -129,49 +107,13 @@ func (s *OracleServer) Put(name string, key []string, rows ...Row) {
 	}
 }
 
-// Inject queues a fault for the REST resources (never the token endpoint).
-func (s *OracleServer) Inject(f Fault) {
-	s.mu.Lock()
-	s.faults.add(f)
-	s.mu.Unlock()
-}
-
-// ExpireTokens invalidates every token issued so far.
-func (s *OracleServer) ExpireTokens() {
-	s.mu.Lock()
-	clear(s.tokens)
-	s.mu.Unlock()
-}
-
-// Stats returns the counters.
-func (s *OracleServer) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
-}
-
-// Requests returns the resource requests received so far.
-func (s *OracleServer) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
-
 func (s *OracleServer) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/oauth2/v1/token" {
-		s.mu.Lock()
-		tokenEndpoint(w, r, s.cfg.ClientID, s.cfg.ClientSecret, s.cfg.TokenTTL, s.tokens, &s.stats)
-		s.mu.Unlock()
+		s.clientCredentials(w, r, s.cfg.ClientID, s.cfg.ClientSecret, s.cfg.TokenTTL, false)
 		return
 	}
-	body, _ := readAll(r)
+	_, f := s.record(r)
 	s.mu.Lock()
-	s.stats.Requests++
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	f := s.faults.next(r.URL.Path, &s.stats)
-	if f != nil && f.ExpireToken {
-		clear(s.tokens)
-	}
 	ok := s.authorised(r)
 	if !ok {
 		s.stats.Unauthorized++
@@ -203,29 +145,14 @@ func (s *OracleServer) serve(w http.ResponseWriter, r *http.Request) {
 		oracleError(w, status, "", msg)
 		return
 	}
-	if f != nil && f.Body != "" {
-		page = []byte(f.Body)
-	}
-	if f != nil && f.Truncate {
-		page = page[:len(page)/2]
-	}
-	s.mu.Lock()
-	s.stats.Pages++
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/vnd.oracle.adf.resourcecollection+json")
-	_, _ = w.Write(page)
+	s.servePage(w, f, page, "application/vnd.oracle.adf.resourcecollection+json")
 }
 
 func (s *OracleServer) authorised(r *http.Request) bool {
 	if u, p, ok := r.BasicAuth(); ok {
 		return s.cfg.BasicUser != "" && u == s.cfg.BasicUser && p == s.cfg.BasicPassword
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	exp, ok := s.tokens[tok]
-	return ok && time.Now().Before(exp)
+	return s.bearerValid(r)
 }
 
 // oracleError writes the Fusion REST error document.
@@ -441,72 +368,6 @@ func splitOutsideQuotes(s string, sep byte) []string {
 		}
 	}
 	return append(parts, s[start:])
-}
-
-// faultQueue holds injected faults; the owner's mutex guards it.
-type faultQueue struct{ faults []*Fault }
-
-func (q *faultQueue) add(f Fault) {
-	if f.Times == 0 {
-		f.Times = 1
-	}
-	q.faults = append(q.faults, &f)
-}
-
-// next returns the fault for a request to path, if any.
-func (q *faultQueue) next(path string, st *Stats) *Fault {
-	for i, f := range q.faults {
-		if f.Path != "" && !strings.Contains(path, f.Path) {
-			continue
-		}
-		if f.Skip > 0 {
-			f.Skip--
-			return nil
-		}
-		f.Times--
-		if f.Times <= 0 {
-			q.faults = slices.Delete(q.faults, i, i+1)
-		}
-		st.Faults++
-		return f
-	}
-	return nil
-}
-
-// tokenEndpoint answers a client-credentials token request; the caller holds
-// the lock guarding tokens and st.
-func tokenEndpoint(w http.ResponseWriter, r *http.Request, clientID, clientSecret string, ttl time.Duration, tokens map[string]time.Time, st *Stats) {
-	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
-		http.Error(w, "bad token request", http.StatusBadRequest)
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	} else {
-		id, _ = url.QueryUnescape(id)
-		secret, _ = url.QueryUnescape(secret)
-	}
-	st.LastScope = r.PostForm.Get("scope")
-	w.Header().Set("Content-Type", "application/json")
-	if r.PostForm.Get("grant_type") != "client_credentials" || id != clientID || secret != clientSecret {
-		st.TokenDenied++
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"Client authentication failed."}`))
-		return
-	}
-	tok := newToken()
-	tokens[tok] = time.Now().Add(ttl)
-	st.TokensIssued++
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl / time.Second),
-	})
-}
-
-func trust(srv *httptest.Server) *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(srv.Certificate())
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
 // OracleMaintenanceWorkOrders returns n maintenance work orders of an

@@ -2,18 +2,14 @@ package erptest
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -115,16 +111,11 @@ type set struct {
 // OAuth 2.0 token endpoint, paging, $filter, $select, $orderby, change
 // tracking, CSRF tokens and fault injection. Use one per test.
 type Server struct {
-	srv *httptest.Server
+	fake
 	cfg Config
 
-	mu       sync.Mutex
 	sets     map[string]*set // entity path (service root + set) -> data
-	tokens   map[string]time.Time
-	faults   []*Fault
-	stats    Stats
-	log      []Request
-	clock    int // change-tracking version
+	clock    int             // change-tracking version
 	csrf     string
 	sessions map[string]bool
 	writes   [][]byte
@@ -145,23 +136,13 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxPageSize == 0 {
 		cfg.MaxPageSize = 100
 	}
-	s := &Server{cfg: cfg, sets: map[string]*set{}, tokens: map[string]time.Time{}, sessions: map[string]bool{}}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.srv.StartTLS()
+	s := &Server{cfg: cfg, sets: map[string]*set{}, sessions: map[string]bool{}}
+	s.start(s.serve)
 	return s
 }
 
-// URL is the server's base URL, https://127.0.0.1:port.
-func (s *Server) URL() string { return s.srv.URL }
-
 // TokenURL is the OAuth 2.0 token endpoint.
 func (s *Server) TokenURL() string { return s.srv.URL + "/oauth/token" }
-
-// Client returns an *http.Client trusting the server's certificate.
-func (s *Server) Client() *http.Client { return s.srv.Client() }
-
-// Close shuts the server down.
-func (s *Server) Close() { s.srv.Close() }
 
 // ClientID returns the accepted client ID.
 func (s *Server) ClientID() string { return s.cfg.ClientID }
@@ -227,42 +208,11 @@ func (st *set) keyOf(r Row) string {
 	return strings.Join(parts, "/")
 }
 
-// Inject queues a fault.
-func (s *Server) Inject(f Fault) {
-	if f.Times == 0 {
-		f.Times = 1
-	}
-	s.mu.Lock()
-	s.faults = append(s.faults, &f)
-	s.mu.Unlock()
-}
-
-// ExpireTokens invalidates every token issued so far.
-func (s *Server) ExpireTokens() {
-	s.mu.Lock()
-	clear(s.tokens)
-	s.mu.Unlock()
-}
-
 // ExpireCSRF invalidates the CSRF token, so the next write gets 403 Required.
 func (s *Server) ExpireCSRF() {
 	s.mu.Lock()
 	s.csrf = ""
 	s.mu.Unlock()
-}
-
-// Stats returns the counters.
-func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
-}
-
-// Requests returns the data requests received so far.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
 }
 
 // Writes returns the bodies of the writes accepted.
@@ -272,27 +222,15 @@ func (s *Server) Writes() [][]byte {
 	return slices.Clone(s.writes)
 }
 
-func newToken() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/oauth/token" {
-		s.token(w, r)
+		s.mu.Lock()
+		id, secret := s.cfg.ClientID, s.cfg.ClientSecret
+		s.mu.Unlock()
+		s.clientCredentials(w, r, id, secret, s.cfg.TokenTTL, true)
 		return
 	}
-	body, _ := readAll(r)
-	s.mu.Lock()
-	s.stats.Requests++
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	f := s.fault(r.URL.Path)
-	s.mu.Unlock()
-
-	if f != nil && f.ExpireToken {
-		s.ExpireTokens()
-	}
+	body, f := s.record(r)
 	if !s.authorised(r) {
 		s.mu.Lock()
 		s.stats.Unauthorized++
@@ -333,49 +271,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.odataError(w, status, strconv.Itoa(status), msg)
 		return
 	}
-	if f != nil && f.Body != "" {
-		page = []byte(f.Body)
-	}
-	if f != nil && f.Truncate {
-		page = page[:len(page)/2]
-	}
-	s.mu.Lock()
-	s.stats.Pages++
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
 	if !s.cfg.Flavour.v2() {
 		w.Header().Set("OData-Version", "4.0")
 	}
-	_, _ = w.Write(page)
-}
-
-func readAll(r *http.Request) ([]byte, error) {
-	if r.Body == nil {
-		return nil, nil
-	}
-	var b bytes.Buffer
-	_, err := b.ReadFrom(r.Body)
-	return b.Bytes(), err
-}
-
-// fault returns the fault for a request to path, if any; s.mu is held.
-func (s *Server) fault(path string) *Fault {
-	for i, f := range s.faults {
-		if f.Path != "" && !strings.Contains(path, f.Path) {
-			continue
-		}
-		if f.Skip > 0 {
-			f.Skip--
-			return nil
-		}
-		f.Times--
-		if f.Times <= 0 {
-			s.faults = slices.Delete(s.faults, i, i+1)
-		}
-		s.stats.Faults++
-		return f
-	}
-	return nil
+	s.servePage(w, f, page, "application/json")
 }
 
 func (s *Server) authorised(r *http.Request) bool {
@@ -384,43 +283,7 @@ func (s *Server) authorised(r *http.Request) bool {
 	if s.cfg.APIKey != "" && r.Header.Get("APIKey") == s.cfg.APIKey {
 		return true
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	exp, ok := s.tokens[tok]
-	return ok && time.Now().Before(exp)
-}
-
-func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
-		http.Error(w, "bad token request", http.StatusBadRequest)
-		return
-	}
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	} else {
-		id, _ = url.QueryUnescape(id)
-		secret, _ = url.QueryUnescape(secret)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats.LastScope = r.PostForm.Get("scope")
-	w.Header().Set("Content-Type", "application/json")
-	if r.PostForm.Get("grant_type") != "client_credentials" || id != s.cfg.ClientID || secret != s.cfg.ClientSecret {
-		s.stats.TokenDenied++
-		w.WriteHeader(http.StatusUnauthorized)
-		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"Client authentication failed."}`))
-		return
-	}
-	tok := newToken()
-	s.tokens[tok] = time.Now().Add(s.cfg.TokenTTL)
-	s.stats.TokensIssued++
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": tok, "token_type": "Bearer", "expires_in": int(s.cfg.TokenTTL / time.Second),
-		"scope": r.PostForm.Get("scope"),
-	})
+	return s.bearerValid(r)
 }
 
 func (s *Server) odataError(w http.ResponseWriter, status int, code, msg string) {

@@ -2,17 +2,14 @@ package erptest
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/greenlang/gl001/erp"
@@ -104,17 +101,12 @@ type wdDoc struct {
 // /ccx/oauth2/<tenant>/token that can rotate refresh tokens; SOAP faults for
 // bad credentials and bad requests; and the fault injection of Server.
 type WorkdayServer struct {
-	srv *httptest.Server
+	fake
 	cfg WorkdayConfig
 
-	mu      sync.Mutex
 	docs    map[string][]wdDoc // operation -> documents
 	reports map[string]WorkdayReport
-	tokens  map[string]time.Time
 	refresh map[string]bool
-	faults  faultQueue
-	stats   Stats
-	log     []Request
 	onPage  func(op string, page int)
 	rotated []string
 }
@@ -143,14 +135,10 @@ func NewWorkdayServer(cfg WorkdayConfig) *WorkdayServer {
 		cfg.TokenTTL = time.Hour
 	}
 	s := &WorkdayServer{cfg: cfg, docs: map[string][]wdDoc{}, reports: map[string]WorkdayReport{},
-		tokens: map[string]time.Time{}, refresh: map[string]bool{cfg.RefreshToken: true}}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.srv.StartTLS()
+		refresh: map[string]bool{cfg.RefreshToken: true}}
+	s.start(s.serve)
 	return s
 }
-
-// URL is the services host, https://127.0.0.1:port.
-func (s *WorkdayServer) URL() string { return s.srv.URL }
 
 // Tenant returns the tenant name.
 func (s *WorkdayServer) Tenant() string { return s.cfg.Tenant }
@@ -159,15 +147,6 @@ func (s *WorkdayServer) Tenant() string { return s.cfg.Tenant }
 func (s *WorkdayServer) TokenURL() string {
 	return s.srv.URL + "/ccx/oauth2/" + s.cfg.Tenant + "/token"
 }
-
-// TLSConfig returns a TLS configuration trusting the server's certificate.
-func (s *WorkdayServer) TLSConfig() *tls.Config { return trust(s.srv) }
-
-// Client returns an *http.Client trusting the server's certificate.
-func (s *WorkdayServer) Client() *http.Client { return s.srv.Client() }
-
-// Close shuts the server down.
-func (s *WorkdayServer) Close() { s.srv.Close() }
 
 // SetPassword changes the accepted password (a rotation).
 func (s *WorkdayServer) SetPassword(p string) {
@@ -189,34 +168,6 @@ func (s *WorkdayServer) RefreshTokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.rotated)
-}
-
-// Inject queues a fault for the SOAP and report endpoints.
-func (s *WorkdayServer) Inject(f Fault) {
-	s.mu.Lock()
-	s.faults.add(f)
-	s.mu.Unlock()
-}
-
-// ExpireTokens invalidates every access token issued so far.
-func (s *WorkdayServer) ExpireTokens() {
-	s.mu.Lock()
-	clear(s.tokens)
-	s.mu.Unlock()
-}
-
-// Stats returns the counters.
-func (s *WorkdayServer) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
-}
-
-// Requests returns the SOAP and report requests received so far.
-func (s *WorkdayServer) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
 }
 
 // PutSupplierInvoices stores invoices for Get_Supplier_Invoices.
@@ -276,15 +227,7 @@ func (s *WorkdayServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r)
 		return
 	}
-	body, _ := readAll(r)
-	s.mu.Lock()
-	s.stats.Requests++
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	f := s.faults.next(r.URL.Path, &s.stats)
-	if f != nil && f.ExpireToken {
-		clear(s.tokens)
-	}
-	s.mu.Unlock()
+	body, f := s.record(r)
 
 	report, isReport := strings.CutPrefix(r.URL.Path, "/ccx/service/customreport2/"+s.cfg.Tenant+"/")
 	if isReport {
@@ -305,7 +248,7 @@ func (s *WorkdayServer) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, status, "", msg)
 			return
 		}
-		s.respond(w, f, page, "application/json")
+		s.servePage(w, f, page, "application/json")
 		return
 	}
 	svc, ok := strings.CutPrefix(r.URL.Path, "/ccx/service/"+s.cfg.Tenant+"/")
@@ -344,21 +287,7 @@ func (s *WorkdayServer) serve(w http.ResponseWriter, r *http.Request) {
 		soapFault(w, code, msg)
 		return
 	}
-	s.respond(w, f, page, "text/xml; charset=utf-8")
-}
-
-func (s *WorkdayServer) respond(w http.ResponseWriter, f *Fault, page []byte, ctype string) {
-	if f != nil && f.Body != "" {
-		page = []byte(f.Body)
-	}
-	if f != nil && f.Truncate {
-		page = page[:len(page)/2]
-	}
-	s.mu.Lock()
-	s.stats.Pages++
-	s.mu.Unlock()
-	w.Header().Set("Content-Type", ctype)
-	_, _ = w.Write(page)
+	s.servePage(w, f, page, "text/xml; charset=utf-8")
 }
 
 func writeFault(w http.ResponseWriter, f *Fault, soap bool) {
@@ -402,12 +331,7 @@ func (s *WorkdayServer) bearerOK(r *http.Request) bool {
 	if u, p, ok := r.BasicAuth(); ok {
 		return u == s.cfg.Username+"@"+s.cfg.Tenant && p == s.cfg.Password
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	exp, ok := s.tokens[tok]
-	return ok && time.Now().Before(exp)
+	return s.bearerValid(r)
 }
 
 // token answers the refresh-token grant.
@@ -443,9 +367,7 @@ func (s *WorkdayServer) token(w http.ResponseWriter, r *http.Request) {
 		s.refresh[rt] = true
 		s.rotated = append(s.rotated, rt)
 	}
-	tok := newToken()
-	s.tokens[tok] = time.Now().Add(s.cfg.TokenTTL)
-	s.stats.TokensIssued++
+	tok := s.issue(s.cfg.TokenTTL)
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer",
 		"expires_in": int(s.cfg.TokenTTL / time.Second), "refresh_token": rt})
 }
