@@ -9,6 +9,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/units"
 )
 
 // lookupUnits reads the EngineeringUnits property (EUInformation) of every
@@ -47,7 +48,10 @@ func (ss *session) lookupUnits(ctx context.Context) error {
 	return nil
 }
 
-// euName returns the unit name of an EUInformation value, or "".
+// euName returns the unit of an EUInformation value, or "". A unit the
+// units package knows, by its UNECE code (UnitId) or by its display name, is
+// given by its canonical symbol ("°C" for CEL or "degC"); any other name is
+// kept as the server gives it.
 func euName(dv *ua.DataValue) string {
 	if dv == nil || dv.Status != ua.StatusOK || dv.Value == nil {
 		return ""
@@ -60,13 +64,22 @@ func euName(dv *ua.DataValue) string {
 	if !ok || eu == nil {
 		return ""
 	}
-	if eu.DisplayName != nil && eu.DisplayName.Text != "" {
-		return strings.TrimSpace(eu.DisplayName.Text)
+	if eu.UnitID > 0 {
+		if u, err := units.FromUnitID(eu.UnitID); err == nil {
+			return u.Symbol()
+		}
 	}
-	if eu.Description != nil {
-		return strings.TrimSpace(eu.Description.Text)
+	name := ""
+	if eu.DisplayName != nil {
+		name = strings.TrimSpace(eu.DisplayName.Text)
 	}
-	return ""
+	if name == "" && eu.Description != nil {
+		name = strings.TrimSpace(eu.Description.Text)
+	}
+	if u, err := units.Parse(name); err == nil && name != "" {
+		return u.Symbol()
+	}
+	return name
 }
 
 // findProperties browses the HasProperty references of the tags' nodes and

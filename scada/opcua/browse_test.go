@@ -28,7 +28,7 @@ func TestBrowseListsVariables(t *testing.T) {
 		got[ti.Name] = ti
 	}
 	want := map[string]scada.TagInfo{
-		"Boiler1.Temp":    {ID: "ns=1;s=Boiler1.Temp", Name: "Boiler1.Temp", Unit: "degC", DataType: "Double", Description: "simulated Boiler1.Temp"},
+		"Boiler1.Temp":    {ID: "ns=1;s=Boiler1.Temp", Name: "Boiler1.Temp", Unit: "°C", DataType: "Double", Description: "simulated Boiler1.Temp"},
 		"Boiler1.Running": {ID: "ns=1;s=Boiler1.Running", Name: "Boiler1.Running", DataType: "Boolean", Description: "simulated Boiler1.Running"},
 		"Damper":          {ID: "ns=1;s=Damper", Name: "Damper", Unit: "%", DataType: "Int16", Writable: true, Description: "simulated Damper"},
 	}

@@ -38,8 +38,9 @@
 // the point's Value is 0, never the last good value. Uncertain values are
 // kept. The time is the source timestamp, the server timestamp when there is
 // none, the receive time when there is neither. The unit is the tag's Unit,
-// or else the display name of the node's EngineeringUnits property
-// (EUInformation), as the server gives it.
+// or else the node's EngineeringUnits property (EUInformation): the
+// canonical symbol of the units package for a UNECE code or a name it knows
+// ("°C" for CEL or "degC"), the display name as the server gives it otherwise.
 //
 // A node the server does not know, cannot read or that holds something that
 // is not a number gives a Bad point for that tag and a [*TagError]

@@ -62,7 +62,7 @@ func Example() {
 	}
 	// Output:
 	// Run: context canceled
-	// boiler1.steam_temp = 185.5 degC (Good) from boiler-plc
+	// boiler1.steam_temp = 185.5 °C (Good) from boiler-plc
 	// boiler1.running = 1  (Good) from boiler-plc
 }
 
@@ -95,7 +95,7 @@ func ExampleSource_Browse() {
 		fmt.Printf("%s %s %s %s writable=%v\n", ti.ID, ti.Name, ti.DataType, ti.Unit, ti.Writable)
 	}
 	// Output:
-	// ns=1;s=Feed.Flow Feed.Flow Double m3/h writable=false
+	// ns=1;s=Feed.Flow Feed.Flow Double m³/h writable=false
 	// ns=1;s=Feed.Valve Feed.Valve Int16 % writable=true
 }
 

@@ -184,8 +184,8 @@ func TestInteropNodeOPCUA(t *testing.T) {
 			})
 			temps := byTag(ps, "steam_temp")
 			for i, p := range temps {
-				if !p.Quality.IsGood() || p.Unit != "degC" || p.Time.IsZero() {
-					t.Fatalf("steam_temp point %d = %+v, want Good degC", i, p)
+				if !p.Quality.IsGood() || p.Unit != "°C" || p.Time.IsZero() {
+					t.Fatalf("steam_temp point %d = %+v, want Good °C", i, p)
 				}
 				if i > 0 && p.Value < temps[i-1].Value {
 					t.Fatalf("steam temperature went down: %v then %v", temps[i-1].Value, p.Value)
@@ -211,11 +211,11 @@ func TestInteropNodeOPCUA(t *testing.T) {
 			found := false
 			for _, ti := range infos {
 				if ti.ID == "ns=1;s=Boiler1.SteamTemp" {
-					found = ti.Unit == "degC" && ti.DataType == "Double" && !ti.Writable
+					found = ti.Unit == "°C" && ti.DataType == "Double" && !ti.Writable
 				}
 			}
 			if !found {
-				t.Fatalf("Browse = %+v, want SteamTemp as a read-only Double in degC", infos)
+				t.Fatalf("Browse = %+v, want SteamTemp as a read-only Double in °C", infos)
 			}
 			if err := stop(); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Run = %v, want context.Canceled", err)

@@ -30,7 +30,7 @@ func TestSubscribeReceivesChanges(t *testing.T) {
 	})
 	temps := byTag(ps, "temp")
 	for i, p := range temps {
-		if !p.Quality.IsGood() || p.Unit != "degC" || p.Source != "sim" || p.Time.IsZero() {
+		if !p.Quality.IsGood() || p.Unit != "°C" || p.Source != "sim" || p.Time.IsZero() {
 			t.Fatalf("temp point %d = %+v", i, p)
 		}
 		if i > 0 && p.Value <= temps[i-1].Value {
