@@ -102,23 +102,23 @@ type Message struct {
 // To, Name, CorrelationID, Time, Deadline, Payload and Error. Subject, ReplyTo,
 // Headers and Signature are routing and metadata and are not covered.
 func Digest(m *Message) [32]byte {
-	h := sha256.New()
-	var n [8]byte
+	// Length-prefixed fields in one buffer, hashed at once: no allocation
+	// for ordinary messages.
+	var stack [1024]byte
+	b := stack[:0]
 	str := func(s string) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
 	tm := func(t time.Time) {
 		v := int64(0)
 		if !t.IsZero() {
 			v = t.UnixNano()
 		}
-		binary.BigEndian.PutUint64(n[:], uint64(v))
-		h.Write(n[:])
+		b = binary.BigEndian.AppendUint64(b, uint64(v))
 	}
 	str(m.ID)
-	h.Write([]byte{byte(m.Type)})
+	b = append(b, byte(m.Type))
 	str(m.From)
 	str(m.To)
 	str(m.Name)
@@ -127,15 +127,13 @@ func Digest(m *Message) [32]byte {
 	tm(m.Deadline)
 	str(string(m.Payload))
 	if m.Error != nil {
-		h.Write([]byte{1})
+		b = append(b, 1)
 		str(m.Error.Code)
 		str(m.Error.Message)
 	} else {
-		h.Write([]byte{0})
+		b = append(b, 0)
 	}
-	var d [32]byte
-	h.Sum(d[:0])
-	return d
+	return sha256.Sum256(b)
 }
 
 // Decode unmarshals the payload into v.

@@ -2,10 +2,13 @@ package natsbus_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/greenlang/gl001/coord"
 	"github.com/greenlang/gl001/coord/natsbus"
@@ -57,8 +60,14 @@ func BenchmarkRequestNATS(b *testing.B) {
 // BenchmarkBroadcast99NATS measures a Coordinator broadcast to 99 agents
 // through an embedded nats-server: HS256-signed commands and replies, every
 // signature verified, the replies aggregated. Goal: p99 below 5 ms.
-func BenchmarkBroadcast99NATS(b *testing.B) {
-	f := startNATSFleet(b, 99, loadHandler)
+func BenchmarkBroadcast99NATS(b *testing.B) { benchBroadcast99NATS(b, false) }
+
+// BenchmarkBroadcast99NATSUnsigned is BenchmarkBroadcast99NATS without
+// signatures, to show what signing costs.
+func BenchmarkBroadcast99NATSUnsigned(b *testing.B) { benchBroadcast99NATS(b, true) }
+
+func benchBroadcast99NATS(b *testing.B, unsigned bool) {
+	f := startNATSFleet(b, 99, unsigned, loadHandler)
 	ctx := context.Background()
 	cmd := coord.Command{Name: "boiler_load", Query: true, Aggregate: coord.Average, Field: "load", Timeout: 10 * time.Second}
 	lat := make([]time.Duration, 0, b.N)
@@ -74,6 +83,51 @@ func BenchmarkBroadcast99NATS(b *testing.B) {
 		if len(res.Answered) != 99 {
 			b.Fatalf("%d answered, failed %v", len(res.Answered), res.Failed)
 		}
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkBroadcast99NATSBare is the floor under BenchmarkBroadcast99NATS on
+// the same machine: plain nats.go scatter-gather to 99 responders, no
+// envelope, no signatures, no aggregation.
+func BenchmarkBroadcast99NATSBare(b *testing.B) {
+	srv := startServer(b)
+	agents, client := connect(b, srv), connect(b, srv)
+	for i := range 99 {
+		if _, err := agents.Subscribe(fmt.Sprintf("bare.agent.%d", i), func(m *nats.Msg) {
+			_ = m.Respond([]byte(`{"load":1}`))
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := agents.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	inbox := nats.NewInbox()
+	replies := make(chan *nats.Msg, 256)
+	sub, err := client.ChanSubscribe(inbox, replies)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		for i := range 99 {
+			if err := client.PublishRequest(fmt.Sprintf("bare.agent.%d", i), inbox, []byte(`{}`)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range 99 {
+			select {
+			case <-replies:
+			case <-time.After(10 * time.Second):
+				b.Fatal("reply missing")
+			}
+		}
+		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
 	reportLatency(b, lat)

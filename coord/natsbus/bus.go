@@ -52,7 +52,7 @@ type Bus struct {
 	cfg Config
 	log *slog.Logger
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	closed   bool
 	subs     map[*subscription]struct{}
 	requests map[*context.CancelCauseFunc]struct{}
@@ -111,8 +111,8 @@ func (b *Bus) Stats() Stats {
 }
 
 func (b *Bus) isClosed() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	return b.closed
 }
 
@@ -278,13 +278,13 @@ type subscription struct {
 
 func (s *subscription) deliver(ctx context.Context, h coord.Handler, msg *nats.Msg) {
 	b := s.bus
-	b.mu.Lock()
+	b.mu.RLock()
 	if b.closed || ctx.Err() != nil {
-		b.mu.Unlock()
+		b.mu.RUnlock()
 		return
 	}
 	b.inflight.Add(1)
-	b.mu.Unlock()
+	b.mu.RUnlock()
 	defer b.inflight.Done()
 	s.noteDrops()
 	m, err := Decode(msg)

@@ -34,7 +34,15 @@ const (
 // headers, the application headers as NATS headers, the JSON payload as the
 // data. Times are RFC 3339 with nanoseconds.
 func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
-	h := make(nats.Header, 8+len(m.Headers))
+	h := make(nats.Header, 12+len(m.Headers))
+	// One backing array for every header's value slice; each slice is
+	// capped so that an append by the caller cannot clobber its neighbour.
+	vals := make([]string, 0, 12+len(m.Headers))
+	put := func(k, v string) {
+		vals = append(vals, v)
+		n := len(vals)
+		h[k] = vals[n-1 : n : n]
+	}
 	for k, v := range m.Headers {
 		if strings.HasPrefix(k, reservedPrefix) {
 			return nil, fmt.Errorf("%w: header %q uses the reserved prefix %q", coord.ErrBadMessage, k, reservedPrefix)
@@ -42,11 +50,11 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 		if !validHeader(k, v) {
 			return nil, fmt.Errorf("%w: header %q: name or value not encodable", coord.ErrBadMessage, k)
 		}
-		h[k] = []string{v}
+		put(k, v)
 	}
 	set := func(k, v string) {
 		if v != "" {
-			h[k] = []string{v}
+			put(k, v)
 		}
 	}
 	set(HeaderID, m.ID)
@@ -62,7 +70,7 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 		set(HeaderDeadline, m.Deadline.Format(time.RFC3339Nano))
 	}
 	if m.Error != nil {
-		h[HeaderErrorCode] = []string{m.Error.Code}
+		put(HeaderErrorCode, m.Error.Code)
 		set(HeaderError, m.Error.Message)
 	}
 	set(HeaderSignature, m.Signature)

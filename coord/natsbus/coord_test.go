@@ -26,9 +26,10 @@ type natsFleet struct {
 
 const testSecret = "natsbus-test-secret-0123456789abcdef"
 
-// startNATSFleet runs a signed coordinator on one connection and n agents on
-// another, all through an embedded server.
-func startNATSFleet(tb testing.TB, n int, handler func(i int, a *coord.Agent) error) *natsFleet {
+// startNATSFleet runs a coordinator on one connection and n agents on
+// another, all through an embedded server; signed with HS256 unless
+// unsigned is set.
+func startNATSFleet(tb testing.TB, n int, unsigned bool, handler func(i int, a *coord.Agent) error) *natsFleet {
 	tb.Helper()
 	srv := startServer(tb)
 	coordBus := newBus(tb, connect(tb, srv), natsbus.Config{})
@@ -37,7 +38,14 @@ func startNATSFleet(tb testing.TB, n int, handler func(i int, a *coord.Agent) er
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var signer coord.Signer = key
+	if unsigned {
+		signer = nil
+	}
 	guard := func() *coord.Guard {
+		if unsigned {
+			return nil
+		}
 		g, err := coord.NewGuard(coord.GuardConfig{Verifier: key})
 		if err != nil {
 			tb.Fatal(err)
@@ -48,7 +56,7 @@ func startNATSFleet(tb testing.TB, n int, handler func(i int, a *coord.Agent) er
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c, err := coord.NewCoordinator(coord.CoordinatorConfig{Bus: coordBus, Registry: reg, Signer: key, Guard: guard()})
+	c, err := coord.NewCoordinator(coord.CoordinatorConfig{Bus: coordBus, Registry: reg, Signer: signer, Guard: guard()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,7 +69,7 @@ func startNATSFleet(tb testing.TB, n int, handler func(i int, a *coord.Agent) er
 	})
 	for i := range n {
 		a, err := coord.NewAgent(coord.AgentConfig{
-			ID: fmt.Sprintf("GL-%03d", i+2), Bus: agentBus, Signer: key, Guard: guard(),
+			ID: fmt.Sprintf("GL-%03d", i+2), Bus: agentBus, Signer: signer, Guard: guard(),
 			Capabilities: []string{"steam"}, Version: "1.0",
 		})
 		if err != nil {
@@ -96,7 +104,7 @@ func loadHandler(i int, a *coord.Agent) error {
 }
 
 func TestSignedBroadcastOverNATS(t *testing.T) {
-	f := startNATSFleet(t, 20, loadHandler)
+	f := startNATSFleet(t, 20, false, loadHandler)
 	res, err := f.coord.Execute(context.Background(), coord.Command{
 		Name: "boiler_load", Query: true, Aggregate: coord.Max, Field: "load", Timeout: 10 * time.Second,
 	})
