@@ -190,3 +190,31 @@ func eventually(t testing.TB, what string, cond func() bool) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// waitTags blocks until the sink has points for all the tags (duplicates,
+// which at-least-once delivery allows, do not count twice) and returns the
+// last point of each tag.
+func (c *collector) waitTags(t testing.TB, tags ...string) map[string]scada.Point {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		got, wake := byTag(c.points), c.wake
+		c.mu.Unlock()
+		missing := 0
+		for _, tag := range tags {
+			if _, ok := got[tag]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			t.Fatalf("%d of tags %v missing after %v: %v", missing, tags, waitTimeout, c.snapshot())
+		}
+	}
+}

@@ -37,8 +37,9 @@ type Source struct {
 
 	// session is the client side of the MQTT session (packet identifiers and
 	// QoS 2 receipts), kept across connections like the broker's side.
-	session *state.State
-	running atomic.Bool
+	session    *state.State
+	running    atomic.Bool
+	subscribed bool // a SUBSCRIBE succeeded once; guarded by running
 
 	// Used only by the receiving goroutine of the active Run.
 	cache   map[string]route
@@ -279,7 +280,34 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	s.st.connected.Store(true)
 	defer s.st.connected.Store(false)
 
-	if err := s.subscribe(cctx, cli); err != nil {
+	// A resumed session keeps its subscriptions (MQTT 5, 4.1), so later
+	// connections subscribe only when the broker has lost the session. The
+	// first connection of a Source subscribes anyway, in case the persisted
+	// session holds another configuration's filters.
+	var err2 error
+	if !ca.SessionPresent || !s.subscribed {
+		// paho keeps a pending SUBSCRIBE across a lost connection when the
+		// session persists, so give up waiting for the SUBACK when it drops.
+		sctx, scancel := context.WithCancel(cctx)
+		go func() {
+			select {
+			case <-cli.Done():
+				scancel()
+			case <-sctx.Done():
+			}
+		}()
+		err2 = s.subscribe(sctx, cli)
+		scancel()
+		var se *SubscribeError
+		if err2 != nil && ca.SessionPresent && errors.As(err2, &se) && se.ReasonCode == 0x91 {
+			s.log.Warn("mqtt: kept the resumed session's subscriptions: the broker refused to refresh them", "source", s.name, "error", err2)
+			err2 = nil
+		}
+		if err2 == nil {
+			s.subscribed = true
+		}
+	}
+	if err := err2; err != nil {
 		r.halt()
 		_ = cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
 		wg.Wait()
@@ -336,7 +364,7 @@ func (s *Source) subscribe(ctx context.Context, cli *paho.Client) error {
 	// directions and refuse a SUBSCRIBE whose identifier matches a message
 	// they still have in flight to us (0x91). The next attempt gets a new
 	// identifier.
-	for range 4 {
+	for range 16 {
 		sa, err = cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: opts})
 		if sa == nil || !slices.Contains(sa.Reasons, 0x91) {
 			break

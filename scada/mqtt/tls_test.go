@@ -85,7 +85,7 @@ func TestMutualTLS(t *testing.T) {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS13,
 	}})
-	for _, url := range []string{b.URL(), b.WebSocketURL()} {
+	for i, url := range []string{b.URL(), b.WebSocketURL()} {
 		t.Run(url[:5], func(t *testing.T) {
 			src := newSource(t, mqtt.Config{
 				Broker: url, ClientID: "gl001-tls-" + url[:5],
@@ -95,7 +95,7 @@ func TestMutualTLS(t *testing.T) {
 			sink := newCollector()
 			stop := running(t, src, sink)
 			eventually(t, "the TLS connection", func() bool { return src.Stats().Connected })
-			eventually(t, "the subscription", func() bool { return b.Subscribers("tls/x") > 0 })
+			waitSubscribed(t, b, i+1)
 			for i := range 20 {
 				publish(t, b, "tls/t"+itoa(i), itoa(i), 1)
 			}
