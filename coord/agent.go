@@ -168,7 +168,15 @@ func Handle[P, R any](a *Agent, name string, fn func(ctx context.Context, m Mess
 	if _, dup := a.handlers[name]; dup {
 		return fmt.Errorf("%w: handler %q registered twice", ErrBadConfig, name)
 	}
-	a.handlers[name] = func(ctx context.Context, m Message) (json.RawMessage, error) {
+	a.handlers[name] = func(ctx context.Context, m Message) (out json.RawMessage, err error) {
+		defer func() {
+			// A panicking handler answers with an error instead of taking
+			// the agent, and every other handler, down with it.
+			if r := recover(); r != nil {
+				a.log.Error("coord: handler panicked", "command", name, "panic", fmt.Sprint(r))
+				out, err = nil, fmt.Errorf("%w: %q panicked", ErrHandler, name)
+			}
+		}()
 		var p P
 		if len(m.Payload) > 0 {
 			if err := json.Unmarshal(m.Payload, &p); err != nil {
@@ -191,8 +199,8 @@ func Handle[P, R any](a *Agent, name string, fn func(ctx context.Context, m Mess
 // Run subscribes to the agent's subject, registers (a first heartbeat),
 // heartbeats every interval and serves commands until ctx ends; then it
 // announces its departure, unsubscribes and returns nil. It returns an error
-// if it cannot subscribe, or ErrClosed if the Bus closes under it. Run may be
-// called once.
+// if it cannot subscribe, or ErrClosed when a heartbeat finds the Bus closed.
+// Run may be called once.
 func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	if a.running {

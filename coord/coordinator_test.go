@@ -443,3 +443,20 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("bad bus config: %v", err)
 	}
 }
+
+func TestHandlerPanicBecomesErrorReply(t *testing.T) {
+	f := newFleet(t, 2, fleetOpts{handlers: func(i int, a *coord.Agent) error {
+		return coord.Handle(a, "divide", func(_ context.Context, _ coord.Message, p struct{ By int }) (int, error) {
+			return 10 / p.By, nil
+		})
+	}})
+	res, err := f.coord.Execute(context.Background(), coord.Command{Name: "divide", Params: map[string]int{"By": 0}})
+	if err != nil || len(res.Failed) != 2 || !errors.Is(res.Failed[0].Err, coord.ErrHandler) {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// The agents survive and keep answering.
+	res, err = f.coord.Execute(context.Background(), coord.Command{Name: "divide", Params: map[string]int{"By": 5}, Aggregate: coord.Sum})
+	if err != nil || res.Number != 4 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
