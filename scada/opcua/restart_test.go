@@ -118,4 +118,31 @@ func TestServerRestartUnderCollector(t *testing.T) {
 			}
 		})
 	}
+
+	// A session with nothing to monitor (every node unknown) still notices
+	// that the server went away.
+	t.Run("nothing to monitor", func(t *testing.T) {
+		cfg := insecure(sim, opcua.Tag{Name: "ghost", NodeID: sim.NodeID("Nowhere")})
+		cfg.NoDataTimeout = 300 * time.Millisecond
+		cfg.RequestTimeout = time.Second
+		src, err := opcua.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		_, done, result := run(t, src, rec)
+		rec.waitFor(t, "the ghost's Bad point", func(ps []scada.Point) bool { return len(ps) > 0 })
+		if err := sim.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Start()
+		select {
+		case <-done:
+			if err := result(); !errors.Is(err, scada.ErrConnection) {
+				t.Fatalf("Run = %v, want scada.ErrConnection", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not notice the server going away")
+		}
+	})
 }

@@ -208,3 +208,45 @@ func TestQualityAndTimestamps(t *testing.T) {
 	}
 	stop()
 }
+
+// TestManySubscriptions splits the tags over several subscriptions with
+// several publish requests in flight; every tag arrives and each tag's values
+// stay in order.
+func TestManySubscriptions(t *testing.T) {
+	sim := sharedSim(t)
+	tags := []opcua.Tag{
+		{Name: "temp", NodeID: sim.NodeID("Boiler1.Temp")},
+		{Name: "count", NodeID: sim.NodeID("Boiler1.Count")},
+	}
+	for i := range 70 {
+		name := fmt.Sprintf("Line.T%02d", i)
+		tags = append(tags, opcua.Tag{Name: name, NodeID: sim.NodeID(name)})
+	}
+	cfg := insecure(sim, tags...)
+	cfg.MaxItemsPerSubscription = 16
+	src, err := opcua.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	stop, _, _ := run(t, src, rec)
+	ps := rec.waitFor(t, "every tag and ten counter values", func(ps []scada.Point) bool {
+		seen := map[string]bool{}
+		for _, p := range ps {
+			seen[p.Tag] = true
+		}
+		return len(seen) == len(tags) && len(byTag(ps, "count")) >= 10
+	})
+	if st := src.Stats(); st.Subscriptions != 5 || st.MonitoredItems != len(tags) {
+		t.Fatalf("stats = %+v, want 5 subscriptions of %d items", st, len(tags))
+	}
+	stop()
+	for _, tag := range []string{"temp", "count"} {
+		got := byTag(ps, tag)
+		for i := 1; i < len(got); i++ {
+			if got[i].Value < got[i-1].Value {
+				t.Fatalf("%s out of order: %v after %v", tag, got[i].Value, got[i-1].Value)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/greenlang/gl001/scada"
@@ -32,10 +33,12 @@ func (ss *session) subscribe(ctx context.Context) error {
 		}
 	}
 	if len(handles) == 0 {
-		// Nothing to monitor: every tag is unknown. Keep the session open so
-		// the tags' Bad points stand; the watchdog is moot without traffic.
-		<-ctx.Done()
-		return ctx.Err()
+		// Nothing to monitor: every tag is unknown. Keep the session, and
+		// watch it, so Run still ends when the server goes away.
+		if err := ss.flush(ctx); err != nil {
+			return err
+		}
+		return ss.idle(ctx)
 	}
 	err := chunks(handles, ss.cfg.MaxItemsPerSubscription, func(group []uint32) error {
 		return ss.createSubscription(ctx, group)
@@ -128,6 +131,27 @@ func (ss *session) createSubscription(ctx context.Context, group []uint32) error
 		ss.s.stats.monitored.Add(int64(ok))
 		return nil
 	})
+}
+
+// idle reads the server's state every NoDataTimeout/3 until ctx ends or the
+// read fails: a session with nothing to monitor still notices a lost server.
+func (ss *session) idle(ctx context.Context) error {
+	t := time.NewTicker(ss.cfg.NoDataTimeout / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		req := &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{readValueID(ua.NewNumericNodeID(0, id.Server_ServerStatus_State), ua.AttributeIDValue)}}
+		if _, err := call[*ua.ReadResponse](ctx, ss, "Read", req); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return ss.fatal("read server state", err)
+		}
+	}
 }
 
 // publisher keeps publish requests in flight and passes the responses on.
