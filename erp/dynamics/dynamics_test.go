@@ -13,7 +13,6 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/dynamics"
 	"github.com/greenlang/gl001/erp/erptest"
-	"github.com/greenlang/gl001/resilience"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,14 +29,8 @@ func newServer(t *testing.T, cfg erptest.Config) *erptest.Server {
 func newClient(t *testing.T, srv *erptest.Server, mod func(*dynamics.Config)) *dynamics.Client {
 	t.Helper()
 	cfg := dynamics.Config{
-		ConnConfig: erp.ConnConfig{
-			Auth: erp.ClientCredentials{TokenURL: srv.TokenURL(), ClientID: srv.ClientID(),
-				Secret: erp.SecretFunc(func(context.Context) (string, error) { return "s3cret-for-tests", nil })},
-			TLS:               srv.TLSConfig(),
-			RequestsPerMinute: -1,
-			Timeout:           10 * time.Second,
-			Retry:             resilience.HTTPConfig{Backoff: resilience.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}},
-		},
+		ConnConfig: erptest.FastConnConfig("", erp.ClientCredentials{TokenURL: srv.TokenURL(), ClientID: srv.ClientID(),
+			Secret: erp.SecretFunc(func(context.Context) (string, error) { return "s3cret-for-tests", nil })}, srv.TLSConfig()),
 		BaseURL: srv.URL(),
 	}
 	if mod != nil {
@@ -51,24 +44,11 @@ func newClient(t *testing.T, srv *erptest.Server, mod func(*dynamics.Config)) *d
 	return c
 }
 
-func collect[T any](seq func(func(T, error) bool)) ([]T, []error) {
-	var recs []T
-	var errs []error
-	for r, err := range seq {
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		recs = append(recs, r)
-	}
-	return recs, errs
-}
-
 func TestWebAPIPagingByMaxPageSize(t *testing.T) {
 	srv := newServer(t, erptest.Config{Flavour: erptest.DynamicsWebAPI, MaxPageSize: 5000})
 	srv.Put(erptest.DynamicsWorkOrdersPath, []string{"msdyn_workorderid"}, erptest.DynamicsWorkOrders(45, jan1)...)
 	c := newClient(t, srv, nil)
-	orders, errs := collect(c.Maintenance(context.Background(), erp.Query{PageSize: 20, From: jan1}))
+	orders, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{PageSize: 20, From: jan1}))
 	if len(errs) > 0 || len(orders) != 45 {
 		t.Fatalf("got %d, errors %v", len(orders), errs)
 	}
@@ -103,7 +83,7 @@ func TestFinanceOperationsCrossCompany(t *testing.T) {
 	srv := newServer(t, erptest.Config{Flavour: erptest.DynamicsFO, MaxPageSize: 10000})
 	srv.Put(erptest.FOProductionPath, []string{"dataAreaId", "ProductionOrderNumber"}, erptest.FOProductionOrders(12, jan1, "SITE1")...)
 	c := newClient(t, srv, func(cfg *dynamics.Config) { cfg.Flavour = dynamics.FinanceOperations; cfg.PageSize = 5 })
-	orders, errs := collect(c.Production(context.Background(), erp.Query{Plant: "SITE1"}))
+	orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{Plant: "SITE1"}))
 	if len(errs) > 0 || len(orders) != 12 {
 		t.Fatalf("got %d, errors %v", len(orders), errs)
 	}
@@ -115,7 +95,7 @@ func TestFinanceOperationsCrossCompany(t *testing.T) {
 			t.Errorf("no cross-company: %s", r.RawQuery)
 		}
 	}
-	if _, errs := collect(c.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
+	if _, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
 		t.Errorf("energy without an entity set: %v", errs)
 	}
 }
@@ -130,7 +110,7 @@ func TestThrottlingPausesEveryRequest(t *testing.T) {
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if _, errs := collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
+		if _, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
 			t.Error(errs)
 		}
 	})
@@ -142,7 +122,7 @@ func TestThrottlingPausesEveryRequest(t *testing.T) {
 	if c.Stats().PausedUntil.IsZero() {
 		t.Fatal("no system-wide pause after a 429 with Retry-After")
 	}
-	if _, errs := collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Error(errs)
 	}
 	wg.Wait()
@@ -234,7 +214,7 @@ func TestConcurrentCallersShareOneToken(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
-			if _, errs := collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
+			if _, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
 				t.Error(errs)
 			}
 		})
@@ -251,7 +231,7 @@ func TestShortLivedTokensAreRefreshedBeforeExpiry(t *testing.T) {
 	srv := newServer(t, erptest.Config{Flavour: erptest.DynamicsWebAPI, TokenTTL: 2 * time.Second, MaxPageSize: 1})
 	srv.Put(erptest.DynamicsWorkOrdersPath, []string{"msdyn_workorderid"}, erptest.DynamicsWorkOrders(3, jan1)...)
 	c := newClient(t, srv, nil)
-	if _, errs := collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if st := srv.Stats(); st.Unauthorized != 0 {

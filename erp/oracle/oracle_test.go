@@ -13,7 +13,6 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
 	"github.com/greenlang/gl001/erp/oracle"
-	"github.com/greenlang/gl001/resilience"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,15 +33,8 @@ func newClient(t *testing.T, srv *erptest.OracleServer, mod func(*oracle.Config)
 	cc := oracle.ClientCredentials(srv.IdentityDomain(), srv.ClientID(), srv.URL())
 	cc.Secret = erp.SecretFunc(func(context.Context) (string, error) { return secret, nil })
 	cfg := oracle.Config{
-		ConnConfig: erp.ConnConfig{
-			System:            "fusion-test",
-			Auth:              cc,
-			TLS:               srv.TLSConfig(),
-			RequestsPerMinute: -1,
-			Timeout:           10 * time.Second,
-			Retry:             resilience.HTTPConfig{MaxRetries: 3, Backoff: resilience.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}},
-		},
-		BaseURL: srv.URL(),
+		ConnConfig: erptest.FastConnConfig("fusion-test", cc, srv.TLSConfig()),
+		BaseURL:    srv.URL(),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -55,26 +47,13 @@ func newClient(t *testing.T, srv *erptest.OracleServer, mod func(*oracle.Config)
 	return c
 }
 
-func collect[T any](seq func(func(T, error) bool)) ([]T, []error) {
-	var recs []T
-	var errs []error
-	for r, err := range seq {
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		recs = append(recs, r)
-	}
-	return recs, errs
-}
-
 // TestPagingIgnoresTheCappedLimit asks for 1000 a page; the server caps
 // silently at 499 and the client must page on hasMore, by the items received.
 func TestPagingIgnoresTheCappedLimit(t *testing.T) {
 	srv := newServer(t, erptest.OracleConfig{})
 	srv.Put("maintenanceWorkOrders", []string{"WorkOrderId"}, erptest.OracleMaintenanceWorkOrders(1200, jan1, "M1")...)
 	c := newClient(t, srv, func(cfg *oracle.Config) { cfg.PageSize = 1000 })
-	orders, errs := collect(c.Maintenance(context.Background(), erp.Query{Plant: "M1"}))
+	orders, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{Plant: "M1"}))
 	if len(errs) > 0 || len(orders) != 1200 {
 		t.Fatalf("got %d orders, errors %v", len(orders), errs)
 	}
@@ -132,7 +111,7 @@ func TestTimeRangeAndFilters(t *testing.T) {
 	c := newClient(t, srv, nil)
 	q := erp.Query{From: jan1.Add(10 * time.Hour), To: jan1.Add(13 * time.Hour),
 		Filters: []erp.Filter{{Property: "MeterCode", Op: erp.Eq, Value: "EM-M1-1"}, {Property: "ReadingValue", Op: erp.Gt, Value: 100}}}
-	recs, errs := collect(c.Energy(context.Background(), q))
+	recs, errs := erptest.Collect(c.Energy(context.Background(), q))
 	if len(errs) > 0 || len(recs) != 3 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -144,10 +123,10 @@ func TestTimeRangeAndFilters(t *testing.T) {
 	if got := raw.Get("q"); got != "ReadingDate>='2024-01-01T10:00:00Z';ReadingDate<'2024-01-01T13:00:00Z';MeterCode='EM-M1-1';ReadingValue>100" {
 		t.Errorf("q = %s", got)
 	}
-	if _, errs := collect(c.Energy(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "MeterCode", Op: erp.Eq, Value: "x';1=1"}}})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
+	if _, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "MeterCode", Op: erp.Eq, Value: "x';1=1"}}})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
 		t.Errorf("quote in a filter value: %v", errs)
 	}
-	if _, errs := collect(c.Energy(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "A;B", Op: erp.Eq, Value: "x"}}})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
+	if _, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "A;B", Op: erp.Eq, Value: "x"}}})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
 		t.Errorf("bad attribute name: %v", errs)
 	}
 }
@@ -156,7 +135,7 @@ func TestCostsDateOnlyAndTotalResults(t *testing.T) {
 	srv := newServer(t, erptest.OracleConfig{MaxLimit: 4})
 	srv.Put("invoices", []string{"InvoiceId"}, erptest.OracleInvoices(10, jan1)...)
 	c := newClient(t, srv, func(cfg *oracle.Config) { cfg.TotalResults = true })
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{From: jan1.Add(24 * time.Hour), To: jan1.Add(8 * 24 * time.Hour)}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{From: jan1.Add(24 * time.Hour), To: jan1.Add(8 * 24 * time.Hour)}))
 	if len(errs) > 0 || len(recs) != 7 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -178,7 +157,7 @@ func TestFinder(t *testing.T) {
 		cfg.Maintenance = oracle.DefaultMaintenance
 		cfg.Maintenance.Finder = "findByOrganization;OrganizationCode=M1"
 	})
-	orders, errs := collect(c.Maintenance(context.Background(), erp.Query{}))
+	orders, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(orders) != 2 {
 		// Rows of M2 replaced two M1 keys: one M1 order is left, plus the
 		// third; the finder keeps only M1.
@@ -212,7 +191,7 @@ func TestFaults(t *testing.T) {
 			srv.Put("maintenanceWorkOrders", []string{"WorkOrderId"}, erptest.OracleMaintenanceWorkOrders(60, jan1, "M1")...)
 			c := newClient(t, srv, nil)
 			srv.Inject(tc.fault)
-			orders, errs := collect(c.Maintenance(context.Background(), erp.Query{}))
+			orders, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{}))
 			if len(orders) != tc.want {
 				t.Errorf("%d records, want %d (errors %v)", len(orders), tc.want, errs)
 			}
@@ -240,7 +219,7 @@ func TestMalformedRecordDoesNotStopTheStream(t *testing.T) {
 	rows[2]["PlannedStartDate"] = "next tuesday"
 	srv.Put("maintenanceWorkOrders", []string{"WorkOrderId"}, rows...)
 	c := newClient(t, srv, nil)
-	orders, errs := collect(c.Maintenance(context.Background(), erp.Query{}))
+	orders, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{}))
 	if len(orders) != 4 || len(errs) != 1 {
 		t.Fatalf("%d orders, errors %v", len(orders), errs)
 	}
@@ -274,7 +253,7 @@ func TestBasicOnlyWhenConfigured(t *testing.T) {
 	c := newClient(t, srv, func(cfg *oracle.Config) {
 		cfg.Auth = erp.Basic{User: "gl001.integration", Password: erp.SecretFunc(func(context.Context) (string, error) { return "basic-pass-1", nil })}
 	})
-	if recs, errs := collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 2 {
+	if recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 2 {
 		t.Fatalf("%d, %v", len(recs), errs)
 	}
 	if st := srv.Stats(); st.TokensIssued != 0 {
@@ -283,7 +262,7 @@ func TestBasicOnlyWhenConfigured(t *testing.T) {
 	bad := newClient(t, srv, func(cfg *oracle.Config) {
 		cfg.Auth = erp.Basic{User: "gl001.integration", Password: erp.SecretFunc(func(context.Context) (string, error) { return "wrong-pass-2", nil })}
 	})
-	_, errs := collect(bad.Costs(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(bad.Costs(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrUnauthorized) || strings.Contains(errs[0].Error(), "wrong-pass-2") {
 		t.Errorf("errors = %v", errs)
 	}
@@ -296,14 +275,14 @@ func TestClientCredentialsFromEnvironment(t *testing.T) {
 	c := newClient(t, srv, func(cfg *oracle.Config) {
 		cfg.Auth = oracle.ClientCredentials(srv.IdentityDomain(), srv.ClientID(), srv.URL())
 	})
-	if recs, errs := collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 1 {
+	if recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 1 {
 		t.Fatalf("%d, %v", len(recs), errs)
 	}
 	t.Setenv(oracle.SecretEnv, "")
 	c2 := newClient(t, srv, func(cfg *oracle.Config) {
 		cfg.Auth = oracle.ClientCredentials(srv.IdentityDomain(), srv.ClientID(), srv.URL())
 	})
-	_, errs := collect(c2.Costs(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(c2.Costs(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), oracle.SecretEnv) {
 		t.Errorf("errors = %v", errs)
 	}
@@ -312,7 +291,7 @@ func TestClientCredentialsFromEnvironment(t *testing.T) {
 func TestNotFoundCarriesTheServerMessage(t *testing.T) {
 	srv := newServer(t, erptest.OracleConfig{})
 	c := newClient(t, srv, nil)
-	_, errs := collect(c.Production(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	var se *erp.StatusError
 	if len(errs) != 1 || !errors.As(errs[0], &se) || se.StatusCode != 404 || !strings.Contains(se.Message, "was not found") {
 		t.Fatalf("errors = %v", errs)

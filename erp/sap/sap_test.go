@@ -15,7 +15,6 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
 	"github.com/greenlang/gl001/erp/sap"
-	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/units"
 )
 
@@ -28,15 +27,8 @@ var jan1 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 func newClient(t *testing.T, srv *erptest.Server, mod func(*sap.Config)) *sap.Client {
 	t.Helper()
 	cfg := sap.Config{
-		ConnConfig: erp.ConnConfig{
-			System: "sap-test",
-			Auth: erp.ClientCredentials{TokenURL: srv.TokenURL(), ClientID: srv.ClientID(),
-				Secret: erp.SecretFunc(func(context.Context) (string, error) { return "s3cret-for-tests", nil })},
-			TLS:               srv.TLSConfig(),
-			RequestsPerMinute: -1,
-			Timeout:           10 * time.Second,
-			Retry:             resilience.HTTPConfig{MaxRetries: 3, Backoff: resilience.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}},
-		},
+		ConnConfig: erptest.FastConnConfig("sap-test", erp.ClientCredentials{TokenURL: srv.TokenURL(), ClientID: srv.ClientID(),
+			Secret: erp.SecretFunc(func(context.Context) (string, error) { return "s3cret-for-tests", nil })}, srv.TLSConfig()),
 		BaseURL:   srv.URL(),
 		SAPClient: "100",
 	}
@@ -61,26 +53,12 @@ func newServer(t *testing.T, cfg erptest.Config) *erptest.Server {
 	return srv
 }
 
-func collect[T any](t *testing.T, seq func(func(T, error) bool)) ([]T, []error) {
-	t.Helper()
-	var recs []T
-	var errs []error
-	for r, err := range seq {
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		recs = append(recs, r)
-	}
-	return recs, errs
-}
-
 func TestProductionServerPagingV2(t *testing.T) {
 	srv := newServer(t, erptest.Config{MaxPageSize: 100})
 	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(250, jan1, "1010")...)
 	c := newClient(t, srv, nil)
 
-	orders, errs := collect(t, c.Production(context.Background(), erp.Query{Plant: "1010"}))
+	orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{Plant: "1010"}))
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
@@ -129,7 +107,7 @@ func TestTimeRangeIsHalfOpen(t *testing.T) {
 	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(10, jan1, "1010")...)
 	c := newClient(t, srv, nil)
 	q := erp.Query{From: jan1.Add(2 * 24 * time.Hour), To: jan1.Add(5 * 24 * time.Hour)}
-	orders, errs := collect(t, c.Production(context.Background(), q))
+	orders, errs := erptest.Collect(c.Production(context.Background(), q))
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -161,7 +139,7 @@ func TestClientPagingEndsOnShortOrEmptyPage(t *testing.T) {
 			srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"})
 		}
 		c := newClient(t, srv, nil)
-		orders, errs := collect(t, c.Production(context.Background(), erp.Query{PageSize: tc.page}))
+		orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{PageSize: tc.page}))
 		if len(errs) > 0 || len(orders) != tc.rows {
 			t.Errorf("%d rows by %d: got %d, errors %v", tc.rows, tc.page, len(orders), errs)
 		}
@@ -187,7 +165,7 @@ func TestNextLinksRelativeAndForeignHost(t *testing.T) {
 			srv := newServer(t, cfg)
 			srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(70, jan1, "1010")...)
 			c := newClient(t, srv, nil)
-			orders, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+			orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 			if len(errs) > 0 || len(orders) != 70 {
 				t.Fatalf("got %d, errors %v", len(orders), errs)
 			}
@@ -232,7 +210,7 @@ func TestEnergyV2AndV4(t *testing.T) {
 				cfg.Energy = sap.Service{Version: 4, Path: "/sap/opu/odata4/sap/api_measurementdocument/srvd_a2x/sap/measurementdocument/0001/"}
 			}
 		})
-		recs, errs := collect(t, c.Energy(context.Background(), erp.Query{From: jan1, To: jan1.Add(24 * time.Hour)}))
+		recs, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{From: jan1, To: jan1.Add(24 * time.Hour)}))
 		if len(errs) > 0 {
 			t.Fatalf("v2=%v: %v", v2, errs)
 		}
@@ -266,7 +244,7 @@ func TestCostsAndMaintenance(t *testing.T) {
 	srv.Put(erptest.SAPCostsPath, []string{"AccountingDocument"}, erptest.SAPJournalEntryItems(3, jan1, "1010")...)
 	srv.Put(erptest.SAPMaintenancePath, []string{"MaintenanceOrder"}, erptest.SAPMaintenanceOrders(2, jan1, "1010")...)
 	c := newClient(t, srv, nil)
-	costs, errs := collect(t, c.Costs(context.Background(), erp.Query{Plant: "1010"}))
+	costs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{Plant: "1010"}))
 	if len(errs) > 0 || len(costs) != 3 {
 		t.Fatalf("costs: %d, %v", len(costs), errs)
 	}
@@ -283,7 +261,7 @@ func TestCostsAndMaintenance(t *testing.T) {
 	if cr.Source.Key != "1010/2024/5100000001/000001" || cr.Quantity.Unit != units.MustParse("MWh") {
 		t.Errorf("cost = %+v", cr)
 	}
-	mos, errs := collect(t, c.Maintenance(context.Background(), erp.Query{}))
+	mos, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(mos) != 2 {
 		t.Fatalf("maintenance: %d, %v", len(mos), errs)
 	}
@@ -298,7 +276,7 @@ func TestRetriesOn503And5xxBursts(t *testing.T) {
 	srv.Inject(erptest.Fault{Path: "A_ProductionOrder_2", Status: 503, RetryAfter: "0", Times: 2})
 	srv.Inject(erptest.Fault{Path: "A_ProductionOrder_2", Skip: 1, Status: 500, Times: 3})
 	c := newClient(t, srv, nil)
-	orders, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+	orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(orders) != 120 {
 		t.Fatalf("got %d, errors %v", len(orders), errs)
 	}
@@ -312,7 +290,7 @@ func TestThrottledWhenRetriesRunOut(t *testing.T) {
 	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(5, jan1, "1010")...)
 	srv.Inject(erptest.Fault{Status: 429, RetryAfter: "0", Times: 10})
 	c := newClient(t, srv, func(cfg *sap.Config) { cfg.Retry.MaxRetries = 2 })
-	_, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrThrottled) {
 		t.Fatalf("errors = %v, want one ErrThrottled", errs)
 	}
@@ -328,21 +306,21 @@ func TestThrottledWhenRetriesRunOut(t *testing.T) {
 func TestStatusErrors(t *testing.T) {
 	srv := newServer(t, erptest.Config{})
 	c := newClient(t, srv, nil)
-	_, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotFound) {
 		t.Fatalf("errors = %v, want ErrNotFound", errs)
 	}
 	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(1, jan1, "1010")...)
 	srv.Inject(erptest.Fault{Status: 403})
-	_, errs = collect(t, c.Production(context.Background(), erp.Query{}))
+	_, errs = erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrForbidden) || errors.Is(errs[0], erp.ErrServer) {
 		t.Fatalf("errors = %v, want ErrForbidden", errs)
 	}
-	_, errs = collect(t, c.Production(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "NoSuchProperty", Op: erp.Eq, Value: 1}}}))
+	_, errs = erptest.Collect(c.Production(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "NoSuchProperty", Op: erp.Eq, Value: 1}}}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
 		t.Fatalf("errors = %v, want ErrBadRequest", errs)
 	}
-	_, errs = collect(t, c.Production(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "A or 1 eq 1", Op: erp.Eq, Value: 1}}}))
+	_, errs = erptest.Collect(c.Production(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "A or 1 eq 1", Op: erp.Eq, Value: 1}}}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
 		t.Fatalf("injected property: errors = %v, want ErrBadRequest", errs)
 	}
@@ -353,7 +331,7 @@ func TestTokenExpiresMidPaging(t *testing.T) {
 	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(100, jan1, "1010")...)
 	srv.Inject(erptest.Fault{Path: "A_ProductionOrder_2", Skip: 1, ExpireToken: true})
 	c := newClient(t, srv, nil)
-	orders, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+	orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(orders) != 100 {
 		t.Fatalf("got %d, errors %v", len(orders), errs)
 	}
@@ -375,14 +353,14 @@ func TestRotatedSecretIsAskedAgain(t *testing.T) {
 				return current.Load().(string), nil
 			})}
 	})
-	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	// Rotate: the server takes only the new secret, and the old token dies.
 	srv.SetClientSecret("rotated-s3cret")
 	srv.ExpireTokens()
 	current.Store("rotated-s3cret")
-	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if n := asked.Load(); n != 2 {
@@ -403,7 +381,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 		cfg.Auth = erp.ClientCredentials{TokenURL: srv.TokenURL(), ClientID: srv.ClientID(),
 			Secret: erp.SecretFunc(func(context.Context) (string, error) { return secret, nil })}
 	})
-	_, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrUnauthorized) {
 		t.Fatalf("errors = %v, want ErrUnauthorized", errs)
 	}
@@ -421,7 +399,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	srv.Inject(erptest.Fault{Status: 500, Body: `{"error":{"code":"X","message":{"lang":"en","value":"echo: Authorization: Bearer abcdefabcdef"}}}`, Times: 10})
-	_, errs = collect(t, c2.Production(context.Background(), erp.Query{}))
+	_, errs = erptest.Collect(c2.Production(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrServer) {
 		t.Fatalf("errors = %v", errs)
 	}
@@ -442,7 +420,7 @@ func TestTruncatedPageAndMalformedRecord(t *testing.T) {
 	srv.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, rows...)
 	srv.Inject(erptest.Fault{Path: "A_ProductionOrder_2", Skip: 1, Truncate: true})
 	c := newClient(t, srv, nil)
-	orders, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+	orders, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 	if len(orders) < 9 {
 		t.Errorf("%d good records, want the 9 of the first page and those before the cut", len(orders))
 	}
@@ -542,13 +520,13 @@ func TestAPIKeyAndRateLimitDeadline(t *testing.T) {
 		cfg.Auth = erp.APIKey{Header: "APIKey", Key: erp.SecretFunc(func(context.Context) (string, error) { return "key-123456", nil })}
 		cfg.RequestsPerMinute, cfg.Burst = 1, 1
 	})
-	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	// The bucket is empty for a minute: a caller with a short deadline is told at once.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, errs := collect(t, c.Production(ctx, erp.Query{}))
+	_, errs := erptest.Collect(c.Production(ctx, erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], context.DeadlineExceeded) {
 		t.Fatalf("errors = %v, want DeadlineExceeded", errs)
 	}
@@ -569,12 +547,12 @@ func TestAPIKeyRotation(t *testing.T) {
 			return key.Load().(string), nil
 		})}
 	})
-	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	srv.SetAPIKey("key-rotated-7890")
 	key.Store("key-rotated-7890")
-	if _, errs := collect(t, c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Production(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	if n := asked.Load(); n != 2 {
@@ -596,7 +574,7 @@ func TestMalformedPageBody(t *testing.T) {
 		`{"value":{"ManufacturingOrder":"1"}}`,
 	} {
 		srv.Inject(erptest.Fault{Body: body})
-		recs, errs := collect(t, c.Production(context.Background(), erp.Query{}))
+		recs, errs := erptest.Collect(c.Production(context.Background(), erp.Query{}))
 		var me *erp.MalformedError
 		if len(errs) != 1 || !errors.As(errs[0], &me) || me.Entity != "A_ProductionOrder_2" {
 			t.Errorf("%s: records %d, errors %v", body, len(recs), errs)
@@ -611,7 +589,7 @@ func TestPlannedOrders(t *testing.T) {
 			"PlndOrderPlannedStartDate": erptest.V2Date(jan1), "PlndOrderPlannedEndDate": erptest.V2Date(jan1.Add(48 * time.Hour)),
 			"TotalQuantity": "40", "BaseUnit": "ST", "LastChangeDateTime": "/Date(1704067200000+0000)/"})
 	c := newClient(t, srv, nil)
-	recs, errs := collect(t, c.PlannedOrders(context.Background(), erp.Query{Plant: "1010"}))
+	recs, errs := erptest.Collect(c.PlannedOrders(context.Background(), erp.Query{Plant: "1010"}))
 	if len(errs) > 0 || len(recs) != 1 {
 		t.Fatalf("%d records, %v", len(recs), errs)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
 	"github.com/greenlang/gl001/erp/workday"
-	"github.com/greenlang/gl001/resilience"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -39,17 +38,11 @@ func fixed(s string) erp.SecretProvider {
 func newClient(t *testing.T, srv *erptest.WorkdayServer, mod func(*workday.Config)) *workday.Client {
 	t.Helper()
 	cfg := workday.Config{
-		ConnConfig: erp.ConnConfig{
-			System:            "wd-test",
-			TLS:               srv.TLSConfig(),
-			RequestsPerMinute: -1,
-			Timeout:           10 * time.Second,
-			Retry:             resilience.HTTPConfig{MaxRetries: 3, Backoff: resilience.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}},
-		},
-		BaseURL:  srv.URL(),
-		Tenant:   srv.Tenant(),
-		Username: "isu_gl001",
-		Password: fixed(password),
+		ConnConfig: erptest.FastConnConfig("wd-test", nil, srv.TLSConfig()),
+		BaseURL:    srv.URL(),
+		Tenant:     srv.Tenant(),
+		Username:   "isu_gl001",
+		Password:   fixed(password),
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -62,24 +55,11 @@ func newClient(t *testing.T, srv *erptest.WorkdayServer, mod func(*workday.Confi
 	return c
 }
 
-func collect[T any](seq func(func(T, error) bool)) ([]T, []error) {
-	var recs []T
-	var errs []error
-	for r, err := range seq {
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		recs = append(recs, r)
-	}
-	return recs, errs
-}
-
 func TestSupplierInvoicesPaging(t *testing.T) {
 	srv := newServer(t, erptest.WorkdayConfig{})
 	srv.PutSupplierInvoices(erptest.WorkdaySupplierInvoices(250, jan1, "GMS_USA")...)
 	c := newClient(t, srv, nil)
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(recs) != 250 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -139,7 +119,7 @@ func TestSnapshotIsPinned(t *testing.T) {
 		}
 	})
 	c := newClient(t, srv, func(cfg *workday.Config) { cfg.PageSize = 10 })
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(recs) != 30 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -157,7 +137,7 @@ func TestCriteriaFromQuery(t *testing.T) {
 	srv.PutSupplierInvoices(erptest.WorkdaySupplierInvoices(10, jan1, "GMS_USA")...)
 	srv.PutSupplierInvoices(erptest.WorkdaySupplierInvoices(10, jan1, "GMS_EU")...)
 	c := newClient(t, srv, nil)
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{Plant: "GMS_EU", From: jan1.Add(2 * 24 * time.Hour), To: jan1.Add(5 * 24 * time.Hour)}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{Plant: "GMS_EU", From: jan1.Add(2 * 24 * time.Hour), To: jan1.Add(5 * 24 * time.Hour)}))
 	if len(errs) > 0 || len(recs) != 3 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -176,7 +156,7 @@ func TestCriteriaFromQuery(t *testing.T) {
 			t.Errorf("request lacks %s:\n%s", want, body)
 		}
 	}
-	if _, errs := collect(c.Costs(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "Memo", Op: erp.Eq, Value: "x"}}})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
+	if _, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{Filters: []erp.Filter{{Property: "Memo", Op: erp.Eq, Value: "x"}}})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) {
 		t.Errorf("filter the criteria cannot express: %v", errs)
 	}
 }
@@ -189,7 +169,7 @@ func TestJournalLines(t *testing.T) {
 			{Account: "2000", Credit: "812.40", Memo: "Accrual"},
 		}})
 	c := newClient(t, srv, func(cfg *workday.Config) { cfg.Costs = workday.Journals }) // JournalFields by default
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{From: jan1, To: jan1.Add(24 * time.Hour)}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{From: jan1, To: jan1.Add(24 * time.Hour)}))
 	if len(errs) > 0 || len(recs) != 2 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -207,13 +187,13 @@ func TestJournalLines(t *testing.T) {
 func TestNotSupported(t *testing.T) {
 	srv := newServer(t, erptest.WorkdayConfig{})
 	c := newClient(t, srv, nil)
-	if _, errs := collect(c.Production(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
+	if _, errs := erptest.Collect(c.Production(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
 		t.Errorf("Production: %v", errs)
 	}
-	if _, errs := collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
+	if _, errs := erptest.Collect(c.Maintenance(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
 		t.Errorf("Maintenance: %v", errs)
 	}
-	if _, errs := collect(c.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
+	if _, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrNotSupported) {
 		t.Errorf("Energy without a report: %v", errs)
 	}
 	if len(srv.Requests()) != 0 {
@@ -232,7 +212,7 @@ func TestSOAPFaults(t *testing.T) {
 		cfg.Password = erp.SecretFunc(func(context.Context) (string, error) { calls++; return "Wr0ng-Passw0rd", nil })
 		cfg.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	_, errs := collect(bad.Costs(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(bad.Costs(context.Background(), erp.Query{}))
 	var fe *workday.FaultError
 	if len(errs) != 1 || !errors.As(errs[0], &fe) || !errors.Is(errs[0], erp.ErrUnauthorized) {
 		t.Fatalf("errors = %v", errs)
@@ -250,7 +230,7 @@ func TestSOAPFaults(t *testing.T) {
 	// A fault echoing the password back is scrubbed.
 	c := newClient(t, srv, nil)
 	srv.Inject(erptest.Fault{Status: 500, Body: erptest.WorkdayFault("SOAP-ENV:Client.validationError", "Validation error occurred. Bad value '"+password+"' for Page")})
-	_, errs = collect(c.Costs(context.Background(), erp.Query{}))
+	_, errs = erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrBadRequest) || errors.Is(errs[0], erp.ErrUnauthorized) {
 		t.Fatalf("errors = %v", errs)
 	}
@@ -264,7 +244,7 @@ func TestSOAPFaults(t *testing.T) {
 
 	// A server fault in the middle of paging.
 	srv.Inject(erptest.Fault{Status: 500})
-	_, errs = collect(c.Costs(context.Background(), erp.Query{}))
+	_, errs = erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrServer) || !errors.As(errs[0], &fe) {
 		t.Errorf("errors = %v", errs)
 	}
@@ -278,14 +258,14 @@ func TestPasswordRotation(t *testing.T) {
 	c := newClient(t, srv, func(cfg *workday.Config) {
 		cfg.Password = erp.SecretFunc(func(context.Context) (string, error) { mu.Lock(); defer mu.Unlock(); return current, nil })
 	})
-	if _, errs := collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	srv.SetPassword("r0tated-pass")
 	mu.Lock()
 	current = "r0tated-pass"
 	mu.Unlock()
-	if recs, errs := collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 3 {
+	if recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 3 {
 		t.Fatalf("after rotation: %d, %v", len(recs), errs)
 	}
 }
@@ -310,7 +290,7 @@ func TestTransientFaults(t *testing.T) {
 			srv.PutSupplierInvoices(erptest.WorkdaySupplierInvoices(25, jan1, "GMS_USA")...)
 			c := newClient(t, srv, func(cfg *workday.Config) { cfg.PageSize = 10 })
 			srv.Inject(tc.fault)
-			recs, errs := collect(c.Costs(context.Background(), erp.Query{}))
+			recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 			if tc.err == nil && (len(errs) > 0 || len(recs) != tc.want) {
 				t.Fatalf("%d records, errors %v", len(recs), errs)
 			}
@@ -334,7 +314,7 @@ func TestMalformedRecordDoesNotStopTheStream(t *testing.T) {
 	invs[2].Currency = "DOLLARS"
 	srv.PutSupplierInvoices(invs...)
 	c := newClient(t, srv, nil)
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 	if len(recs) != 2 || len(errs) != 2 {
 		t.Fatalf("%d records, errors %v", len(recs), errs)
 	}
@@ -384,7 +364,7 @@ func TestEnergyFromReportWithRefreshTokenRotation(t *testing.T) {
 		cfg.EnergyReport = workday.Report{Owner: "ISU_GL001", Name: "GL001_Utility_Invoices", FromParam: "Period_Start", ToParam: "Period_End", PlantParam: "Company"}
 	})
 	q := erp.Query{Plant: "GMS_USA", From: jan1.AddDate(0, 1, 0), To: jan1.AddDate(0, 4, 0)}
-	recs, errs := collect(c.Energy(context.Background(), q))
+	recs, errs := erptest.Collect(c.Energy(context.Background(), q))
 	if len(errs) > 0 || len(recs) != 3 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
@@ -402,7 +382,7 @@ func TestEnergyFromReportWithRefreshTokenRotation(t *testing.T) {
 	// The access token expires: the next refresh must use the rotated
 	// refresh token (the initial one is no longer valid).
 	srv.ExpireTokens()
-	if _, errs := collect(c.Energy(context.Background(), q)); len(errs) > 0 {
+	if _, errs := erptest.Collect(c.Energy(context.Background(), q)); len(errs) > 0 {
 		t.Fatal(errs)
 	}
 	mu.Lock()
@@ -424,16 +404,16 @@ func TestReportFaults(t *testing.T) {
 		cfg.EnergyReport = workday.Report{Owner: "ISU_GL001", Name: "GL001_Utility_Invoices"}
 	})
 	srv.Inject(erptest.Fault{Status: 503, RetryAfter: "0", Times: 2})
-	if recs, errs := collect(c.Energy(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 6 {
+	if recs, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{})); len(errs) > 0 || len(recs) != 6 {
 		t.Fatalf("after 503s: %d, %v", len(recs), errs)
 	}
 	srv.Inject(erptest.Fault{Truncate: true})
-	recs, errs := collect(c.Energy(context.Background(), erp.Query{}))
+	recs, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{}))
 	if len(errs) != 1 || !errors.Is(errs[0], erp.ErrMalformed) || len(recs) >= 6 {
 		t.Errorf("truncated report: %d, %v", len(recs), errs)
 	}
 	srv.Inject(erptest.Fault{Body: `{"Report_Entry":{"not":"an array"}}`})
-	if _, errs := collect(c.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrMalformed) {
+	if _, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrMalformed) {
 		t.Errorf("malformed report: %v", errs)
 	}
 	t.Setenv(workday.APIKeyEnv, "wrong-key-1")
@@ -441,7 +421,7 @@ func TestReportFaults(t *testing.T) {
 		cfg.Auth = workday.EnvAPIKey("")
 		cfg.EnergyReport = workday.Report{Owner: "ISU_GL001", Name: "GL001_Utility_Invoices"}
 	})
-	if _, errs := collect(c2.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrUnauthorized) || strings.Contains(errs[0].Error(), "wrong-key-1") {
+	if _, errs := erptest.Collect(c2.Energy(context.Background(), erp.Query{})); len(errs) != 1 || !errors.Is(errs[0], erp.ErrUnauthorized) || strings.Contains(errs[0].Error(), "wrong-key-1") {
 		t.Errorf("wrong key: %v", errs)
 	}
 }
@@ -457,7 +437,7 @@ func TestRefreshGrantRefused(t *testing.T) {
 		cfg.Auth = grant.Auth()
 		cfg.EnergyReport = workday.Report{Owner: "ISU_GL001", Name: "R"}
 	})
-	_, errs := collect(c.Energy(context.Background(), erp.Query{}))
+	_, errs := erptest.Collect(c.Energy(context.Background(), erp.Query{}))
 	var ae *erp.AuthError
 	if len(errs) != 1 || !errors.As(errs[0], &ae) || ae.Code != "invalid_grant" || ae.System != "wd-test" || !errors.Is(errs[0], erp.ErrUnauthorized) {
 		t.Fatalf("errors = %v", errs)
@@ -525,7 +505,7 @@ func TestBearerTokenExpiresMidPaging(t *testing.T) {
 		cfg.PageSize = 10
 	})
 	srv.Inject(erptest.Fault{Skip: 1, ExpireToken: true})
-	recs, errs := collect(c.Costs(context.Background(), erp.Query{}))
+	recs, errs := erptest.Collect(c.Costs(context.Background(), erp.Query{}))
 	if len(errs) > 0 || len(recs) != 30 {
 		t.Fatalf("got %d, errors %v", len(recs), errs)
 	}
