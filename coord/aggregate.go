@@ -34,6 +34,7 @@ const (
 
 var aggNames = [...]string{"all", "average", "sum", "min", "max", "median", "majority", "first"}
 
+// String returns the aggregation's name ("average", "majority"...).
 func (a Aggregation) String() string {
 	if int(a) < len(aggNames) {
 		return aggNames[a]

@@ -59,6 +59,7 @@ const (
 
 var strategyNames = [...]string{"broadcast", "round-robin", "load-balanced", "capability"}
 
+// String returns the strategy's name ("broadcast", "round-robin"...).
 func (s Strategy) String() string {
 	if int(s) < len(strategyNames) {
 		return strategyNames[s]

@@ -97,6 +97,7 @@ type ReplyError struct {
 	Message string `json:"message,omitempty"`
 }
 
+// Error implements error.
 func (e *ReplyError) Error() string {
 	if e.Message == "" {
 		return "coord: remote error: " + e.Code
@@ -132,6 +133,7 @@ type VerifyError struct {
 	Err       error  // the sentinel, possibly joined with the verifier's cause
 }
 
+// Error implements error.
 func (e *VerifyError) Error() string {
 	return fmt.Sprintf("coord: message %q from %q rejected: %v", e.MessageID, e.Sender, e.Err)
 }

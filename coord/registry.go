@@ -24,6 +24,7 @@ const (
 	Unreachable
 )
 
+// String returns "healthy", "suspect" or "unreachable".
 func (h Health) String() string {
 	switch h {
 	case Healthy:
