@@ -158,10 +158,12 @@ type ERPConfig struct {
 	ClientID          string        `toml:"client_id"`
 	Scopes            []string      `toml:"scopes"`
 	SAPClient         string        `toml:"sap_client"`
-	Flavour           string        `toml:"flavour"` // dynamics: webapi (default) or finance_operations
-	Tenant            string        `toml:"tenant"`  // workday
-	Plant             string        `toml:"plant"`   // restricts production and maintenance orders
-	Fetch             []string      `toml:"fetch"`   // energy, production, maintenance, costs
+	Flavour           string        `toml:"flavour"`       // dynamics: webapi (default) or finance_operations
+	Tenant            string        `toml:"tenant"`        // workday
+	Plant             string        `toml:"plant"`         // restricts production and maintenance orders
+	Username          string        `toml:"username"`      // workday: integration system user for Web Services
+	EnergyReport      string        `toml:"energy_report"` // workday: custom report "<owner>/<name>" of utility invoice lines
+	Fetch             []string      `toml:"fetch"`         // energy, production, maintenance, costs
 	Interval          time.Duration `toml:"interval"`
 	RequestsPerMinute int           `toml:"requests_per_minute"`
 	Timeout           time.Duration `toml:"timeout"`
@@ -547,6 +549,20 @@ func (c *Config) validateERP(p *problems, i int, seen map[string]bool, getenv fu
 		if e.Tenant == "" {
 			p.add(f+".tenant", "required for workday")
 		}
+		if slices.Contains(e.Fetch, "energy") {
+			if owner, name, ok := strings.Cut(e.EnergyReport, "/"); !ok || owner == "" || name == "" {
+				p.add(f+".energy_report", "%q is not <owner>/<report>; Workday's energy comes from a custom report", e.EnergyReport)
+			}
+		}
+		if slices.Contains(e.Fetch, "costs") && e.Username == "" {
+			p.add(f+".username", "required to read costs through Workday Web Services")
+		}
+		if e.Username != "" && getenv("WORKDAY_PASSWORD") == "" {
+			p.add(f+".username", "the password comes from WORKDAY_PASSWORD, which is not set")
+		}
+	}
+	if e.Kind != "workday" && (e.Username != "" || e.EnergyReport != "") {
+		p.add(f, "username and energy_report are for workday only")
 	}
 	if e.Kind != "workday" && e.ClientID == "" {
 		p.add(f+".client_id", "required for %s", e.Kind)
@@ -576,6 +592,9 @@ func (c *Config) validateERP(p *problems, i int, seen map[string]bool, getenv fu
 	}
 	if e.Timeout < 0 {
 		p.add(f+".timeout", "negative")
+	}
+	if e.Kind == "workday" && e.EnergyReport == "" {
+		return // the API key reads reports only
 	}
 	if getenv(env) == "" {
 		p.add(f, "the secret of a %s system comes from %s, which is not set", e.Kind, env)

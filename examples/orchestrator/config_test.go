@@ -22,6 +22,7 @@ var allSecrets = map[string]string{
 	"ORACLE_CLIENT_SECRET":   "oracle-secret-value",
 	"DYNAMICS_CLIENT_SECRET": "dynamics-secret-value",
 	"WORKDAY_API_KEY":        "workday-key-value",
+	"WORKDAY_PASSWORD":       "workday-password-value",
 	"AGENT_JWT_SECRET":       "0123456789abcdef0123456789abcdef",
 	"SCADA_CERT_PATH":        "/etc/gl001/client.pem",
 	"SCADA_KEY_PATH":         "/etc/gl001/client.key",
@@ -65,7 +66,7 @@ func TestSampleConfigNamesMissingSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = cfg.Validate(env(nil))
-	for _, want := range []string{"SAP_CLIENT_SECRET", "ORACLE_CLIENT_SECRET", "DYNAMICS_CLIENT_SECRET", "WORKDAY_API_KEY", "AGENT_JWT_SECRET", "SCADA_CERT_PATH"} {
+	for _, want := range []string{"SAP_CLIENT_SECRET", "ORACLE_CLIENT_SECRET", "DYNAMICS_CLIENT_SECRET", "WORKDAY_API_KEY", "WORKDAY_PASSWORD", "AGENT_JWT_SECRET", "SCADA_CERT_PATH"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not name %s:\n%v", want, err)
 		}
@@ -163,7 +164,7 @@ kind = "workday"
 base_url = "https://wd2.workday.com"
 tenant = "t"
 fetch = ["production"]
-`, map[string]string{"WORKDAY_API_KEY": "workday-key-value"}, []string{"erp[0].fetch[0]", "workday has no production data"}},
+`, nil, []string{"erp[0].fetch[0]", "workday has no production data"}},
 		{"nats url", minimal + "\n[agents]\nbus = \"nats\"\nnats_url = \"http://x\"\n", nil, []string{"agents.nats_url"}},
 		{"short jwt key", minimal + "\n[agents]\nsign = true\n", map[string]string{"AGENT_JWT_SECRET": "short-key-value"}, []string{"agents.sign", "AGENT_JWT_SECRET of at least 32 bytes"}},
 		{"timeout above interval", minimal + "\n[coordination]\ninterval = \"1s\"\ntimeout = \"2s\"\n", nil, []string{"coordination.timeout"}},

@@ -219,7 +219,7 @@ func newERPClient(e ERPConfig, getenv func(string) string, trust *tls.Config, lo
 		}
 		return c, c.Close, nil
 	case "workday":
-		return newWorkdayClient(e, conn, secret)
+		return newWorkdayClient(e, conn, getenv)
 	}
 	return nil, nil, fmt.Errorf("unknown kind %q", e.Kind)
 }

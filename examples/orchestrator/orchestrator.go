@@ -675,11 +675,31 @@ func (o *Orchestrator) round(ctx context.Context) {
 		}
 	}
 
+	// Load balancing among the agents that mostly answer: the registry
+	// has no latency for an agent that only ever timed out and would rank
+	// it first.
+	var reliable []string
+	for _, a := range o.registry.Agents() {
+		if a.Health == coord.Healthy && a.Perf.SuccessRate >= 0.9 {
+			reliable = append(reliable, a.ID)
+		}
+	}
+	if len(reliable) >= 5 {
+		cmds[2].Targets = reliable
+	}
+
+	// The commands see ctx's cancellation but not its deadline (a -duration
+	// run's), which Execute would take for the command's own deadline and
+	// report as agents timing out.
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+
 	// The command first, then the three queries at once.
 	results := make([]roundResult, len(cmds))
 	exec := func(i int) {
 		started := time.Now()
-		res, err := o.coordinator.Execute(ctx, cmds[i])
+		res, err := o.coordinator.Execute(rctx, cmds[i])
 		o.metrics.roundDuration.WithLabelValues(cmds[i].Name).Observe(time.Since(started).Seconds())
 		results[i] = summarize(n, cmds[i], res, err)
 	}
@@ -689,8 +709,8 @@ func (o *Orchestrator) round(ctx context.Context) {
 		wg.Go(func() { exec(i) })
 	}
 	wg.Wait()
-	if ctx.Err() != nil && n > 1 {
-		return // keep the last complete round on shutdown
+	if ctx.Err() != nil {
+		return // a round cut short by shutdown; keep the last complete one
 	}
 	o.mu.Lock()
 	o.last = results

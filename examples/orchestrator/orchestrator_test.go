@@ -143,8 +143,8 @@ func TestEndToEnd(t *testing.T) {
 		return h.Consumed > 0 && h.Coordination.Rounds >= 2 && len(h.Coordination.Last) == 4 &&
 			h.Coordination.Last[0].Answered > 0 && h.Agents.Total == 12
 	})
-	if len(h.Connectors) != 4 || len(h.ERP) != 3 {
-		t.Errorf("connectors %d, erp systems %d; want 4 and 3", len(h.Connectors), len(h.ERP))
+	if len(h.Connectors) != 4 || len(h.ERP) != 4 {
+		t.Errorf("connectors %d, erp systems %d; want 4 and 4", len(h.Connectors), len(h.ERP))
 	}
 	protocols := map[string]bool{}
 	for _, c := range h.Connectors {
@@ -176,6 +176,7 @@ func TestEndToEnd(t *testing.T) {
 		`gl001_scada_points_total{protocol="opcua",source="boilerhouse"}`,
 		`gl001_pipeline_points_total{grade="Excellent"}`,
 		`gl001_erp_records_total{kind="energy",system="sap-s4"}`,
+		`gl001_erp_records_total{kind="costs",system="workday"}`,
 		`gl001_coordination_replies_total{command="optimize_heat_distribution",outcome="answered"}`,
 		`gl001_agents{health="healthy"}`,
 		"gl001_coordination_duration_seconds_bucket",

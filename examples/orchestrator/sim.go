@@ -49,6 +49,7 @@ type simulation struct {
 	sap      *erptest.Server
 	dynamics *erptest.Server
 	oracle   *erptest.OracleServer
+	workday  *erptest.WorkdayServer
 	secrets  map[string]string
 
 	cancel context.CancelFunc
@@ -161,6 +162,9 @@ func startSimulation(so SimOptions) (_ *simulation, _ Config, _ Options, err err
 	s.sap = erptest.NewServer(erptest.Config{Flavour: erptest.SAPV2, SAPClient: "100", ClientSecret: s.secrets["SAP_CLIENT_SECRET"]})
 	s.dynamics = erptest.NewServer(erptest.Config{Flavour: erptest.DynamicsWebAPI, ClientSecret: s.secrets["DYNAMICS_CLIENT_SECRET"]})
 	s.oracle = erptest.NewOracleServer(erptest.OracleConfig{ClientSecret: s.secrets["ORACLE_CLIENT_SECRET"]})
+	s.secrets["WORKDAY_API_KEY"] = secret()
+	s.secrets["WORKDAY_PASSWORD"] = secret()
+	s.workday = erptest.NewWorkdayServer(erptest.WorkdayConfig{APIKey: s.secrets["WORKDAY_API_KEY"], Password: s.secrets["WORKDAY_PASSWORD"]})
 	s.fillERP(time.Now().UTC())
 
 	s.wg.Go(func() { s.runOPCUA(ctx, so.Tick) })
@@ -177,6 +181,7 @@ func startSimulation(so SimOptions) (_ *simulation, _ Config, _ Options, err err
 		Logger: log,
 		ERPTrust: map[string]*tls.Config{
 			"sap-s4": s.sap.TLSConfig(), "oracle-fusion": s.oracle.TLSConfig(), "dynamics-fs": s.dynamics.TLSConfig(),
+			"workday": s.workday.TLSConfig(),
 		},
 		Fleet: simFleet(so.Agents, log),
 		Extra: "(embedded simulators)",
@@ -214,6 +219,9 @@ func (s *simulation) Close() {
 	}
 	if s.oracle != nil {
 		s.oracle.Close()
+	}
+	if s.workday != nil {
+		s.workday.Close()
 	}
 }
 
@@ -272,6 +280,8 @@ func (s *simulation) config(so SimOptions) Config {
 			Plant: "M1", Fetch: []string{"energy", "maintenance", "costs"}, Interval: so.ERPInterval},
 		{Name: "dynamics-fs", Kind: "dynamics", BaseURL: s.dynamics.URL(), TokenURL: s.dynamics.TokenURL(), ClientID: s.dynamics.ClientID(),
 			Fetch: []string{"maintenance"}, Interval: so.ERPInterval},
+		{Name: "workday", Kind: "workday", BaseURL: s.workday.URL(), Tenant: s.workday.Tenant(), Username: "isu_gl001",
+			EnergyReport: "ISU_GL001/GL001_Utility_Invoices", Fetch: []string{"energy", "costs"}, Interval: so.ERPInterval},
 	}
 	return cfg
 }
@@ -287,6 +297,19 @@ func (s *simulation) fillERP(now time.Time) {
 	s.oracle.Put("meterReadings", []string{"MeterReadingId"}, erptest.OracleMeterReadings(48, hour.Add(-47*time.Hour), "M1")...)
 	s.oracle.Put("maintenanceWorkOrders", []string{"WorkOrderId"}, erptest.OracleMaintenanceWorkOrders(5, day, "M1")...)
 	s.oracle.Put("invoices", []string{"InvoiceId"}, erptest.OracleInvoices(30, day.Add(-29*24*time.Hour))...)
+	s.workday.PutSupplierInvoices(erptest.WorkdaySupplierInvoices(30, day.Add(-29*24*time.Hour), "GMS_USA")...)
+	var lines []erptest.Row
+	for i, m := range []struct {
+		meter, unit string
+		qty, amount float64
+	}{{"ELEC-MAIN", "KWH", 41250.5, 5362.57}, {"GAS-BOILERS", "MWH", 212.4, 9558.0}, {"STEAM-PURCHASED", "GJ", 310.2, 4653.0}} {
+		lines = append(lines, erptest.Row{
+			"Invoice_Line_ID": fmt.Sprintf("SIL-%04d", i+1), "Company": "GMS_USA", "Meter_ID": m.meter,
+			"Service_Period_Start": day.Format(time.DateOnly) + "-00:00", "Service_Period_End": day.Add(24*time.Hour).Format(time.DateOnly) + "-00:00",
+			"Quantity": fmt.Sprint(m.qty), "Unit_of_Measure": m.unit, "Extended_Amount": fmt.Sprintf("%.2f", m.amount), "Currency": "USD",
+		})
+	}
+	s.workday.PutReport("ISU_GL001", "GL001_Utility_Invoices", erptest.WorkdayReport{Entries: lines})
 	s.dynamics.Put(erptest.DynamicsWorkOrdersPath, []string{"msdyn_workorderid"}, erptest.DynamicsWorkOrders(8, day.Add(-24*time.Hour))...)
 }
 

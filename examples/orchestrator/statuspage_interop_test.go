@@ -47,7 +47,7 @@ func TestStatusPage(t *testing.T) {
 		`data-updated="1"`, // the script fetched /healthz and rendered it
 		`<tr data-name="boilerhouse">`, `<tr data-name="energy-meters">`,
 		`<tr data-name="iot-sensors">`, `<tr data-name="sparkplug-edge">`,
-		`<tr data-name="sap-s4">`, `<tr data-name="oracle-fusion">`, `<tr data-name="dynamics-fs">`,
+		`<tr data-name="sap-s4">`, `<tr data-name="oracle-fusion">`, `<tr data-name="dynamics-fs">`, `<tr data-name="workday">`,
 		"GL-002", "GL-050", "GL-100", "99 registered",
 		"optimize_heat_distribution", "broadcast",
 		`class="ok">connected</td>`,
