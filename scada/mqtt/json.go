@@ -1,12 +1,14 @@
 package mqtt
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -43,6 +45,30 @@ type JSONDecoder struct {
 	paths    [nPaths][]string
 	points   []string
 	timeUnit time.Duration
+
+	// Tags and units repeat from message to message: interning them saves
+	// an allocation per point.
+	mu     sync.Mutex
+	intern map[string]string
+}
+
+const maxInterned = 1 << 16
+
+// str returns the string for b, from the intern table when it is there.
+func (d *JSONDecoder) str(b []byte) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.intern) < maxInterned {
+		if d.intern == nil {
+			d.intern = make(map[string]string)
+		}
+		d.intern[s] = s
+	}
+	return s
 }
 
 const (
@@ -231,7 +257,7 @@ func (d *JSONDecoder) decodeObject(b []byte, i int, m *Message) (end int, p scad
 		p.Value = v
 	}
 	if s := sp[pTag]; s.e != 0 {
-		t, null, err := jsonString(b[s.s:s.e])
+		t, null, err := d.jsonString(b[s.s:s.e])
 		if err != nil {
 			return end, p, false, fmt.Errorf("%s: %w", strings.Join(d.paths[pTag], "."), err)
 		}
@@ -243,7 +269,7 @@ func (d *JSONDecoder) decodeObject(b []byte, i int, m *Message) (end int, p scad
 		return end, p, false, errors.New("no tag: the payload names none and the subscription gives none")
 	}
 	if s := sp[pUnit]; s.e != 0 {
-		u, null, err := jsonString(b[s.s:s.e])
+		u, null, err := d.jsonString(b[s.s:s.e])
 		if err != nil {
 			return end, p, false, fmt.Errorf("%s: %w", strings.Join(d.paths[pUnit], "."), err)
 		}
@@ -308,6 +334,14 @@ func jsonNumber(v []byte) (f float64, null bool, err error) {
 		return 0, false, fmt.Errorf("number %s is out of range", truncate(v, 32))
 	}
 	return f, false, nil
+}
+
+// jsonString reads a string or null, interning it.
+func (d *JSONDecoder) jsonString(v []byte) (string, bool, error) {
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		return d.str(v[1 : len(v)-1]), false, nil
+	}
+	return jsonString(v)
 }
 
 // jsonString reads a string or null.
@@ -389,17 +423,18 @@ func jsonQuality(v []byte) (scada.Quality, error) {
 	case 'n':
 		return scada.Good, nil
 	case '"':
+		s := bstr(v[1 : len(v)-1])
+		switch {
+		case strings.EqualFold(s, "good"), strings.EqualFold(s, "ok"):
+			return scada.Good, nil
+		case strings.EqualFold(s, "uncertain"):
+			return scada.Uncertain, nil
+		case strings.EqualFold(s, "bad"):
+			return scada.Bad, nil
+		}
 		s, _, err := jsonString(v)
 		if err != nil {
 			return 0, err
-		}
-		switch strings.ToLower(s) {
-		case "good", "ok":
-			return scada.Good, nil
-		case "uncertain":
-			return scada.Uncertain, nil
-		case "bad":
-			return scada.Bad, nil
 		}
 		if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
 			if q, err := strconv.ParseUint(h, 16, 32); err == nil {
