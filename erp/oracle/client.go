@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -390,31 +389,15 @@ var ops = map[erp.Op]string{erp.Eq: "=", erp.Ne: "<>", erp.Gt: ">", erp.Ge: ">="
 // quotes, numbers and booleans bare. A string holding a quote or a
 // semicolon is refused, since the q syntax has no escape for them.
 func Literal(v any, dateOnly bool) (string, error) {
+	if l, ok, err := odata.Scalar(v); ok {
+		return l, err
+	}
 	switch x := v.(type) {
 	case string:
 		if strings.ContainsAny(x, "';") {
 			return "", fmt.Errorf("%w: filter value %q holds a quote or semicolon", erp.ErrBadRequest, x)
 		}
 		return "'" + x + "'", nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int32:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case float32:
-		return Literal(float64(x), dateOnly)
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "", fmt.Errorf("%w: filter value %v is not a finite number", erp.ErrBadRequest, x)
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
 	case erp.Decimal:
 		return x.String(), nil
 	case time.Time:

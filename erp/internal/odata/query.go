@@ -25,28 +25,12 @@ const (
 
 // Literal writes v as an OData literal for the given protocol version.
 func Literal(v any, version int, tk TimeKind) (string, error) {
+	if l, ok, err := Scalar(v); ok {
+		return l, err
+	}
 	switch x := v.(type) {
 	case string:
 		return "'" + strings.ReplaceAll(x, "'", "''") + "'", nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int32:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case uint32:
-		return strconv.FormatUint(uint64(x), 10), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "", fmt.Errorf("%w: filter value %v is not a finite number", erp.ErrBadRequest, x)
-		}
-		return strconv.FormatFloat(x, 'f', -1, 64), nil
-	case float32:
-		return Literal(float64(x), version, tk)
 	case erp.Decimal:
 		if version == 2 {
 			return x.String() + "M", nil
@@ -56,6 +40,34 @@ func Literal(v any, version int, tk TimeKind) (string, error) {
 		return TimeLiteral(x, version, tk), nil
 	}
 	return "", fmt.Errorf("%w: filter value of type %T is not supported", erp.ErrBadRequest, v)
+}
+
+// Scalar writes a boolean, integer or floating-point v as the bare literal
+// that OData and Oracle's q syntax both use; ok is false for any other type.
+// NaN and infinities are refused with erp.ErrBadRequest.
+func Scalar(v any) (lit string, ok bool, err error) {
+	switch x := v.(type) {
+	case bool:
+		return strconv.FormatBool(x), true, nil
+	case int:
+		return strconv.Itoa(x), true, nil
+	case int32:
+		return strconv.FormatInt(int64(x), 10), true, nil
+	case int64:
+		return strconv.FormatInt(x, 10), true, nil
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10), true, nil
+	case uint64:
+		return strconv.FormatUint(x, 10), true, nil
+	case float32:
+		return Scalar(float64(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "", true, fmt.Errorf("%w: filter value %v is not a finite number", erp.ErrBadRequest, x)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64), true, nil
+	}
+	return "", false, nil
 }
 
 // TimeLiteral writes t in UTC as the literal for tk.
