@@ -39,7 +39,7 @@ type running struct {
 
 // startOrchestrator runs the whole loop with a small fleet and fast pacing,
 // so that a test sees every layer deliver within seconds.
-func startOrchestrator(t *testing.T, agents int) *running {
+func startOrchestrator(t *testing.T, agents int, mod func(*Config)) *running {
 	t.Helper()
 	sim, cfg, opts, err := startSimulation(SimOptions{
 		Agents: agents, Tick: 200 * time.Millisecond, CoordinationInterval: 700 * time.Millisecond,
@@ -47,6 +47,9 @@ func startOrchestrator(t *testing.T, agents int) *running {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if mod != nil {
+		mod(&cfg)
 	}
 	addr := make(chan string, 1)
 	opts.OnHTTP = func(a string) { addr <- a }
@@ -123,7 +126,9 @@ func waitHealth(t *testing.T, r *running, what string, cond func(Health) bool) H
 // answers, and /healthz, /metrics and the status page answer. goleak (in
 // TestMain) checks that stopping it left nothing running.
 func TestEndToEnd(t *testing.T) {
-	r := startOrchestrator(t, 12)
+	// The disk buffer here; `go run` uses the memory one.
+	dir := t.TempDir()
+	r := startOrchestrator(t, 12, func(c *Config) { c.Buffer = BufferConfig{Kind: "disk", Dir: dir} })
 
 	h := waitHealth(t, r, "data through every layer", func(h Health) bool {
 		for _, c := range h.Connectors {
@@ -180,6 +185,7 @@ func TestEndToEnd(t *testing.T) {
 		`gl001_coordination_replies_total{command="optimize_heat_distribution",outcome="answered"}`,
 		`gl001_agents{health="healthy"}`,
 		"gl001_coordination_duration_seconds_bucket",
+		"gl001_buffer_bytes",
 		"go_goroutines",
 	} {
 		if !bytes.Contains(body, []byte(m)) {

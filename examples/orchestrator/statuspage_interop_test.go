@@ -19,7 +19,7 @@ func TestStatusPage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium is required by the interop tier: %v", err)
 	}
-	r := startOrchestrator(t, 99)
+	r := startOrchestrator(t, 99, nil)
 	waitHealth(t, r, "a coordination round and points from every connector", func(h Health) bool {
 		for _, c := range h.Connectors {
 			if c.Points == 0 {
