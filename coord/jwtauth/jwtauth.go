@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -142,7 +143,34 @@ func FromEnv() (*HS256, error) {
 
 // Sign implements coord.Signer.
 func (h *HS256) Sign(c coord.Claims) (string, error) {
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, toJWT(c)).SignedString(h.key)
+	return sign(jwt.SigningMethodHS256, hs256Header, h.key, c)
+}
+
+// The JOSE headers, encoded once: {"alg":...,"typ":"JWT"}, exactly what
+// jwt.Token.SignedString would write.
+var (
+	hs256Header = segment(jwt.SigningMethodHS256)
+	eddsaHeader = segment(jwt.SigningMethodEdDSA)
+)
+
+func segment(m jwt.SigningMethod) string {
+	b, _ := json.Marshal(map[string]string{"alg": m.Alg(), "typ": "JWT"}) // strings: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// sign builds the compact JWT around the library's signing method, with the
+// header segment precomputed: signing runs for every message sent.
+func sign(m jwt.SigningMethod, header string, key any, c coord.Claims) (string, error) {
+	body, err := json.Marshal(toJWT(c))
+	if err != nil {
+		return "", fmt.Errorf("jwtauth: %w", err)
+	}
+	ss := header + "." + base64.RawURLEncoding.EncodeToString(body)
+	sig, err := m.Sign(ss, key)
+	if err != nil {
+		return "", fmt.Errorf("jwtauth: %w", err)
+	}
+	return ss + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // Verify implements coord.Verifier.
@@ -165,7 +193,7 @@ func NewEdDSASigner(key ed25519.PrivateKey) (*EdDSASigner, error) {
 
 // Sign implements coord.Signer.
 func (s *EdDSASigner) Sign(c coord.Claims) (string, error) {
-	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, toJWT(c)).SignedString(s.key)
+	return sign(jwt.SigningMethodEdDSA, eddsaHeader, s.key, c)
 }
 
 // EdDSAVerifier verifies messages against the public key of the sender they

@@ -310,3 +310,38 @@ func BenchmarkVerifyEdDSA(b *testing.B) {
 		}
 	}
 }
+
+// Tokens from the precomputed-header signer carry the header the library
+// itself writes and verify with the library's own parser.
+func TestSignMatchesLibrary(t *testing.T) {
+	h := hs(t)
+	m := msg("GL-001")
+	if err := coord.Seal(&m, h, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	tok, err := jwt.NewParser().ParseWithClaims(m.Signature, claims, func(*jwt.Token) (any, error) { return secret, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b, _ := strings.Cut(m.Signature, "."); a != strings.Split(lib, ".")[0] || b == "" {
+		t.Errorf("header segment %q, library writes %q", a, strings.Split(lib, ".")[0])
+	}
+	if tok.Header["alg"] != "HS256" || claims["iss"] != "GL-001" || claims["jti"] != m.ID {
+		t.Errorf("header %v, claims %v", tok.Header, claims)
+	}
+}
+
+func BenchmarkSignHS256(b *testing.B) {
+	h := hs(b)
+	m := msg("GL-001")
+	for b.Loop() {
+		if err := coord.Seal(&m, h, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
