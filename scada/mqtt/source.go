@@ -317,6 +317,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		return err
 	}
 	cancel()
+	scada.NotifyConnected(sink)
 	s.log.Info("mqtt: connected", "source", s.name, "broker", s.broker.Host, "session_present", ca.SessionPresent)
 
 	var result error
