@@ -97,15 +97,15 @@ func BenchmarkDiskBufferAppendNoisy(b *testing.B) {
 	})
 }
 
-// BenchmarkDiskBufferReplay scans one million durable points of the plant
-// data from the start of the log, as a consumer catching up would.
-func BenchmarkDiskBufferReplay(b *testing.B) {
-	const total = 1_000_000
+// filledDiskBuffer returns a disk buffer holding total durable points of the
+// plant data, appended 4000 at a time, closed when b ends.
+func filledDiskBuffer(b *testing.B, total int) *DiskBuffer {
+	b.Helper()
 	buf, err := OpenDiskBuffer(DiskBufferConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1, Sync: SyncInterval})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer buf.Close()
+	b.Cleanup(func() { buf.Close() })
 	ctx := context.Background()
 	sim := newPlantSim(1000)
 	for range total / 4000 {
@@ -116,6 +116,15 @@ func BenchmarkDiskBufferReplay(b *testing.B) {
 	if err := buf.Sync(ctx); err != nil {
 		b.Fatal(err)
 	}
+	return buf
+}
+
+// BenchmarkDiskBufferReplay scans one million durable points of the plant
+// data from the start of the log, as a consumer catching up would.
+func BenchmarkDiskBufferReplay(b *testing.B) {
+	const total = 1_000_000
+	buf := filledDiskBuffer(b, total)
+	ctx := context.Background()
 	b.ResetTimer()
 	start := time.Now()
 	n := 0
@@ -160,21 +169,8 @@ func BenchmarkMemoryBufferAppend(b *testing.B) {
 // Commit (a durable cursor every 4096 points) instead of Scan.
 func BenchmarkDiskBufferConsume(b *testing.B) {
 	const total = 1_000_000
-	buf, err := OpenDiskBuffer(DiskBufferConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1, Sync: SyncInterval})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer buf.Close()
+	buf := filledDiskBuffer(b, total)
 	ctx := context.Background()
-	sim := newPlantSim(1000)
-	for range total / 4000 {
-		if _, err := buf.Append(ctx, sim.next(4000)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := buf.Sync(ctx); err != nil {
-		b.Fatal(err)
-	}
 	b.ResetTimer()
 	start := time.Now()
 	n := 0

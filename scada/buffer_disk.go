@@ -919,14 +919,7 @@ func (b *DiskBuffer) retainLocked(now time.Time) []DropEvent {
 	return events
 }
 
-func (b *DiskBuffer) report(events []DropEvent) {
-	for _, e := range events {
-		logDrop(b.log, e)
-		if b.cfg.OnDrop != nil {
-			b.cfg.OnDrop(e)
-		}
-	}
-}
+func (b *DiskBuffer) report(events []DropEvent) { reportDrops(b.log, b.cfg.OnDrop, events) }
 
 func (b *DiskBuffer) firstLocked() Offset {
 	if len(b.segs) == 0 {
@@ -1146,38 +1139,33 @@ func (b *DiskBuffer) readFrom(sr *segReader, v segView, cur Offset, max int) (Ba
 // Commit implements [Buffer]. With SyncGroupCommit it returns once the cursor
 // is durable.
 func (b *DiskBuffer) Commit(ctx context.Context, consumer string, next Offset) error {
-	if err := checkConsumer(consumer); err != nil {
-		return err
-	}
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return ErrClosed
-	}
-	if b.failed != nil {
-		err := b.failed
-		b.mu.Unlock()
-		return err
-	}
-	if next > b.next {
-		b.mu.Unlock()
-		return fmt.Errorf("%w: commit of %d for %q, the log ends at %d", ErrOutOfRange, next, consumer, b.next)
-	}
-	b.cursors[consumer] = next
-	b.curBuf = appendCursorRecord(b.curBuf, consumer, next)
-	b.queued = b.gen
-	gen := b.gen
-	b.mu.Unlock()
-	if b.cfg.Sync != SyncGroupCommit {
-		return nil
-	}
-	b.wake()
-	return b.waitSynced(ctx, gen)
+	return b.setCursor(ctx, consumer, func() (Offset, error) {
+		if next > b.next {
+			return 0, fmt.Errorf("%w: commit of %d for %q, the log ends at %d", ErrOutOfRange, next, consumer, b.next)
+		}
+		b.cursors[consumer] = next
+		return next, nil
+	})
 }
 
 // Forget implements [Buffer]. With SyncGroupCommit it returns once the
 // removal is durable.
 func (b *DiskBuffer) Forget(ctx context.Context, consumer string) error {
+	return b.setCursor(ctx, consumer, func() (Offset, error) {
+		delete(b.cursors, consumer)
+		delete(b.readErr, consumer)
+		if sr := b.readers[consumer]; sr != nil {
+			sr.close()
+			delete(b.readers, consumer)
+		}
+		return forgotten, nil
+	})
+}
+
+// setCursor runs change under the lock, unless the buffer is closed or has
+// failed, and queues the cursor record it returns for cursors.log. With
+// SyncGroupCommit it returns once that record is durable.
+func (b *DiskBuffer) setCursor(ctx context.Context, consumer string, change func() (Offset, error)) error {
 	if err := checkConsumer(consumer); err != nil {
 		return err
 	}
@@ -1191,13 +1179,12 @@ func (b *DiskBuffer) Forget(ctx context.Context, consumer string) error {
 		b.mu.Unlock()
 		return err
 	}
-	delete(b.cursors, consumer)
-	delete(b.readErr, consumer)
-	if sr := b.readers[consumer]; sr != nil {
-		sr.close()
-		delete(b.readers, consumer)
+	rec, err := change()
+	if err != nil {
+		b.mu.Unlock()
+		return err
 	}
-	b.curBuf = appendCursorRecord(b.curBuf, consumer, forgotten)
+	b.curBuf = appendCursorRecord(b.curBuf, consumer, rec)
 	b.queued = b.gen
 	gen := b.gen
 	b.mu.Unlock()

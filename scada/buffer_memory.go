@@ -211,11 +211,15 @@ func (b *MemoryBuffer) retainLocked(now time.Time) []DropEvent {
 	return events
 }
 
-func (b *MemoryBuffer) report(events []DropEvent) {
+func (b *MemoryBuffer) report(events []DropEvent) { reportDrops(b.cfg.Logger, b.cfg.OnDrop, events) }
+
+// reportDrops logs each drop and passes it to onDrop, if set. The caller
+// holds no buffer lock.
+func reportDrops(l *slog.Logger, onDrop func(DropEvent), events []DropEvent) {
 	for _, e := range events {
-		logDrop(b.cfg.Logger, e)
-		if b.cfg.OnDrop != nil {
-			b.cfg.OnDrop(e)
+		logDrop(l, e)
+		if onDrop != nil {
+			onDrop(e)
 		}
 	}
 }
