@@ -139,6 +139,9 @@ func (c Config) String() string {
 		c.Name, redactURL(c.Broker), c.ClientID, c.Username, pw, len(c.Subscriptions))
 }
 
+// GoString is String, so %#v does not print the password either.
+func (c Config) GoString() string { return c.String() }
+
 // LogValue describes c for log/slog without its password.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -191,6 +194,12 @@ func (c Config) Validate() error {
 		}
 		if u.User != nil {
 			add("Broker URL must not carry credentials: use Username and Password")
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "mqtt", "tcp", "ws":
+			if c.TLS != nil || c.CAFile != "" || c.CertFile != "" {
+				add("TLS settings are given but Broker %q is not a TLS URL (mqtts://, wss://)", redactURL(c.Broker))
+			}
 		}
 	}
 	if c.ClientID == "" && !c.CleanStart {
