@@ -345,3 +345,41 @@ func BenchmarkSignHS256(b *testing.B) {
 		}
 	}
 }
+
+// FuzzFastVerify checks that the fast path never accepts what the library's
+// parser rejects, and returns the same claims when both accept.
+func FuzzFastVerify(f *testing.F) {
+	h := hs(f)
+	m := sealed(f, h, "GL-001")
+	f.Add(m.Signature)
+	head, rest, _ := strings.Cut(m.Signature, ".")
+	f.Add(head + "." + rest + "x")
+	f.Add(head + ".e30." + strings.Split(rest, ".")[1])
+	f.Add(head + "." + rest + ".")
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation())
+	f.Fuzz(func(t *testing.T, tok string) {
+		got, err := h.Verify(tok)
+		c := jwt.MapClaims{}
+		_, perr := parser.ParseWithClaims(tok, c, func(*jwt.Token) (any, error) { return secret, nil })
+		if err == nil && perr != nil {
+			t.Fatalf("accepted a token the library rejects (%v): %q", perr, tok)
+		}
+		if err == nil && (c["iss"] != got.Sender && !(c["iss"] == nil && got.Sender == "")) {
+			t.Fatalf("claims differ: %v vs %+v", c, got)
+		}
+	})
+}
+
+func TestEdDSAFastPathKeyChoice(t *testing.T) {
+	pubA, privA, _ := ed25519.GenerateKey(nil)
+	pubB, _, _ := ed25519.GenerateKey(nil)
+	v, _ := jwtauth.NewEdDSAVerifier(map[string]ed25519.PublicKey{"GL-001": pubA, "GL-002": pubB})
+	sA, _ := jwtauth.NewEdDSASigner(privA)
+	m := sealed(t, sA, "GL-001")
+	if c, err := v.Verify(m.Signature); err != nil || c.Sender != "GL-001" {
+		t.Fatalf("own key: %+v %v", c, err)
+	}
+	if _, err := v.Verify(sealed(t, sA, "GL-002").Signature); err == nil {
+		t.Fatal("GL-001's key accepted for GL-002")
+	}
+}
