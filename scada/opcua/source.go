@@ -328,7 +328,7 @@ func (s *Source) connect(ctx context.Context) (*gopcua.Client, error) {
 	opts := []gopcua.Option{
 		gopcua.AutoReconnect(false), // reconnecting is the Collector's job; see the package doc
 		gopcua.DialTimeout(cfg.DialTimeout),
-		gopcua.RequestTimeout(max(cfg.RequestTimeout, 2*keepAlive+cfg.RequestTimeout)),
+		gopcua.RequestTimeout(2*keepAlive + cfg.RequestTimeout),
 		gopcua.SessionTimeout(cfg.SessionTimeout),
 		gopcua.SessionName("gl001 " + cfg.Name),
 		gopcua.ApplicationName("gl001"),

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -159,8 +160,9 @@ type publisher struct {
 	mu   sync.Mutex
 	acks []*ua.SubscriptionAcknowledgement
 
-	out  chan *ua.PublishResponse
-	errc chan error
+	out     chan *ua.PublishResponse
+	errc    chan error
+	workers atomic.Int32 // workers still running
 }
 
 func (p *publisher) ack(subID, seq uint32) {
@@ -207,8 +209,17 @@ func (ss *session) worker(ctx context.Context, p *publisher, wait time.Duration)
 				continue
 			case errors.Is(err, ua.StatusBadTooManyPublishRequests):
 				// The server queues fewer requests than we keep in flight:
-				// this worker retires, the others go on.
-				return
+				// this worker retires, the others go on; the last one stays.
+				if p.workers.Add(-1) > 0 {
+					return
+				}
+				p.workers.Add(1)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				continue
 			}
 			select {
 			case p.errc <- statusErr("Publish", err):
@@ -306,6 +317,7 @@ func (ss *session) publishLoop(ctx context.Context) error {
 		stop()
 		wg.Wait()
 	}()
+	p.workers.Store(int32(inflight))
 	for range inflight {
 		wg.Go(func() { ss.worker(wctx, p, wait) })
 	}
