@@ -561,6 +561,8 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	next, inflight, finished := 0, 0, 0
 	values := make([]json.RawMessage, 0, len(targets))
 	send := func(id string) error {
+		st := &targetState{done: true} // until it is actually out
+		states[id] = st
 		m := Message{
 			ID: NewID(), Type: typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: replyTo,
 			CorrelationID: cmd.ID, Time: time.Now(), Deadline: deadline, Payload: payload,
@@ -571,10 +573,10 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 			}
 		}
 		c.cfg.Registry.begin(id)
-		states[id] = &targetState{sent: time.Now()}
+		st.sent, st.done = time.Now(), false
 		if err := c.cfg.Bus.Publish(ctx, AgentSubject(c.cfg.Prefix, id), m); err != nil {
 			c.cfg.Registry.finish(id, 0, false)
-			states[id].done = true
+			st.done = true
 			return err
 		}
 		return nil

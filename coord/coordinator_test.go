@@ -460,3 +460,26 @@ func TestHandlerPanicBecomesErrorReply(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
+
+type failingSigner struct{}
+
+func (failingSigner) Sign(coord.Claims) (string, error) { return "", errors.New("key unavailable") }
+
+func TestSendFailureListedOnce(t *testing.T) {
+	f := newFleet(t, 3, fleetOpts{
+		coordCfg: func(c *coord.CoordinatorConfig) { c.Signer = failingSigner{} },
+		handlers: valueHandlers,
+	})
+	res, err := f.coord.Execute(context.Background(), coord.Command{Name: "read_temp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 3 || len(res.TimedOut) != 0 || len(res.Answered) != 0 || !res.Partial {
+		t.Fatalf("failed %v, timed out %v", res.Failed, res.TimedOut)
+	}
+	for _, a := range f.reg.Agents() {
+		if a.Perf.InFlight != 0 {
+			t.Errorf("%s left in flight", a.ID)
+		}
+	}
+}
