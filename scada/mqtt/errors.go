@@ -84,8 +84,14 @@ func reasonName(code byte) string {
 		return "server busy"
 	case 0x8A:
 		return "banned"
+	case 0x8B:
+		return "server shutting down"
 	case 0x8C:
 		return "bad authentication method"
+	case 0x8D:
+		return "keep alive timeout"
+	case 0x8E:
+		return "session taken over"
 	case 0x8F:
 		return "topic filter invalid"
 	case 0x91:

@@ -230,7 +230,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 			if d.Properties != nil {
 				reason = d.Properties.ReasonString
 			}
-			r.connectionLost(fmt.Errorf("broker disconnected: reason code 0x%02X (%s) %s", d.ReasonCode, reasonName(d.ReasonCode), reason))
+			r.connectionLost(fmt.Errorf("broker disconnected us: reason code 0x%02X (%s) %s", d.ReasonCode, reasonName(d.ReasonCode), reason))
 		},
 		PacketTimeout: s.cfg.ConnectTimeout,
 	})
@@ -308,11 +308,20 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		}
 	}
 	if err := err2; err != nil {
+		dropped := false
+		select {
+		case <-cli.Done():
+			dropped = !errors.As(err, new(*SubscribeError))
+		default:
+		}
 		r.halt()
 		_ = cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
 		wg.Wait()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return ctx.Err()
+		case dropped:
+			return s.lostError(r) // the connection dropped while subscribing
 		}
 		return err
 	}
@@ -330,13 +339,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		// paho has stopped calling the handler; deliver what was received.
 		close(r.inputDone)
 		wg.Wait()
-		var cause error
-		select {
-		case cause = <-r.lost:
-		default:
-			cause = errors.New("connection closed")
-		}
-		result = fmt.Errorf("%w: mqtt: connection to %s lost: %w", scada.ErrConnection, s.broker.Host, cause)
+		result = s.lostError(r)
 		if r.err != nil {
 			result = errors.Join(result, r.err)
 		}
@@ -347,6 +350,21 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	wg.Wait()
 	s.log.Info("mqtt: disconnected", "source", s.name, "broker", s.broker.Host, "reason", result)
 	return result
+}
+
+// lostError describes a lost connection. paho reports why (a read error,
+// the broker's DISCONNECT) from another goroutine, possibly just after the
+// client is done, so it waits a moment for the reason.
+func (s *Source) lostError(r *run) error {
+	var cause error
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case cause = <-r.lost:
+	case <-t.C:
+		cause = errors.New("connection closed")
+	}
+	return fmt.Errorf("%w: mqtt: connection to %s lost: %w", scada.ErrConnection, s.broker.Host, cause)
 }
 
 // subscribe sends one SUBSCRIBE for all subscriptions. Retain handling 1

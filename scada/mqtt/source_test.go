@@ -214,8 +214,8 @@ func TestBrokerRestartReconnectsAndResubscribes(t *testing.T) {
 	}
 	select {
 	case err := <-errs:
-		if !errors.Is(err, scada.ErrConnection) {
-			t.Errorf("Run returned %v, want a connection error", err)
+		if !errors.Is(err, scada.ErrConnection) || !strings.Contains(err.Error(), "server shutting down") {
+			t.Errorf("Run returned %v, want a connection error saying the server shut down", err)
 		}
 	case <-time.After(waitTimeout):
 		t.Fatal("Run did not return after the broker went away")
