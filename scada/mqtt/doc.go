@@ -39,9 +39,14 @@
 // messages published while it was away; they arrive when Run connects again.
 // The client side of the session (packet identifiers, QoS 2 receipts) lives
 // in the Source across Runs too, so a QoS 2 message is delivered once even
-// across a reconnection. Every Run subscribes again anyway (with retain
-// handling 1, so a resumed session does not replay retained messages), which
-// restores the subscriptions after a broker that lost its state.
+// across a reconnection. A Run subscribes when the broker has lost the
+// session (a restart without persistence, an expired session), which
+// restores the subscriptions, and on the first connection of a Source, in
+// case the persisted session holds another configuration's filters. It
+// subscribes with retain handling 1, so a resumed session does not replay
+// retained messages. When the broker's DISCONNECT or a read error ends the
+// connection, Run's error says which (a reason code such as 0x8B, server
+// shutting down).
 //
 // Broker URLs are mqtt:// (or tcp://), mqtts:// (or ssl://, tls://), ws://
 // and wss://. TLS defaults to version 1.3 at least; a caller that must reach
