@@ -164,6 +164,7 @@ func secureConfig(t *testing.T, srv nodeServer, mode opcua.SecurityMode) opcua.C
 			{Name: "steam_temp", NodeID: "nsu=urn:gl001:interop:server;s=Boiler1.SteamTemp"},
 			{Name: "burner_on", NodeID: "ns=1;s=Boiler1.BurnerOn"},
 			{Name: "stage", NodeID: "ns=1;s=Boiler1.Stage", Writable: true},
+			{Name: "ghost", NodeID: "ns=1;s=Boiler1.NoSuchNode"}, // refused at CreateMonitoredItems
 		},
 	}
 }
@@ -193,6 +194,9 @@ func TestInteropNodeOPCUA(t *testing.T) {
 			}
 			if p := byTag(ps, "burner_on")[0]; p.Value != 1 || !p.Quality.IsGood() {
 				t.Fatalf("burner_on = %+v", p)
+			}
+			if g := byTag(ps, "ghost"); len(g) != 1 || g[0].Quality.Code() != scada.BadNodeIDUnknown {
+				t.Fatalf("ghost = %+v, want one BadNodeIdUnknown point", g)
 			}
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -235,6 +239,10 @@ func TestInteropNodeOPCUA(t *testing.T) {
 		err = src.Run(ctx, newRecorder())
 		if !errors.Is(err, scada.ErrConnection) || ctx.Err() != nil {
 			t.Fatalf("Run with a wrong password = %v, want a connection error", err)
+		}
+		var se *opcua.StatusError
+		if !errors.As(err, &se) || se.Code.Code() != scada.BadUserAccessDenied {
+			t.Fatalf("Run with a wrong password = %v, want BadUserAccessDenied", err)
 		}
 		if strings.Contains(err.Error(), "not-the-password-42") || strings.Contains(err.Error(), interopPassword) {
 			t.Fatalf("error leaks a password: %v", err)

@@ -354,7 +354,9 @@ func (s *Source) connect(ctx context.Context) (*gopcua.Client, error) {
 	}
 	if err := c.Connect(dctx); err != nil {
 		c.Close(context.WithoutCancel(dctx))
-		return nil, fail("session", sanitize(err, cfg.Password))
+		// A status (BadUserAccessDenied, BadIdentityTokenRejected ...) becomes
+		// a *StatusError, so callers can tell a refused login from a network fault.
+		return nil, fail("session", sanitize(statusErr("Connect", err), cfg.Password))
 	}
 	return c, nil
 }
