@@ -153,7 +153,7 @@ func newSources(cfg Config, getenv func(string) string, log *slog.Logger) ([]con
 			return nil, fmt.Errorf("mqtt %s: %w", m.Name, err)
 		}
 		mc.Password = getenv(mqtt.EnvPassword)
-		mc.Logger = log.With("source", m.Name)
+		mc.Logger = log // the source names itself
 		src, err := mqtt.New(mc)
 		if err != nil {
 			return nil, fmt.Errorf("mqtt %s: %w", m.Name, err)

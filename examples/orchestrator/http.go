@@ -49,7 +49,8 @@ func (o *Orchestrator) serveStatus(w http.ResponseWriter, r *http.Request) {
 	data := struct {
 		Health
 		RefreshS, RefreshMS int
-	}{o.Health(), o.cfg.HTTP.Refresh, o.cfg.HTTP.Refresh * 1000}
+		GradeOrder          []string
+	}{o.Health(), o.cfg.HTTP.Refresh, o.cfg.HTTP.Refresh * 1000, []string{"Excellent", "Good", "Fair", "Poor", "Invalid"}}
 	if err := statusTemplate.Execute(w, data); err != nil {
 		o.log.Warn("status page", "err", err)
 	}

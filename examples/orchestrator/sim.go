@@ -302,7 +302,7 @@ func (s *simulation) fillERP(now time.Time) {
 	for i, m := range []struct {
 		meter, unit string
 		qty, amount float64
-	}{{"ELEC-MAIN", "KWH", 41250.5, 5362.57}, {"GAS-BOILERS", "MWH", 212.4, 9558.0}, {"STEAM-PURCHASED", "GJ", 310.2, 4653.0}} {
+	}{{"ELEC-MAIN", "KWH", 4125.5, 536.32}, {"GAS-BOILERS", "MWH", 21.24, 955.80}, {"STEAM-PURCHASED", "GJ", 31.02, 465.30}} {
 		lines = append(lines, erptest.Row{
 			"Invoice_Line_ID": fmt.Sprintf("SIL-%04d", i+1), "Company": "GMS_USA", "Meter_ID": m.meter,
 			"Service_Period_Start": day.Format(time.DateOnly) + "-00:00", "Service_Period_End": day.Add(24*time.Hour).Format(time.DateOnly) + "-00:00",
@@ -427,6 +427,13 @@ func (s *simulation) startSparkplug(ctx context.Context, tick time.Duration) err
 		return fmt.Errorf("sparkplug simulator: %w", err)
 	}
 	s.wg.Go(func() {
+		// Come online once the orchestrator's two MQTT sources have
+		// subscribed, as an edge node that was already running would be
+		// seen by a host that has its session; a host that comes later
+		// asks for a rebirth.
+		if err := s.broker.WaitSubscribed(ctx, 2); err != nil {
+			return
+		}
 		rng := mrand.New(mrand.NewPCG(7, 8))
 		start := time.Now()
 		var seq uint64
