@@ -129,12 +129,15 @@ func run(ctx context.Context, out io.Writer, want int) error {
 	// Write a setpoint through the running connection (scada.Writer).
 	select {
 	case <-connected:
-		if err := src.Write(ctx, "Boiler1.SteamTempSetpoint", 490); err != nil {
+		err := src.Write(ctx, "Boiler1.SteamTempSetpoint", 490)
+		v, _ := srv.Value("Boiler1.SteamTempSetpoint")
+		mu.Lock() // the sink prints from the source's goroutine
+		if err != nil {
 			fmt.Fprintln(out, "write:", err)
 		} else {
-			v, _ := srv.Value("Boiler1.SteamTempSetpoint")
 			fmt.Fprintf(out, "wrote Boiler1.SteamTempSetpoint = %.0f\n", v)
 		}
+		mu.Unlock()
 	case err := <-done:
 		return err
 	}
