@@ -182,11 +182,22 @@ func (p *publisher) takeAcks() []*ua.SubscriptionAcknowledgement {
 	return a
 }
 
+// requeue puts acknowledgements back for the next request.
+func (p *publisher) requeue(acks []*ua.SubscriptionAcknowledgement) {
+	if len(acks) == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.acks = append(acks, p.acks...)
+	p.mu.Unlock()
+}
+
 // worker sends publish requests one after the other until ctx ends or the
 // connection fails; several workers keep several requests in flight.
 func (ss *session) worker(ctx context.Context, p *publisher, wait time.Duration) {
 	for ctx.Err() == nil {
-		req := &ua.PublishRequest{SubscriptionAcknowledgements: p.takeAcks()}
+		acks := p.takeAcks()
+		req := &ua.PublishRequest{SubscriptionAcknowledgements: acks}
 		var res *ua.PublishResponse
 		rctx, cancel := context.WithTimeout(ctx, wait)
 		err := ss.c.Send(rctx, req, func(v ua.Response) error {
@@ -202,6 +213,7 @@ func (ss *session) worker(ctx context.Context, p *publisher, wait time.Duration)
 			return
 		}
 		if err != nil {
+			p.requeue(acks) // the server may not have seen them
 			switch {
 			case errors.Is(err, ua.StatusBadTimeout), errors.Is(err, context.DeadlineExceeded):
 				// The server held the request longer than we wait. Not an
