@@ -227,6 +227,27 @@ func TestInteropNodeOPCUA(t *testing.T) {
 		})
 	}
 
+	// An absolute deadband goes to the server as a DataChangeFilter; node-opcua
+	// applies it, so consecutive reported values differ by more than it.
+	t.Run("absolute deadband", func(t *testing.T) {
+		cfg := secureConfig(t, srv, opcua.ModeSignAndEncrypt)
+		cfg.Tags = cfg.Tags[:1] // steam_temp, rising 0.5 every 20 ms
+		cfg.DeadbandType, cfg.Deadband = opcua.DeadbandAbsolute, 3
+		src, err := opcua.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		stop, _, _ := run(t, src, rec)
+		ps := rec.waitFor(t, "six filtered values", func(ps []scada.Point) bool { return len(ps) >= 6 })
+		stop()
+		for i := 1; i < len(ps); i++ {
+			if !ps[i].Quality.IsGood() || ps[i].Value-ps[i-1].Value <= 3 {
+				t.Fatalf("values %v then %+v: the deadband of 3 was not applied", ps[i-1].Value, ps[i])
+			}
+		}
+	})
+
 	t.Run("wrong password refused", func(t *testing.T) {
 		cfg := secureConfig(t, srv, opcua.ModeSignAndEncrypt)
 		cfg.Password = "not-the-password-42"
