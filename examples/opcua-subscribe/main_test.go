@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	log.SetOutput(io.Discard) // gopcua's server package logs through the standard logger
 	goleak.VerifyTestMain(m)
 }
 
