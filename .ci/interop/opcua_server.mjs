@@ -1,7 +1,7 @@
 // A node-opcua server for the OPC UA interop tier (scada/opcua, build tag
 // interop). It serves Basic256Sha256 with Sign and SignAndEncrypt, with the
 // certificate and key the Go test generated, accepts one user name and
-// password, and trusts any client certificate (the test checks the client's
+// password or any user certificate, and trusts any client certificate (the test checks the client's
 // side of the trust, not the server's). It prints "READY <endpoint>" once it
 // listens on 127.0.0.1.
 //
@@ -27,12 +27,19 @@ const serverCertificateManager = new OPCUACertificateManager({
 	automaticallyAcceptUnknownCertificate: true,
 });
 
+// Users may also present an X509 certificate; any is accepted, like clients.
+const userCertificateManager = new OPCUACertificateManager({
+	rootFolder: pkiDir + "-users",
+	automaticallyAcceptUnknownCertificate: true,
+});
+
 const server = new OPCUAServer({
 	host: "127.0.0.1",
 	port: 0,
 	certificateFile,
 	privateKeyFile,
 	serverCertificateManager,
+	userCertificateManager,
 	serverInfo: { applicationUri: "urn:gl001:interop:server", productUri: "urn:gl001:interop" },
 	securityPolicies: [SecurityPolicy.Basic256Sha256],
 	securityModes: [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],

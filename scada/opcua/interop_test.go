@@ -248,6 +248,20 @@ func TestInteropNodeOPCUA(t *testing.T) {
 		}
 	})
 
+	// The client certificate as the user identity (an X509 identity token).
+	t.Run("certificate user", func(t *testing.T) {
+		cfg := secureConfig(t, srv, opcua.ModeSignAndEncrypt)
+		cfg.Auth, cfg.Username, cfg.Password = opcua.AuthCertificate, "", ""
+		src, err := opcua.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newRecorder()
+		stop, _, _ := run(t, src, rec)
+		rec.waitFor(t, "values with a certificate user", func(ps []scada.Point) bool { return len(byTag(ps, "steam_temp")) >= 2 })
+		stop()
+	})
+
 	t.Run("wrong password refused", func(t *testing.T) {
 		cfg := secureConfig(t, srv, opcua.ModeSignAndEncrypt)
 		cfg.Password = "not-the-password-42"
