@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -209,6 +210,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 
 	r := &run{
 		s:         s,
+		conn:      conn,
 		sink:      sink,
 		stop:      make(chan struct{}),
 		inputDone: make(chan struct{}),
@@ -447,6 +449,7 @@ type outMsg struct {
 type run struct {
 	s    *Source
 	sink scada.Sink
+	conn net.Conn // written directly only for batched PUBACKs
 
 	stop      chan struct{} // closed by halt: stop everything now
 	inputDone chan struct{} // closed when paho will call the handler no more
@@ -542,6 +545,7 @@ func (r *run) deliver(ctx context.Context) {
 		spare     []scada.Point
 		spareAcks []ackRec
 		pub       packets.Publish
+		pubacks   []byte
 		final     bool
 	)
 	for {
@@ -575,10 +579,19 @@ func (r *run) deliver(ctx context.Context) {
 				}
 				s.st.points.Add(uint64(len(pts)))
 			}
+			// PUBACKs of a batch leave in one write; a QoS 2 PUBREC goes
+			// through the session state, which must record it. Order is kept.
+			// A write error means the connection is gone; paho reports it.
 			for _, a := range acks {
+				if a.qos == 1 {
+					pubacks = append(pubacks, 0x40, 2, byte(a.id>>8), byte(a.id))
+					continue
+				}
+				pubacks = r.writeAcks(pubacks)
 				pub.QoS, pub.PacketID = a.qos, a.id
-				_ = s.session.Ack(&pub) // a write error means the connection is gone; paho reports it
+				_ = s.session.Ack(&pub)
 			}
+			pubacks = r.writeAcks(pubacks)
 			s.st.acked.Add(uint64(len(acks)))
 			clear(pts) // drop references to tag strings
 			spare, spareAcks = pts, acks
@@ -590,6 +603,24 @@ func (r *run) deliver(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// writeAcks writes encoded PUBACKs (MQTT 5 allows the short form, packet
+// identifier only, for success) in one write and returns buf emptied. paho
+// writes each packet in one call too (writev on TCP, under the coalescing
+// lock on TLS and websocket), so packets never interleave.
+func (r *run) writeAcks(buf []byte) []byte {
+	if len(buf) == 0 {
+		return buf
+	}
+	if l, ok := r.conn.(sync.Locker); ok {
+		l.Lock()
+		_, _ = r.conn.Write(buf)
+		l.Unlock()
+	} else {
+		_, _ = r.conn.Write(buf)
+	}
+	return buf[:0]
 }
 
 var errReplyQueueFull = errors.New("mqtt: send queue full")

@@ -47,6 +47,7 @@ func TestTopicMappingAndWildcards(t *testing.T) {
 		t.Errorf("flow = %+v", p)
 	}
 	eventually(t, "the counters", func() bool { st := src.Stats(); return st.Acked == 1 && st.Points == 3 })
+	eventually(t, "the broker to take the ack", func() bool { return b.Stats().Inflight == 0 })
 	st := src.Stats()
 	if !st.Connected || st.Points != 3 || st.Acked != 1 || st.BadMessages != 0 {
 		t.Errorf("stats = %+v", st)
@@ -397,4 +398,5 @@ func TestWebSocket(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 	eventually(t, "50 acks", func() bool { return src.Stats().Acked == 50 })
+	eventually(t, "the broker to take the acks", func() bool { return b.Stats().Inflight == 0 })
 }

@@ -86,22 +86,25 @@ func TestMutualTLS(t *testing.T) {
 		MinVersion:   tls.VersionTLS13,
 	}})
 	for i, url := range []string{b.URL(), b.WebSocketURL()} {
-		t.Run(url[:5], func(t *testing.T) {
+		prefix := []string{"mqtts", "wss"}[i]
+		t.Run(prefix, func(t *testing.T) {
 			src := newSource(t, mqtt.Config{
-				Broker: url, ClientID: "gl001-tls-" + url[:5],
+				Broker: url, ClientID: "gl001-tls-" + prefix,
 				CAFile: p.caFile, CertFile: p.certFile, KeyFile: p.keyFile,
-				Subscriptions: []mqtt.Subscription{{Topic: "tls/{tag}", Tag: "{tag}", QoS: 1}},
+				// One prefix per subtest: the first client's session outlives it.
+				Subscriptions: []mqtt.Subscription{{Topic: prefix + "/{tag}", Tag: "{tag}", QoS: 1}},
 			})
 			sink := newCollector()
 			stop := running(t, src, sink)
 			eventually(t, "the TLS connection", func() bool { return src.Stats().Connected })
 			waitSubscribed(t, b, i+1)
 			for i := range 20 {
-				publish(t, b, "tls/t"+itoa(i), itoa(i), 1)
+				publish(t, b, prefix+"/t"+itoa(i), itoa(i), 1)
 			}
 			if got := byTag(sink.wait(t, 20)); got["t19"].Value != 19 {
 				t.Errorf("got %v", got)
 			}
+			eventually(t, "the broker to take the acks", func() bool { return b.Stats().Inflight == 0 })
 			_ = stop()
 		})
 	}

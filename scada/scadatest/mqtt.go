@@ -84,6 +84,9 @@ type MQTTBrokerStats struct {
 	// InflightDropped counts QoS 1/2 messages dropped because a client had
 	// too many unacknowledged messages.
 	InflightDropped int64
+	// Inflight is the number of QoS 1/2 messages sent and not yet
+	// acknowledged by their subscribers.
+	Inflight int64
 }
 
 // NewMQTTBroker starts a broker. Close it when done.
@@ -216,6 +219,7 @@ func (b *MQTTBroker) Stats() MQTTBrokerStats {
 		MessagesSent:     i.MessagesSent,
 		MessagesDropped:  i.MessagesDropped,
 		InflightDropped:  i.InflightDropped,
+		Inflight:         i.Inflight,
 	}
 }
 
