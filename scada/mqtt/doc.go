@@ -87,7 +87,9 @@
 // once within the life of the Source). paho would acknowledge when the
 // handler returns and its own manual acknowledgement sends acks on a 50 ms
 // timer after a linear search per message, so the Source takes over the
-// acknowledgement from paho's session state.
+// acknowledgement from paho's session state: the PUBACKs of a delivered
+// batch leave in one write, and QoS 2 PUBRECs go through the session state,
+// which records them.
 //
 // Config.ReceiveMaximum (default 1024) caps the QoS 1/2 messages the broker
 // may have in flight to us and sizes the client's receive queue, so a slow
