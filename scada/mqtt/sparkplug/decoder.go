@@ -22,6 +22,9 @@ const Namespace = "spBv1.0"
 // ask an edge node to publish its births again.
 const RebirthMetric = "Node Control/Rebirth"
 
+// maxNodes bounds the edge nodes a Decoder keeps state for.
+const maxNodes = 1 << 16
+
 // DefaultRebirthInterval is the default of Config.RebirthInterval.
 const DefaultRebirthInterval = 10 * time.Second
 
@@ -196,7 +199,11 @@ func (d *Decoder) Decode(dst []scada.Point, m *mqtt.Message) ([]scada.Point, err
 	n := d.nodes[key]
 	if n == nil {
 		n = &node{}
-		d.nodes[key] = n
+		// Topics come from the broker: keep the table bounded. Past the cap a
+		// new node's state lives for this message only.
+		if len(d.nodes) < maxNodes {
+			d.nodes[key] = n
+		}
 	}
 	now := m.Received
 	ptime := now
