@@ -16,8 +16,8 @@ import (
 func TestWatchdog(t *testing.T) {
 	sim := sharedSim(t)
 	cfg := insecure(sim, opcua.Tag{Name: "constant", NodeID: sim.NodeID("Line.T00")})
-	cfg.KeepAliveCount = 2                     // a keep-alive every 100 ms without data
-	cfg.NoDataTimeout = 500 * time.Millisecond // five keep-alive periods
+	cfg.KeepAliveCount = 2              // a keep-alive every 100-150 ms without data
+	cfg.NoDataTimeout = 3 * time.Second // generous: a loaded machine stalls goroutines
 	cfg.RequestTimeout = time.Second
 	src, err := opcua.New(cfg)
 	if err != nil {
@@ -27,13 +27,13 @@ func TestWatchdog(t *testing.T) {
 	stop, done, result := run(t, src, rec)
 	defer stop()
 	rec.waitFor(t, "the initial value", func(ps []scada.Point) bool { return len(ps) > 0 })
-	// Ten keep-alives span two watchdog timeouts without any data.
-	deadline := time.After(30 * time.Second)
-	for src.Stats().KeepAlives < 10 {
+	// Thirty keep-alives span more than one watchdog timeout without any data.
+	deadline := time.After(60 * time.Second)
+	for src.Stats().KeepAlives < 30 {
 		select {
 		case <-done:
 			err := result()
-			t.Fatalf("Run returned while keep-alives arrived: %v", err)
+			t.Fatalf("Run returned while keep-alives arrived: %v; stats %+v", err, src.Stats())
 		case <-deadline:
 			t.Fatalf("no keep-alives: %+v", src.Stats())
 		case <-time.After(20 * time.Millisecond):
