@@ -494,7 +494,7 @@ func (r *run) onPublish(pr paho.PublishReceived) (bool, error) {
 		m.Received = time.Now()
 		m.Tag, m.Unit = rt.tag, rt.sub.Unit
 		var err error
-		pts, err = rt.sub.Decoder.Decode(pts, m)
+		pts, err = safeDecode(rt.sub.Decoder, pts, m)
 		for i := range pts {
 			pts[i].Source = s.name
 		}
@@ -527,6 +527,17 @@ func (r *run) onPublish(pr paho.PublishReceived) (bool, error) {
 	default:
 	}
 	return true, nil
+}
+
+// safeDecode calls d, turning a panic of a plugged-in decoder into an error
+// so that one bad payload cannot stop the stream.
+func safeDecode(d Decoder, dst []scada.Point, m *Message) (pts []scada.Point, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pts, err = dst, fmt.Errorf("decoder panicked: %v", v)
+		}
+	}()
+	return d.Decode(dst, m)
 }
 
 func (s *Source) badMessage(topic string, err error) {

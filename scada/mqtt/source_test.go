@@ -90,6 +90,13 @@ func TestBadPayloadsAmongGood(t *testing.T) {
 		Subscriptions: []mqtt.Subscription{
 			{Topic: "num/{tag}", Tag: "{tag}", QoS: 1},
 			{Topic: "json/{tag}", Tag: "{tag}", QoS: 1, Decoder: mustJSON(t, mqtt.JSONConfig{})},
+			{Topic: "buggy/{tag}", Tag: "{tag}", QoS: 1, Decoder: mqtt.DecoderFunc(func(dst []scada.Point, m *mqtt.Message) ([]scada.Point, error) {
+				if string(m.Payload) == "boom" {
+					var crash []int
+					_ = crash[1] // a plugged-in decoder with a bug
+				}
+				return mqtt.Number{}.Decode(dst, m)
+			})},
 		},
 		OnBadMessage: func(err error) {
 			<-reportedMu
@@ -105,25 +112,30 @@ func TestBadPayloadsAmongGood(t *testing.T) {
 	publish(t, b, "json/c", `{"value": 3`, 1)
 	publish(t, b, "json/d", `[{"tag":"d1","value":4},{"tag":"d2","value":{}},{"tag":"d3","value":6}]`, 1)
 	publish(t, b, "num/e", "", 1)
+	publish(t, b, "buggy/g", "boom", 1)
 	publish(t, b, "num/f", "7", 1)
-	got := byTag(sink.wait(t, 4))
-	for tag, want := range map[string]float64{"a": 1, "d1": 4, "d3": 6, "f": 7} {
+	publish(t, b, "buggy/h", "8", 1)
+	got := byTag(sink.wait(t, 5))
+	for tag, want := range map[string]float64{"a": 1, "d1": 4, "d3": 6, "f": 7, "h": 8} {
 		if p, ok := got[tag]; !ok || p.Value != want {
 			t.Errorf("%s = %+v, want %v", tag, p, want)
 		}
 	}
-	if len(got) != 4 {
+	if len(got) != 5 {
 		t.Errorf("got %v", got)
 	}
-	eventually(t, "six acks", func() bool { st := src.Stats(); return st.Acked == 6 && st.Messages == 6 })
+	eventually(t, "eight acks", func() bool { st := src.Stats(); return st.Acked == 8 && st.Messages == 8 })
 	st := src.Stats()
-	if st.BadMessages != 4 || st.Messages != 6 || st.Acked != 6 {
+	if st.BadMessages != 5 || st.Messages != 8 || st.Acked != 8 {
 		t.Errorf("stats = %+v", st)
 	}
 	<-reportedMu
 	defer func() { reportedMu <- struct{}{} }()
-	if len(reported) != 4 {
+	if len(reported) != 5 {
 		t.Fatalf("reported %d bad messages: %v", len(reported), reported)
+	}
+	if !strings.Contains(reported[4].Error(), "buggy/g") || !strings.Contains(reported[4].Error(), "panicked") {
+		t.Errorf("panic report = %v", reported[4])
 	}
 	var de *mqtt.DecodeError
 	if !errors.As(reported[0], &de) || de.Topic != "num/b" || !errors.Is(reported[0], scada.ErrBadInput) {
