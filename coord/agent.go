@@ -334,9 +334,9 @@ func (a *Agent) serve(ctx context.Context, m Message) {
 	start := time.Now()
 	hctx := ctx
 	if !m.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithDeadline(ctx, m.Deadline)
-		defer cancel()
+		hc := newHandlerCtx(ctx, m.Deadline)
+		defer hc.end()
+		hctx = hc
 	}
 	out, err := h(hctx, m)
 	a.handled.Add(1)
