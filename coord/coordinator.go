@@ -233,10 +233,6 @@ type Coordinator struct {
 	executed, late, unexpected, rejected, malformedBeat atomic.Uint64
 }
 
-type execution struct {
-	replies chan Message
-}
-
 // NewCoordinator subscribes to the reply inbox and the registry subjects and
 // asks agents already running to heartbeat now.
 func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
@@ -317,8 +313,12 @@ func (c *Coordinator) route(_ context.Context, m Message) {
 		c.late.Add(1)
 		return
 	}
+	if ex.queue == nil {
+		ex.deliver(&m, nil)
+		return
+	}
 	select {
-	case ex.replies <- m:
+	case ex.queue <- m:
 	default: // more replies than targets: duplicates
 		c.unexpected.Add(1)
 	}
@@ -379,11 +379,7 @@ func (cmd *Command) validate() error {
 func (c *Coordinator) selectTargets(cmd *Command) (targets []string, failed []Failure) {
 	var cands []AgentStatus
 	if cmd.Targets == nil {
-		for _, a := range c.cfg.Registry.list() {
-			if a.Health != Unreachable {
-				cands = append(cands, a)
-			}
-		}
+		cands = slices.DeleteFunc(c.cfg.Registry.list(), func(a AgentStatus) bool { return a.Health == Unreachable })
 	} else {
 		seen := map[string]bool{}
 		for _, id := range cmd.Targets {
@@ -434,20 +430,195 @@ func (c *Coordinator) selectTargets(cmd *Command) (targets []string, failed []Fa
 			cands = best(cands, cmd.Count)
 		}
 	}
-	for _, a := range cands {
-		targets = append(targets, a.ID)
+	targets = make([]string, len(cands))
+	for i, a := range cands {
+		targets[i] = a.ID
 	}
 	return targets, failed
 }
 
-type checked struct {
-	m   Message
-	err error
+// execution is one Execute in progress. Replies are applied to it where they
+// arrive (the inbox subscription, or the verification workers when replies
+// are signed), under mu; the Execute goroutine is woken only when there is
+// something for it to do: send more (MaxParallel), stop (every target
+// finished, or the first answer for First), or arm the stall window.
+type execution struct {
+	c       *Coordinator
+	cmd     *Command
+	targets []string
+	index   map[string]int // target id -> index in targets and states
+	maxPar  int
+	wake    chan struct{} // capacity 1
+	queue   chan Message  // replies awaiting verification; nil without a Guard
+
+	mu        sync.Mutex
+	states    []targetState
+	res       *Result
+	values    []json.RawMessage
+	next      int // targets[next:] not sent yet
+	inflight  int
+	finished  int
+	lastReply time.Time
+	over      bool // collection ended: later replies are late
 }
 
 type targetState struct {
-	sent time.Time
-	done bool
+	sent  time.Time
+	phase uint8
+}
+
+// Target phases.
+const (
+	unsent uint8 = iota
+	pending
+	finished
+)
+
+func (e *execution) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver applies one reply; verr is its signature check.
+func (e *execution) deliver(m *Message, verr error) {
+	c, cmd := e.c, e.cmd
+	if verr != nil {
+		c.rejected.Add(1)
+		c.log.Warn("coord: reply rejected", "command", cmd.Name, "id", cmd.ID, "err", verr)
+		return
+	}
+	if m.CorrelationID != cmd.ID || m.Type != TypeResponse {
+		c.unexpected.Add(1)
+		return
+	}
+	i, known := e.index[m.From]
+	if !known {
+		c.unexpected.Add(1)
+		return
+	}
+	// The value is read outside the lock: replies are parsed in parallel.
+	var v json.RawMessage
+	var verrVal error
+	if m.Error == nil {
+		v, verrVal = value(m.Payload, cmd.Field)
+		if verrVal == nil && cmd.Aggregate.numeric() {
+			_, verrVal = number(v)
+		}
+	}
+	now := time.Now()
+	e.mu.Lock()
+	if e.over {
+		e.mu.Unlock()
+		c.late.Add(1)
+		return
+	}
+	st := &e.states[i]
+	if st.phase != pending {
+		e.mu.Unlock()
+		c.unexpected.Add(1)
+		return
+	}
+	st.phase = finished
+	lat := now.Sub(st.sent)
+	e.inflight--
+	e.finished++
+	e.lastReply = now
+	res := e.res
+	switch {
+	case m.Error != nil:
+		res.Failed = append(res.Failed, Failure{m.From, m.Error})
+	case verrVal != nil && cmd.Aggregate != All:
+		res.Failed = append(res.Failed, Failure{m.From, verrVal})
+	default:
+		res.Replies = append(res.Replies, Reply{Agent: m.From, Latency: lat, Message: *m, Value: v})
+		res.Answered = append(res.Answered, m.From)
+		e.values = append(e.values, v)
+		if cmd.Aggregate == First {
+			e.over = true // the answer is in: the rest are not waited for
+		}
+	}
+	wake := e.finished == len(e.targets) ||
+		(e.next < len(e.targets) && e.inflight < e.maxPar) ||
+		(cmd.Aggregate == First && len(res.Replies) > 0) ||
+		(cmd.Stall > 0 && e.finished == 1)
+	e.mu.Unlock()
+	c.cfg.Registry.finish(m.From, lat, m.Error == nil)
+	if wake {
+		e.signal()
+	}
+}
+
+// fail ends target i with err: it could not be signed or sent. begun says
+// whether the registry counts it in flight.
+func (e *execution) fail(i int, err error, begun bool) {
+	e.mu.Lock()
+	st := &e.states[i]
+	if st.phase == finished { // answered although the send reported an error
+		e.mu.Unlock()
+		return
+	}
+	if st.phase == pending {
+		e.inflight--
+	}
+	st.phase = finished
+	e.finished++
+	e.res.Failed = append(e.res.Failed, Failure{e.targets[i], e.c.publishErr(err)})
+	e.mu.Unlock()
+	if begun {
+		e.c.cfg.Registry.finish(e.targets[i], 0, false)
+	}
+}
+
+// verify checks queued replies until done is closed; Execute runs up to
+// GOMAXPROCS of these so that signature checks use every core.
+func (e *execution) verify(done <-chan struct{}) {
+	g := e.c.cfg.Guard
+	for {
+		select {
+		case m := <-e.queue:
+			e.deliver(&m, g.Check(&m))
+		case <-done:
+			return
+		}
+	}
+}
+
+// sendBatch sends to targets up to the parallelism bound. Each message is
+// built and signed for its own target.
+func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMessage, replyTo string, deadline time.Time) {
+	c, cmd := e.c, e.cmd
+	e.mu.Lock()
+	lo := e.next
+	hi := lo + min(e.maxPar-e.inflight, len(e.targets)-lo)
+	if hi <= lo {
+		e.mu.Unlock()
+		return
+	}
+	e.next = hi
+	e.mu.Unlock()
+	for i := lo; i < hi; i++ {
+		id := e.targets[i]
+		m := Message{
+			ID: NewID(), Type: typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: replyTo,
+			CorrelationID: cmd.ID, Time: time.Now(), Deadline: deadline, Payload: payload,
+		}
+		if c.cfg.Signer != nil {
+			if err := Seal(&m, c.cfg.Signer, c.cfg.SignTTL); err != nil {
+				e.fail(i, err, false)
+				continue
+			}
+		}
+		c.cfg.Registry.begin(id)
+		e.mu.Lock()
+		e.states[i] = targetState{sent: time.Now(), phase: pending}
+		e.inflight++
+		e.mu.Unlock()
+		if err := c.cfg.Bus.Publish(ctx, AgentSubject(c.cfg.Prefix, id), m); err != nil {
+			e.fail(i, err, true)
+		}
+	}
 }
 
 // Execute sends cmd to the agents its strategy selects and collects their
@@ -499,8 +670,22 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 		maxPar = len(targets)
 	}
 
+	ex := &execution{
+		c: c, cmd: &cmd, targets: targets, maxPar: maxPar, res: res,
+		index:  make(map[string]int, len(targets)),
+		states: make([]targetState, len(targets)),
+		values: make([]json.RawMessage, 0, len(targets)),
+		wake:   make(chan struct{}, 1),
+	}
+	for i, id := range targets {
+		ex.index[id] = i
+	}
+	res.Replies = make([]Reply, 0, len(targets))
+	res.Answered = make([]string, 0, len(targets))
+	if c.cfg.Guard != nil {
+		ex.queue = make(chan Message, 2*len(targets)+4)
+	}
 	token := NewID()
-	ex := &execution{replies: make(chan Message, 2*len(targets)+4)}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -527,94 +712,16 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 
 	// Replies are verified in parallel: one signature check per reply costs
 	// tens of microseconds with EdDSA, too much to do 99 of them in a row.
-	raw := ex.replies
-	var verified chan checked
-	if g := c.cfg.Guard; g != nil {
-		verified = make(chan checked, cap(ex.replies))
+	if ex.queue != nil {
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		for range min(runtime.GOMAXPROCS(0), len(targets)) {
-			wg.Go(func() {
-				for {
-					select {
-					case m := <-ex.replies:
-						err := g.Check(&m)
-						select {
-						case verified <- checked{m, err}:
-						case <-done:
-							return
-						}
-					case <-done:
-						return
-					}
-				}
-			})
+			wg.Go(func() { ex.verify(done) })
 		}
 		defer func() { close(done); wg.Wait() }()
-		raw = nil
 	}
 
-	states := make(map[string]*targetState, len(targets))
-	res.Replies = make([]Reply, 0, len(targets))
-	res.Answered = make([]string, 0, len(targets))
 	replyTo := c.inbox + "." + token
-	next, inflight, finished := 0, 0, 0
-	values := make([]json.RawMessage, 0, len(targets))
-	send := func(id string) error {
-		st := &targetState{done: true} // until it is actually out
-		states[id] = st
-		m := Message{
-			ID: NewID(), Type: typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: replyTo,
-			CorrelationID: cmd.ID, Time: time.Now(), Deadline: deadline, Payload: payload,
-		}
-		if c.cfg.Signer != nil {
-			if err := Seal(&m, c.cfg.Signer, c.cfg.SignTTL); err != nil {
-				return err
-			}
-		}
-		c.cfg.Registry.begin(id)
-		st.sent, st.done = time.Now(), false
-		if err := c.cfg.Bus.Publish(ctx, AgentSubject(c.cfg.Prefix, id), m); err != nil {
-			c.cfg.Registry.finish(id, 0, false)
-			st.done = true
-			return err
-		}
-		return nil
-	}
-	handle := func(m Message, verr error) {
-		if verr != nil {
-			c.rejected.Add(1)
-			c.log.Warn("coord: reply rejected", "command", cmd.Name, "id", cmd.ID, "err", verr)
-			return
-		}
-		st := states[m.From]
-		if st == nil || st.done || m.CorrelationID != cmd.ID || m.Type != TypeResponse {
-			c.unexpected.Add(1)
-			return
-		}
-		st.done = true
-		inflight--
-		finished++
-		lat := time.Since(st.sent)
-		if m.Error != nil {
-			c.cfg.Registry.finish(m.From, lat, false)
-			res.Failed = append(res.Failed, Failure{m.From, m.Error})
-			return
-		}
-		c.cfg.Registry.finish(m.From, lat, true)
-		v, err := value(m.Payload, cmd.Field)
-		if err == nil && cmd.Aggregate.numeric() {
-			_, err = number(v)
-		}
-		if err != nil && cmd.Aggregate != All {
-			res.Failed = append(res.Failed, Failure{m.From, err})
-			return
-		}
-		res.Replies = append(res.Replies, Reply{Agent: m.From, Latency: lat, Message: m, Value: v})
-		res.Answered = append(res.Answered, m.From)
-		values = append(values, v)
-	}
-
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	var stall *time.Timer
@@ -622,55 +729,57 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	var ctxErr error
 collect:
 	for {
-		for next < len(targets) && inflight < maxPar {
-			id := targets[next]
-			next++
-			if err := c.publishErr(send(id)); err != nil {
-				finished++
-				res.Failed = append(res.Failed, Failure{id, err})
-				continue
-			}
-			inflight++
-		}
-		if finished == len(targets) || (cmd.Aggregate == First && len(res.Replies) > 0) {
+		ex.sendBatch(ctx, typ, payload, replyTo, deadline)
+		ex.mu.Lock()
+		end := ex.finished == len(targets) || (cmd.Aggregate == First && len(res.Replies) > 0)
+		more := ex.next < len(targets) && ex.inflight < maxPar
+		replied, last := ex.finished > 0, ex.lastReply
+		ex.mu.Unlock()
+		if end {
 			break
 		}
+		if more {
+			continue
+		}
+		if cmd.Stall > 0 && replied && stall == nil {
+			stall = time.NewTimer(cmd.Stall - time.Since(last))
+			defer stall.Stop()
+			stallC = stall.C
+		}
 		select {
-		case m := <-raw:
-			handle(m, nil)
-		case ck := <-verified:
-			handle(ck.m, ck.err)
+		case <-ex.wake:
 		case <-timer.C:
 			break collect
 		case <-stallC:
-			res.Stalled = true
-			break collect
+			// The window runs from the latest reply, which may have come
+			// after the timer was armed.
+			ex.mu.Lock()
+			quiet := time.Since(ex.lastReply)
+			ex.mu.Unlock()
+			if quiet >= cmd.Stall {
+				res.Stalled = true
+				break collect
+			}
+			stall.Reset(cmd.Stall - quiet)
 		case <-ctx.Done():
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				ctxErr = ctx.Err()
 			}
 			break collect
 		}
-		if cmd.Stall > 0 && finished > 0 {
-			if stall == nil {
-				stall = time.NewTimer(cmd.Stall)
-				defer stall.Stop()
-				stallC = stall.C
-			} else {
-				stall.Reset(cmd.Stall)
-			}
-		}
 	}
-	for _, id := range targets {
-		st := states[id]
-		switch {
-		case st == nil:
+	ex.mu.Lock()
+	ex.over = true
+	ex.mu.Unlock()
+	for i, id := range targets {
+		switch st := ex.states[i]; st.phase {
+		case unsent:
 			if ctxErr != nil {
 				res.Failed = append(res.Failed, Failure{id, ctxErr})
 			} else {
 				res.TimedOut = append(res.TimedOut, id) // never sent: parallelism bound
 			}
-		case !st.done:
+		case pending:
 			if cmd.Aggregate == First && len(res.Replies) > 0 {
 				c.cfg.Registry.abandon(id) // not waited for: no verdict on the agent
 			} else {
@@ -683,7 +792,7 @@ collect:
 			}
 		}
 	}
-	aggregateInto(res, cmd.Aggregate, values, len(targets)+len(failed))
+	aggregateInto(res, cmd.Aggregate, ex.values, len(targets)+len(failed))
 	res.Partial = len(res.Answered) < len(targets)+len(failed)
 	if cmd.Aggregate == First {
 		res.Partial = len(res.Answered) == 0
