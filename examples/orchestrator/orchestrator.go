@@ -301,22 +301,28 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 
 	o.metrics = newMetrics(o)
 
+	// Parts that stop with ctx, or with runCtx when Run fails half-way.
+	runCtx, cancelRun := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	// Parts that stop with ctx.
-	wg.Go(func() { _ = o.registry.Run(ctx) })
+	defer wg.Wait()
+	defer cancelRun()
+	wg.Go(func() { _ = o.registry.Run(runCtx) })
 	// The simulated fleet outlives ctx a little, until the final summary
 	// has been taken.
 	fleetCtx, stopFleet := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopFleet()
+	waitFleet := func() {}
 	if o.opts.Fleet != nil {
 		var verifier coord.Verifier
 		var signer coord.Signer
 		if o.signer != nil {
 			signer, verifier = o.signer, o.signer
 		}
-		waitFleet := o.opts.Fleet(fleetCtx, o.bus, signer, verifier)
-		defer waitFleet()
+		waitFleet = o.opts.Fleet(fleetCtx, o.bus, signer, verifier)
 	}
+	defer func() {
+		stopFleet()
+		waitFleet()
+	}()
 
 	o.collector, err = scada.NewCollector(scada.CollectorConfig{
 		Sink:    scada.SinkFunc(o.deliver),
@@ -344,11 +350,11 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	consumer.Go(func() { o.consume(consumeCtx) })
 
 	for _, e := range o.erps {
-		wg.Go(func() { o.erpLoop(ctx, e) })
+		wg.Go(func() { o.erpLoop(runCtx, e) })
 	}
-	wg.Go(func() { o.coordinationLoop(ctx) })
+	wg.Go(func() { o.coordinationLoop(runCtx) })
 	if o.cfg.Orchestrator.SummaryInterval > 0 {
-		wg.Go(func() { o.summaryLoop(ctx, out) })
+		wg.Go(func() { o.summaryLoop(runCtx, out) })
 	}
 	var srv *http.Server
 	if ln != nil {
