@@ -122,6 +122,7 @@ type Registry struct {
 
 	mu      sync.Mutex
 	agents  map[string]*agentEntry
+	byID    []*agentEntry // the same entries sorted by id, for list
 	changed chan struct{} // closed and replaced when an agent registers
 }
 
@@ -186,8 +187,10 @@ func (r *Registry) Register(info AgentInfo) error {
 	e, ok := r.agents[info.ID]
 	var ts []transition
 	if !ok {
-		e = &agentEntry{st: AgentStatus{Registered: now, Perf: Performance{SuccessRate: 1}}}
+		e = &agentEntry{st: AgentStatus{AgentInfo: AgentInfo{ID: info.ID}, Registered: now, Perf: Performance{SuccessRate: 1}}}
 		r.agents[info.ID] = e
+		i, _ := slices.BinarySearchFunc(r.byID, info.ID, func(e *agentEntry, id string) int { return strings.Compare(e.st.ID, id) })
+		r.byID = slices.Insert(r.byID, i, e)
 		close(r.changed)
 		r.changed = make(chan struct{})
 	} else if e.reported != Healthy {
@@ -247,8 +250,11 @@ func (r *Registry) Heartbeat(id string) error {
 // agent was known.
 func (r *Registry) Deregister(id string) bool {
 	r.mu.Lock()
-	_, ok := r.agents[id]
+	e, ok := r.agents[id]
 	delete(r.agents, id)
+	if ok {
+		r.byID = slices.DeleteFunc(r.byID, func(x *agentEntry) bool { return x == e })
+	}
 	r.mu.Unlock()
 	if ok {
 		r.log.Info("coord: agent deregistered", "agent", id)
@@ -301,18 +307,17 @@ func (r *Registry) Agents() []AgentStatus {
 }
 
 // list is Agents for the Coordinator's own use: the capability slices are
-// shared with the registry and must not be modified.
+// shared with the registry and must not be modified. The registry keeps its
+// entries in id order, so a broadcast does not sort the fleet every time.
 func (r *Registry) list() []AgentStatus {
 	now := r.cfg.Now()
 	r.mu.Lock()
-	out := make([]AgentStatus, 0, len(r.agents))
-	for _, e := range r.agents {
-		st := e.st
-		st.Health = r.health(e, now)
-		out = append(out, st)
+	out := make([]AgentStatus, len(r.byID))
+	for i, e := range r.byID {
+		out[i] = e.st
+		out[i].Health = r.health(e, now)
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b AgentStatus) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
