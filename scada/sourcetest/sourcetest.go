@@ -207,7 +207,7 @@ func TestSource(t *testing.T, h Harness) {
 type suite struct {
 	h Harness
 
-	mu   sync.Mutex
+	mu      sync.Mutex
 	last    map[string]float64 // the last value set per tag
 	next    float64
 	stopped bool // the simulator is stopped: a cleanup starts it
