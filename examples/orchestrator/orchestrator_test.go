@@ -32,6 +32,7 @@ func (b *syncBuffer) String() string {
 
 // running is an orchestrator on the embedded simulators, run in-process.
 type running struct {
+	sim  *simulation
 	addr string
 	out  *syncBuffer
 	stop func() error // cancels and waits for Run; returns its error
@@ -53,7 +54,7 @@ func startOrchestrator(t *testing.T, agents int, mod func(*Config)) *running {
 	}
 	addr := make(chan string, 1)
 	opts.OnHTTP = func(a string) { addr <- a }
-	r := &running{out: &syncBuffer{}}
+	r := &running{sim: sim, out: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, opts, r.out) }()
@@ -205,5 +206,49 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A connector whose server goes away makes /healthz answer 503 naming it,
+// with the other connectors still delivering; when the server is back, the
+// Collector reconnects and the status is ok again.
+func TestHealthDegradedWhileAServerIsDown(t *testing.T) {
+	r := startOrchestrator(t, 4, nil)
+	waitHealth(t, r, "status ok", func(h Health) bool { return h.Status == "ok" })
+
+	if err := r.sim.opcua.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	h := waitHealth(t, r, "boilerhouse reported down", func(h Health) bool {
+		return h.Status == "degraded" && strings.Contains(strings.Join(h.Problems, ";"), "connector boilerhouse")
+	})
+	code, _ := get(t, "http://"+r.addr+"/healthz")
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz answered %d while degraded", code)
+	}
+	before := map[string]uint64{}
+	for _, c := range h.Connectors {
+		before[c.Name] = c.Points
+	}
+	waitHealth(t, r, "the other connectors still delivering", func(h Health) bool {
+		for _, c := range h.Connectors {
+			if c.Name != "boilerhouse" && c.Points <= before[c.Name] {
+				return false
+			}
+		}
+		return true
+	})
+
+	if err := r.sim.opcua.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h = waitHealth(t, r, "boilerhouse reconnected", func(h Health) bool {
+		return h.Status == "ok" && h.Connectors[0].Reconnects >= 1
+	})
+	if h.Connectors[0].Name != "boilerhouse" || h.Connectors[0].State != "connected" {
+		t.Errorf("after the restart: %+v", h.Connectors[0])
+	}
+	if err := r.stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }
