@@ -26,7 +26,7 @@ func BenchmarkDeliver(b *testing.B) {
 	for i := range tags {
 		tag := fmt.Sprintf("plant.tag%03d", i)
 		names[i] = tag
-		cfg.Transform.Limits[tag] = LimitsConfig{Range: [2]float64{-1e6, 1e6}, Limits: [2]float64{-1e5, 1e5}, FlatLine: 10}
+		cfg.Transform.Limits[tag] = LimitsConfig{Range: [2]float64{-1e6, 1e6}, Operating: [2]float64{-1e5, 1e5}, FlatLine: 10}
 		if i%10 == 0 {
 			cfg.Transform.Calibration[tag] = CalibrationConfig{Factor: 1.02}
 		}

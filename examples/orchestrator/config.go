@@ -73,11 +73,11 @@ type CalibrationConfig struct {
 
 // LimitsConfig is one tag's validation limits.
 type LimitsConfig struct {
-	Unit     string     `toml:"unit"`
-	Range    [2]float64 `toml:"range"`     // physical range [min, max]
-	Limits   [2]float64 `toml:"operating"` // operating range [min, max]
-	MaxRate  float64    `toml:"max_rate"`  // per second
-	FlatLine int        `toml:"flat_line"`
+	Unit      string     `toml:"unit"`
+	Range     [2]float64 `toml:"range"`     // physical range [min, max]
+	Operating [2]float64 `toml:"operating"` // operating range [min, max]
+	MaxRate   float64    `toml:"max_rate"`  // per second
+	FlatLine  int        `toml:"flat_line"`
 }
 
 // OPCUAConfig is one OPC UA server.
@@ -131,16 +131,16 @@ type ModbusTagConfig struct {
 
 // MQTTConfig is one MQTT broker connection.
 type MQTTConfig struct {
-	Name          string               `toml:"name"`
-	Broker        string               `toml:"broker"`
-	ClientID      string               `toml:"client_id"`
-	Username      string               `toml:"username"`
-	CAFile        string               `toml:"ca_file"`
-	Subscriptions []MQTTSubscriptionCf `toml:"subscriptions"`
+	Name          string                   `toml:"name"`
+	Broker        string                   `toml:"broker"`
+	ClientID      string                   `toml:"client_id"`
+	Username      string                   `toml:"username"`
+	CAFile        string                   `toml:"ca_file"`
+	Subscriptions []MQTTSubscriptionConfig `toml:"subscriptions"`
 }
 
-// MQTTSubscriptionCf is one topic filter.
-type MQTTSubscriptionCf struct {
+// MQTTSubscriptionConfig is one topic filter.
+type MQTTSubscriptionConfig struct {
 	Topic   string `toml:"topic"`
 	Tag     string `toml:"tag"`
 	QoS     byte   `toml:"qos"`
@@ -383,8 +383,8 @@ func (c *Config) Validate(getenv func(string) string) error {
 		if l.Range[0] > l.Range[1] {
 			p.add(f+".range", "min %v above max %v", l.Range[0], l.Range[1])
 		}
-		if l.Limits[0] > l.Limits[1] {
-			p.add(f+".operating", "min %v above max %v", l.Limits[0], l.Limits[1])
+		if l.Operating[0] > l.Operating[1] {
+			p.add(f+".operating", "min %v above max %v", l.Operating[0], l.Operating[1])
 		}
 		if l.FlatLine == 1 {
 			p.add(f+".flat_line", "must be 0 (off) or at least 2")

@@ -55,7 +55,7 @@ func TestSampleConfigParsesAndValidates(t *testing.T) {
 	if got := cfg.Transform.Calibration["furnace1.zone1_temp"].Factor; got != 1.02 {
 		t.Errorf("calibration factor = %v, want 1.02", got)
 	}
-	if got := cfg.Transform.Limits["boiler1.steam_temp"].Limits; got != [2]float64{450, 510} {
+	if got := cfg.Transform.Limits["boiler1.steam_temp"].Operating; got != [2]float64{450, 510} {
 		t.Errorf("operating limits = %v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -154,7 +155,7 @@ func (o *Orchestrator) Health() Health {
 		e.mu.Lock()
 		ei := ERPInfo{
 			Name: e.cfg.Name, Kind: e.cfg.Kind, Fetches: e.fetches, LastFetch: e.lastFetch,
-			Records: maps(e.records), Total: maps(e.total), EnergyKWh: e.energyKWh, Costs: strings.TrimSpace(e.costs),
+			Records: maps.Clone(e.records), Total: maps.Clone(e.total), EnergyKWh: e.energyKWh, Costs: e.costs,
 			Issues: e.issues, LastError: e.lastErr,
 		}
 		e.mu.Unlock()
@@ -197,14 +198,6 @@ func (o *Orchestrator) Health() Health {
 		h.Status = "degraded"
 	}
 	return h
-}
-
-func maps[K comparable, V any](m map[K]V) map[K]V {
-	out := make(map[K]V, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // summaryLoop prints the live summary every SummaryInterval.

@@ -10,8 +10,10 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,16 +64,17 @@ type Orchestrator struct {
 	getenv func(string) string
 	start  time.Time
 
-	conns  []connector
-	erps   []*erpSystem
-	signer *jwtauth.HS256
+	// Built by New.
+	conns      []connector
+	erps       []*erpSystem
+	signer     *jwtauth.HS256
+	pipeline   transform.Pipeline
+	validator  *transform.Validator
+	aggregator *transform.Aggregator
 
-	// Built in Run.
+	// Built by Run.
 	collector   *scada.Collector
 	buffer      scada.Buffer
-	pipeline    transform.Pipeline
-	validator   *transform.Validator
-	aggregator  *transform.Aggregator
 	bus         coord.Bus
 	registry    *coord.Registry
 	coordinator *coord.Coordinator
@@ -81,9 +84,8 @@ type Orchestrator struct {
 	scratch []scada.Point
 	scored  []transform.Scored
 
-	pointsIn  atomic.Uint64 // points the sink received
-	pointsOut atomic.Uint64 // points appended to the buffer after the pipeline
-	grades    [5]atomic.Uint64
+	pointsIn atomic.Uint64    // points the sink received
+	grades   [5]atomic.Uint64 // points scored, by transform.Grade
 
 	mu       sync.Mutex
 	latest   map[string]scada.Point // newest point per tag, read from the buffer
@@ -137,7 +139,7 @@ type roundResult struct {
 // field.
 func New(cfg Config, opts Options) (*Orchestrator, error) {
 	if opts.Getenv == nil {
-		return nil, errors.New("orchestrator: Options.Getenv is nil")
+		opts.Getenv = os.Getenv
 	}
 	if err := cfg.Validate(opts.Getenv); err != nil {
 		return nil, err
@@ -206,7 +208,7 @@ func (o *Orchestrator) buildPipeline() error {
 	for tag, l := range tc.Limits {
 		lim := transform.Limits{
 			Range:     transform.Range{Min: l.Range[0], Max: l.Range[1]},
-			Operating: transform.Range{Min: l.Limits[0], Max: l.Limits[1]},
+			Operating: transform.Range{Min: l.Operating[0], Max: l.Operating[1]},
 			MaxRate:   l.MaxRate,
 			FlatLine:  l.FlatLine,
 		}
@@ -254,7 +256,6 @@ func (o *Orchestrator) deliver(ctx context.Context, batch []scada.Point) error {
 	if _, err := o.buffer.Append(ctx, pts); err != nil {
 		return err
 	}
-	o.pointsOut.Add(uint64(len(pts)))
 	o.scratch = pts[:0]
 	return nil
 }
@@ -270,7 +271,7 @@ func run(ctx context.Context, cfg Config, opts Options, out io.Writer) error {
 
 // Run connects everything, writes the live summary to out, and returns once
 // ctx has ended and every part has stopped. It returns an error if a part
-// could not start.
+// could not start. Run may be called once.
 func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	defer o.closeERP()
 	o.start = time.Now()
@@ -618,10 +619,12 @@ func (o *Orchestrator) fetchERP(ctx context.Context, e *erpSystem) {
 	}
 	e.energyKWh = kwh
 	e.issues = issues
-	e.costs = ""
+	var sums []string
 	for cur, d := range costs {
-		e.costs += erp.Money{Amount: d, Currency: cur}.String() + " "
+		sums = append(sums, erp.Money{Amount: d, Currency: cur}.String())
 	}
+	slices.Sort(sums)
+	e.costs = strings.Join(sums, ", ")
 	e.lastErr = ""
 	if firstErr != nil {
 		e.lastErr = resilience.Redact(firstErr.Error())
@@ -662,7 +665,7 @@ func (o *Orchestrator) round(ctx context.Context) {
 	co := o.cfg.Coordination
 	cmds := []coord.Command{
 		{Name: co.Command, Params: params, Strategy: coord.Broadcast, Aggregate: aggregations[co.Aggregation], Field: co.Field},
-		{Name: "report_efficiency", Query: true, Strategy: coord.CapabilityBased, Capability: cmp(co.Capability, "boiler_control"), Aggregate: coord.Average, Field: "efficiency_pct"},
+		{Name: "report_efficiency", Query: true, Strategy: coord.CapabilityBased, Capability: orDefault(co.Capability, "boiler_control"), Aggregate: coord.Average, Field: "efficiency_pct"},
 		{Name: "recommend_mode", Query: true, Strategy: coord.LoadBalanced, Count: 5, Aggregate: coord.Majority, Field: "mode"},
 		{Name: "forecast_heat_demand", Query: true, Strategy: coord.RoundRobin, Count: 3, Aggregate: coord.Median, Field: "heat_demand_kw"},
 	}
@@ -728,7 +731,7 @@ func (o *Orchestrator) round(ctx context.Context) {
 	}
 }
 
-func cmp(s, def string) string {
+func orDefault(s, def string) string {
 	if s == "" {
 		return def
 	}

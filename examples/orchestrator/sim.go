@@ -56,8 +56,8 @@ type simulation struct {
 	wg     sync.WaitGroup
 }
 
-// opcuaTag is one simulated boiler or furnace variable: a slow wave with
-// noise around base.
+// simTag is one simulated sensor: a slow wave with noise around base,
+// and the limits the validator is given for it.
 type simTag struct {
 	name       string
 	unit       string
@@ -241,7 +241,7 @@ func (s *simulation) config(so SimOptions) Config {
 	}
 	for _, list := range [][]simTag{opcuaTags, mqttSensors} {
 		for _, t := range list {
-			cfg.Transform.Limits[t.name] = LimitsConfig{Unit: t.unit, Range: t.rangeLimit, Limits: t.limits}
+			cfg.Transform.Limits[t.name] = LimitsConfig{Unit: t.unit, Range: t.rangeLimit, Operating: t.limits}
 		}
 	}
 	oc := OPCUAConfig{Name: "boilerhouse", Endpoint: s.opcua.Endpoint(), SecurityPolicy: "None", SecurityMode: "None",
@@ -260,15 +260,15 @@ func (s *simulation) config(so SimOptions) Config {
 			{Name: m + ".energy_kwh", Table: modbus.InputRegister, Address: 2, Type: modbus.Float32, Order: order, Unit: "kWh"},
 			{Name: m + ".load_pct", Table: modbus.InputRegister, Address: 4, Type: modbus.Uint16, Scale: 0.1, Unit: "%"},
 		}})
-		cfg.Transform.Limits[m+".load_pct"] = LimitsConfig{Range: [2]float64{0, 120}, Limits: [2]float64{0, 100}, FlatLine: 8}
+		cfg.Transform.Limits[m+".load_pct"] = LimitsConfig{Range: [2]float64{0, 120}, Operating: [2]float64{0, 100}, FlatLine: 8}
 	}
 	cfg.Modbus = []ModbusConfig{mc}
 
 	cfg.MQTT = []MQTTConfig{
-		{Name: "iot-sensors", Broker: s.broker.URL(), ClientID: "gl001-iot", Subscriptions: []MQTTSubscriptionCf{
+		{Name: "iot-sensors", Broker: s.broker.URL(), ClientID: "gl001-iot", Subscriptions: []MQTTSubscriptionConfig{
 			{Topic: "plant/{site}/{device}/{tag}", Tag: "{device}.{tag}", QoS: 1, Decoder: "json"},
 		}},
-		{Name: "sparkplug-edge", Broker: s.broker.URL(), ClientID: "gl001-sparkplug", Subscriptions: []MQTTSubscriptionCf{
+		{Name: "sparkplug-edge", Broker: s.broker.URL(), ClientID: "gl001-sparkplug", Subscriptions: []MQTTSubscriptionConfig{
 			{Topic: "spBv1.0/plant/#", QoS: 0, Decoder: "sparkplug"},
 		}},
 	}
