@@ -60,29 +60,54 @@ type authenticator interface {
 	secrets() []string
 }
 
-// cachedSecret asks a provider once and again after a rejection.
+// cachedSecret asks a provider once and again after a rejection. One caller
+// at a time asks the provider; the others wait for its answer as long as
+// their contexts allow.
 type cachedSecret struct {
-	p     SecretProvider
-	mu    sync.Mutex
-	val   string
-	valid bool
+	p      SecretProvider
+	mu     sync.Mutex
+	val    string
+	valid  bool
+	asking chan struct{} // closed when the caller asking the provider is done; nil if none
 }
 
 func (c *cachedSecret) get(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.valid {
-		return c.val, nil
+	for {
+		c.mu.Lock()
+		if c.valid {
+			v := c.val
+			c.mu.Unlock()
+			return v, nil
+		}
+		if ch := c.asking; ch != nil {
+			c.mu.Unlock()
+			select {
+			case <-ch:
+				continue // cached now, or that caller failed: look again
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		ch := make(chan struct{})
+		c.asking = ch
+		c.mu.Unlock()
+
+		v, err := c.p.Secret(ctx)
+		if err == nil && v == "" {
+			err = errors.New("erp: secret provider returned an empty secret")
+		}
+		c.mu.Lock()
+		c.asking = nil
+		if err == nil {
+			c.val, c.valid = v, true
+		}
+		c.mu.Unlock()
+		close(ch)
+		if err != nil {
+			return "", err
+		}
+		return v, nil
 	}
-	v, err := c.p.Secret(ctx)
-	if err != nil {
-		return "", err
-	}
-	if v == "" {
-		return "", errors.New("erp: secret provider returned an empty secret")
-	}
-	c.val, c.valid = v, true
-	return v, nil
 }
 
 // rejectValue forgets v if it is still the cached secret, so the provider is asked again.

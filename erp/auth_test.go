@@ -103,3 +103,52 @@ func TestOneTokenFetchAtATime(t *testing.T) {
 		t.Errorf("%d fetches, want 2 (the abandoned one and one shared by all waiters)", n)
 	}
 }
+
+// TestSecretWaitHonoursContext: while one caller's provider call is slow, a
+// second caller whose context ends must get its context's error instead of
+// waiting for the first caller's provider.
+func TestSecretWaitHonoursContext(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	s := &cachedSecret{p: SecretFunc(func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return "k3y-value", nil
+	})}
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.get(context.Background())
+		first <- err
+	}()
+	<-entered
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	second := make(chan error, 1)
+	go func() {
+		_, err := s.get(ctx)
+		second <- err
+	}()
+	waited := false
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("second caller: %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a caller with an ended context waited for another caller's secret provider")
+		waited = true
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first caller: %v", err)
+	}
+	if waited {
+		<-second
+	}
+	if v, err := s.get(context.Background()); err != nil || v != "k3y-value" || calls.Load() != 1 {
+		t.Errorf("cached secret = %q, %v after %d provider calls; want one call", v, err, calls.Load())
+	}
+}
