@@ -85,10 +85,11 @@ type Harness struct {
 
 	// Features say what the protocol legitimately does differently.
 	Features Features
-	// IgnoreGoroutines are goroutines of the simulator that may outlive a
-	// client's connection (server-side state the protocol keeps for a
-	// while); the leak checks ignore them. A Source's own goroutines must
-	// never need this.
+	// IgnoreGoroutines name goroutines of the simulator that a subtest may
+	// leave behind: a listener that Start runs anew, server-side state that
+	// outlives a client's connection. The leak checks ignore them (use
+	// goleak.IgnoreAnyFunction with a function of the simulator's library).
+	// A Source's own goroutines must never need this.
 	IgnoreGoroutines []goleak.Option
 }
 
