@@ -37,7 +37,10 @@ func TestConformance(t *testing.T) {
 		{1, modbus.Tag{Name: "u1.input.uint16", Table: modbus.InputRegister, Address: 1},
 			func(v float64) []uint16 { return []uint16{uint16(v)} }},
 		{1, modbus.Tag{Name: "u1.float32", Address: 10, Type: modbus.Float32},
-			func(v float64) []uint16 { b := math.Float32bits(float32(v)); return []uint16{uint16(b >> 16), uint16(b)} }},
+			func(v float64) []uint16 {
+				b := math.Float32bits(float32(v))
+				return []uint16{uint16(b >> 16), uint16(b)}
+			}},
 		{1, modbus.Tag{Name: "u1.int32.cdab", Table: modbus.InputRegister, Address: 20, Type: modbus.Int32, Order: modbus.CDAB},
 			func(v float64) []uint16 { b := uint32(int32(v)); return []uint16{uint16(b), uint16(b >> 16)} }},
 		{2, modbus.Tag{Name: "u2.uint32.half", Address: 30, Type: modbus.Uint32, Scale: 0.5},
