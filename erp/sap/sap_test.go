@@ -462,6 +462,28 @@ func TestCSRFWrites(t *testing.T) {
 	}
 }
 
+// TestWriteRetriesOnlyIdempotentMethods: a 503 ends a POST at once (it
+// may have been applied), while a PUT, which replaces, is sent again.
+func TestWriteRetriesOnlyIdempotentMethods(t *testing.T) {
+	srv := newServer(t, erptest.Config{})
+	c := newClient(t, srv, nil)
+	svc := sap.Service{Name: "API_PRODUCTION_ORDER_2_SRV"}
+	srv.Inject(erptest.Fault{Path: "ConfirmOrder", Status: 503})
+	if _, err := c.Write(context.Background(), svc, "POST", "ConfirmOrder", []byte(`{"OrderID":"1"}`)); !errors.Is(err, erp.ErrServer) {
+		t.Fatalf("POST after a 503: %v, want erp.ErrServer", err)
+	}
+	if st := srv.Stats(); st.Writes != 0 || st.Requests != 2 {
+		t.Errorf("stats = %+v, want the token fetch and one POST, not written", st)
+	}
+	srv.Inject(erptest.Fault{Path: "ConfirmOrder", Status: 503})
+	if _, err := c.Write(context.Background(), svc, "PUT", "ConfirmOrder", []byte(`{"OrderID":"1"}`)); err != nil {
+		t.Fatalf("PUT after a 503: %v", err)
+	}
+	if st := srv.Stats(); st.Writes != 1 || st.Requests != 4 {
+		t.Errorf("stats = %+v, want the PUT sent twice and written once", st)
+	}
+}
+
 func TestWatermarkChanges(t *testing.T) {
 	srv := newServer(t, erptest.Config{})
 	rows := erptest.SAPProductionOrders(5, jan1, "1010")

@@ -18,8 +18,9 @@ import (
 // fetches one with a GET of the service root carrying "X-CSRF-Token: Fetch",
 // keeps every cookie the system sets, sends the token with the write, and if
 // the system answers 403 with "X-CSRF-Token: Required" (the session or token
-// expired) fetches a new token and tries once more. Writes are never retried
-// on 5xx: they are not idempotent.
+// expired) fetches a new token and tries once more. A POST, PATCH or MERGE
+// is never retried on 5xx, since it may have been applied; a PUT or DELETE
+// is idempotent and is retried like a read (see erp.Request).
 func (c *Client) Write(ctx context.Context, svc Service, method, path string, body []byte) (*erp.Response, error) {
 	switch method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, "MERGE", http.MethodDelete:
