@@ -3,8 +3,12 @@ package sap_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -617,5 +621,32 @@ func TestPlannedOrders(t *testing.T) {
 	}
 	if r := recs[0]; r.Order != "20000001" || r.Planned.Duration() != 48*time.Hour || r.Quantity.Code != "ST" || r.Source.Entity != "A_PlannedOrder" {
 		t.Errorf("planned order = %+v", r)
+	}
+}
+
+// TestCSRFErrorHidesURLCredentials: a base URL that carries credentials
+// (https://user:password@host) must not put them in the error when the
+// service sends no CSRF token.
+func TestCSRFErrorHidesURLCredentials(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"d":{"EntitySets":[]}}`)) // 200, but no X-CSRF-Token
+	}))
+	defer srv.Close()
+	const password = "url-pass-for-tests"
+	base := strings.Replace(srv.URL, "https://", "https://gl001:"+password+"@", 1)
+	tlsConf := &tls.Config{RootCAs: x509.NewCertPool()}
+	tlsConf.RootCAs.AddCert(srv.Certificate())
+	c, err := sap.New(sap.Config{ConnConfig: erptest.FastConnConfig("sap-test", nil, tlsConf), BaseURL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Write(context.Background(), sap.Service{Name: "API_PRODUCTION_ORDER_2_SRV"}, "POST", "ConfirmOrder", []byte(`{}`))
+	if !errors.Is(err, erp.ErrMalformed) {
+		t.Fatalf("Write without a CSRF token: %v, want erp.ErrMalformed", err)
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Errorf("the error shows the URL's password: %v", err)
 	}
 }

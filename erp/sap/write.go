@@ -81,7 +81,8 @@ func (c *Client) csrfToken(ctx context.Context, root *url.URL, refresh bool) (st
 	}
 	tok = resp.Header.Get("X-CSRF-Token")
 	if tok == "" || strings.EqualFold(tok, "Required") {
-		return "", &erp.MalformedError{System: c.conn.System(), Entity: key, Field: "X-CSRF-Token", Offset: -1,
+		// The service path, not the URL: a base URL may carry credentials.
+		return "", &erp.MalformedError{System: c.conn.System(), Entity: root.Path, Field: "X-CSRF-Token", Offset: -1,
 			Err: errors.New("the service returned no CSRF token")}
 	}
 	c.csrfMu.Lock()
