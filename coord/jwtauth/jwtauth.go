@@ -2,14 +2,19 @@ package jwtauth
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"maps"
 	"math"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -118,6 +123,23 @@ func parse(p *jwt.Parser, token string, key jwt.Keyfunc) (coord.Claims, error) {
 type HS256 struct {
 	key    []byte
 	parser *jwt.Parser
+	macs   sync.Pool // *hs256State: HMAC keyed once, reset per use
+}
+
+// hs256State is a keyed HMAC-SHA256 and scratch space, reused across
+// messages: keying an HMAC costs two SHA-256 blocks and allocations, which
+// would be paid twice per message otherwise.
+type hs256State struct {
+	mac hash.Hash
+	buf []byte
+}
+
+func (h *HS256) state() *hs256State {
+	if st, ok := h.macs.Get().(*hs256State); ok {
+		st.mac.Reset()
+		return st
+	}
+	return &hs256State{mac: hmac.New(sha256.New, h.key), buf: make([]byte, 0, 512)}
 }
 
 // NewHS256 returns an HS256 signer and verifier. The key is copied.
@@ -142,9 +164,75 @@ func FromEnv() (*HS256, error) {
 	return NewHS256([]byte(s))
 }
 
-// Sign implements coord.Signer.
+// Sign implements coord.Signer. The token is the one
+// jwt.SigningMethodHS256 would produce for the same header and claims.
 func (h *HS256) Sign(c coord.Claims) (string, error) {
-	return sign(jwt.SigningMethodHS256, hs256Header, h.key, c)
+	st := h.state()
+	defer h.macs.Put(st)
+	b := append(st.buf[:0], hs256Header...)
+	b = append(b, '.')
+	var err error
+	if b, err = appendClaims(b, c); err != nil {
+		return "", err
+	}
+	st.mac.Write(b)
+	var sum [sha256.Size]byte
+	var tok strings.Builder
+	tok.Grow(len(b) + 1 + base64.RawURLEncoding.EncodedLen(len(sum)))
+	tok.Write(b)
+	tok.WriteByte('.')
+	enc := base64.RawURLEncoding.AppendEncode(b[len(b):], st.mac.Sum(sum[:0]))
+	tok.Write(enc)
+	st.buf = b[:0]
+	return tok.String(), nil
+}
+
+// appendClaims appends the base64url segment of the claims of c: exactly
+// json.Marshal(toJWT(c)), written without reflection when every string is
+// plain ASCII that encoding/json leaves unescaped and every time is an
+// ordinary date.
+func appendClaims(b []byte, c coord.Claims) ([]byte, error) {
+	j := toJWT(c)
+	var stack [256]byte
+	body, ok := claimsJSON(stack[:0], j)
+	if !ok {
+		var err error
+		if body, err = json.Marshal(j); err != nil {
+			return b, fmt.Errorf("jwtauth: %w", err)
+		}
+	}
+	return base64.RawURLEncoding.AppendEncode(b, body), nil
+}
+
+// claimsJSON is the fast path of appendClaims; ok is false when it cannot
+// be sure to match encoding/json byte for byte.
+func claimsJSON(b []byte, j *claims) ([]byte, bool) {
+	ok := true
+	str := func(k, v string) {
+		b = append(b, k...)
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				ok = false
+			}
+		}
+		b = append(b, '"')
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	num := func(k string, f float64) {
+		b = append(b, k...)
+		if a := math.Abs(f); math.IsNaN(f) || math.IsInf(f, 0) || (a != 0 && (a < 1e-6 || a >= 1e21)) {
+			ok = false
+		}
+		b = strconv.AppendFloat(b, f, 'f', -1, 64)
+	}
+	str(`{"iss":`, j.Iss)
+	str(`,"jti":`, j.Jti)
+	num(`,"iat":`, j.Iat)
+	num(`,"exp":`, j.Exp)
+	str(`,"dig":`, j.Dig)
+	b = append(b, '}')
+	return b, ok
 }
 
 // The JOSE headers, encoded once: {"alg":...,"typ":"JWT"}, exactly what
@@ -176,10 +264,50 @@ func sign(m jwt.SigningMethod, header string, key any, c coord.Claims) (string, 
 
 // Verify implements coord.Verifier.
 func (h *HS256) Verify(token string) (coord.Claims, error) {
-	if c, ok := fastVerify(jwt.SigningMethodHS256, hs256Header, h.key, token); ok {
+	if c, ok := h.fastVerify(token); ok {
 		return c, nil
 	}
 	return parse(h.parser, token, func(*jwt.Token) (any, error) { return h.key, nil })
+}
+
+// fastVerify is fastVerify for HS256 with a pooled, already keyed HMAC: the
+// same HMAC-SHA256 comparison jwt.SigningMethodHS256 makes, without keying a
+// new HMAC per message. Any failure falls back to the parser (ok false).
+func (h *HS256) fastVerify(token string) (coord.Claims, bool) {
+	hd, rest, ok := strings.Cut(token, ".")
+	if !ok || hd != hs256Header {
+		return coord.Claims{}, false
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok || len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
+		return coord.Claims{}, false
+	}
+	st := h.state()
+	defer h.macs.Put(st)
+	b := append(st.buf[:0], sig...)
+	var want [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Decode(want[:], b); err != nil || n != len(want) {
+		return coord.Claims{}, false
+	}
+	b = append(b[:0], token[:len(hd)+1+len(payload)]...)
+	st.mac.Write(b)
+	var got [sha256.Size]byte
+	if !hmac.Equal(st.mac.Sum(got[:0]), want[:]) {
+		return coord.Claims{}, false
+	}
+	// Decoded after the signing input, not over it.
+	all, err := base64.RawURLEncoding.AppendDecode(b, b[len(hd)+1:])
+	st.buf = all[:0]
+	if err != nil {
+		return coord.Claims{}, false
+	}
+	body := all[len(b):]
+	var j claims
+	if err := json.Unmarshal(body, &j); err != nil {
+		return coord.Claims{}, false
+	}
+	c, err := fromJWT(&j)
+	return c, err == nil
 }
 
 // fastVerify handles the common case of a token whose header segment is
