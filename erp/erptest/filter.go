@@ -108,6 +108,21 @@ func (c *cond) literal(l string) error {
 	return nil
 }
 
+// filterRows returns the rows that meet every condition, in order.
+func filterRows(rows []Row, conds []cond) ([]Row, error) {
+	var out []Row
+	for _, row := range rows {
+		ok, err := matches(row, conds)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, row)
+		}
+	}
+	return out, nil
+}
+
 func matches(r Row, conds []cond) (bool, error) {
 	for _, c := range conds {
 		v, ok := r[c.prop]

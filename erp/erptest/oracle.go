@@ -188,15 +188,9 @@ func (s *OracleServer) page(r *http.Request) ([]byte, int, string) {
 		}
 		conds = append(conds, fc...)
 	}
-	var rows []Row
-	for _, row := range st.rows {
-		ok, err := matches(row, conds)
-		if err != nil {
-			return nil, http.StatusBadRequest, err.Error()
-		}
-		if ok {
-			rows = append(rows, row)
-		}
+	rows, err := filterRows(st.rows, conds)
+	if err != nil {
+		return nil, http.StatusBadRequest, err.Error()
 	}
 	if ob := q.Get("orderBy"); ob != "" {
 		type key struct {

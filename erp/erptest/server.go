@@ -363,15 +363,9 @@ func (s *Server) page(r *http.Request) ([]byte, int, string) {
 	if err != nil {
 		return nil, http.StatusBadRequest, "Invalid filter expression: " + err.Error()
 	}
-	var rows []Row
-	for _, row := range st.rows {
-		ok, err := matches(row, conds)
-		if err != nil {
-			return nil, http.StatusBadRequest, err.Error()
-		}
-		if ok {
-			rows = append(rows, row)
-		}
+	rows, err := filterRows(st.rows, conds)
+	if err != nil {
+		return nil, http.StatusBadRequest, err.Error()
 	}
 	if ob := q.Get("$orderby"); ob != "" {
 		props := strings.Split(ob, ",")
