@@ -34,7 +34,14 @@ func oracleGet(t *testing.T, s *OracleServer, path, token string) (int, map[stri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := s.Client().Do(req)
+	return doJSON(t, s.Client(), req)
+}
+
+// doJSON sends req with hc and returns the status and the JSON object
+// answered (nil if the body is not one).
+func doJSON(t *testing.T, hc *http.Client, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,14 +66,7 @@ func TestWorkdayReportAndRefreshRotation(t *testing.T) {
 		req, _ := http.NewRequest("POST", s.TokenURL(), strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth("gl001-api", "api-secret-for-tests")
-		resp, err := s.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		return doJSON(t, s.Client(), req)
 	}
 	status, tok := refresh("rt-initial-for-tests")
 	if status != 200 || tok["refresh_token"] == "rt-initial-for-tests" {
