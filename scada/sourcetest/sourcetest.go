@@ -570,6 +570,10 @@ func (f *failingSink) Deliver(ctx context.Context, batch []scada.Point) error {
 	}
 	f.mu.Unlock()
 	if first {
+		select {
+		case f.more <- struct{}{}:
+		default:
+		}
 		return errSink
 	}
 	return f.recorder.Deliver(ctx, batch)
