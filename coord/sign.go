@@ -1,9 +1,11 @@
 package coord
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,18 +94,27 @@ func (c GuardConfig) Validate() error {
 // with message rate times signature lifetime. Guard is safe for concurrent
 // use: the Coordinator verifies replies from many agents in parallel.
 type Guard struct {
-	v    Verifier
-	skew time.Duration
-	now  func() time.Time
-	seed maphash.Seed
-	seen [16]replayShard
+	v     Verifier
+	skew  time.Duration
+	now   func() time.Time
+	seeds [2]maphash.Seed
+	seen  [16]replayShard
 
 	accepted, unsigned, expired, replayed, tampered atomic.Uint64
 }
 
+// replayKey identifies a (sender, message id) pair by two independently
+// seeded 64-bit hashes. The replay memory holds a minute or more of traffic,
+// so it is kept free of pointers: the garbage collector need not scan it
+// and nothing is allocated per message. A replay always has the same key, so
+// a hash collision can never let one through; it could only refuse a fresh
+// message, with odds around n²/2¹²⁹ for n remembered ids, and the seeds are
+// random per Guard so collisions cannot be aimed.
+type replayKey [2]uint64
+
 type replayShard struct {
 	mu       sync.Mutex
-	ids      map[string]time.Time
+	ids      map[replayKey]int64 // expiry, Unix nanoseconds
 	nextTrim int
 }
 
@@ -126,9 +137,9 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	g := &Guard{v: cfg.Verifier, skew: cfg.Skew, now: cfg.Now, seed: maphash.MakeSeed()}
+	g := &Guard{v: cfg.Verifier, skew: cfg.Skew, now: cfg.Now, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	for i := range g.seen {
-		g.seen[i].ids = make(map[string]time.Time)
+		g.seen[i].ids = make(map[replayKey]int64)
 		g.seen[i].nextTrim = 1024
 	}
 	return g, nil
@@ -172,25 +183,46 @@ func (g *Guard) Check(m *Message) error {
 	if now.After(c.Expires.Add(g.skew)) {
 		return reject(&g.expired, fmt.Errorf("%w: expired at %s", ErrExpired, c.Expires.UTC().Format(time.RFC3339)))
 	}
-	if !g.remember(m.From+"\x00"+m.ID, c.Expires.Add(g.skew), now) {
+	if !g.remember(g.replayKey(m.From, m.ID), c.Expires.Add(g.skew), now) {
 		return reject(&g.replayed, ErrReplayed)
 	}
 	g.accepted.Add(1)
 	return nil
 }
 
+func (g *Guard) replayKey(sender, id string) replayKey {
+	var k replayKey
+	var h maphash.Hash
+	for i, seed := range g.seeds {
+		h.SetSeed(seed)
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(sender)))
+		_, _ = h.Write(n[:]) // a maphash.Hash never fails
+		_, _ = h.WriteString(sender)
+		_, _ = h.WriteString(id)
+		k[i] = h.Sum64()
+	}
+	return k
+}
+
+var maxUnixNano = time.Unix(0, math.MaxInt64)
+
 // remember records key until exp; false if it is already recorded.
-func (g *Guard) remember(key string, exp, now time.Time) bool {
-	s := &g.seen[maphash.String(g.seed, key)%uint64(len(g.seen))]
+func (g *Guard) remember(key replayKey, exp, now time.Time) bool {
+	s := &g.seen[key[0]%uint64(len(g.seen))]
+	e, t := exp.UnixNano(), now.UnixNano()
+	if exp.After(maxUnixNano) {
+		e = math.MaxInt64 // UnixNano would wrap: keep it until the end of time
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := s.ids[key]; ok && now.Before(prev) {
+	if prev, ok := s.ids[key]; ok && t < prev {
 		return false
 	}
-	s.ids[key] = exp
+	s.ids[key] = e
 	if len(s.ids) >= s.nextTrim {
 		for k, e := range s.ids {
-			if now.After(e) {
+			if t > e {
 				delete(s.ids, k)
 			}
 		}
