@@ -31,6 +31,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -78,7 +79,19 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 		// the standard library's global logger; the SDK itself logs only
 		// through the slog.Logger below.
 		log.SetOutput(io.Discard)
-		sim, scfg, sopts, err := startSimulation(SimOptions{Agents: *agents, HTTP: *httpAddr})
+		addr := *httpAddr
+		if addr == "" {
+			// A first run should not fail because something else has
+			// the default port.
+			addr = "127.0.0.1:8080"
+			if ln, err := net.Listen("tcp", addr); err != nil {
+				fmt.Fprintln(stderr, addr, "is in use; the status page takes a free port")
+				addr = "127.0.0.1:0"
+			} else {
+				ln.Close()
+			}
+		}
+		sim, scfg, sopts, err := startSimulation(SimOptions{Agents: *agents, HTTP: addr})
 		if err != nil {
 			return err
 		}
