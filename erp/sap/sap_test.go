@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -648,5 +649,49 @@ func TestCSRFErrorHidesURLCredentials(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), password) {
 		t.Errorf("the error shows the URL's password: %v", err)
+	}
+}
+
+// TestNextLinkLoopIsMalformed: a service whose next link leads back to a page
+// already read would be paged forever; the stream ends with a MalformedError
+// after yielding the records it did read.
+func TestNextLinkLoopIsMalformed(t *testing.T) {
+	var requests atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		// Page 2 links back to page 1 (same path and query as the first request).
+		next := "?page=2"
+		if r.URL.Query().Get("page") == "2" {
+			next = "?page=1"
+		}
+		_, _ = fmt.Fprintf(w, `{"d":{"results":[{"ManufacturingOrder":"%d"}],"__next":%q}}`, requests.Load(), r.URL.Path+next)
+	}))
+	defer srv.Close()
+	tlsConf := &tls.Config{RootCAs: x509.NewCertPool()}
+	tlsConf.RootCAs.AddCert(srv.Certificate())
+	c, err := sap.New(sap.Config{ConnConfig: erptest.FastConnConfig("sap-test", nil, tlsConf), BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got int
+	var last error
+	for _, err := range c.Production(context.Background(), erp.Query{}) {
+		if err != nil {
+			last = err
+			break
+		}
+		got++
+		if got > 10 {
+			t.Fatal("paging did not stop at the loop")
+		}
+	}
+	var me *erp.MalformedError
+	if !errors.As(last, &me) || me.Field != "next link" {
+		t.Fatalf("error = %v, want a MalformedError on the next link", last)
+	}
+	if got == 0 {
+		t.Error("the records read before the loop were not yielded")
 	}
 }

@@ -47,13 +47,21 @@ func Resolve(root *url.URL, link string) (*url.URL, error) {
 	return u, nil
 }
 
+// errPageLoop is the reason of a MalformedError for a next link that leads back
+// to a page already read.
+var errPageLoop = errors.New("the next link leads back to a page already read")
+
 // Fetch reads every page of the collection, calling fn for each entity. It
 // returns the last page's Meta (with the delta link of a tracked query). fn
-// may return ErrStop to end early; Fetch then returns ErrStop.
+// may return ErrStop to end early; Fetch then returns ErrStop. A next link
+// that leads back to a page already read ends it with an erp.MalformedError.
 func Fetch(ctx context.Context, s Spec, props *Props, fn func(row erp.Row, e Entity) error) (Meta, error) {
 	dec := NewDecoder(props)
 	next := s.First
 	received := 0
+	// A server that links back to a page already read would page forever:
+	// every link is followed once.
+	seen := map[string]struct{}{next: {}}
 	for {
 		resp, err := s.Conn.Do(ctx, erp.Request{URL: next, Header: s.Header})
 		if err != nil {
@@ -88,6 +96,12 @@ func Fetch(ctx context.Context, s Spec, props *Props, fn func(row erp.Row, e Ent
 				s.Fixup(u)
 			}
 			next = u.String()
+			if _, again := seen[next]; again {
+				s.Conn.CountMalformed(1)
+				return m, &erp.MalformedError{System: s.Conn.System(), Entity: s.Entity,
+					Field: "next link", Offset: -1, Err: errPageLoop}
+			}
+			seen[next] = struct{}{}
 		case m.Entities == 0, s.Skip == nil, s.PageSize <= 0, m.Entities < s.PageSize:
 			return m, nil // an empty or short page without a next link is the last
 		default:
