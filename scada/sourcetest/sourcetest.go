@@ -48,6 +48,10 @@ import (
 // long.
 const wait = 30 * time.Second
 
+// earliest is the earliest plausible source timestamp: anything before was
+// decoded with a wrong epoch or unit.
+var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // retrigger is how long the suite waits for a changed value before changing
 // it again, where a Source may legitimately miss a change (right after it
 // reconnected, while it may still be subscribing).
@@ -299,6 +303,8 @@ func (s *suite) checkPoint(p scada.Point) error {
 	}
 	if p.Time.IsZero() {
 		errs = append(errs, errors.New("zero source timestamp"))
+	} else if p.Time.Before(earliest) || p.Time.After(time.Now().Add(time.Hour)) {
+		errs = append(errs, fmt.Errorf("implausible source timestamp %v (a wrong epoch or unit?)", p.Time))
 	}
 	if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
 		errs = append(errs, fmt.Errorf("value %v is not finite", p.Value))
@@ -488,6 +494,13 @@ func (s *suite) testCancel(t *testing.T) {
 	s.allTags(t, rec, "Run")
 	r.stop(t, "Run cancelled while delivering")
 
+	// Ended while the sink holds a batch: Deliver gets a context that ends
+	// with Run's, and Run returns once the sink gives up.
+	bs := &blockingSink{entered: make(chan struct{})}
+	r = run(t, context.Background(), src, bs)
+	s.untilDelivered(t, r, bs.called, "a sink that blocks")
+	r.stop(t, "Run cancelled while the sink blocks")
+
 	// The Source can run again after a cancelled Run.
 	rec = newRecorder()
 	r = run(t, context.Background(), src, rec)
@@ -549,6 +562,47 @@ func (s *suite) testServerLoss(t *testing.T) {
 	s.checkAll(t, rec.snapshot())
 }
 
+// blockingSink holds every Deliver until its context ends.
+type blockingSink struct {
+	once    sync.Once
+	entered chan struct{}
+}
+
+func (b *blockingSink) Deliver(ctx context.Context, _ []scada.Point) error {
+	b.once.Do(func() { close(b.entered) })
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (b *blockingSink) called() bool {
+	select {
+	case <-b.entered:
+		return true
+	default:
+		return false
+	}
+}
+
+// untilDelivered waits until the Source called its sink (called reports it),
+// changing a tag now and then for a change-driven Source, or until Run
+// ended.
+func (s *suite) untilDelivered(t *testing.T, r *running, called func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !called() && !r.ended() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the Source never called the sink within %v", what, wait)
+		}
+		if s.h.Features.ChangeDriven {
+			s.set(t, s.h.Tags[0])
+		}
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // errSink is what the failing sink returns.
 var errSink = errors.New("sourcetest: the sink refuses this batch")
 
@@ -570,10 +624,6 @@ func (f *failingSink) Deliver(ctx context.Context, batch []scada.Point) error {
 	}
 	f.mu.Unlock()
 	if first {
-		select {
-		case f.more <- struct{}{}:
-		default:
-		}
 		return errSink
 	}
 	return f.recorder.Deliver(ctx, batch)
@@ -583,13 +633,7 @@ func (s *suite) testSinkError(t *testing.T) {
 	src := s.h.New(t)
 	sink := &failingSink{recorder: newRecorder()}
 	r := run(t, context.Background(), src, sink)
-	if s.h.Features.ChangeDriven {
-		// Nothing arrives until something changes.
-		for !sink.refusedOnce() && !r.ended() {
-			s.set(t, s.h.Tags[0])
-			sink.wake(retrigger)
-		}
-	}
+	s.untilDelivered(t, r, sink.refusedOnce, "a sink that fails")
 
 	switch s.h.Features.SinkError {
 	case SinkErrorEndsRun:
