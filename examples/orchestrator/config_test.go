@@ -240,3 +240,17 @@ func TestMainCheckAcceptsTheSample(t *testing.T) {
 		t.Errorf("stdout = %q", stdout.String())
 	}
 }
+
+// README's first command, in-process and shorter: the flags, the simulators
+// and the summary.
+func TestMainRunsTheSimulation(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := mainErr([]string{"-duration", "4s", "-agents", "3", "-http", "127.0.0.1:0"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"status page http://127.0.0.1:", "── final GL-001 (embedded simulators)", "agents  3 registered", "drained:", "stopped after"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
