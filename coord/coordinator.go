@@ -229,6 +229,9 @@ type Coordinator struct {
 	execs  map[string]*execution
 	closed bool
 
+	subjects  sync.Map     // agent id -> AgentSubject, built once per agent
+	nSubjects atomic.Int64 // entries in subjects, bounded by maxSubjects
+
 	rr                                                  atomic.Uint64
 	executed, late, unexpected, rejected, malformedBeat atomic.Uint64
 }
@@ -352,6 +355,9 @@ func (c *Coordinator) onHeartbeat(_ context.Context, m Message) {
 func (c *Coordinator) onLeave(_ context.Context, m Message) {
 	if c.check(&m, "leave") {
 		c.cfg.Registry.Deregister(m.From)
+		if _, ok := c.subjects.LoadAndDelete(m.From); ok {
+			c.nSubjects.Add(-1)
+		}
 	}
 }
 
@@ -615,7 +621,7 @@ func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMes
 		e.states[i] = targetState{sent: time.Now(), phase: pending}
 		e.inflight++
 		e.mu.Unlock()
-		if err := c.cfg.Bus.Publish(ctx, AgentSubject(c.cfg.Prefix, id), m); err != nil {
+		if err := c.cfg.Bus.Publish(ctx, c.agentSubject(id), m); err != nil {
 			e.fail(i, err, true)
 		}
 	}
@@ -804,6 +810,25 @@ collect:
 	}
 	return res, ctxErr
 }
+
+// agentSubject is AgentSubject with the coordinator's prefix, remembered per
+// agent id so that a broadcast does not build 99 strings.
+func (c *Coordinator) agentSubject(id string) string {
+	if s, ok := c.subjects.Load(id); ok {
+		return s.(string)
+	}
+	s := AgentSubject(c.cfg.Prefix, id)
+	if c.nSubjects.Load() < maxSubjects {
+		if _, loaded := c.subjects.LoadOrStore(id, s); !loaded {
+			c.nSubjects.Add(1)
+		}
+	}
+	return s
+}
+
+// maxSubjects bounds the subject cache: far above a fleet's size, it only
+// keeps a flood of made-up agent ids from growing it without end.
+const maxSubjects = 1 << 14
 
 func (c *Coordinator) publishErr(err error) error {
 	if err == nil {

@@ -168,7 +168,8 @@ func NewID() string {
 		}
 		ids.prefix = string(out)
 	})
-	return ids.prefix + strconv.FormatUint(ids.n.Add(1), 36)
+	var b [32]byte // prefix (12) + a base-36 uint64 (at most 13): one allocation
+	return string(strconv.AppendUint(append(b[:0], ids.prefix...), ids.n.Add(1), 36))
 }
 
 // NewInbox returns a fresh reply subject, "_INBOX.<id>".
