@@ -66,6 +66,7 @@ type MQTTBroker struct {
 	closed  bool
 
 	inlineSubs int
+	retainMu   sync.RWMutex // retained publishes vs SUBSCRIBE handling
 
 	subMu   sync.Mutex
 	subs    int           // SUBSCRIBE packets accepted since the broker was created
@@ -180,6 +181,13 @@ func (b *MQTTBroker) Publish(topic string, payload []byte, qos byte, retain bool
 	b.mu.Unlock()
 	if srv == nil {
 		return errors.New("scadatest: mqtt broker is stopped")
+	}
+	if retain {
+		// mochi v2.7.9 reads a topic's retained path without a lock while it
+		// sends retained messages to a new subscription; keep retained
+		// publishes out of that window (see brokerHook.OnSubscribe).
+		b.retainMu.Lock()
+		defer b.retainMu.Unlock()
 	}
 	return srv.Publish(topic, payload, retain, qos)
 }
@@ -336,7 +344,29 @@ type brokerHook struct {
 func (h *brokerHook) ID() string { return "scadatest" }
 
 func (h *brokerHook) Provides(t byte) bool {
-	return t == mochi.OnConnectAuthenticate || t == mochi.OnACLCheck || t == mochi.OnSubscribed || t == mochi.OnConnect
+	switch t {
+	case mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnSubscribed, mochi.OnConnect,
+		mochi.OnSubscribe, mochi.OnPacketProcessed:
+		return true
+	}
+	return false
+}
+
+// OnSubscribe and OnPacketProcessed bracket the handling of a client's
+// SUBSCRIBE, which ends with sending the retained messages it matches.
+// MQTTBroker.Publish holds retainMu for a retained message meanwhile, since
+// mochi reads the retained index there without its lock.
+func (h *brokerHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
+	if !cl.Net.Inline {
+		h.b.retainMu.RLock()
+	}
+	return pk
+}
+
+func (h *brokerHook) OnPacketProcessed(cl *mochi.Client, pk packets.Packet, _ error) {
+	if !cl.Net.Inline && pk.FixedHeader.Type == packets.Subscribe {
+		h.b.retainMu.RUnlock()
+	}
 }
 
 func (h *brokerHook) OnConnect(cl *mochi.Client, _ packets.Packet) error {
