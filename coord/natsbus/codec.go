@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -52,10 +53,15 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 		}
 		put(k, v)
 	}
+	var bad string
 	set := func(k, v string) {
-		if v != "" {
-			put(k, v)
+		if v == "" {
+			return
 		}
+		if bad == "" && !validValue(v) {
+			bad = k
+		}
+		put(k, v)
 	}
 	set(HeaderID, m.ID)
 	set(HeaderType, m.Type.String())
@@ -63,31 +69,70 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 	set(HeaderTo, m.To)
 	set(HeaderName, m.Name)
 	set(HeaderCorrelationID, m.CorrelationID)
-	if !m.Time.IsZero() {
-		set(HeaderTime, m.Time.Format(time.RFC3339Nano))
-	}
-	if !m.Deadline.IsZero() {
-		set(HeaderDeadline, m.Deadline.Format(time.RFC3339Nano))
+	if !m.Time.IsZero() || !m.Deadline.IsZero() {
+		// Both times in one string: one allocation.
+		var buf [2 * len(time.RFC3339Nano)]byte
+		b := buf[:0]
+		if !m.Time.IsZero() {
+			b = m.Time.AppendFormat(b, time.RFC3339Nano)
+		}
+		n := len(b)
+		if !m.Deadline.IsZero() {
+			b = m.Deadline.AppendFormat(b, time.RFC3339Nano)
+		}
+		times := string(b)
+		set(HeaderTime, times[:n])
+		set(HeaderDeadline, times[n:])
 	}
 	if m.Error != nil {
+		if !validValue(m.Error.Code) && bad == "" {
+			bad = HeaderErrorCode
+		}
 		put(HeaderErrorCode, m.Error.Code)
 		set(HeaderError, m.Error.Message)
 	}
 	set(HeaderSignature, m.Signature)
-	for k, v := range h {
-		if !validHeader(k, v[0]) {
-			return nil, fmt.Errorf("%w: field %s not encodable as a NATS header", coord.ErrBadMessage, k)
-		}
+	if bad != "" {
+		return nil, fmt.Errorf("%w: field %s not encodable as a NATS header", coord.ErrBadMessage, bad)
 	}
 	return &nats.Msg{Subject: subject, Reply: m.ReplyTo, Header: h, Data: m.Payload}, nil
 }
 
 // validHeader reports whether a header survives the NATS text header block.
 func validHeader(k, v string) bool {
-	if k == "" || strings.ContainsAny(k, ": \t\r\n") || strings.ContainsAny(v, "\r\n") {
+	if k == "" || strings.ContainsAny(k, ": \t\r\n") {
 		return false
 	}
-	return strings.TrimSpace(v) == v
+	return validValue(v)
+}
+
+// validValue reports whether a header value survives the NATS text header
+// block: no line breaks, and no white space at either end (the reader trims
+// it). It is strings.TrimSpace(v) == v without CR or LF, in one pass.
+func validValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			return slowValidValue(v)
+		}
+	}
+	if v == "" {
+		return true
+	}
+	return !isSpace(v[0]) && !isSpace(v[len(v)-1])
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n'
+}
+
+// slowValidValue is validValue for values with non-ASCII bytes, where
+// TrimSpace also trims Unicode white space.
+func slowValidValue(v string) bool {
+	return !strings.ContainsAny(v, "\r\n") && strings.TrimSpace(v) == v
 }
 
 // Decode turns a received NATS message back into a coord.Message. A message
