@@ -597,7 +597,7 @@ func (c *Config) validateERP(p *problems, i int, seen map[string]bool, getenv fu
 		return // the API key reads reports only
 	}
 	if getenv(env) == "" {
-		p.add(f, "the secret of a %s system comes from %s, which is not set", e.Kind, env)
+		p.add(f, "the %s system's secret comes from %s, which is not set", e.Kind, env)
 	}
 }
 
