@@ -82,12 +82,12 @@ type Decoder struct {
 
 // Stats is a snapshot of a Decoder's counters.
 type Stats struct {
-	Births           uint64 // NBIRTH and DBIRTH messages
-	Deaths           uint64 // NDEATH and DDEATH messages applied
-	StaleDeaths      uint64 // NDEATHs ignored because their bdSeq belongs to an older session
-	SequenceGaps     uint64
-	UnknownAliases   uint64 // metrics that could not be resolved
-	RebirthsRequests uint64 // NCMD rebirth requests published
+	Births          uint64 // NBIRTH and DBIRTH messages
+	Deaths          uint64 // NDEATH and DDEATH messages applied
+	StaleDeaths     uint64 // NDEATHs ignored because their bdSeq belongs to an older session
+	SequenceGaps    uint64
+	UnknownAliases  uint64 // metrics that could not be resolved
+	RebirthRequests uint64 // NCMD rebirth requests published
 }
 
 type nodeKey struct{ group, node string }
@@ -139,7 +139,7 @@ func defaultTag(group, node, device, metric string) string {
 func (d *Decoder) Stats() Stats {
 	return Stats{
 		Births: d.births.Load(), Deaths: d.deaths.Load(), StaleDeaths: d.staleDeaths.Load(),
-		SequenceGaps: d.gaps.Load(), UnknownAliases: d.unknown.Load(), RebirthsRequests: d.rebirths.Load(),
+		SequenceGaps: d.gaps.Load(), UnknownAliases: d.unknown.Load(), RebirthRequests: d.rebirths.Load(),
 	}
 }
 

@@ -254,7 +254,7 @@ func TestDecoderLifecycle(t *testing.T) {
 		t.Fatalf("NDEATH = %v, %v", pts, err)
 	}
 	st := dec.Stats()
-	if st.Births != 2 || st.Deaths != 2 || st.StaleDeaths != 1 || st.SequenceGaps != 1 || st.UnknownAliases != 2 || st.RebirthsRequests != 2 {
+	if st.Births != 2 || st.Deaths != 2 || st.StaleDeaths != 1 || st.SequenceGaps != 1 || st.UnknownAliases != 2 || st.RebirthRequests != 2 {
 		t.Errorf("stats = %+v", st)
 	}
 }
