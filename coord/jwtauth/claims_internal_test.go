@@ -53,3 +53,45 @@ func FuzzClaimsJSON(f *testing.F) {
 		}
 	})
 }
+
+// parseClaims must agree with json.Unmarshal whenever it accepts, and accept
+// everything claimsJSON writes.
+func FuzzParseClaims(f *testing.F) {
+	now := time.Now()
+	for _, c := range []coord.Claims{
+		{Sender: "GL-001", MessageID: "4K30GQ8GAQQ12se", IssuedAt: now, Expires: now.Add(time.Minute)},
+		{Sender: "", MessageID: "", IssuedAt: time.Unix(-3, 0)},
+	} {
+		b, _ := claimsJSON(nil, toJWT(c))
+		f.Add(b)
+	}
+	f.Add([]byte(`{"iss":"a","jti":"b","iat":01,"exp":1.,"dig":"x"}`))
+	f.Add([]byte(`{"iss":"a\u0041","jti":"b","iat":1e3,"exp":-0,"dig":"x"} `))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fast claims
+		if !parseClaims(b, &fast) {
+			return
+		}
+		var slow claims
+		if err := json.Unmarshal(b, &slow); err != nil {
+			t.Fatalf("parseClaims accepted what json.Unmarshal rejects (%v): %q", err, b)
+		}
+		if fast != slow {
+			t.Fatalf("parseClaims = %+v, json.Unmarshal = %+v for %q", fast, slow, b)
+		}
+	})
+}
+
+func TestParseClaimsReadsWhatSignWrites(t *testing.T) {
+	now := time.Now()
+	c := coord.Claims{Sender: "GL-001", MessageID: "4K30GQ8GAQQ12se", IssuedAt: now, Expires: now.Add(time.Minute)}
+	c.Digest[3] = 7
+	b, ok := claimsJSON(nil, toJWT(c))
+	if !ok {
+		t.Fatal("claimsJSON refused ordinary claims")
+	}
+	var j claims
+	if !parseClaims(b, &j) || j != *toJWT(c) {
+		t.Fatalf("parseClaims(%s) = %+v", b, j)
+	}
+}

@@ -303,11 +303,91 @@ func (h *HS256) fastVerify(token string) (coord.Claims, bool) {
 	}
 	body := all[len(b):]
 	var j claims
-	if err := json.Unmarshal(body, &j); err != nil {
-		return coord.Claims{}, false
+	if !parseClaims(body, &j) {
+		if err := json.Unmarshal(body, &j); err != nil {
+			return coord.Claims{}, false
+		}
 	}
 	c, err := fromJWT(&j)
 	return c, err == nil
+}
+
+// parseClaims reads claims in exactly the layout claimsJSON writes (keys in
+// that order, plain ASCII strings, decimal numbers without exponent) without
+// reflection; the claims are what json.Unmarshal would give. ok is false for
+// anything else, which the caller hands to json.Unmarshal.
+func parseClaims(b []byte, j *claims) bool {
+	ok := true
+	lit := func(s string) {
+		if ok && len(b) >= len(s) && string(b[:len(s)]) == s {
+			b = b[len(s):]
+		} else {
+			ok = false
+		}
+	}
+	str := func(k string) string {
+		lit(k)
+		if !ok {
+			return ""
+		}
+		for i := 0; i < len(b); i++ {
+			switch c := b[i]; {
+			case c == '"':
+				v := string(b[:i])
+				b = b[i+1:]
+				return v
+			case c < 0x20 || c > 0x7e || c == '\\':
+				ok = false
+				return ""
+			}
+		}
+		ok = false
+		return ""
+	}
+	num := func(k string) float64 {
+		lit(k)
+		if !ok {
+			return 0
+		}
+		// -?(0|[1-9][0-9]*)(\.[0-9]+)?
+		i := 0
+		if i < len(b) && b[i] == '-' {
+			i++
+		}
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start || (b[start] == '0' && i > start+1) {
+			ok = false
+			return 0
+		}
+		if i < len(b) && b[i] == '.' {
+			i++
+			frac := i
+			for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+				i++
+			}
+			if i == frac {
+				ok = false
+				return 0
+			}
+		}
+		f, err := strconv.ParseFloat(string(b[:i]), 64)
+		if err != nil {
+			ok = false
+			return 0
+		}
+		b = b[i:]
+		return f
+	}
+	j.Iss = str(`{"iss":"`)
+	j.Jti = str(`,"jti":"`)
+	j.Iat = num(`,"iat":`)
+	j.Exp = num(`,"exp":`)
+	j.Dig = str(`,"dig":"`)
+	lit("}")
+	return ok && len(b) == 0
 }
 
 // fastVerify handles the common case of a token whose header segment is
@@ -334,8 +414,10 @@ func fastVerify(m jwt.SigningMethod, header string, key any, token string) (coor
 		return coord.Claims{}, false
 	}
 	var j claims
-	if err := json.Unmarshal(body, &j); err != nil {
-		return coord.Claims{}, false
+	if !parseClaims(body, &j) {
+		if err := json.Unmarshal(body, &j); err != nil {
+			return coord.Claims{}, false
+		}
 	}
 	c, err := fromJWT(&j)
 	return c, err == nil
@@ -423,13 +505,17 @@ func issuer(token string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	var j struct {
+	var j claims
+	if parseClaims(body, &j) {
+		return j.Iss, true
+	}
+	var iss struct {
 		Iss string `json:"iss"`
 	}
-	if json.Unmarshal(body, &j) != nil {
+	if json.Unmarshal(body, &iss) != nil {
 		return "", false
 	}
-	return j.Iss, true
+	return iss.Iss, true
 }
 
 // Multi verifies with the first of several verifiers that accepts the token,
