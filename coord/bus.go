@@ -62,31 +62,33 @@ func ValidSubject(s string, wildcards bool) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty", ErrBadSubject)
 	}
-	for i := 0; ; {
-		j := strings.IndexByte(s[i:], '.')
-		last := j < 0
-		tok := s[i:]
-		if !last {
-			tok = s[i : i+j]
+	// One pass over the bytes: it runs on every Publish.
+	tokStart := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			switch s[i] {
+			case '.':
+			case ' ', '\t', '\r', '\n':
+				return fmt.Errorf("%w: white space in %q", ErrBadSubject, s)
+			default:
+				continue
+			}
 		}
+		tok := s[tokStart:i]
 		switch {
 		case tok == "":
 			return fmt.Errorf("%w: empty token in %q", ErrBadSubject, s)
-		case strings.ContainsAny(tok, " \t\r\n"):
-			return fmt.Errorf("%w: white space in %q", ErrBadSubject, s)
 		case tok == "*" || tok == ">":
 			if !wildcards {
 				return fmt.Errorf("%w: wildcard in %q", ErrBadSubject, s)
 			}
-			if tok == ">" && !last {
+			if tok == ">" && i != len(s) {
 				return fmt.Errorf("%w: '>' not last in %q", ErrBadSubject, s)
 			}
 		}
-		if last {
-			return nil
-		}
-		i += j + 1
+		tokStart = i + 1
 	}
+	return nil
 }
 
 // MatchSubject reports whether the literal subject matches pattern under the
