@@ -5,6 +5,9 @@
 // Protocol implementations live in the subpackages scada/opcua, scada/modbus and
 // scada/mqtt; this package imports no protocol library, so a caller who needs only
 // Modbus links only Modbus. scada/scadatest holds in-process simulators.
+// Every Source of this module passes one conformance suite,
+// sourcetest.TestSource in scada/sourcetest, which a Source written elsewhere
+// can run against its own simulator too.
 //
 // # Optional capabilities
 //

@@ -52,10 +52,14 @@ const wait = 30 * time.Second
 // decoded with a wrong epoch or unit.
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// retrigger is how long the suite waits for a changed value before changing
-// it again, where a Source may legitimately miss a change (right after it
-// reconnected, while it may still be subscribing).
-const retrigger = time.Second
+// retrigger is the longest the suite waits for a changed value before
+// changing it again, where a Source may legitimately miss a change (right
+// after it connected, while it may still be subscribing). It starts at
+// retriggerFirst and doubles.
+const (
+	retriggerFirst = 50 * time.Millisecond
+	retrigger      = time.Second
+)
 
 // Harness is what the suite needs from one protocol: a simulator of its
 // server holding the tags, and a way to build a Source reading them.
@@ -296,7 +300,7 @@ func (s *suite) checkPoint(p scada.Point) error {
 		errs = append(errs, fmt.Errorf("tag %q is not one of the configured tags %q", p.Tag, s.h.Tags))
 	}
 	if p.Source != s.h.Name {
-		errs = append(errs, fmt.Errorf("Source %q, want %q", p.Source, s.h.Name))
+		errs = append(errs, fmt.Errorf("source name %q, want %q", p.Source, s.h.Name))
 	}
 	if !p.Quality.IsGood() {
 		errs = append(errs, fmt.Errorf("quality %v, want Good", p.Quality))
@@ -366,9 +370,11 @@ func (s *suite) changeUntilSeen(t *testing.T, r *recorder, tag, what string) {
 	deadline := time.Now().Add(wait)
 	var set []float64
 	from := r.len()
+	every := retriggerFirst
 	for {
 		set = append(set, s.set(t, tag))
-		until := time.Now().Add(retrigger)
+		until := time.Now().Add(every)
+		every = min(2*every, retrigger)
 		for {
 			if r.hasValue(from, tag, set) {
 				return
