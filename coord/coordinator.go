@@ -383,6 +383,9 @@ func (cmd *Command) validate() error {
 
 // selectTargets applies the strategy to the candidates.
 func (c *Coordinator) selectTargets(cmd *Command) (targets []string, failed []Failure) {
+	if cmd.Targets == nil && cmd.Strategy == Broadcast {
+		return c.cfg.Registry.reachable(), nil
+	}
 	var cands []AgentStatus
 	if cmd.Targets == nil {
 		cands = slices.DeleteFunc(c.cfg.Registry.list(), func(a AgentStatus) bool { return a.Health == Unreachable })

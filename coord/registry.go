@@ -321,6 +321,22 @@ func (r *Registry) list() []AgentStatus {
 	return out
 }
 
+// reachable returns the ids, in order, of the agents that are not
+// unreachable: what a broadcast to every agent sends to, without copying
+// each agent's status.
+func (r *Registry) reachable() []string {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	out := make([]string, 0, len(r.byID))
+	for _, e := range r.byID {
+		if r.health(e, now) != Unreachable {
+			out = append(out, e.st.ID)
+		}
+	}
+	r.mu.Unlock()
+	return out
+}
+
 // Sweep re-evaluates every agent's health and reports transitions to
 // OnHealthChange and the log. Run calls it periodically.
 func (r *Registry) Sweep() {
