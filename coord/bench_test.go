@@ -2,6 +2,7 @@ package coord_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -72,6 +73,55 @@ func BenchmarkBroadcast99Local(b *testing.B) {
 		if len(res.Answered) != 99 {
 			b.Fatalf("%d answered", len(res.Answered))
 		}
+	}
+	b.StopTimer()
+	reportLatency(b, lat)
+}
+
+// BenchmarkBroadcast99LocalBare is the floor under BenchmarkBroadcast99Local
+// on the same machine: the in-process bus alone, 99 subscribers answering a
+// published message on a shared inbox, no Coordinator, Agent, JSON or
+// aggregation.
+func BenchmarkBroadcast99LocalBare(b *testing.B) {
+	bus := coord.NewLocalBus()
+	defer bus.Close()
+	ctx := context.Background()
+	reply := coord.Message{Type: coord.TypeResponse, Payload: []byte(`{"temp":1}`)}
+	subjects := make([]string, 99)
+	for i := range subjects {
+		subjects[i] = fmt.Sprintf("bare.agent.%d", i)
+		if _, err := bus.Subscribe(subjects[i], func(ctx context.Context, m coord.Message) {
+			_ = bus.Publish(ctx, m.ReplyTo, reply)
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	replies := make(chan struct{}, 256)
+	inbox := coord.NewInbox()
+	if _, err := bus.Subscribe(inbox, func(context.Context, coord.Message) { replies <- struct{}{} }); err != nil {
+		b.Fatal(err)
+	}
+	req := coord.Message{Type: coord.TypeQuery, ReplyTo: inbox, Payload: []byte(`{}`)}
+	lat := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		for _, s := range subjects {
+			if err := bus.Publish(ctx, s, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		timeout := time.NewTimer(10 * time.Second)
+		for range subjects {
+			select {
+			case <-replies:
+			case <-timeout.C:
+				b.Fatal("reply missing")
+			}
+		}
+		lat = append(lat, time.Since(t0))
+		timeout.Stop()
 	}
 	b.StopTimer()
 	reportLatency(b, lat)
