@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -44,9 +46,26 @@ type coalescingConn struct {
 	// Guarded by mu.
 	buf []byte
 	err error
+
+	writeErr atomic.Pointer[error] // the failed write, for Read to report
 }
 
-func (c *coalescingConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// writeFailGrace is how long the reader may still take what the broker sent
+// before a write failed (a TLS alert, a DISCONNECT with its reason) before
+// the connection counts as gone.
+const writeFailGrace = time.Second
+
+// Read reads from the connection. After a failed write it reads what is
+// left until writeFailGrace ends, then reports the write's error.
+func (c *coalescingConn) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if werr := c.writeErr.Load(); werr != nil {
+			err = *werr
+		}
+	}
+	return n, err
+}
 
 // Lock starts a packet.
 func (c *coalescingConn) Lock() { c.mu.Lock() }
@@ -66,7 +85,16 @@ func (c *coalescingConn) Unlock() {
 	if len(c.buf) > 0 && c.err == nil {
 		if _, err := c.Conn.Write(c.buf); err != nil {
 			c.err = err
-			_ = c.Conn.Close() // the reader sees the failure and paho shuts down
+			c.writeErr.Store(&err)
+			// The reader sees the failure and paho shuts down, but only
+			// after it has read what the broker said before (a broker that
+			// refuses a client certificate in TLS 1.3 sends its alert after
+			// the client's handshake is done, then resets the connection:
+			// closing at once here would report "use of closed network
+			// connection" instead of the alert).
+			if c.Conn.SetReadDeadline(time.Now().Add(writeFailGrace)) != nil {
+				_ = c.Conn.Close()
+			}
 		}
 	}
 	if cap(c.buf) > 64<<10 {
