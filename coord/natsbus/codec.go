@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
@@ -108,31 +109,18 @@ func validHeader(k, v string) bool {
 
 // validValue reports whether a header value survives the NATS text header
 // block: no line breaks, and no white space at either end (the reader trims
-// it). It is strings.TrimSpace(v) == v without CR or LF, in one pass.
+// it). It is strings.TrimSpace(v) == v without CR or LF, checked with the
+// vectorised byte search and the two end runes only.
 func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c == '\r' || c == '\n' {
-			return false
-		}
-		if c >= utf8.RuneSelf {
-			return slowValidValue(v)
-		}
+	if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 {
+		return false
 	}
 	if v == "" {
 		return true
 	}
-	return !isSpace(v[0]) && !isSpace(v[len(v)-1])
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n'
-}
-
-// slowValidValue is validValue for values with non-ASCII bytes, where
-// TrimSpace also trims Unicode white space.
-func slowValidValue(v string) bool {
-	return !strings.ContainsAny(v, "\r\n") && strings.TrimSpace(v) == v
+	first, _ := utf8.DecodeRuneInString(v)
+	last, _ := utf8.DecodeLastRuneInString(v)
+	return !unicode.IsSpace(first) && !unicode.IsSpace(last)
 }
 
 // Decode turns a received NATS message back into a coord.Message. A message
