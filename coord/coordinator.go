@@ -478,9 +478,9 @@ type targetState struct {
 
 // Target phases.
 const (
-	unsent uint8 = iota
-	pending
-	finished
+	phaseUnsent uint8 = iota
+	phasePending
+	phaseDone
 )
 
 func (e *execution) signal() {
@@ -509,11 +509,11 @@ func (e *execution) deliver(m *Message, verr error) {
 	}
 	// The value is read outside the lock: replies are parsed in parallel.
 	var v json.RawMessage
-	var verrVal error
+	var bad error
 	if m.Error == nil {
-		v, verrVal = value(m.Payload, cmd.Field)
-		if verrVal == nil && cmd.Aggregate.numeric() {
-			_, verrVal = number(v)
+		v, bad = value(m.Payload, cmd.Field)
+		if bad == nil && cmd.Aggregate.numeric() {
+			_, bad = number(v)
 		}
 	}
 	now := time.Now()
@@ -524,12 +524,12 @@ func (e *execution) deliver(m *Message, verr error) {
 		return
 	}
 	st := &e.states[i]
-	if st.phase != pending {
+	if st.phase != phasePending {
 		e.mu.Unlock()
 		c.unexpected.Add(1)
 		return
 	}
-	st.phase = finished
+	st.phase = phaseDone
 	lat := now.Sub(st.sent)
 	e.inflight--
 	e.finished++
@@ -538,8 +538,8 @@ func (e *execution) deliver(m *Message, verr error) {
 	switch {
 	case m.Error != nil:
 		res.Failed = append(res.Failed, Failure{m.From, m.Error})
-	case verrVal != nil && cmd.Aggregate != All:
-		res.Failed = append(res.Failed, Failure{m.From, verrVal})
+	case bad != nil && cmd.Aggregate != All:
+		res.Failed = append(res.Failed, Failure{m.From, bad})
 	default:
 		res.Replies = append(res.Replies, Reply{Agent: m.From, Latency: lat, Message: *m, Value: v})
 		res.Answered = append(res.Answered, m.From)
@@ -564,14 +564,14 @@ func (e *execution) deliver(m *Message, verr error) {
 func (e *execution) fail(i int, err error, begun bool) {
 	e.mu.Lock()
 	st := &e.states[i]
-	if st.phase == finished { // answered although the send reported an error
+	if st.phase == phaseDone { // answered although the send reported an error
 		e.mu.Unlock()
 		return
 	}
-	if st.phase == pending {
+	if st.phase == phasePending {
 		e.inflight--
 	}
-	st.phase = finished
+	st.phase = phaseDone
 	e.finished++
 	e.res.Failed = append(e.res.Failed, Failure{e.targets[i], e.c.publishErr(err)})
 	e.mu.Unlock()
@@ -621,7 +621,7 @@ func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMes
 		}
 		c.cfg.Registry.begin(id)
 		e.mu.Lock()
-		e.states[i] = targetState{sent: time.Now(), phase: pending}
+		e.states[i] = targetState{sent: time.Now(), phase: phasePending}
 		e.inflight++
 		e.mu.Unlock()
 		if err := c.cfg.Bus.Publish(ctx, c.agentSubject(id), m); err != nil {
@@ -782,13 +782,13 @@ collect:
 	ex.mu.Unlock()
 	for i, id := range targets {
 		switch st := ex.states[i]; st.phase {
-		case unsent:
+		case phaseUnsent:
 			if ctxErr != nil {
 				res.Failed = append(res.Failed, Failure{id, ctxErr})
 			} else {
 				res.TimedOut = append(res.TimedOut, id) // never sent: parallelism bound
 			}
-		case pending:
+		case phasePending:
 			if cmd.Aggregate == First && len(res.Replies) > 0 {
 				c.cfg.Registry.abandon(id) // not waited for: no verdict on the agent
 			} else {
