@@ -74,6 +74,11 @@ type ModbusFault struct {
 type ModbusServer struct {
 	srv  *modbus.ModbusServer
 	addr string
+	// build makes a library server on addr. Start after Stop builds a new
+	// one: the library's accept goroutine reads its listener field without
+	// the lock that Start writes it under, a data race when one server is
+	// started again.
+	build func(addr string) (*modbus.ModbusServer, error)
 
 	mu      sync.Mutex
 	units   map[uint8]*modbusUnit
@@ -115,13 +120,7 @@ func NewModbusServer(cfg ModbusConfig) (*ModbusServer, error) {
 	if cfg.TLSCert != nil {
 		scheme = "tcp+tls"
 	}
-	var lastErr error
-	for range 20 {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.build = func(addr string) (*modbus.ModbusServer, error) {
 		srv, err := modbus.NewServer(&modbus.ServerConfiguration{
 			URL:           scheme + "://" + addr,
 			MaxClients:    maxClients,
@@ -131,6 +130,19 @@ func NewModbusServer(cfg ModbusConfig) (*ModbusServer, error) {
 		}, (*modbusHandler)(s))
 		if err != nil {
 			return nil, fmt.Errorf("scadatest: modbus server: %w", err)
+		}
+		return srv, nil
+	}
+	var lastErr error
+	for range 20 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		srv, err := s.build(addr)
+		if err != nil {
+			return nil, err
 		}
 		if err := srv.Start(); err != nil {
 			lastErr = err // someone took the port in between: pick another
@@ -180,10 +192,19 @@ func (s *ModbusServer) Start() error {
 	}
 	select {
 	case <-s.stopped:
-		s.stopped = make(chan struct{})
 	default:
+		return nil // running
 	}
-	return s.srv.Start()
+	srv, err := s.build(s.addr)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	s.srv = srv
+	s.stopped = make(chan struct{})
+	return nil
 }
 
 // Close stops the server for good. Later calls return [scada.ErrClosed].
