@@ -1,12 +1,14 @@
 package scadatest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uasc"
 
 	"github.com/greenlang/gl001/scada"
 )
@@ -235,6 +238,10 @@ func (s *OPCUAServer) startServer() error {
 		opts = append(opts, server.SetLogger(opcuaLogger{s.cfg.Logger}))
 	}
 	srv := server.New(opts...)
+	// Registered before Start, this handler takes the place of the
+	// library's own (which Start registers only where none is).
+	guard := &opcuaSubGuard{srv: srv, known: make(map[*server.Subscription]bool)}
+	srv.RegisterHandler(id.CreateSubscriptionRequest_Encoding_DefaultBinary, guard.create)
 	srv.AddNamespace(s.ns)
 	if objs := srv.Node(ua.NewNumericNodeID(0, id.ObjectsFolder)); objs != nil {
 		objs.AddRef(s.ns.folder, server.RefType(id.Organizes), true)
@@ -280,6 +287,73 @@ func (s *OPCUAServer) deleteSubscriptions() {
 	svc.Mu.Unlock()
 	for _, id := range ids {
 		svc.DeleteSubscription(id)
+	}
+}
+
+// opcuaSubGuard works around a flaw of the library's server (v0.8.0): it
+// numbers a new subscription len(Subs)+1, so ids are reused, and the
+// goroutine of a deleted subscription deletes its id once more as it winds
+// down. A subscription created in between (a client that reconnects at once,
+// after Stop or after deleting its subscriptions) gets the same id and is
+// deleted under its feet. CreateSubscription therefore waits until the
+// goroutines of the subscriptions deleted before have ended.
+type opcuaSubGuard struct {
+	srv   *server.Server
+	mu    sync.Mutex                    // serialises creations
+	known map[*server.Subscription]bool // subscriptions created here, until their goroutine ended
+}
+
+func (g *opcuaSubGuard) create(sc *uasc.SecureChannel, r ua.Request, reqID uint32) (ua.Response, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	svc := g.srv.SubscriptionService
+	g.awaitDeleted(svc)
+	resp, err := svc.CreateSubscription(sc, r, reqID)
+	if cr, ok := resp.(*ua.CreateSubscriptionResponse); ok && err == nil {
+		svc.Mu.Lock()
+		if sub := svc.Subs[cr.SubscriptionID]; sub != nil {
+			g.known[sub] = true
+		}
+		svc.Mu.Unlock()
+	}
+	return resp, err
+}
+
+// awaitDeleted waits, at most a few seconds, until no goroutine of a deleted
+// subscription runs. The library offers no handle on them, so it looks for
+// their receiver in the goroutines' stacks.
+func (g *opcuaSubGuard) awaitDeleted(svc *server.SubscriptionService) {
+	deadline := time.Now().Add(5 * time.Second)
+	buf := make([]byte, 64<<10)
+	for {
+		svc.Mu.Lock()
+		var deleted []*server.Subscription
+		for sub := range g.known {
+			if svc.Subs[sub.ID] != sub {
+				deleted = append(deleted, sub)
+			}
+		}
+		svc.Mu.Unlock()
+		if len(deleted) == 0 {
+			return
+		}
+		n := runtime.Stack(buf, true)
+		for n == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			n = runtime.Stack(buf, true)
+		}
+		running := false
+		for _, sub := range deleted {
+			if bytes.Contains(buf[:n], fmt.Appendf(nil, "server.(*Subscription).run(%p", sub)) {
+				running = true
+			} else {
+				delete(g.known, sub)
+			}
+		}
+		if !running || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
