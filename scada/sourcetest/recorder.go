@@ -16,6 +16,7 @@ type recorder struct {
 	mu     sync.Mutex
 	points []scada.Point
 	more   chan struct{}
+	run    *running // the Run delivering here, if any: waits stop when it returns
 }
 
 func newRecorder() *recorder { return &recorder{more: make(chan struct{}, 1)} }
@@ -83,10 +84,20 @@ func (r *recorder) waitFor(t *testing.T, what string, cond func([]scada.Point) b
 		if cond(ps) {
 			return ps
 		}
+		r.checkRunning(t, what)
 		now := time.Now()
 		if now.After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s; %d points, the last: %v", wait, what, len(ps), ps[max(0, len(ps)-5):])
 		}
 		r.wake(min(deadline.Sub(now), 100*time.Millisecond))
+	}
+}
+
+// checkRunning fails t if the Run delivering to r has returned: what the
+// suite waits for can no longer come.
+func (r *recorder) checkRunning(t *testing.T, what string) {
+	t.Helper()
+	if r.run != nil && r.run.ended() {
+		t.Fatalf("waiting for %s: Run returned %v; the last points: %v", what, r.run.err, r.tail(5))
 	}
 }

@@ -379,6 +379,7 @@ func (s *suite) changeUntilSeen(t *testing.T, r *recorder, tag, what string) {
 			if r.hasValue(from, tag, set) {
 				return
 			}
+			r.checkRunning(t, what)
 			now := time.Now()
 			if now.After(deadline) {
 				t.Fatalf("%s: none of the values %v set on %q arrived within %v; last points: %v", what, set, tag, wait, r.tail(5))
@@ -403,6 +404,12 @@ type running struct {
 func run(t *testing.T, ctx context.Context, src scada.Source, sink scada.Sink) *running {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &running{cancel: cancel, done: make(chan struct{})}
+	switch rec := sink.(type) {
+	case *recorder:
+		rec.run = r
+	case *failingSink:
+		rec.recorder.run = r
+	}
 	go func() {
 		defer close(r.done)
 		r.err = src.Run(ctx, sink)
