@@ -237,8 +237,8 @@ func (s *suite) noLeaks(t *testing.T) {
 	})
 }
 
-// value returns a value for tag that differs from every value the suite set
-// before, within 1000-30000.
+// value returns a new value for tag, within 1000-30000: each call gives the
+// next whole number (wrapping around), never the tag's previous value.
 func (s *suite) value(tag string) float64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
