@@ -36,10 +36,27 @@ const (
 // headers, the application headers as NATS headers, the JSON payload as the
 // data. Times are RFC 3339 with nanoseconds.
 func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
-	h := make(nats.Header, 12+len(m.Headers))
+	// Sized exactly: a map of at most eight entries (a typical reply) is
+	// one small allocation, a larger hint a table twice the size.
+	n := len(m.Headers) + 1 // Type
+	for _, v := range [...]string{m.ID, m.From, m.To, m.Name, m.CorrelationID, m.Signature} {
+		if v != "" {
+			n++
+		}
+	}
+	if !m.Time.IsZero() {
+		n++
+	}
+	if !m.Deadline.IsZero() {
+		n++
+	}
+	if m.Error != nil {
+		n += 2
+	}
+	h := make(nats.Header, n)
 	// One backing array for every header's value slice; each slice is
 	// capped so that an append by the caller cannot clobber its neighbour.
-	vals := make([]string, 0, 12+len(m.Headers))
+	vals := make([]string, 0, n)
 	put := func(k, v string) {
 		vals = append(vals, v)
 		n := len(vals)
