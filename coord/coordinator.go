@@ -320,10 +320,18 @@ func (c *Coordinator) route(_ context.Context, m Message) {
 		ex.deliver(&m, nil)
 		return
 	}
+	// While the verification workers are busy the inbox waits for them
+	// (its own queue keeps the replies); once the Execute is over, late.
+	select {
+	case <-ex.done:
+		c.late.Add(1)
+		return
+	default:
+	}
 	select {
 	case ex.queue <- m:
-	default: // more replies than targets: duplicates
-		c.unexpected.Add(1)
+	case <-ex.done:
+		c.late.Add(1)
 	}
 }
 
@@ -459,6 +467,7 @@ type execution struct {
 	maxPar  int
 	wake    chan struct{} // capacity 1
 	queue   chan Message  // replies awaiting verification; nil without a Guard
+	done    chan struct{} // closed when collection ends, with queue
 
 	mu        sync.Mutex
 	states    []targetState
@@ -580,15 +589,15 @@ func (e *execution) fail(i int, err error, begun bool) {
 	}
 }
 
-// verify checks queued replies until done is closed; Execute runs up to
+// verify checks queued replies until the collection ends; Execute runs up to
 // GOMAXPROCS of these so that signature checks use every core.
-func (e *execution) verify(done <-chan struct{}) {
+func (e *execution) verify() {
 	g := e.c.cfg.Guard
 	for {
 		select {
 		case m := <-e.queue:
 			e.deliver(&m, g.Check(&m))
-		case <-done:
+		case <-e.done:
 			return
 		}
 	}
@@ -692,7 +701,10 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	res.Replies = make([]Reply, 0, len(targets))
 	res.Answered = make([]string, 0, len(targets))
 	if c.cfg.Guard != nil {
-		ex.queue = make(chan Message, 2*len(targets)+4)
+		// A small buffer: the workers keep up with the inbox unless the
+		// signatures are slow, and then the inbox waits for them.
+		ex.queue = make(chan Message, min(len(targets), verifyQueue))
+		ex.done = make(chan struct{})
 	}
 	token := NewID()
 	c.mu.Lock()
@@ -722,12 +734,18 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	// Replies are verified in parallel: one signature check per reply costs
 	// tens of microseconds with EdDSA, too much to do 99 of them in a row.
 	if ex.queue != nil {
-		done := make(chan struct{})
 		var wg sync.WaitGroup
 		for range min(runtime.GOMAXPROCS(0), len(targets)) {
-			wg.Go(func() { ex.verify(done) })
+			wg.Go(ex.verify)
 		}
-		defer func() { close(done); wg.Wait() }()
+		defer func() {
+			close(ex.done)
+			wg.Wait()
+			for range len(ex.queue) { // queued, never checked
+				<-ex.queue
+				c.late.Add(1)
+			}
+		}()
 	}
 
 	replyTo := c.inbox + "." + token
@@ -832,6 +850,9 @@ func (c *Coordinator) agentSubject(id string) string {
 // maxSubjects bounds the subject cache: far above a fleet's size, it only
 // keeps a flood of made-up agent ids from growing it without end.
 const maxSubjects = 1 << 14
+
+// verifyQueue bounds the replies waiting for signature checks per Execute.
+const verifyQueue = 32
 
 func (c *Coordinator) publishErr(err error) error {
 	if err == nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,5 +149,72 @@ func TestSealNeedsIdentity(t *testing.T) {
 	}
 	if _, err := coord.NewGuard(coord.GuardConfig{}); !errors.Is(err, coord.ErrBadConfig) {
 		t.Errorf("Guard without verifier: %v", err)
+	}
+}
+
+// gatedVerifier, once armed, holds every check until the gate opens:
+// signature checks slower than the replies arrive.
+type gatedVerifier struct {
+	coord.Verifier
+	armed *atomic.Bool
+	gate  <-chan struct{}
+}
+
+func (g gatedVerifier) Verify(tok string) (coord.Claims, error) {
+	if g.armed.Load() {
+		<-g.gate
+	}
+	return g.Verifier.Verify(tok)
+}
+
+// TestSignedRepliesOutnumberVerifiers checks that when the coordinator's
+// signature checks fall behind, replies wait for them rather than being
+// dropped: more agents answer than the verification queue holds.
+func TestSignedRepliesOutnumberVerifiers(t *testing.T) {
+	const n = 70
+	key := hmacSigner{[]byte("fleet-key")}
+	gate := make(chan struct{})
+	var open bool
+	var armed atomic.Bool
+	g, err := coord.NewGuard(coord.GuardConfig{Verifier: gatedVerifier{key, &armed, gate}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFleet(t, n, fleetOpts{
+		coordCfg: func(c *coord.CoordinatorConfig) { c.Signer, c.Guard = key, g },
+		agentCfg: func(i int, c *coord.AgentConfig) { c.Signer = key },
+		handlers: valueHandlers,
+	})
+	t.Cleanup(func() {
+		if !open {
+			close(gate)
+		}
+	})
+	armed.Store(true)
+	done := make(chan *coord.Result)
+	go func() {
+		res, err := f.coord.Execute(context.Background(), coord.Command{
+			Name: "read_temp", Params: tempParams{"B-1"}, Aggregate: coord.Sum, Field: "temp", Timeout: time.Minute,
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	eventually(t, "every agent answered", func() bool {
+		var handled uint64
+		for _, a := range f.agents {
+			handled += a.Stats().Handled
+		}
+		return handled == n
+	})
+	open = true
+	close(gate)
+	res := <-done
+	if res == nil || len(res.Answered) != n || res.Number != n*(n+1)/2 {
+		t.Fatalf("answered %d of %d: %+v", len(res.Answered), n, res)
+	}
+	if st := f.coord.Stats(); st.Unexpected != 0 || st.Late != 0 || st.Rejected != 0 {
+		t.Errorf("coordinator stats %+v", st)
 	}
 }
