@@ -320,18 +320,14 @@ func (c *Coordinator) route(_ context.Context, m Message) {
 		ex.deliver(&m, nil)
 		return
 	}
-	// While the verification workers are busy the inbox waits for them
-	// (its own queue keeps the replies); once the Execute is over, late.
 	select {
 	case <-ex.done:
 		c.late.Add(1)
-		return
-	default:
-	}
-	select {
 	case ex.queue <- m:
-	case <-ex.done:
-		c.late.Add(1)
+	default:
+		// The workers are behind: check this one here rather than wait
+		// for them (which would hold up other Executes' replies) or drop it.
+		ex.deliver(&m, c.cfg.Guard.Check(&m))
 	}
 }
 
@@ -702,7 +698,8 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	res.Answered = make([]string, 0, len(targets))
 	if c.cfg.Guard != nil {
 		// A small buffer: the workers keep up with the inbox unless the
-		// signatures are slow, and then the inbox waits for them.
+		// signatures are slow, and then the inbox checks the overflow
+		// itself.
 		ex.queue = make(chan Message, min(len(targets), verifyQueue))
 		ex.done = make(chan struct{})
 	}

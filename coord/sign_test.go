@@ -168,8 +168,8 @@ func (g gatedVerifier) Verify(tok string) (coord.Claims, error) {
 }
 
 // TestSignedRepliesOutnumberVerifiers checks that when the coordinator's
-// signature checks fall behind, replies wait for them rather than being
-// dropped: more agents answer than the verification queue holds.
+// signature checks fall behind, no reply is dropped: more agents answer than
+// the verification queue holds.
 func TestSignedRepliesOutnumberVerifiers(t *testing.T) {
 	const n = 70
 	key := hmacSigner{[]byte("fleet-key")}
