@@ -274,6 +274,9 @@ func run(ctx context.Context, cfg Config, opts Options, out io.Writer) error {
 // could not start. Run may be called once.
 func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	defer o.closeERP()
+	// The summary loop and Run both print; out need not be safe for
+	// concurrent use (a bytes.Buffer in tests is not).
+	out = &lockedWriter{w: out}
 	o.start = time.Now()
 	var ln net.Listener
 	if o.cfg.HTTP.Listen != "off" {
@@ -828,4 +831,16 @@ func (o *Orchestrator) roundParams() (heatParams, []transform.Window) {
 		e.mu.Unlock()
 	}
 	return p, windows
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
