@@ -331,7 +331,11 @@ func (a *Agent) serve(ctx context.Context, m Message) {
 			return
 		}
 	}
-	start := time.Now()
+	var start time.Time
+	auditing := a.log.Enabled(ctx, slog.LevelInfo)
+	if auditing {
+		start = time.Now() // the clock is read only for the audit record
+	}
 	hctx := ctx
 	if !m.Deadline.IsZero() {
 		hc := newHandlerCtx(ctx, m.Deadline)
@@ -348,9 +352,11 @@ func (a *Agent) serve(ctx context.Context, m Message) {
 	if dedupe {
 		a.dedupe.put(key, dedupeEntry{out, rerr})
 	}
-	if rerr != nil {
+	switch {
+	case !auditing:
+	case rerr != nil:
 		a.audit("answered", &m, "error", rerr.Code, "latency", time.Since(start))
-	} else {
+	default:
 		a.audit("answered", &m, "latency", time.Since(start))
 	}
 	a.reply(ctx, &m, out, rerr)

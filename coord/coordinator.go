@@ -612,21 +612,26 @@ func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMes
 	}
 	e.next = hi
 	e.mu.Unlock()
+	// The whole batch counts as in flight at once (one registry lock);
+	// a target whose message cannot be signed is taken back.
+	c.cfg.Registry.begin(e.targets[lo:hi]...)
 	for i := lo; i < hi; i++ {
 		id := e.targets[i]
 		m := Message{
 			ID: NewID(), Type: typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: replyTo,
 			CorrelationID: cmd.ID, Time: time.Now(), Deadline: deadline, Payload: payload,
 		}
+		sent := m.Time
 		if c.cfg.Signer != nil {
 			if err := Seal(&m, c.cfg.Signer, c.cfg.SignTTL); err != nil {
+				c.cfg.Registry.abandon(id)
 				e.fail(i, err, false)
 				continue
 			}
+			sent = time.Now()
 		}
-		c.cfg.Registry.begin(id)
 		e.mu.Lock()
-		e.states[i] = targetState{sent: time.Now(), phase: phasePending}
+		e.states[i] = targetState{sent: sent, phase: phasePending}
 		e.inflight++
 		e.mu.Unlock()
 		if err := c.cfg.Bus.Publish(ctx, c.agentSubject(id), m); err != nil {

@@ -51,7 +51,7 @@ type LocalBus struct {
 	root    *subNode
 	subs    map[*localSub]struct{}
 	isDone  bool
-	replyMu sync.Mutex
+	replyMu sync.RWMutex
 	replies map[string]chan Message
 
 	published atomic.Uint64
@@ -119,12 +119,20 @@ func (b *LocalBus) Publish(ctx context.Context, subject string, m Message) error
 func (b *LocalBus) publish(subject string, m Message) (int, error) {
 	m.Subject = subject
 	if strings.HasPrefix(subject, inboxPrefix) {
-		b.replyMu.Lock()
-		ch, ok := b.replies[subject]
+		// Most inbox traffic is for subscriptions (a Coordinator's replies),
+		// not for a pending Request: look under the read lock first.
+		b.replyMu.RLock()
+		_, ok := b.replies[subject]
+		b.replyMu.RUnlock()
+		var ch chan Message
 		if ok {
-			delete(b.replies, subject)
+			b.replyMu.Lock()
+			ch, ok = b.replies[subject]
+			if ok {
+				delete(b.replies, subject)
+			}
+			b.replyMu.Unlock()
 		}
-		b.replyMu.Unlock()
 		if ok {
 			b.published.Add(1)
 			ch <- m // buffered for exactly this one reply

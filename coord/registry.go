@@ -370,11 +370,13 @@ func (r *Registry) Run(ctx context.Context) error {
 	}
 }
 
-// begin marks a request to agent id as in flight.
-func (r *Registry) begin(id string) {
+// begin marks requests to the agents ids as in flight, under one lock.
+func (r *Registry) begin(ids ...string) {
 	r.mu.Lock()
-	if e, ok := r.agents[id]; ok {
-		e.st.Perf.InFlight++
+	for _, id := range ids {
+		if e, ok := r.agents[id]; ok {
+			e.st.Perf.InFlight++
+		}
 	}
 	r.mu.Unlock()
 }
