@@ -74,6 +74,12 @@
 // Execute ended is dropped and counted (CoordinatorStats.Late). One slow or
 // crashed agent never holds the others past the deadline.
 //
+// Replies are applied where they arrive rather than handed to the Execute
+// goroutine one by one. Signed replies are checked by up to GOMAXPROCS
+// workers per Execute, and by the inbox subscription itself when those fall
+// behind, so that signature checks use every core and no reply is dropped
+// for want of a checker.
+//
 // # Agent
 //
 // Agent is the SDK for GL-002..GL-100: NewAgent, Handle for each command or
