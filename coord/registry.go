@@ -52,7 +52,7 @@ func (a AgentInfo) Has(c string) bool { return slices.Contains(a.Capabilities, c
 // load-balanced strategy prefers agents with few requests in flight, low
 // latency and a high success rate.
 type Performance struct {
-	Latency     time.Duration // exponentially weighted moving average of reply latency
+	Latency     time.Duration // EWMA of the time from a request to its reply, error or timeout
 	SuccessRate float64       // EWMA of successes (1) and failures or timeouts (0); 1 before any request
 	InFlight    int           // requests sent and not yet answered or timed out
 	Requests    uint64        // requests finished
@@ -400,23 +400,31 @@ func (r *Registry) finish(id string, latency time.Duration, ok bool) {
 	} else {
 		p.Failures++
 	}
+	// A failure or a timeout cost the caller its wait as much as a reply
+	// did: it counts in the latency too, or an agent that only ever timed
+	// out would look as fast as a new one.
 	switch {
-	case ok && p.Latency == 0:
+	case latency <= 0: // nothing was measured (the request never went out)
+	case p.Latency == 0:
 		p.Latency = latency
-	case ok:
+	default:
 		p.Latency = time.Duration(a*float64(latency) + (1-a)*float64(p.Latency))
 	}
 	p.SuccessRate = a*s + (1-a)*p.SuccessRate
 	p.Requests++
 }
 
-// score orders agents for load balancing: lower is better.
+// score orders agents for load balancing: lower is better. A command is not
+// retried on another agent, so reliability weighs more than speed: the
+// success rate counts squared, and an agent that fails fast does not win
+// over one that answers slowly but surely.
 func (p Performance) score() float64 {
 	lat := float64(p.Latency)
 	if lat == 0 {
 		lat = float64(time.Millisecond)
 	}
-	return float64(p.InFlight+1) * lat / max(p.SuccessRate, 0.05)
+	s := max(p.SuccessRate, 0.01)
+	return float64(p.InFlight+1) * lat / (s * s)
 }
 
 // abandon ends a request begun with begin without judging the agent.

@@ -47,3 +47,33 @@ func TestLoadBalancedPrefersFastReliableIdle(t *testing.T) {
 		t.Errorf("slow agent perf = %+v", st.Perf)
 	}
 }
+
+// TestLoadBalancedAvoidsAgentsThatTimeOutOrFailFast: an agent whose requests
+// only ever time out, and one that fails at once, must not rank above one
+// that answers slowly but surely.
+func TestLoadBalancedAvoidsAgentsThatTimeOutOrFailFast(t *testing.T) {
+	reg, err := NewRegistry(RegistryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"GL-010", "GL-011", "GL-012"} {
+		_ = reg.Register(AgentInfo{ID: id})
+	}
+	for range 10 {
+		reg.begin("GL-010")
+		reg.finish("GL-010", 2*time.Second, false) // timed out
+		reg.begin("GL-011")
+		reg.finish("GL-011", time.Millisecond, false) // failed at once
+		reg.begin("GL-012")
+		reg.finish("GL-012", 80*time.Millisecond, true) // slow but sure
+	}
+	c := &Coordinator{cfg: CoordinatorConfig{Registry: reg}}
+	got, _ := c.selectTargets(&Command{Name: "x", Strategy: LoadBalanced})
+	if !slices.Equal(got, []string{"GL-012"}) {
+		t.Errorf("load balanced picked %v, want [GL-012]", got)
+	}
+	st, _ := reg.Get("GL-010")
+	if st.Perf.Latency < time.Second {
+		t.Errorf("an agent that only timed out has latency %v; its waits must count", st.Perf.Latency)
+	}
+}
