@@ -3,28 +3,12 @@ package coord_test
 import (
 	"context"
 	"fmt"
-	"math"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/greenlang/gl001/coord"
+	"github.com/greenlang/gl001/internal/benchlat"
 )
-
-// reportLatency reports the median and 99th percentile of per-operation
-// latencies in microseconds.
-func reportLatency(b *testing.B, lat []time.Duration) {
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	q := func(p float64) float64 {
-		i := min(len(lat)-1, max(0, int(math.Ceil(p*float64(len(lat))))-1))
-		return float64(lat[i]) / float64(time.Microsecond)
-	}
-	b.ReportMetric(q(0.50), "p50-us")
-	b.ReportMetric(q(0.99), "p99-us")
-}
 
 // BenchmarkRequestLocal measures one request/reply round trip on the
 // in-process bus. Goal: p99 below 20 µs.
@@ -50,7 +34,7 @@ func BenchmarkRequestLocal(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	benchlat.Report(b, lat)
 }
 
 // BenchmarkBroadcast99Local measures a Coordinator broadcast to 99 in-process
@@ -75,7 +59,7 @@ func BenchmarkBroadcast99Local(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	benchlat.Report(b, lat)
 }
 
 // BenchmarkBroadcast99LocalBare is the floor under BenchmarkBroadcast99Local
@@ -124,5 +108,5 @@ func BenchmarkBroadcast99LocalBare(b *testing.B) {
 		timeout.Stop()
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	benchlat.Report(b, lat)
 }

@@ -3,8 +3,6 @@ package natsbus_test
 import (
 	"context"
 	"fmt"
-	"math"
-	"slices"
 	"testing"
 	"time"
 
@@ -12,20 +10,8 @@ import (
 
 	"github.com/greenlang/gl001/coord"
 	"github.com/greenlang/gl001/coord/natsbus"
+	"github.com/greenlang/gl001/internal/benchlat"
 )
-
-func reportLatency(b *testing.B, lat []time.Duration) {
-	if len(lat) == 0 {
-		return
-	}
-	slices.Sort(lat)
-	q := func(p float64) float64 {
-		i := min(len(lat)-1, max(0, int(math.Ceil(p*float64(len(lat))))-1))
-		return float64(lat[i]) / float64(time.Microsecond)
-	}
-	b.ReportMetric(q(0.50), "p50-us")
-	b.ReportMetric(q(0.99), "p99-us")
-}
 
 // BenchmarkRequestNATS measures one request/reply round trip through an
 // embedded nats-server, requester and responder on separate connections.
@@ -54,7 +40,7 @@ func BenchmarkRequestNATS(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	benchlat.Report(b, lat)
 }
 
 // BenchmarkBroadcast99NATS measures a Coordinator broadcast to 99 agents
@@ -85,7 +71,7 @@ func benchBroadcast99NATS(b *testing.B, unsigned bool) {
 		}
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	benchlat.Report(b, lat)
 }
 
 // BenchmarkBroadcast99NATSBare is the floor under BenchmarkBroadcast99NATS on
@@ -130,7 +116,7 @@ func BenchmarkBroadcast99NATSBare(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
-	reportLatency(b, lat)
+	benchlat.Report(b, lat)
 }
 
 // BenchmarkCodec encodes a typical signed command into a NATS message and
