@@ -14,13 +14,16 @@
 //	  scada/modbus   Source over Modbus TCP (simonvetter/modbus)
 //	  scada/mqtt     Source over MQTT 5 (paho.golang), JSON and Sparkplug B
 //	  scada/scadatest  in-process OPC UA, Modbus and MQTT simulators
+//	  scada/sourcetest the conformance suite every Source passes
 //	erp         Client, Query, the record types and the shared HTTP machinery
 //	  erp/sap, erp/oracle, erp/dynamics, erp/workday   one Client per system
 //	  erp/erptest    fake ERP servers speaking each system's wire format
 //	coord       Message, Bus, in-process bus, Registry, Coordinator, Agent
 //	  coord/natsbus  Bus over NATS
 //	  coord/jwtauth  message signing and verification with JWT
-//	transform   Pipeline and its stages: calibrate, convert, validate, score
+//	  coord/bustest  the conformance suite every Bus passes
+//	transform   Pipeline and its stages: calibrate, convert, validate, score,
+//	            aggregate; ERP normalisation; agent message payloads
 //
 // The core packages (units, scada, erp, coord, transform) import only the
 // standard library, golang.org/x and each other; protocol libraries appear only in
