@@ -11,7 +11,7 @@
 //	resilience  backoff, circuit breakers, connection supervision, HTTP retries
 //	scada       Point, Quality, Source, Sink, Collector and the store-and-forward Buffer
 //	  scada/opcua    Source over OPC UA (gopcua)
-//	  scada/modbus   Source over Modbus TCP (simonvetter/modbus)
+//	  scada/modbus   Source over Modbus TCP and Modbus/TCP Security
 //	  scada/mqtt     Source over MQTT 5 (paho.golang), JSON and Sparkplug B
 //	  scada/scadatest  in-process OPC UA, Modbus and MQTT simulators
 //	  scada/sourcetest the conformance suite every Source passes
