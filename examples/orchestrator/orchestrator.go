@@ -69,6 +69,7 @@ type Orchestrator struct {
 	erps       []*erpSystem
 	signer     *jwtauth.HS256
 	pipeline   transform.Pipeline
+	deadband   *transform.Deadband // the pipeline's last stage, for its counters
 	validator  *transform.Validator
 	aggregator *transform.Aggregator
 
@@ -241,6 +242,7 @@ func (o *Orchestrator) buildPipeline() error {
 		}
 		return batch, err
 	})
+	o.deadband = deadband
 	o.pipeline = transform.Chain(calibrator, converter, score, deadband)
 	return nil
 }
@@ -388,8 +390,9 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	wg.Wait()
 	st := o.collector.Stats()
 	bs := o.buffer.Stats()
-	fmt.Fprintf(out, "drained: %d points accepted from the sources, %d delivered to the pipeline, %d in the buffer, %d read by %s\n",
-		st.Accepted, st.Delivered, bs.Appended, o.consumedPoints(), consumerName)
+	db := o.deadband.Stats()
+	fmt.Fprintf(out, "drained: %d points accepted from the sources, %d delivered to the pipeline, %d left out by the deadband (%d unchanged, %d redelivered), %d in the buffer, %d read by %s\n",
+		st.Accepted, st.Delivered, db.Suppressed+db.Duplicates, db.Suppressed, db.Duplicates, bs.Appended, o.consumedPoints(), consumerName)
 	if cerr != nil && !errors.Is(cerr, scada.ErrClosed) {
 		return fmt.Errorf("collector: %w", cerr)
 	}

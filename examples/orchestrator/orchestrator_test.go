@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -206,6 +207,18 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	// Nothing is lost on the way: every accepted point reaches the pipeline,
+	// every point the deadband keeps reaches the buffer, and the consumer
+	// reads them all.
+	line := out[strings.LastIndex(out, "drained:"):]
+	var accepted, delivered, leftOut, unchanged, redelivered, buffered, read int
+	if _, err := fmt.Sscanf(line, "drained: %d points accepted from the sources, %d delivered to the pipeline, %d left out by the deadband (%d unchanged, %d redelivered), %d in the buffer, %d read by",
+		&accepted, &delivered, &leftOut, &unchanged, &redelivered, &buffered, &read); err != nil {
+		t.Fatalf("drained line %q: %v", line, err)
+	}
+	if accepted == 0 || accepted != delivered || delivered-leftOut != buffered || buffered != read {
+		t.Errorf("points lost between the stages: %s", line)
 	}
 }
 
