@@ -53,6 +53,7 @@ type LocalBus struct {
 	isDone  bool
 	replyMu sync.RWMutex
 	replies map[string]chan Message
+	pending atomic.Int64 // len(replies): lets replies to subscriptions skip the map
 
 	published atomic.Uint64
 	dropped   atomic.Uint64
@@ -118,7 +119,7 @@ func (b *LocalBus) Publish(ctx context.Context, subject string, m Message) error
 
 func (b *LocalBus) publish(subject string, m Message) (int, error) {
 	m.Subject = subject
-	if strings.HasPrefix(subject, inboxPrefix) {
+	if b.pending.Load() > 0 && strings.HasPrefix(subject, inboxPrefix) {
 		// Most inbox traffic is for subscriptions (a Coordinator's replies),
 		// not for a pending Request: look under the read lock first.
 		b.replyMu.RLock()
@@ -130,6 +131,7 @@ func (b *LocalBus) publish(subject string, m Message) (int, error) {
 			ch, ok = b.replies[subject]
 			if ok {
 				delete(b.replies, subject)
+				b.pending.Add(-1)
 			}
 			b.replyMu.Unlock()
 		}
@@ -174,7 +176,7 @@ func (b *LocalBus) Subscribe(subject string, h Handler) (Subscription, error) {
 		return nil, fmt.Errorf("%w: nil handler", ErrBadConfig)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &localSub{bus: b, subject: subject, signal: make(chan struct{}, 1), cancel: cancel, done: ctx.Done()}
+	s := &localSub{bus: b, subject: subject, signal: make(chan struct{}, 1), cancel: cancel}
 	b.mu.Lock()
 	if b.isDone {
 		b.mu.Unlock()
@@ -203,10 +205,14 @@ func (b *LocalBus) Request(ctx context.Context, subject string, m Message) (Mess
 	ch := make(chan Message, 1)
 	b.replyMu.Lock()
 	b.replies[inbox] = ch
+	b.pending.Add(1)
 	b.replyMu.Unlock()
 	forget := func() {
 		b.replyMu.Lock()
-		delete(b.replies, inbox)
+		if _, ok := b.replies[inbox]; ok {
+			delete(b.replies, inbox)
+			b.pending.Add(-1)
+		}
 		b.replyMu.Unlock()
 	}
 	m.ReplyTo = inbox
@@ -261,8 +267,7 @@ func (b *LocalBus) Close() error {
 	b.isDone = true
 	close(b.closed)
 	for s := range b.subs {
-		s.closed.Store(true)
-		s.cancel()
+		s.stop()
 	}
 	clear(b.subs)
 	b.root = &subNode{}
@@ -285,7 +290,6 @@ type localSub struct {
 	signal chan struct{} // capacity 1: "the queue may be non-empty"
 
 	cancel    context.CancelFunc
-	done      <-chan struct{}
 	closed    atomic.Bool
 	delivered atomic.Uint64
 	dropped   atomic.Uint64
@@ -328,15 +332,23 @@ func (s *localSub) pop() (Message, bool) {
 	return m, true
 }
 
+// stop ends the subscription: its goroutine returns before the next
+// message, and its handler's context is cancelled.
+func (s *localSub) stop() {
+	s.closed.Store(true)
+	s.cancel()
+	select { // wake the goroutine if it is waiting for messages
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// run delivers the queued messages in order until stop. It waits on the
+// signal channel alone (stop signals too), which is cheaper than a select.
 func (s *localSub) run(ctx context.Context, h Handler) {
 	defer s.bus.wg.Done()
 	for {
-		for {
-			select {
-			case <-s.done:
-				return
-			default:
-			}
+		for !s.closed.Load() {
 			m, ok := s.pop()
 			if !ok {
 				break
@@ -344,11 +356,10 @@ func (s *localSub) run(ctx context.Context, h Handler) {
 			s.delivered.Add(1)
 			h(ctx, m)
 		}
-		select {
-		case <-s.done:
+		if s.closed.Load() {
 			return
-		case <-s.signal:
 		}
+		<-s.signal
 	}
 }
 
@@ -368,11 +379,10 @@ func (s *localSub) Unsubscribe() error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	s.closed.Store(true)
 	b.root.remove(s.subject, s)
 	delete(b.subs, s)
+	s.stop()
 	b.mu.Unlock()
-	s.cancel()
 	return nil
 }
 
