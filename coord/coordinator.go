@@ -459,7 +459,7 @@ type execution struct {
 	c       *Coordinator
 	cmd     *Command
 	targets []string
-	index   map[string]int // target id -> index in targets and states
+	index   map[string]int // target id -> index in targets and states; nil when targets are sorted
 	maxPar  int
 	wake    chan struct{} // capacity 1
 	queue   chan Message  // replies awaiting verification; nil without a Guard
@@ -468,7 +468,6 @@ type execution struct {
 	mu        sync.Mutex
 	states    []targetState
 	res       *Result
-	values    []json.RawMessage
 	next      int // targets[next:] not sent yet
 	inflight  int
 	finished  int
@@ -487,6 +486,25 @@ const (
 	phasePending
 	phaseDone
 )
+
+// find returns the index of target id. A broadcast's targets come sorted
+// from the registry and are searched without building a map.
+func (e *execution) find(id string) (int, bool) {
+	if e.index != nil {
+		i, ok := e.index[id]
+		return i, ok
+	}
+	return slices.BinarySearch(e.targets, id)
+}
+
+func strictlySorted(ids []string) bool {
+	for i := 1; i < len(ids); i++ {
+		if ids[i-1] >= ids[i] {
+			return false
+		}
+	}
+	return true
+}
 
 func (e *execution) signal() {
 	select {
@@ -507,7 +525,7 @@ func (e *execution) deliver(m *Message, verr error) {
 		c.unexpected.Add(1)
 		return
 	}
-	i, known := e.index[m.From]
+	i, known := e.find(m.From)
 	if !known {
 		c.unexpected.Add(1)
 		return
@@ -548,7 +566,6 @@ func (e *execution) deliver(m *Message, verr error) {
 	default:
 		res.Replies = append(res.Replies, Reply{Agent: m.From, Latency: lat, Message: *m, Value: v})
 		res.Answered = append(res.Answered, m.From)
-		e.values = append(e.values, v)
 		if cmd.Aggregate == First {
 			e.over = true // the answer is in: the rest are not waited for
 		}
@@ -691,13 +708,14 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 
 	ex := &execution{
 		c: c, cmd: &cmd, targets: targets, maxPar: maxPar, res: res,
-		index:  make(map[string]int, len(targets)),
 		states: make([]targetState, len(targets)),
-		values: make([]json.RawMessage, 0, len(targets)),
 		wake:   make(chan struct{}, 1),
 	}
-	for i, id := range targets {
-		ex.index[id] = i
+	if !strictlySorted(targets) {
+		ex.index = make(map[string]int, len(targets))
+		for i, id := range targets {
+			ex.index[id] = i
+		}
 	}
 	res.Replies = make([]Reply, 0, len(targets))
 	res.Answered = make([]string, 0, len(targets))
@@ -821,7 +839,7 @@ collect:
 			}
 		}
 	}
-	aggregateInto(res, cmd.Aggregate, ex.values, len(targets)+len(failed))
+	aggregateInto(res, cmd.Aggregate, len(targets)+len(failed))
 	res.Partial = len(res.Answered) < len(targets)+len(failed)
 	if cmd.Aggregate == First {
 		res.Partial = len(res.Answered) == 0
@@ -863,24 +881,30 @@ func (c *Coordinator) publishErr(err error) error {
 	return fmt.Errorf("coord: send: %w", err)
 }
 
-func aggregateInto(res *Result, a Aggregation, values []json.RawMessage, asked int) {
-	if len(values) == 0 {
+// aggregateInto combines the values of res.Replies, in arrival order.
+func aggregateInto(res *Result, a Aggregation, asked int) {
+	replies := res.Replies
+	if len(replies) == 0 {
 		return
 	}
 	switch {
 	case a.numeric():
-		xs := make([]float64, 0, len(values))
-		for _, v := range values {
-			f, _ := number(v) // checked on arrival
+		xs := make([]float64, 0, len(replies))
+		for _, r := range replies {
+			f, _ := number(r.Value) // checked on arrival
 			xs = append(xs, f)
 		}
 		res.Number = reduce(a, xs)
 		res.Value, _ = json.Marshal(res.Number)
 	case a == Majority:
+		values := make([]json.RawMessage, len(replies))
+		for i, r := range replies {
+			values[i] = r.Value
+		}
 		res.Value, res.Votes = majority(values)
 		res.Consensus = 2*res.Votes > asked
 	case a == First:
-		res.Value = values[0]
+		res.Value = replies[0].Value
 	}
 }
 

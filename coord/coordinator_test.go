@@ -260,6 +260,16 @@ func TestStrategies(t *testing.T) {
 	if !slices.Equal(res.Answered, []string{agentID(3)}) || len(res.Failed) != 1 || !errors.Is(res.Failed[0].Err, coord.ErrUnknownAgent) {
 		t.Errorf("explicit targets: answered %v, failed %v", res.Answered, res.Failed)
 	}
+
+	// Targets out of order are matched to their replies all the same.
+	unsorted := []string{agentID(3), agentID(0), agentID(2), agentID(1)}
+	res, err = f.coord.Execute(ctx, coord.Command{Name: "who", Targets: unsorted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(slices.Values(res.Answered)); !slices.Equal(got, slices.Sorted(slices.Values(unsorted))) || res.Partial {
+		t.Errorf("unsorted targets: answered %v, failed %v, timed out %v", res.Answered, res.Failed, res.TimedOut)
+	}
 }
 
 func TestPolicyAndAudit(t *testing.T) {
