@@ -458,6 +458,7 @@ func (c *Coordinator) selectTargets(cmd *Command) (targets []string, failed []Fa
 type execution struct {
 	c       *Coordinator
 	cmd     *Command
+	start   time.Time
 	targets []string
 	index   map[string]int // target id -> index in targets and states; nil when targets are sorted
 	maxPar  int
@@ -476,7 +477,7 @@ type execution struct {
 }
 
 type targetState struct {
-	sent  time.Time
+	sent  time.Duration // since execution.start: half the size of a time.Time
 	phase uint8
 }
 
@@ -553,7 +554,7 @@ func (e *execution) deliver(m *Message, verr error) {
 		return
 	}
 	st.phase = phaseDone
-	lat := now.Sub(st.sent)
+	lat := now.Sub(e.start) - st.sent
 	e.inflight--
 	e.finished++
 	e.lastReply = now
@@ -648,7 +649,7 @@ func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMes
 			sent = time.Now()
 		}
 		e.mu.Lock()
-		e.states[i] = targetState{sent: sent, phase: phasePending}
+		e.states[i] = targetState{sent: sent.Sub(e.start), phase: phasePending}
 		e.inflight++
 		e.mu.Unlock()
 		if err := c.cfg.Bus.Publish(ctx, c.agentSubject(id), m); err != nil {
@@ -707,7 +708,7 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	}
 
 	ex := &execution{
-		c: c, cmd: &cmd, targets: targets, maxPar: maxPar, res: res,
+		c: c, cmd: &cmd, start: start, targets: targets, maxPar: maxPar, res: res,
 		states: make([]targetState, len(targets)),
 		wake:   make(chan struct{}, 1),
 	}
@@ -830,7 +831,7 @@ collect:
 			if cmd.Aggregate == First && len(res.Replies) > 0 {
 				c.cfg.Registry.abandon(id) // not waited for: no verdict on the agent
 			} else {
-				c.cfg.Registry.finish(id, time.Since(st.sent), false)
+				c.cfg.Registry.finish(id, time.Since(start)-st.sent, false)
 			}
 			if ctxErr != nil {
 				res.Failed = append(res.Failed, Failure{id, ctxErr})
