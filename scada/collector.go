@@ -534,8 +534,8 @@ func (c *Collector) deliver(ctx context.Context, batch []Point) {
 	if ctx.Err() == nil {
 		err := c.sink.Deliver(ctx, batch)
 		if err == nil {
+			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
 			c.delivered.Add(n)
-			c.batches.Add(1)
 			return
 		}
 		c.sinkFailed(err)
@@ -554,8 +554,8 @@ func (c *Collector) deliver(ctx context.Context, batch []Point) {
 		}
 		switch {
 		case err == nil:
+			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
 			c.delivered.Add(n)
-			c.batches.Add(1)
 			return
 		case errors.Is(err, ErrBadInput):
 			c.rejected.Add(n)

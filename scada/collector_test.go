@@ -156,7 +156,11 @@ func TestCollectorFansInEverySource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "every point at the sink", func() bool { return sink.count() == sources*batches*size })
+	// The Collector counts a batch as delivered after the sink's Deliver
+	// returns, a moment after the sink has counted it.
+	waitUntil(t, "every point at the sink", func() bool {
+		return sink.count() == sources*batches*size && c.Stats().Delivered == sources*batches*size
+	})
 
 	// Per source, the points arrive in order, each once, named after the source.
 	next := map[string]int{}
@@ -462,7 +466,7 @@ func TestCollectorRetriesAFailingSink(t *testing.T) {
 	if err := c.Add("s", &seqSource{batches: 1, size: 5}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "delivery", func() bool { return sink.count() == 5 })
+	waitUntil(t, "delivery", func() bool { return sink.count() == 5 && c.Stats().Delivered == 5 })
 	st := c.Stats()
 	if st.SinkErrors != 3 || st.Delivered != 5 || st.Batches != 1 || st.Rejected != 0 {
 		t.Errorf("stats %+v", st)
