@@ -378,15 +378,17 @@ type dedupeEntry struct {
 }
 
 // dedupe remembers the last n replies by key, evicting the oldest. It is
-// used from one subscription goroutine only.
+// used from one subscription goroutine only. It grows as commands arrive, so
+// an agent that is only queried costs nothing here.
 type dedupe struct {
-	ring []string
+	n    int
+	ring []string // keys in arrival order, a ring once it holds n
 	next int
 	m    map[string]dedupeEntry
 }
 
 func newDedupe(n int) *dedupe {
-	return &dedupe{ring: make([]string, n), m: make(map[string]dedupeEntry, n)}
+	return &dedupe{n: n, m: make(map[string]dedupeEntry)}
 }
 
 func (d *dedupe) get(k string) (dedupeEntry, bool) {
@@ -396,11 +398,13 @@ func (d *dedupe) get(k string) (dedupeEntry, bool) {
 
 func (d *dedupe) put(k string, e dedupeEntry) {
 	if _, ok := d.m[k]; !ok {
-		if old := d.ring[d.next]; old != "" {
-			delete(d.m, old)
+		if len(d.ring) < d.n {
+			d.ring = append(d.ring, k)
+		} else {
+			delete(d.m, d.ring[d.next])
+			d.ring[d.next] = k
+			d.next = (d.next + 1) % d.n
 		}
-		d.ring[d.next] = k
-		d.next = (d.next + 1) % len(d.ring)
 	}
 	d.m[k] = e
 }
