@@ -261,7 +261,13 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 		heartbeatSubject(cfg.Prefix): c.onHeartbeat,
 		leaveSubject(cfg.Prefix):     c.onLeave,
 	} {
-		s, err := cfg.Bus.Subscribe(subj, h)
+		subscribe := cfg.Bus.Subscribe
+		if ib, ok := cfg.Bus.(inlineSubscriber); ok && subj == c.inbox+".*" {
+			// route never blocks and is safe for concurrent use: on a
+			// LocalBus, replies are applied by the agents that send them.
+			subscribe = ib.subscribeInline
+		}
+		s, err := subscribe(subj, h)
 		if err != nil {
 			c.unsubscribe()
 			return nil, err

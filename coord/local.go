@@ -142,6 +142,8 @@ func (b *LocalBus) publish(subject string, m Message) (int, error) {
 		}
 	}
 	var stack [16]*localSub
+	var inlineStack [2]*localSub
+	inline := inlineStack[:0]
 	b.mu.RLock()
 	if b.isDone {
 		b.mu.RUnlock()
@@ -149,12 +151,25 @@ func (b *LocalBus) publish(subject string, m Message) (int, error) {
 	}
 	matched := b.root.match(subject, stack[:0])
 	for _, s := range matched {
+		if s.inline != nil {
+			// Called below, outside the lock; Close waits for the call.
+			inline = append(inline, s)
+			b.wg.Add(1)
+			continue
+		}
 		if !s.push(m, b.cfg.QueueSize) {
 			b.drop(s)
 		}
 	}
 	b.mu.RUnlock()
 	b.published.Add(1)
+	for _, s := range inline {
+		if !s.closed.Load() {
+			s.delivered.Add(1)
+			s.inline(s.ctx, m)
+		}
+		b.wg.Done()
+	}
 	return len(matched), nil
 }
 
@@ -189,6 +204,35 @@ func (b *LocalBus) Subscribe(subject string, h Handler) (Subscription, error) {
 	b.mu.Unlock()
 	go s.run(ctx, h)
 	return s, nil
+}
+
+// subscribeInline subscribes h to run in the publisher's goroutine, with no
+// queue and no goroutine of its own: for handlers of this package that never
+// block and are safe for concurrent use (a Coordinator's reply router). It
+// saves a goroutine hand-off per message. Publishers call h concurrently, so
+// messages from different publishers arrive in no set order; Close waits for
+// calls in progress.
+func (b *LocalBus) subscribeInline(subject string, h Handler) (Subscription, error) {
+	if err := ValidSubject(subject, true); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &localSub{bus: b, subject: subject, inline: h, ctx: ctx, cancel: cancel}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.isDone {
+		cancel()
+		return nil, ErrClosed
+	}
+	b.root.insert(subject, s)
+	b.subs[s] = struct{}{}
+	return s, nil
+}
+
+// inlineSubscriber is implemented by buses that can run a handler in the
+// publisher's goroutine.
+type inlineSubscriber interface {
+	subscribeInline(subject string, h Handler) (Subscription, error)
 }
 
 // Request implements Bus.
@@ -283,6 +327,11 @@ type localSub struct {
 	bus     *LocalBus
 	subject string
 
+	// inline, when set, is run by publishers (subscribeInline) and the
+	// queue is unused; ctx is its context.
+	inline Handler
+	ctx    context.Context
+
 	qmu    sync.Mutex
 	buf    []Message // ring buffer
 	head   int
@@ -337,6 +386,9 @@ func (s *localSub) pop() (Message, bool) {
 func (s *localSub) stop() {
 	s.closed.Store(true)
 	s.cancel()
+	if s.inline != nil {
+		return
+	}
 	select { // wake the goroutine if it is waiting for messages
 	case s.signal <- struct{}{}:
 	default:
