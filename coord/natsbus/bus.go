@@ -140,11 +140,12 @@ func (b *Bus) Publish(ctx context.Context, subject string, m coord.Message) erro
 	if b.isClosed() {
 		return coord.ErrClosed
 	}
-	msg, err := Encode(subject, &m)
-	if err != nil {
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	if err := e.encode(subject, &m); err != nil {
 		return err
 	}
-	if err := b.nc.PublishMsg(msg); err != nil {
+	if err := b.nc.PublishMsg(&e.msg); err != nil {
 		return b.natsErr("publish", subject, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -36,8 +37,40 @@ const (
 // headers, the application headers as NATS headers, the JSON payload as the
 // data. Times are RFC 3339 with nanoseconds.
 func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
-	// Sized exactly: a map of at most eight entries (a typical reply) is
-	// one small allocation, a larger hint a table twice the size.
+	var e encoder
+	if err := e.encode(subject, m); err != nil {
+		return nil, err
+	}
+	return &e.msg, nil
+}
+
+// encoder builds NATS messages. Bus.Publish keeps encoders in a pool: nats.go
+// serialises a message before PublishMsg returns, so its header map and
+// value slice can carry the next one (about 800 bytes and four allocations
+// saved per message).
+type encoder struct {
+	msg  nats.Msg
+	vals []string // backing array of every header's value slice
+}
+
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
+
+// release resets e and pools it.
+func (e *encoder) release() {
+	e.reset()
+	encoders.Put(e)
+}
+
+// reset drops the references to the last message, keeping the map and the
+// slice for the next.
+func (e *encoder) reset() {
+	clear(e.msg.Header)
+	clear(e.vals)
+	e.msg = nats.Msg{Header: e.msg.Header}
+	e.vals = e.vals[:0]
+}
+
+func (e *encoder) encode(subject string, m *coord.Message) error {
 	n := len(m.Headers) + 1 // Type
 	for _, v := range [...]string{m.ID, m.From, m.To, m.Name, m.CorrelationID, m.Signature} {
 		if v != "" {
@@ -53,10 +86,18 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 	if m.Error != nil {
 		n += 2
 	}
-	h := make(nats.Header, n)
-	// One backing array for every header's value slice; each slice is
-	// capped so that an append by the caller cannot clobber its neighbour.
-	vals := make([]string, 0, n)
+	h := e.msg.Header
+	if h == nil {
+		// Sized exactly: a map of at most eight entries (a typical reply)
+		// is one small allocation, a larger hint a table twice the size.
+		h = make(nats.Header, n)
+	}
+	if cap(e.vals) < n {
+		e.vals = make([]string, 0, n)
+	}
+	// Each header's value slice is capped so that an append by the caller
+	// cannot clobber its neighbour.
+	vals := e.vals[:0]
 	put := func(k, v string) {
 		vals = append(vals, v)
 		n := len(vals)
@@ -64,10 +105,10 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 	}
 	for k, v := range m.Headers {
 		if strings.HasPrefix(k, reservedPrefix) {
-			return nil, fmt.Errorf("%w: header %q uses the reserved prefix %q", coord.ErrBadMessage, k, reservedPrefix)
+			return fmt.Errorf("%w: header %q uses the reserved prefix %q", coord.ErrBadMessage, k, reservedPrefix)
 		}
 		if !validHeader(k, v) {
-			return nil, fmt.Errorf("%w: header %q: name or value not encodable", coord.ErrBadMessage, k)
+			return fmt.Errorf("%w: header %q: name or value not encodable", coord.ErrBadMessage, k)
 		}
 		put(k, v)
 	}
@@ -111,9 +152,11 @@ func Encode(subject string, m *coord.Message) (*nats.Msg, error) {
 	}
 	set(HeaderSignature, m.Signature)
 	if bad != "" {
-		return nil, fmt.Errorf("%w: field %s not encodable as a NATS header", coord.ErrBadMessage, bad)
+		return fmt.Errorf("%w: field %s not encodable as a NATS header", coord.ErrBadMessage, bad)
 	}
-	return &nats.Msg{Subject: subject, Reply: m.ReplyTo, Header: h, Data: m.Payload}, nil
+	e.vals = vals
+	e.msg = nats.Msg{Subject: subject, Reply: m.ReplyTo, Header: h, Data: m.Payload}
+	return nil
 }
 
 // validHeader reports whether a header survives the NATS text header block.
