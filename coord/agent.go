@@ -152,7 +152,10 @@ func (a *Agent) Stats() AgentStats {
 
 // Handle registers fn for the command or query called name. The payload is
 // decoded into P (a zero P when there is none); the result R is encoded as the
-// reply payload. An error from fn becomes an error reply: a *ReplyError is
+// reply payload. When P holds no pointers, slices, maps or interfaces and
+// does its own no unmarshalling, the agents of one process share the
+// decoding of a broadcast's parameters instead of each decoding the same
+// bytes. An error from fn becomes an error reply: a *ReplyError is
 // sent as is, errors wrapping a coord sentinel get its code, anything else
 // CodeHandler. Error texts go back to the sender: keep secrets out of them.
 // Handle must be called before Run.
@@ -168,6 +171,7 @@ func Handle[P, R any](a *Agent, name string, fn func(ctx context.Context, m Mess
 	if _, dup := a.handlers[name]; dup {
 		return fmt.Errorf("%w: handler %q registered twice", ErrBadConfig, name)
 	}
+	params := newParamsDecoder[P]()
 	a.handlers[name] = func(ctx context.Context, m Message) (out json.RawMessage, err error) {
 		defer func() {
 			// A panicking handler answers with an error instead of taking
@@ -179,7 +183,7 @@ func Handle[P, R any](a *Agent, name string, fn func(ctx context.Context, m Mess
 		}()
 		var p P
 		if len(m.Payload) > 0 {
-			if err := json.Unmarshal(m.Payload, &p); err != nil {
+			if err := params.decode(m.Payload, &p); err != nil {
 				return nil, fmt.Errorf("%w: parameters of %q: %w", ErrBadMessage, name, err)
 			}
 		}
