@@ -162,11 +162,12 @@ func keyEquals(raw []byte, key string) bool {
 	return json.Unmarshal(raw, &k) == nil && k == key
 }
 
+// number reads the JSON value v, valid JSON taken from a reply, as a float.
 func number(v json.RawMessage) (float64, error) {
 	// Fast path for a plain JSON number; strconv accepts a superset of the
 	// JSON grammar (hex, "Inf", "_"), so only digits, sign, dot and exponent
 	// go this way.
-	if s := strings.TrimSpace(string(v)); s != "" && strings.Trim(s, "0123456789+-.eE") == "" && s[0] != '+' {
+	if s := strings.TrimSpace(string(v)); s != "" && plainNumber(s) && s[0] != '+' {
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			return f, nil
 		}
@@ -176,6 +177,19 @@ func number(v json.RawMessage) (float64, error) {
 		return 0, fmt.Errorf("%w: value %s is not a number", ErrBadMessage, truncate(v))
 	}
 	return f, nil
+}
+
+// plainNumber reports whether s holds only digits, signs, dots and
+// exponent letters.
+func plainNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(v json.RawMessage) string {

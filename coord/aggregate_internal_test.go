@@ -104,3 +104,23 @@ func FuzzLookup(f *testing.F) {
 		}
 	})
 }
+
+// On valid JSON (the values number sees come from replies checked with
+// json.Valid) number agrees with json.Unmarshal into a float64: the same
+// value, or an error from both.
+func FuzzNumber(f *testing.F) {
+	for _, s := range []string{"1", "-2.5", " 3e2 ", "+1", "1_000", "0x10", "Inf", "NaN", "1e999", `"1"`, "", ".5", "1.", "-", "1e", "00", "true"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if !json.Valid(v) {
+			return
+		}
+		got, err := number(v)
+		var want float64
+		werr := json.Unmarshal(v, &want)
+		if (err == nil) != (werr == nil) || (err == nil && got != want) {
+			t.Fatalf("number(%q) = %v, %v; json.Unmarshal gives %v, %v", v, got, err, want, werr)
+		}
+	})
+}
