@@ -47,7 +47,8 @@ func TestShareable(t *testing.T) {
 		}
 	}
 	// One cache per type, whichever agent asks.
-	if newParamsDecoder[plainParams]().shared != newParamsDecoder[plainParams]().shared {
+	a, b := newParamsDecoder[plainParams](), newParamsDecoder[plainParams]()
+	if a.shared != b.shared {
 		t.Error("two caches for one type")
 	}
 }
