@@ -50,7 +50,10 @@ type ConnConfig struct {
 	Burst int
 	// Timeout bounds each attempt of each request, from sending it to having
 	// read its body, on top of the caller's context. Waiting for the rate
-	// limiter or for a Retry-After pause is not counted. Zero means 2 s.
+	// limiter or for a Retry-After pause is not counted. An attempt that times
+	// out before the response arrives is retried like a 5xx (idempotent
+	// requests only, within the caller's context) and counts against the
+	// breaker. Zero means 2 s.
 	Timeout time.Duration
 	// MaxConns is the connection pool size to the system. Zero means 64.
 	MaxConns int
@@ -139,6 +142,7 @@ type ConnStats struct {
 	Attempts     uint64        // attempts on the wire, retries included
 	Retries      uint64        // retries made by the retry policy
 	Throttled    uint64        // 429 (or 503 with Retry-After) answers received
+	TimedOut     uint64        // attempts that outlived Timeout (retried when idempotent)
 	Paused       uint64        // attempts that waited for a system-wide Retry-After pause
 	Unauthorized uint64        // 401 answers received
 	Errors       uint64        // requests that ended in an error
@@ -165,8 +169,8 @@ type Conn struct {
 
 	pausedUntil atomic.Int64 // unix nanoseconds
 
-	requests, attempts, retries, throttled, paused, unauthorized, errs, malformed atomic.Uint64
-	latency                                                                       atomic.Int64
+	requests, attempts, retries, throttled, timeouts, paused, unauthorized, errs, malformed atomic.Uint64
+	latency                                                                                 atomic.Int64
 
 	// ParseError extracts the system's error code and message from an error
 	// body. Set by the system package before first use.
@@ -286,7 +290,7 @@ func (c *Conn) CountMalformed(n int) { c.malformed.Add(uint64(n)) }
 func (c *Conn) Stats() ConnStats {
 	s := ConnStats{
 		Requests: c.requests.Load(), Attempts: c.attempts.Load(), Retries: c.retries.Load(),
-		Throttled: c.throttled.Load(), Paused: c.paused.Load(), Unauthorized: c.unauthorized.Load(),
+		Throttled: c.throttled.Load(), TimedOut: c.timeouts.Load(), Paused: c.paused.Load(), Unauthorized: c.unauthorized.Load(),
 		Errors: c.errs.Load(), Malformed: c.malformed.Load(),
 		Breaker: c.retry.BreakerState().String(), LastLatency: time.Duration(c.latency.Load()),
 	}
@@ -532,6 +536,11 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := g.next.RoundTrip(req.WithContext(actx))
 	if err != nil {
 		cancel()
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// This attempt's timeout, not the caller's deadline: retried.
+			c.timeouts.Add(1)
+			return nil, fmt.Errorf("%w after %v: %w", resilience.ErrAttemptTimeout, c.cfg.Timeout, err)
+		}
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusTooManyRequests ||

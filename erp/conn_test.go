@@ -224,24 +224,73 @@ func TestPollerRetriesFailedRoundsAndStopsOnSinkError(t *testing.T) {
 	}
 }
 
-func TestPerAttemptTimeout(t *testing.T) {
+// hangingServer answers a request only when the client has given up on it,
+// for the first hang requests, and with {} after that.
+func hangingServer(t *testing.T, hang int64) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
 	release := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select { // answer only when the client has given up (or the test ends)
-		case <-r.Context().Done():
-		case <-release:
+		if n.Add(1) <= hang {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
 		}
+		_, _ = w.Write([]byte(`{}`))
 	}))
-	defer srv.Close()
-	defer close(release)
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv, &n
+}
+
+func TestPerAttemptTimeout(t *testing.T) {
+	srv, n := hangingServer(t, 100)
 	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	c := fastConn(t, erp.ConnConfig{TLS: &tls.Config{RootCAs: pool}, Timeout: 50 * time.Millisecond})
+	cfg := erp.ConnConfig{TLS: &tls.Config{RootCAs: pool}, Timeout: 50 * time.Millisecond}
+	cfg.Retry.MaxRetries = 2
+	c := fastConn(t, cfg)
 	_, err := c.Do(context.Background(), erp.Request{URL: srv.URL})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want a deadline error", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, resilience.ErrAttemptTimeout) {
+		t.Fatalf("err = %v, want an attempt timeout", err)
 	}
 	if strings.Contains(err.Error(), srv.URL+"/") {
 		t.Errorf("error carries the full URL: %v", err)
+	}
+	// The first attempt and two retries, each timed out.
+	if got, st := n.Load(), c.Stats(); got != 3 || st.Attempts != 3 || st.TimedOut != 3 || st.Retries != 2 {
+		t.Errorf("server saw %d requests; stats %+v", got, st)
+	}
+}
+
+// An attempt that hangs is retried, and the retry's answer is the result.
+func TestAttemptTimeoutRetried(t *testing.T) {
+	srv, n := hangingServer(t, 1)
+	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	c := fastConn(t, erp.ConnConfig{TLS: &tls.Config{RootCAs: pool}, Timeout: 50 * time.Millisecond})
+	resp, err := c.Do(context.Background(), erp.Request{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Body) != "{}" || n.Load() != 2 || c.Stats().TimedOut != 1 {
+		t.Errorf("body %q after %d requests, stats %+v", resp.Body, n.Load(), c.Stats())
+	}
+}
+
+// The caller's deadline ends the retries: it is not an attempt timeout.
+func TestCallerDeadlineNotRetried(t *testing.T) {
+	srv, n := hangingServer(t, 100)
+	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	c := fastConn(t, erp.ConnConfig{TLS: &tls.Config{RootCAs: pool}, Timeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Do(ctx, erp.Request{URL: srv.URL})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, resilience.ErrAttemptTimeout) {
+		t.Fatalf("err = %v, want the caller's deadline", err)
+	}
+	if got, st := n.Load(), c.Stats(); got != 1 || st.TimedOut != 0 {
+		t.Errorf("server saw %d requests; stats %+v", got, st)
 	}
 }
 

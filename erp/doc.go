@@ -67,8 +67,10 @@
 //     honoured, and a circuit breaker per system, from package resilience.
 //     After a 429 or 503 with Retry-After, every request to that system
 //     waits out the pause, not just the one refused.
-//   - A per-attempt timeout (2 s by default) on top of the caller's context,
-//     a pooled transport (64 connections), HTTPS with TLS 1.2 at least;
+//   - A per-attempt timeout (2 s by default) on top of the caller's context;
+//     an idempotent request whose attempt hangs is retried like a 5xx while
+//     the caller's context lasts (ConnStats.TimedOut counts them).
+//   - A pooled transport (64 connections), HTTPS with TLS 1.2 at least;
 //     plain HTTP only with AllowHTTP, for test servers.
 //   - Typed errors: StatusError (matching ErrUnauthorized, ErrForbidden,
 //     ErrNotFound, ErrThrottled with the wait asked for, ErrServer,

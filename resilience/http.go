@@ -17,6 +17,15 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 )
 
+// ErrAttemptTimeout marks an attempt that outlived a timeout of its own, set
+// by a RoundTripper under a [Transport] (erp.Conn sets one per attempt),
+// while the caller's context was still live. Wrap it together with the
+// context error, as in fmt.Errorf("%w: %w", ErrAttemptTimeout, err): the
+// Transport retries such an attempt and counts it against the breaker, as it
+// does a 5xx, instead of ending the retries as it does for the caller's
+// deadline.
+var ErrAttemptTimeout = errors.New("resilience: attempt timed out")
+
 // Defaults of [HTTPConfig] for zero-valued fields.
 const (
 	DefaultHTTPMaxRetries    = 3
@@ -95,6 +104,11 @@ func (c HTTPConfig) Validate() error {
 // closed. When the retries are used up, the last response is returned as it
 // is, not an error, so the caller maps its status to its own errors.
 //
+// A deadline ends the retries when it is the caller's: an error matching
+// context.DeadlineExceeded is retried only when it also matches
+// [ErrAttemptTimeout], the mark of a per-attempt timeout set under the
+// Transport, and the request's own context is still live.
+//
 // When the breaker is open, RoundTrip returns an error matching
 // [ErrBreakerOpen] without sending the request.
 type Transport struct {
@@ -145,7 +159,10 @@ func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
 		t.retry = failsafehttp.NewRetryPolicyBuilder().
 			WithMaxRetries(cfg.MaxRetries).
 			ReturnLastFailure().
-			AbortOnErrors(ErrBreakerOpen, context.DeadlineExceeded).
+			AbortOnErrors(ErrBreakerOpen).
+			AbortIf(func(_ *http.Response, err error) bool {
+				return errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrAttemptTimeout)
+			}).
 			AbortIf(func(resp *http.Response, _ error) bool {
 				d, ok := retryAfter(resp, t.now())
 				return ok && d > t.cfg.MaxRetryAfter

@@ -498,3 +498,80 @@ func TestTransportDoesNotRetryClientErrorsOr501(t *testing.T) {
 		}
 	}
 }
+
+// perAttempt is a RoundTripper under a Transport that bounds each attempt
+// by its own timeout and marks what that timeout ends with ErrAttemptTimeout.
+type perAttempt struct {
+	timeout time.Duration
+	next    http.RoundTripper
+}
+
+func (p perAttempt) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	resp, err := p.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		if r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %w", ErrAttemptTimeout, err)
+		}
+		return nil, err
+	}
+	_, _ = io.ReadAll(resp.Body) // the test bodies are tiny: read before the timeout ends
+	resp.Body.Close()
+	cancel()
+	resp.Body = io.NopCloser(strings.NewReader(""))
+	return resp, nil
+}
+
+// An attempt ended by its own timeout is retried; the caller's deadline ends
+// the retries.
+func TestTransportRetriesAttemptTimeouts(t *testing.T) {
+	var hits atomic.Int64
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			select {
+			case <-r.Context().Done():
+			case <-hang:
+			}
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	defer close(hang)
+	var retries atomic.Int64
+	rt, err := NewTransport(perAttempt{timeout: 50 * time.Millisecond, next: http.DefaultTransport},
+		HTTPConfig{MaxRetries: 2, Backoff: fast, OnRetry: func(RetryEvent) { retries.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || hits.Load() != 2 || retries.Load() != 1 {
+		t.Errorf("status %d after %d requests, %d retries", resp.StatusCode, hits.Load(), retries.Load())
+	}
+
+	// The caller's own deadline is not retried.
+	hits.Store(0)
+	rt, err = NewTransport(http.DefaultTransport, HTTPConfig{MaxRetries: 2, Backoff: fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	if resp, err := rt.RoundTrip(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("want the caller's deadline")
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("%d requests after the caller's deadline, want 1", hits.Load())
+	}
+}
