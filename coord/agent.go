@@ -78,7 +78,7 @@ type AgentStats struct {
 	Denied     uint64 // refused by the policy
 	Rejected   uint64 // failed the signature checks
 	Unknown    uint64 // no handler for the name
-	Expired    uint64 // arrived after their deadline, dropped unanswered
+	Expired    uint64 // arrived or were handled after their deadline, unanswered
 	Ignored    uint64 // not a command or query
 }
 
@@ -355,6 +355,16 @@ func (a *Agent) serve(ctx context.Context, m Message) {
 	}
 	if dedupe {
 		a.dedupe.put(key, dedupeEntry{out, rerr})
+	}
+	if !m.Deadline.IsZero() && !time.Now().Before(m.Deadline) {
+		// The answer is no longer useful, and one sent at the very
+		// deadline would race the requester's own timeout: the requester
+		// reports this agent as timed out either way.
+		a.expired.Add(1)
+		if auditing {
+			a.audit("expired", &m, "latency", time.Since(start))
+		}
+		return
 	}
 	switch {
 	case !auditing:

@@ -144,9 +144,16 @@ func TestPartialResultOnTimeout(t *testing.T) {
 	if len(res.Answered) != 3 || res.Number != 2+3+4 {
 		t.Fatalf("Answered = %v, Sum = %v", res.Answered, res.Number)
 	}
-	// The slow agent's late reply is dropped and counted.
+	// The slow agent finishes after the deadline: it sends nothing, and
+	// counts the message as expired.
 	releaseOnce.Do(func() { close(release) })
-	eventually(t, "late reply counted", func() bool { return f.coord.Stats().Late == 1 })
+	eventually(t, "expired message counted", func() bool { return f.agents[slow].Stats().Expired == 1 })
+	if st := f.agents[slow].Stats(); st.Handled != 1 {
+		t.Errorf("slow agent stats %+v", st)
+	}
+	if st := f.coord.Stats(); st.Late != 0 || st.Unexpected != 0 {
+		t.Errorf("coordinator stats %+v", st)
+	}
 
 	st, _ := f.reg.Get(slow)
 	if st.Perf.Failures != 1 || st.Perf.InFlight != 0 {
