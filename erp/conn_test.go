@@ -224,8 +224,8 @@ func TestPollerRetriesFailedRoundsAndStopsOnSinkError(t *testing.T) {
 	}
 }
 
-// hangingServer answers a request only when the client has given up on it,
-// for the first hang requests, and with {} after that.
+// hangingServer never answers the first hang requests (it drops the
+// connection once the client has given up) and answers {} after that.
 func hangingServer(t *testing.T, hang int64) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
@@ -236,7 +236,9 @@ func hangingServer(t *testing.T, hang int64) (*httptest.Server, *atomic.Int64) {
 			case <-r.Context().Done():
 			case <-release:
 			}
-			return
+			// Returning would send an empty 200 that a client whose
+			// attempt just timed out may still take as the answer.
+			panic(http.ErrAbortHandler)
 		}
 		_, _ = w.Write([]byte(`{}`))
 	}))

@@ -534,7 +534,7 @@ func TestTransportRetriesAttemptTimeouts(t *testing.T) {
 			case <-r.Context().Done():
 			case <-hang:
 			}
-			return
+			panic(http.ErrAbortHandler) // no answer at all, not an empty 200
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
