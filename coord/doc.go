@@ -75,16 +75,19 @@
 // crashed agent never holds the others past the deadline.
 //
 // Replies are applied where they arrive rather than handed to the Execute
-// goroutine one by one. Signed replies are checked by up to GOMAXPROCS
-// workers per Execute, and by the inbox subscription itself when those fall
-// behind, so that signature checks use every core and no reply is dropped
-// for want of a checker.
+// goroutine one by one; on a LocalBus, in the goroutine of the agent that
+// sends them. Signed replies are checked by up to GOMAXPROCS workers per
+// Execute, and by the inbox subscription itself when those fall behind, so
+// that signature checks use every core and no reply is dropped for want of a
+// checker.
 //
 // # Agent
 //
 // Agent is the SDK for GL-002..GL-100: NewAgent, Handle for each command or
 // query name with typed parameters and result, then Run until the context
-// ends. Run registers, heartbeats, serves, and says goodbye.
+// ends. Run registers, heartbeats, serves, and says goodbye. A command whose
+// deadline passes, before or while its handler runs, is not answered
+// (AgentStats.Expired): the requester reports the agent as timed out.
 //
 // # Subjects
 //
