@@ -30,6 +30,10 @@ type decodedParams[P any] struct {
 	v       P
 }
 
+// maxSharedParams bounds the payloads kept for sharing: parameters are
+// small, and a large one is neither worth comparing nor worth keeping.
+const maxSharedParams = 4 << 10
+
 // paramsCaches holds one *paramsCache[P] per shareable P.
 var paramsCaches sync.Map // reflect.Type -> *paramsCache[P]
 
@@ -44,7 +48,7 @@ func newParamsDecoder[P any]() paramsDecoder[P] {
 
 // decode unmarshals payload into p.
 func (d paramsDecoder[P]) decode(payload []byte, p *P) error {
-	if d.shared == nil {
+	if d.shared == nil || len(payload) > maxSharedParams {
 		return json.Unmarshal(payload, p)
 	}
 	if last := d.shared.last.Load(); last != nil && bytes.Equal(last.payload, payload) {

@@ -106,3 +106,19 @@ func TestParamsDecoderUnshared(t *testing.T) {
 		t.Fatalf("second handler saw %v", p2.IDs)
 	}
 }
+
+// Large payloads are decoded each time and not kept.
+func TestParamsDecoderKeepsNoLargePayload(t *testing.T) {
+	d := newParamsDecoder[plainParams]()
+	big := []byte(`{"boiler":"` + strings.Repeat("B", maxSharedParams) + `"}`)
+	var p plainParams
+	if err := d.decode(big, &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Boiler) != maxSharedParams {
+		t.Fatalf("decoded %d bytes of name", len(p.Boiler))
+	}
+	if last := d.shared.last.Load(); last != nil && len(last.payload) > maxSharedParams {
+		t.Errorf("kept a %d-byte payload", len(last.payload))
+	}
+}
