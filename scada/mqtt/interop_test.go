@@ -207,6 +207,15 @@ func (b *mosquittoBroker) stop(sig os.Signal) {
 	}
 }
 
+// waitLog waits until the broker's log holds n lines containing substr.
+func (b *mosquittoBroker) waitLog(t *testing.T, substr string, n int) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%d log lines with %q", n, substr), func() bool {
+		data, err := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+		return err == nil && strings.Count(string(data), substr) >= n
+	})
+}
+
 func (b *mosquittoBroker) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.port)) }
 
 func (b *mosquittoBroker) url(scheme string) string { return scheme + "://" + b.addr() }
@@ -600,7 +609,8 @@ func TestInteropMosquittoPersistenceAcrossRestart(t *testing.T) {
 	if err := os.Mkdir(store, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	b := passwordBroker(t, dir, "persistence true", "persistence_location "+store+"/", "autosave_interval 3600")
+	b := passwordBroker(t, dir, "persistence true", "persistence_location "+store+"/", "autosave_interval 3600",
+		"log_type debug") // to see the broker take the Source's PUBACKs
 	src := sessionSource(t, b, "gl001-persist")
 	subscribeThenLeave(t, src)
 
@@ -620,6 +630,10 @@ func TestInteropMosquittoPersistenceAcrossRestart(t *testing.T) {
 	b.start()
 	pub = tcpPublisher(t, b, "edge-persist-2")
 	stop := comeBack(t, src, pub, n)
+	// The Source has sent its PUBACKs; the broker must have read them
+	// before it saves the session, or it rightly sends those messages
+	// again after the restart.
+	b.waitLog(t, "Received PUBACK from gl001-persist", n+1)
 
 	// The Source connected now sees the broker shut down under it: Run
 	// returns a connection error, and the session survives the restart.
