@@ -122,3 +122,23 @@ func TestParamsDecoderKeepsNoLargePayload(t *testing.T) {
 		t.Errorf("kept a %d-byte payload", len(last.payload))
 	}
 }
+
+// Decoding through the shared cache, first and again, gives what
+// json.Unmarshal gives: the same value, or an error from both.
+func FuzzParamsDecoder(f *testing.F) {
+	for _, s := range []string{`{"boiler":"B-1","rate":2.5}`, `{"levels":[1,2,3]}`, `{"inner":{"on":true}}`, `{"rate":"x"}`, `[]`, `null`, `{"boiler":"\u00e9"}`, `{`} {
+		f.Add([]byte(s))
+	}
+	d := newParamsDecoder[plainParams]()
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var want plainParams
+		werr := json.Unmarshal(payload, &want)
+		for range 2 {
+			var got plainParams
+			err := d.decode(payload, &got)
+			if (err == nil) != (werr == nil) || (err == nil && got != want) {
+				t.Fatalf("decode(%q) = %+v, %v; json.Unmarshal gives %+v, %v", payload, got, err, want, werr)
+			}
+		}
+	})
+}
