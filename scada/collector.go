@@ -193,7 +193,7 @@ type CollectorStats struct {
 // or dropping points. A Sink that fails is retried with SinkBackoff, holding
 // the batch, so nothing accepted is dropped while the Collector runs (except
 // what the Sink rejects as bad input, which is counted). To ride out a long
-// outage of the consumer, make the Sink a [Buffer].
+// outage of the consumer, make the Sink a buffer.Buffer (package scada/buffer).
 //
 // Close stops every source, delivers what was accepted and stops every
 // goroutine.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/greenlang/gl001/scada/buffer"
+
 	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/scada"
 )
@@ -36,7 +38,7 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	buf, err := scada.NewMemoryBuffer(scada.MemoryBufferConfig{MaxAge: 24 * time.Hour})
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{MaxAge: 24 * time.Hour})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -11,13 +11,27 @@ import (
 // A Point with a Bad quality carries no meaningful Value (it is zero); consumers
 // must look at Quality before Value.
 type Point struct {
-	Tag     string    // the tag name the configuration gave, e.g. "boiler1.steam_temp"
-	Value   float64   // the value, converted to float64 (Booleans are 0 or 1)
-	Unit    string    // the unit as the source reported or the config set it, e.g. "degC"; may be empty
-	Quality Quality   // OPC UA status-code semantics
-	Time    time.Time // the source timestamp (when the device sampled it)
-	Source  string    // the name of the Source that delivered it
+	Tag     string  // the tag name the configuration gave, e.g. "boiler1.steam_temp"
+	Value   float64 // the value, converted to float64 (Booleans are 0 or 1)
+	Unit    string  // the unit as the source reported or the config set it, e.g. "degC"; may be empty
+	Quality Quality // OPC UA status-code semantics
+
+	// Score is the 0-100 data-quality score computed where the point was
+	// assessed (package transform's scoring stage, usually at the edge), and
+	// Reasons the findings behind it. Both are meaningful only when Scored is
+	// true; a point that no stage assessed has Scored false. They travel with
+	// the point through every Buffer and wire format unchanged.
+	Score   uint8
+	Scored  bool
+	Reasons Reason
+
+	Time   time.Time // the source timestamp (when the device sampled it)
+	Source string    // the name of the Source that delivered it
 }
+
+// Reason is a set of findings about a point's data quality, one bit each; the
+// zero Reason means nothing was found. Package transform assigns the bits.
+type Reason uint16
 
 // Sink receives batches of points from a Source.
 //

@@ -4,7 +4,7 @@
 // It starts the SDK's in-process MQTT broker on 127.0.0.1 and a publisher of
 // boiler-house sensors on plant/<site>/<device>/<tag> (one malformed message
 // among them), runs an mqtt.Source under a scada.Collector that writes into
-// a scada.MemoryBuffer, and prints what a consumer reads from the buffer,
+// a buffer.Memory, and prints what a consumer reads from the buffer,
 // committing its cursor, until -points points:
 //
 //	go run ./examples/mqtt-ingest
@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"time"
+
+	"github.com/greenlang/gl001/scada/buffer"
 
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/mqtt"
@@ -84,7 +86,7 @@ func run(ctx context.Context, out io.Writer, want int) error {
 		return err
 	}
 
-	buf, err := scada.NewMemoryBuffer(scada.MemoryBufferConfig{})
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{})
 	if err != nil {
 		return err
 	}
@@ -133,7 +135,7 @@ func run(ctx context.Context, out io.Writer, want int) error {
 			return err
 		}
 		for i, p := range b.Points {
-			fmt.Fprintf(out, "offset %2d  %-24s %7.2f %-4s %s\n", b.First+scada.Offset(i), p.Tag, p.Value, p.Unit, p.Quality)
+			fmt.Fprintf(out, "offset %2d  %-24s %7.2f %-4s %s\n", b.First+buffer.Offset(i), p.Tag, p.Value, p.Unit, p.Quality)
 		}
 		n += len(b.Points)
 		if err := buf.Commit(ctx, "printer", b.Next()); err != nil {

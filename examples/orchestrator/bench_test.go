@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenlang/gl001/scada/buffer"
+
 	"github.com/greenlang/gl001/scada"
 )
 
@@ -35,7 +37,7 @@ func BenchmarkDeliver(b *testing.B) {
 	if err := o.buildPipeline(); err != nil {
 		b.Fatal(err)
 	}
-	buf, err := scada.NewMemoryBuffer(scada.MemoryBufferConfig{MaxBytes: 64 << 20})
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{MaxBytes: 64 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}

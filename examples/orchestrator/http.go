@@ -6,11 +6,11 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/greenlang/gl001/scada/buffer"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/greenlang/gl001/scada"
 )
 
 // The operations endpoints:
@@ -149,7 +149,7 @@ func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descBufAppended, float64(bs.Appended))
 	gauge(descBufPoints, float64(bs.Points))
 	gauge(descBufBytes, float64(bs.Bytes))
-	for reason, n := range map[scada.DropReason]uint64{scada.DropAge: bs.Dropped.Age, scada.DropBytes: bs.Dropped.Bytes, scada.DropCorrupt: bs.Dropped.Corrupt} {
+	for reason, n := range map[buffer.DropReason]uint64{buffer.DropAge: bs.Dropped.Age, buffer.DropBytes: bs.Dropped.Bytes, buffer.DropCorrupt: bs.Dropped.Corrupt} {
 		counter(descBufDropped, float64(n), reason.String())
 	}
 	for _, cs := range bs.Consumers {

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/greenlang/gl001/scada/buffer"
+
 	"github.com/nats-io/nats.go"
 
 	"github.com/greenlang/gl001/coord"
@@ -75,7 +77,7 @@ type Orchestrator struct {
 
 	// Built by Run.
 	collector   *scada.Collector
-	buffer      scada.Buffer
+	buffer      buffer.Buffer
 	bus         coord.Bus
 	registry    *coord.Registry
 	coordinator *coord.Coordinator
@@ -399,19 +401,19 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	return nil
 }
 
-func (o *Orchestrator) openBuffer() (scada.Buffer, error) {
+func (o *Orchestrator) openBuffer() (buffer.Buffer, error) {
 	b := o.cfg.Buffer
-	onDrop := func(e scada.DropEvent) {
+	onDrop := func(e buffer.DropEvent) {
 		o.log.Warn("buffer dropped points", "reason", e.Reason.String(), "points", e.Points)
 	}
 	if b.Kind == "disk" {
-		buf, err := scada.OpenDiskBuffer(scada.DiskBufferConfig{Dir: b.Dir, MaxAge: b.MaxAge, MaxBytes: b.MaxBytes, OnDrop: onDrop, Logger: o.log})
+		buf, err := buffer.OpenDisk(buffer.DiskConfig{Dir: b.Dir, MaxAge: b.MaxAge, MaxBytes: b.MaxBytes, OnDrop: onDrop, Logger: o.log})
 		if err != nil {
 			return nil, fmt.Errorf("buffer.dir: %w", err)
 		}
 		return buf, nil
 	}
-	buf, err := scada.NewMemoryBuffer(scada.MemoryBufferConfig{MaxAge: b.MaxAge, MaxBytes: b.MaxBytes, OnDrop: onDrop, Logger: o.log})
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{MaxAge: b.MaxAge, MaxBytes: b.MaxBytes, OnDrop: onDrop, Logger: o.log})
 	if err != nil {
 		return nil, fmt.Errorf("buffer: %w", err)
 	}

@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"iter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // Offset is the position of a point in a [Buffer]: the first point ever appended
@@ -19,8 +21,8 @@ type Offset uint64
 // consumer was away is kept, in order, until the consumer has taken it or the
 // retention drops it.
 //
-// Writers store batches with [Buffer.Append] (a Buffer is also a [Sink], so a
-// [Collector] can feed it directly). Each named consumer reads from its own cursor with
+// Writers store batches with [Buffer.Append] (a Buffer is also a [scada.Sink], so a
+// [scada.Collector] can feed it directly). Each named consumer reads from its own cursor with
 // [Buffer.Read] and moves the cursor with [Buffer.Commit] once the points are
 // delivered downstream; a consumer that was offline, or a process that
 // restarted, resumes where the last commit left it. Delivery is at least once:
@@ -29,26 +31,26 @@ type Offset uint64
 //
 // Retention drops the oldest points when they are older than the maximum age
 // or the buffer is over its byte cap. What it drops is counted in
-// [BufferStats] and reported to the OnDrop hook of the configuration, with how
+// [Stats] and reported to the OnDrop hook of the configuration, with how
 // many of the dropped points each consumer had not committed yet; a consumer
 // whose cursor fell behind the oldest retained point sees the gap in
 // [Batch.Missed].
 //
-// Readers see only durable points (see [DiskBufferConfig.Sync]): a consumer
+// Readers see only durable points (see [DiskConfig.Sync]): a consumer
 // never forwards a point that a crash could take back.
 //
-// Two implementations: [MemoryBuffer] keeps the log in memory, [DiskBuffer]
+// Two implementations: [Memory] keeps the log in memory, [Disk]
 // keeps it in segmented append-only files that survive a crash of the process
 // or of the machine. All methods are safe for concurrent use.
 type Buffer interface {
-	Sink
+	scada.Sink
 
 	// Append stores batch and returns the offset of its first point; the points
 	// get the offsets [first, first+len(batch)). An empty batch stores nothing
 	// and returns the next offset. Times are kept to the nanosecond and returned
 	// in UTC. When Append returns nil the points are durable; a disk buffer in
 	// interval mode is the exception, see [SyncInterval].
-	Append(ctx context.Context, batch []Point) (first Offset, err error)
+	Append(ctx context.Context, batch []scada.Point) (first Offset, err error)
 
 	// Read returns up to max points (at least one) from the committed cursor of
 	// consumer, waiting until there is a point to return or ctx ends. Read does
@@ -78,13 +80,19 @@ type Buffer interface {
 	// Recent yields the retained durable points whose source Time is not older
 	// than window (relative to the buffer's clock), in log order: Recent(ctx,
 	// time.Hour) answers "the last 60 minutes".
-	Recent(ctx context.Context, window time.Duration) iter.Seq2[Point, error]
+	Recent(ctx context.Context, window time.Duration) iter.Seq2[scada.Point, error]
+
+	// ID returns the identity of the log: the same for as long as its offsets
+	// name the same points (across restarts, for a disk buffer), and different
+	// for any other log. A Forwarder pairs it with offsets to name a point
+	// downstream, so a target can drop what it already has.
+	ID() string
 
 	// Stats returns a snapshot of the counters.
-	Stats() BufferStats
+	Stats() Stats
 
 	// Close flushes what was appended, makes it durable and releases the
-	// buffer; blocked Reads return [ErrClosed]. Calls after the first return
+	// buffer; blocked Reads return [scada.ErrClosed]. Calls after the first return
 	// ErrClosed, as do all other methods but Stats, which keeps reporting the
 	// final counters.
 	Close() error
@@ -95,7 +103,7 @@ type Batch struct {
 	// First is the offset of Points[0].
 	First Offset
 	// Points are the points at offsets [First, First+len(Points)).
-	Points []Point
+	Points []scada.Point
 	// Missed counts the points between the requested offset and First that are
 	// no longer there: retention dropped them, or they were in a corrupt segment,
 	// before the reader got to them. Zero in the normal case.
@@ -179,9 +187,9 @@ type ConsumerStats struct {
 	Behind uint64
 }
 
-// BufferStats is a snapshot of a [Buffer]'s state and counters. Counters count
+// Stats is a snapshot of a [Buffer]'s state and counters. Counters count
 // since the buffer was opened.
-type BufferStats struct {
+type Stats struct {
 	First   Offset // the oldest retained point
 	Next    Offset // the offset the next appended point gets
 	Durable Offset // every point before it is durable and readable
@@ -193,7 +201,7 @@ type BufferStats struct {
 	Appended uint64 // points appended
 	Batches  uint64 // Append calls that stored at least one point
 	// Rejected counts Append calls refused as bad input (see
-	// [MaxBufferStringLen]); they stored nothing.
+	// [MaxStringLen]); they stored nothing.
 	Rejected uint64
 	Dropped  DropCounts // points dropped, by reason
 	// DroppedBytes is the storage the dropped points used.
@@ -209,16 +217,16 @@ type BufferStats struct {
 	Consumers []ConsumerStats // sorted by name
 }
 
-// Errors of a Buffer besides [ErrClosed].
+// Errors of a Buffer besides [scada.ErrClosed].
 var (
 	// ErrCorrupt marks stored data that failed its checksum or could not be
 	// decoded. Errors that match it are *CorruptError values naming the file and
 	// byte offset. Retrying reads the rest of the log: the corrupt segment is
 	// quarantined and its points counted as dropped.
-	ErrCorrupt = errors.New("scada: corrupt buffer data")
+	ErrCorrupt = errors.New("buffer: corrupt buffer data")
 	// ErrOutOfRange is returned by Commit for an offset beyond the end of the
 	// log. Not retryable with the same offset.
-	ErrOutOfRange = errors.New("scada: offset out of range")
+	ErrOutOfRange = errors.New("buffer: offset out of range")
 )
 
 // CorruptError says where stored buffer data is corrupt. It matches
@@ -233,7 +241,7 @@ type CorruptError struct {
 
 // Error says which file is corrupt, where, and where it was moved.
 func (e *CorruptError) Error() string {
-	s := fmt.Sprintf("scada: corrupt buffer segment %s at byte %d: %s", e.File, e.Offset, e.Reason)
+	s := fmt.Sprintf("buffer: corrupt buffer segment %s at byte %d: %s", e.File, e.Offset, e.Reason)
 	if e.Quarantine != "" {
 		s += " (quarantined as " + e.Quarantine + ")"
 	}
@@ -244,19 +252,19 @@ func (e *CorruptError) Error() string {
 func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 // Limits on what a Buffer stores. Append rejects a batch that breaks one with an
-// error matching [ErrBadInput] and stores none of it.
+// error matching [scada.ErrBadInput] and stores none of it.
 const (
-	// MaxBufferStringLen is the longest Tag, Unit or Source a Buffer stores, in bytes.
-	MaxBufferStringLen = 1<<16 - 1
+	// MaxStringLen is the longest Tag, Unit or Source a Buffer stores, in bytes.
+	MaxStringLen = 1<<16 - 1
 	// MaxConsumerNameLen is the longest consumer name, in bytes.
 	MaxConsumerNameLen = 255
 )
 
-func checkBatch(batch []Point) error {
+func checkBatch(batch []scada.Point) error {
 	for i := range batch {
 		p := &batch[i]
-		if len(p.Tag) > MaxBufferStringLen || len(p.Unit) > MaxBufferStringLen || len(p.Source) > MaxBufferStringLen {
-			return fmt.Errorf("%w: point %d: tag, unit or source longer than %d bytes", ErrBadInput, i, MaxBufferStringLen)
+		if len(p.Tag) > MaxStringLen || len(p.Unit) > MaxStringLen || len(p.Source) > MaxStringLen {
+			return fmt.Errorf("%w: point %d: tag, unit or source longer than %d bytes", scada.ErrBadInput, i, MaxStringLen)
 		}
 	}
 	return nil
@@ -264,7 +272,7 @@ func checkBatch(batch []Point) error {
 
 func checkConsumer(name string) error {
 	if name == "" || len(name) > MaxConsumerNameLen || !utf8.ValidString(name) {
-		return fmt.Errorf("scada: consumer name must be 1 to %d bytes of UTF-8, got %q", MaxConsumerNameLen, name)
+		return fmt.Errorf("buffer: consumer name must be 1 to %d bytes of UTF-8, got %q", MaxConsumerNameLen, name)
 	}
 	return nil
 }

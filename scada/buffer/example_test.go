@@ -1,4 +1,4 @@
-package scada_test
+package buffer_test
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/buffer"
 )
 
 // A disk buffer keeps points and consumer cursors across a restart: the
 // historian forwarded two points, committed, and the process stopped; after
 // reopening it resumes at the third.
-func ExampleOpenDiskBuffer() {
+func ExampleOpenDisk() {
 	dir, err := os.MkdirTemp("", "buffer-example")
 	if err != nil {
 		fmt.Println(err)
@@ -22,7 +23,7 @@ func ExampleOpenDiskBuffer() {
 	ctx := context.Background()
 	t0 := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 
-	buf, err := scada.OpenDiskBuffer(scada.DiskBufferConfig{Dir: dir})
+	buf, err := buffer.OpenDisk(buffer.DiskConfig{Dir: dir})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -50,7 +51,7 @@ func ExampleOpenDiskBuffer() {
 	}
 	buf.Close()
 
-	buf, err = scada.OpenDiskBuffer(scada.DiskBufferConfig{Dir: dir})
+	buf, err = buffer.OpenDisk(buffer.DiskConfig{Dir: dir})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -62,7 +63,7 @@ func ExampleOpenDiskBuffer() {
 		return
 	}
 	for i, p := range batch.Points {
-		fmt.Println(batch.First+scada.Offset(i), p.Tag, p.Value, p.Unit, p.Time.Format(time.TimeOnly))
+		fmt.Println(batch.First+buffer.Offset(i), p.Tag, p.Value, p.Unit, p.Time.Format(time.TimeOnly))
 	}
 	// Output:
 	// appended at offset 0
@@ -70,9 +71,9 @@ func ExampleOpenDiskBuffer() {
 }
 
 // Recent answers "the last 60 minutes" by the points' source time.
-func ExampleMemoryBuffer_Recent() {
+func ExampleMemory_Recent() {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	buf, err := scada.NewMemoryBuffer(scada.MemoryBufferConfig{Now: func() time.Time { return now }})
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{Now: func() time.Time { return now }})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -102,12 +103,12 @@ func ExampleMemoryBuffer_Recent() {
 
 // Retention never drops silently: every drop is counted in Stats and reported
 // to OnDrop with how many of the points each consumer had not committed.
-func ExampleMemoryBufferConfig_onDrop() {
+func ExampleMemoryConfig_onDrop() {
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-	buf, err := scada.NewMemoryBuffer(scada.MemoryBufferConfig{
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{
 		MaxAge: 24 * time.Hour,
 		Now:    func() time.Time { return now },
-		OnDrop: func(e scada.DropEvent) {
+		OnDrop: func(e buffer.DropEvent) {
 			fmt.Printf("dropped %d points [%d, %d) by %s; unread: %v\n", e.Points, e.From, e.To, e.Reason, e.Unread)
 		},
 	})

@@ -1,6 +1,6 @@
 //go:build unix
 
-package scada
+package buffer
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // killChildEnv names the directory the child process appends to; set only in
@@ -35,7 +37,7 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			dir := t.TempDir()
 			acked := runAndKill(t, dir, 150+100*round)
-			b := openDisk(t, DiskBufferConfig{Dir: dir})
+			b := openDisk(t, DiskConfig{Dir: dir})
 			st := b.Stats()
 			t.Logf("acknowledged %v points; recovered %d, cut %d torn bytes, %d segments", acked, st.Next, st.Truncated, st.Segments)
 			first, got, missed := scanAll(t, b, 0)
@@ -61,7 +63,7 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 				}
 			}
 			// The recovered log takes appends at the right offset.
-			if off := mustAppend(t, b, []Point{{Tag: "after", Value: 1}}); off != st.Next {
+			if off := mustAppend(t, b, []scada.Point{{Tag: "after", Value: 1}}); off != st.Next {
 				t.Fatalf("Append after recovery at %d, want %d", off, st.Next)
 			}
 		})
@@ -122,7 +124,7 @@ func runAndKill(t *testing.T, dir string, after int) [2]int {
 // gather batches of both and the kill can land in the middle of a write.
 // Writer w's points have tags "wW.N" and values counting up from 0.
 func killChild(dir string) {
-	b, err := OpenDiskBuffer(DiskBufferConfig{Dir: dir, SegmentBytes: 32 << 10})
+	b, err := OpenDisk(DiskConfig{Dir: dir, SegmentBytes: 32 << 10})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
@@ -137,10 +139,10 @@ func killChild(dir string) {
 			seq := 0
 			for i := writer; time.Now().Before(deadline); i++ {
 				n := 1 + (i*37)%700
-				pts := make([]Point, n)
+				pts := make([]scada.Point, n)
 				for j := range pts {
 					v := seq + j
-					pts[j] = Point{Tag: "w" + strconv.Itoa(writer) + "." + strconv.Itoa(v%50), Value: float64(v), Unit: "kPa", Time: t0.Add(time.Duration(v) * time.Millisecond), Source: "child"}
+					pts[j] = scada.Point{Tag: "w" + strconv.Itoa(writer) + "." + strconv.Itoa(v%50), Value: float64(v), Unit: "kPa", Time: t0.Add(time.Duration(v) * time.Millisecond), Source: "child"}
 				}
 				if _, err := b.Append(ctx, pts); err != nil {
 					fmt.Fprintln(os.Stderr, "child: append:", err)

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package scada
+package buffer
 
 import "os"
 

@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // Defaults of the buffer configurations.
@@ -22,13 +24,13 @@ const (
 	DefaultReadMax = 1024
 )
 
-// memPointBytes is the memory a MemoryBuffer accounts for each point: the Point
+// memPointBytes is the memory a Memory accounts for each point: the Point
 // itself and its share of the record and string headers. Strings are usually
 // shared by many points and are not counted.
 const memPointBytes = 96
 
-// MemoryBufferConfig configures a [MemoryBuffer]. The zero value is usable.
-type MemoryBufferConfig struct {
+// MemoryConfig configures a [Memory]. The zero value is usable.
+type MemoryConfig struct {
 	// MaxAge drops points appended longer ago than this, checked on every
 	// Append, Read, Scan and Recent. Zero means DefaultBufferMaxAge (24 h);
 	// negative means no age limit.
@@ -50,11 +52,11 @@ type MemoryBufferConfig struct {
 }
 
 // Validate reports every problem of c.
-func (c MemoryBufferConfig) Validate() error {
+func (c MemoryConfig) Validate() error {
 	return nil
 }
 
-func (c MemoryBufferConfig) withDefaults() MemoryBufferConfig {
+func (c MemoryConfig) withDefaults() MemoryConfig {
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultBufferMaxAge
 	}
@@ -72,16 +74,17 @@ func (c MemoryBufferConfig) withDefaults() MemoryBufferConfig {
 
 type memRecord struct {
 	first      Offset
-	pts        []Point
+	pts        []scada.Point
 	appendTime int64
 	maxTime    int64
 }
 
-// MemoryBuffer is a [Buffer] that keeps its log in memory: fast, bounded by
+// Memory is a [Buffer] that keeps its log in memory: fast, bounded by
 // MaxBytes, lost when the process ends. Its points are durable as soon as
 // Append returns, for the life of the process.
-type MemoryBuffer struct {
-	cfg MemoryBufferConfig
+type Memory struct {
+	cfg MemoryConfig
+	id  string
 
 	mu      sync.Mutex
 	closed  bool
@@ -96,35 +99,36 @@ type MemoryBuffer struct {
 	droppedBytes                int64
 }
 
-var _ Buffer = (*MemoryBuffer)(nil)
+var _ Buffer = (*Memory)(nil)
 
-// NewMemoryBuffer returns an empty MemoryBuffer.
-func NewMemoryBuffer(cfg MemoryBufferConfig) (*MemoryBuffer, error) {
+// NewMemory returns an empty Memory.
+func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &MemoryBuffer{
+	return &Memory{
 		cfg:     cfg.withDefaults(),
+		id:      newID(),
 		cursors: make(map[string]Offset),
 		notify:  make(chan struct{}),
 	}, nil
 }
 
-// Deliver appends batch, so a MemoryBuffer can be the Sink of a Collector.
-func (b *MemoryBuffer) Deliver(ctx context.Context, batch []Point) error {
+// Deliver appends batch, so a Memory can be the Sink of a Collector.
+func (b *Memory) Deliver(ctx context.Context, batch []scada.Point) error {
 	_, err := b.Append(ctx, batch)
 	return err
 }
 
 // Append implements [Buffer].
-func (b *MemoryBuffer) Append(ctx context.Context, batch []Point) (Offset, error) {
+func (b *Memory) Append(ctx context.Context, batch []scada.Point) (Offset, error) {
 	if err := checkBatch(batch); err != nil {
 		b.mu.Lock()
 		b.rejected++
 		b.mu.Unlock()
 		return 0, err
 	}
-	pts := make([]Point, len(batch))
+	pts := make([]scada.Point, len(batch))
 	maxTime := int64(-1 << 63)
 	for i, p := range batch {
 		p.Time = p.Time.UTC()
@@ -134,7 +138,7 @@ func (b *MemoryBuffer) Append(ctx context.Context, batch []Point) (Offset, error
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return 0, ErrClosed
+		return 0, scada.ErrClosed
 	}
 	first := b.next
 	if len(pts) == 0 {
@@ -155,7 +159,7 @@ func (b *MemoryBuffer) Append(ctx context.Context, batch []Point) (Offset, error
 	return first, nil
 }
 
-func (b *MemoryBuffer) firstLocked() Offset {
+func (b *Memory) firstLocked() Offset {
 	if len(b.recs) == 0 {
 		return b.next
 	}
@@ -163,7 +167,7 @@ func (b *MemoryBuffer) firstLocked() Offset {
 }
 
 // retainLocked drops what is too old or over the cap, whole records at a time.
-func (b *MemoryBuffer) retainLocked(now time.Time) []DropEvent {
+func (b *Memory) retainLocked(now time.Time) []DropEvent {
 	var events []DropEvent
 	cutoff := now.Add(-b.cfg.MaxAge).UnixNano()
 	n := 0
@@ -211,7 +215,7 @@ func (b *MemoryBuffer) retainLocked(now time.Time) []DropEvent {
 	return events
 }
 
-func (b *MemoryBuffer) report(events []DropEvent) { reportDrops(b.cfg.Logger, b.cfg.OnDrop, events) }
+func (b *Memory) report(events []DropEvent) { reportDrops(b.cfg.Logger, b.cfg.OnDrop, events) }
 
 // reportDrops logs each drop and passes it to onDrop, if set. The caller
 // holds no buffer lock.
@@ -236,7 +240,7 @@ func logDrop(l *slog.Logger, e DropEvent) {
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err)
 	}
-	l.Log(context.Background(), level, "scada: buffer dropped points", attrs...)
+	l.Log(context.Background(), level, "buffer: buffer dropped points", attrs...)
 }
 
 // find returns the index of the record holding off, or the first record after it.
@@ -247,7 +251,7 @@ func findRecord(recs []memRecord, off Offset) int {
 }
 
 // Read implements [Buffer].
-func (b *MemoryBuffer) Read(ctx context.Context, consumer string, max int) (Batch, error) {
+func (b *Memory) Read(ctx context.Context, consumer string, max int) (Batch, error) {
 	if err := checkConsumer(consumer); err != nil {
 		return Batch{}, err
 	}
@@ -258,7 +262,7 @@ func (b *MemoryBuffer) Read(ctx context.Context, consumer string, max int) (Batc
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()
-			return Batch{}, ErrClosed
+			return Batch{}, scada.ErrClosed
 		}
 		events := b.retainLocked(b.cfg.Now())
 		cur, ok := b.cursors[consumer]
@@ -294,14 +298,14 @@ func (b *MemoryBuffer) Read(ctx context.Context, consumer string, max int) (Batc
 }
 
 // Commit implements [Buffer].
-func (b *MemoryBuffer) Commit(ctx context.Context, consumer string, next Offset) error {
+func (b *Memory) Commit(ctx context.Context, consumer string, next Offset) error {
 	if err := checkConsumer(consumer); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return ErrClosed
+		return scada.ErrClosed
 	}
 	if next > b.next {
 		return fmt.Errorf("%w: commit of %d for %q, the log ends at %d", ErrOutOfRange, next, consumer, b.next)
@@ -311,25 +315,25 @@ func (b *MemoryBuffer) Commit(ctx context.Context, consumer string, next Offset)
 }
 
 // Forget implements [Buffer].
-func (b *MemoryBuffer) Forget(ctx context.Context, consumer string) error {
+func (b *Memory) Forget(ctx context.Context, consumer string) error {
 	if err := checkConsumer(consumer); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return ErrClosed
+		return scada.ErrClosed
 	}
 	delete(b.cursors, consumer)
 	return nil
 }
 
 // snapshot returns the records to read, after retention.
-func (b *MemoryBuffer) snapshot() ([]memRecord, Offset, error) {
+func (b *Memory) snapshot() ([]memRecord, Offset, error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, 0, ErrClosed
+		return nil, 0, scada.ErrClosed
 	}
 	events := b.retainLocked(b.cfg.Now())
 	recs, first := b.recs, b.firstLocked()
@@ -339,7 +343,7 @@ func (b *MemoryBuffer) snapshot() ([]memRecord, Offset, error) {
 }
 
 // Scan implements [Buffer].
-func (b *MemoryBuffer) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, error] {
+func (b *Memory) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, error] {
 	return func(yield func(Batch, error) bool) {
 		recs, first, err := b.snapshot()
 		if err != nil {
@@ -366,17 +370,17 @@ func (b *MemoryBuffer) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, e
 }
 
 // Recent implements [Buffer].
-func (b *MemoryBuffer) Recent(ctx context.Context, window time.Duration) iter.Seq2[Point, error] {
-	return func(yield func(Point, error) bool) {
+func (b *Memory) Recent(ctx context.Context, window time.Duration) iter.Seq2[scada.Point, error] {
+	return func(yield func(scada.Point, error) bool) {
 		recs, _, err := b.snapshot()
 		if err != nil {
-			yield(Point{}, err)
+			yield(scada.Point{}, err)
 			return
 		}
 		cutoff := b.cfg.Now().Add(-window).UnixNano()
 		for _, r := range recs {
 			if err := ctx.Err(); err != nil {
-				yield(Point{}, err)
+				yield(scada.Point{}, err)
 				return
 			}
 			if r.maxTime < cutoff {
@@ -391,12 +395,16 @@ func (b *MemoryBuffer) Recent(ctx context.Context, window time.Duration) iter.Se
 	}
 }
 
+// ID returns the identity of this log: random, new with every Memory, since
+// its offsets start again at 0 in the next process.
+func (b *Memory) ID() string { return b.id }
+
 // Stats implements [Buffer].
-func (b *MemoryBuffer) Stats() BufferStats {
+func (b *Memory) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	first := b.firstLocked()
-	return BufferStats{
+	return Stats{
 		First: first, Next: b.next, Durable: b.next,
 		Points: uint64(b.next - first), Bytes: b.bytes,
 		Appended: b.appended, Batches: b.batches, Rejected: b.rejected,
@@ -423,11 +431,11 @@ func consumerStats(cursors map[string]Offset, first Offset, lag func(Offset) uin
 }
 
 // Close implements [Buffer]. It wakes blocked Reads, which return ErrClosed.
-func (b *MemoryBuffer) Close() error {
+func (b *Memory) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return ErrClosed
+		return scada.ErrClosed
 	}
 	b.closed = true
 	b.recs = nil

@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"bytes"
@@ -12,9 +12,11 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
-// SyncPolicy says when a [DiskBuffer] calls fsync, and so what "durable" means.
+// SyncPolicy says when a [Disk] calls fsync, and so what "durable" means.
 // A durable point survives a crash of the process and of the machine (power
 // loss); only durable points are readable.
 type SyncPolicy int
@@ -28,7 +30,7 @@ const (
 	// SyncInterval makes Append return once the points are encoded in memory;
 	// a background loop writes and fsyncs them every SyncInterval (and sooner
 	// when MaxPending bytes wait). A crash loses at most the points appended
-	// since the last fsync; [BufferStats].Durable and [DiskBuffer.Sync] say
+	// since the last fsync; [Stats].Durable and [Disk.Sync] say
 	// which points are safe.
 	SyncInterval
 )
@@ -44,10 +46,10 @@ func (p SyncPolicy) String() string {
 	return fmt.Sprintf("SyncPolicy(%d)", int(p))
 }
 
-// DiskBufferConfig configures a [DiskBuffer]. Only Dir is required.
-type DiskBufferConfig struct {
+// DiskConfig configures a [Disk]. Only Dir is required.
+type DiskConfig struct {
 	// Dir holds the segment files, the consumer cursors and a lock file. It is
-	// created if missing. One DiskBuffer at a time may open it.
+	// created if missing. One Disk at a time may open it.
 	Dir string
 	// SegmentBytes is the size at which the active segment is sealed and a new
 	// one started; retention drops whole segments. Zero means
@@ -83,30 +85,30 @@ type DiskBufferConfig struct {
 }
 
 // Validate reports every problem of c.
-func (c DiskBufferConfig) Validate() error {
+func (c DiskConfig) Validate() error {
 	var errs []error
 	if c.Dir == "" {
-		errs = append(errs, errors.New("scada: DiskBufferConfig.Dir is required"))
+		errs = append(errs, errors.New("buffer: DiskConfig.Dir is required"))
 	}
 	if c.SegmentBytes < 0 {
-		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes is negative (%d)", c.SegmentBytes))
+		errs = append(errs, fmt.Errorf("buffer: DiskConfig.SegmentBytes is negative (%d)", c.SegmentBytes))
 	}
 	if capBytes := c.withDefaults().MaxBytes; c.SegmentBytes > 0 && capBytes > 0 && c.SegmentBytes > capBytes/2 {
-		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SegmentBytes (%d) must be at most half of MaxBytes (%d)", c.SegmentBytes, capBytes))
+		errs = append(errs, fmt.Errorf("buffer: DiskConfig.SegmentBytes (%d) must be at most half of MaxBytes (%d)", c.SegmentBytes, capBytes))
 	}
 	if c.Sync != SyncGroupCommit && c.Sync != SyncInterval {
-		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.Sync: unknown policy %d", int(c.Sync)))
+		errs = append(errs, fmt.Errorf("buffer: DiskConfig.Sync: unknown policy %d", int(c.Sync)))
 	}
 	if c.SyncInterval < 0 {
-		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.SyncInterval is negative (%s)", c.SyncInterval))
+		errs = append(errs, fmt.Errorf("buffer: DiskConfig.SyncInterval is negative (%s)", c.SyncInterval))
 	}
 	if c.MaxPending < 0 {
-		errs = append(errs, fmt.Errorf("scada: DiskBufferConfig.MaxPending is negative (%d)", c.MaxPending))
+		errs = append(errs, fmt.Errorf("buffer: DiskConfig.MaxPending is negative (%d)", c.MaxPending))
 	}
 	return errors.Join(errs...)
 }
 
-func (c DiskBufferConfig) withDefaults() DiskBufferConfig {
+func (c DiskConfig) withDefaults() DiskConfig {
 	if c.MaxAge == 0 {
 		c.MaxAge = DefaultBufferMaxAge
 	}
@@ -146,7 +148,7 @@ type diskOp struct {
 	durEnd   int64
 }
 
-// DiskBuffer is a [Buffer] that keeps its log in segmented append-only files in
+// Disk is a [Buffer] that keeps its log in segmented append-only files in
 // a directory, so it survives a crash of the process or the machine.
 //
 // # Layout and encoding
@@ -165,7 +167,7 @@ type diskOp struct {
 // See [SyncPolicy] for when a point is durable. Reopening a directory after a
 // crash checks the last segment record by record and cuts off a torn tail
 // (records never reported durable); the cut bytes are counted in
-// [BufferStats].Truncated. A segment that fails its checksum or does not
+// [Stats].Truncated. A segment that fails its checksum or does not
 // decode is renamed aside with a ".corrupt" suffix (quarantined): the error
 // is a *[CorruptError] naming the file and byte offset, its points are
 // counted as dropped (DropCorrupt), and the rest of the log stays readable.
@@ -179,9 +181,10 @@ type diskOp struct {
 //
 // Consumer cursors are kept in cursors.log beside the segments and made
 // durable by the same group commit as the points.
-type DiskBuffer struct {
-	cfg  DiskBufferConfig
+type Disk struct {
+	cfg  DiskConfig
 	dir  string
+	id   string
 	log  *slog.Logger
 	lock *os.File
 
@@ -220,25 +223,30 @@ type DiskBuffer struct {
 	curFile *segFile // cursors.log, preallocated like a segment
 }
 
-var _ Buffer = (*DiskBuffer)(nil)
+var _ Buffer = (*Disk)(nil)
 
-// OpenDiskBuffer opens the buffer in cfg.Dir, creating it if needed, and
-// recovers from a crash: see [DiskBuffer]. Corrupt segments found while
+// OpenDisk opens the buffer in cfg.Dir, creating it if needed, and
+// recovers from a crash: see [Disk]. Corrupt segments found while
 // opening are quarantined and reported to OnDrop; they do not fail the open.
-func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
+func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("scada: disk buffer: %w", err)
+		return nil, fmt.Errorf("buffer: disk: %w", err)
 	}
 	lock, err := lockDir(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
-	b := &DiskBuffer{
-		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock,
+	id, err := loadOrCreateID(cfg.Dir)
+	if err != nil {
+		unlockDir(lock)
+		return nil, err
+	}
+	b := &Disk{
+		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock, id: id,
 		readers: make(map[string]*segReader),
 		readErr: make(map[string]error),
 		notify:  make(chan struct{}),
@@ -279,10 +287,10 @@ func OpenDiskBuffer(cfg DiskBufferConfig) (*DiskBuffer, error) {
 
 // recover lists the segments, validates the last one (cutting a torn tail),
 // and quarantines segments whose header or trailer is bad.
-func (b *DiskBuffer) recover() ([]DropEvent, error) {
+func (b *Disk) recover() ([]DropEvent, error) {
 	entries, err := os.ReadDir(b.dir)
 	if err != nil {
-		return nil, fmt.Errorf("scada: disk buffer: %w", err)
+		return nil, fmt.Errorf("buffer: disk: %w", err)
 	}
 	type file struct {
 		name string
@@ -316,7 +324,7 @@ func (b *DiskBuffer) recover() ([]DropEvent, error) {
 		}
 		res, err := scanSegment(path)
 		if err != nil {
-			return nil, fmt.Errorf("scada: disk buffer: %w", err)
+			return nil, fmt.Errorf("buffer: disk: %w", err)
 		}
 		switch {
 		case res.bad == nil && res.base != f.base:
@@ -324,24 +332,24 @@ func (b *DiskBuffer) recover() ([]DropEvent, error) {
 		case last && res.bad != nil && res.end == 0 && res.size < segHeaderSize:
 			// Created but never written: a crash while starting a segment.
 			if err := os.Remove(path); err != nil {
-				return nil, fmt.Errorf("scada: disk buffer: %w", err)
+				return nil, fmt.Errorf("buffer: disk: %w", err)
 			}
-			b.log.Info("scada: disk buffer removed an empty segment left by a crash", "file", path)
+			b.log.Info("buffer: disk buffer removed an empty segment left by a crash", "file", path)
 			continue
 		case last && res.bad != nil && res.end > 0:
 			// Torn tail: cut it, then seal what is good.
 			cut := dataEnd(path, res.end) - res.end
 			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
-				return nil, fmt.Errorf("scada: disk buffer: recovering %s: %w", path, err)
+				return nil, fmt.Errorf("buffer: disk: recovering %s: %w", path, err)
 			}
 			b.truncated += cut
-			b.log.Warn("scada: disk buffer cut a torn tail after a crash", "file", path, "at", res.end, "bytes", cut, "reason", res.bad.Reason)
+			b.log.Warn("buffer: disk buffer cut a torn tail after a crash", "file", path, "at", res.end, "bytes", cut, "reason", res.bad.Reason)
 			b.addSealed(f.name, f.base, res.meta, res.end+trailerSize)
 			continue
 		case res.bad == nil && !res.sealed:
 			// Clean but unsealed: the process stopped without Close.
 			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
-				return nil, fmt.Errorf("scada: disk buffer: recovering %s: %w", path, err)
+				return nil, fmt.Errorf("buffer: disk: recovering %s: %w", path, err)
 			}
 			b.addSealed(f.name, f.base, res.meta, res.end+trailerSize)
 			continue
@@ -386,7 +394,7 @@ func (b *DiskBuffer) recover() ([]DropEvent, error) {
 	return events, nil
 }
 
-func (b *DiskBuffer) addSealed(name string, base Offset, meta segMeta, size int64) {
+func (b *Disk) addSealed(name string, base Offset, meta segMeta, size int64) {
 	b.segs = append(b.segs, &segment{
 		name: name, base: base, meta: meta, bytes: size, sealed: true,
 		durCount: meta.count, durEnd: size - trailerSize,
@@ -410,56 +418,56 @@ func truncateAndSeal(path string, end int64, meta segMeta) error {
 }
 
 // quarantineFile renames a corrupt segment aside and records it.
-func (b *DiskBuffer) quarantineFile(name string, ce *CorruptError) error {
+func (b *Disk) quarantineFile(name string, ce *CorruptError) error {
 	q := quarantineName(b.dir, name)
 	if err := os.Rename(filepath.Join(b.dir, name), filepath.Join(b.dir, q)); err != nil {
-		return fmt.Errorf("scada: disk buffer: quarantining %s: %w", name, err)
+		return fmt.Errorf("buffer: disk: quarantining %s: %w", name, err)
 	}
 	if err := syncDir(b.dir); err != nil {
-		return fmt.Errorf("scada: disk buffer: %w", err)
+		return fmt.Errorf("buffer: disk: %w", err)
 	}
 	ce.Quarantine = q
 	b.quarantined = append(b.quarantined, q)
-	b.log.Error("scada: disk buffer quarantined a corrupt segment", "file", ce.File, "at", ce.Offset, "reason", ce.Reason, "renamed", q)
+	b.log.Error("buffer: disk buffer quarantined a corrupt segment", "file", ce.File, "at", ce.Offset, "reason", ce.Reason, "renamed", q)
 	return nil
 }
 
-func (b *DiskBuffer) loadCursors() error {
+func (b *Disk) loadCursors() error {
 	data, err := os.ReadFile(filepath.Join(b.dir, cursorFile))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("scada: disk buffer: %w", err)
+		return fmt.Errorf("buffer: disk: %w", err)
 	}
 	m, good := parseCursors(data)
 	if tail := bytes.TrimRight(data[good:], "\x00"); len(tail) > 0 {
 		// Zeros are preallocated space; anything else is a torn commit.
-		b.log.Warn("scada: disk buffer cut a torn tail of the cursor file", "bytes", len(tail))
+		b.log.Warn("buffer: disk buffer cut a torn tail of the cursor file", "bytes", len(tail))
 	}
 	for name, c := range m {
 		if c > b.next {
-			b.log.Warn("scada: disk buffer moved a cursor back to the end of the recovered log", "consumer", name, "cursor", uint64(c), "end", uint64(b.next))
+			b.log.Warn("buffer: disk buffer moved a cursor back to the end of the recovered log", "consumer", name, "cursor", uint64(c), "end", uint64(b.next))
 			m[name] = b.next
 		}
 	}
 	b.cursors = m
 	compact := encodeCursors(m)
 	if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
-		return fmt.Errorf("scada: disk buffer: %w", err)
+		return fmt.Errorf("buffer: disk: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY, 0)
 	if err != nil {
-		return fmt.Errorf("scada: disk buffer: %w", err)
+		return fmt.Errorf("buffer: disk: %w", err)
 	}
 	b.curFile = &segFile{f: f, wpos: int64(len(compact)), alloc: int64(len(compact))}
 	return nil
 }
 
 // startActive creates the segment new points go to, synchronously.
-func (b *DiskBuffer) startActive() error {
+func (b *Disk) startActive() error {
 	if n := len(b.segs); n > 0 && b.segs[n-1].meta.count == 0 && b.segs[n-1].base == b.next {
 		// An empty sealed segment with the same name: replace it.
 		s := b.segs[n-1]
 		if err := os.Remove(filepath.Join(b.dir, s.name)); err != nil {
-			return fmt.Errorf("scada: disk buffer: %w", err)
+			return fmt.Errorf("buffer: disk: %w", err)
 		}
 		b.bytes -= s.bytes
 		b.segs = b.segs[:n-1]
@@ -479,7 +487,7 @@ func (b *DiskBuffer) startActive() error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("scada: disk buffer: starting a segment: %w", err)
+		return fmt.Errorf("buffer: disk: starting a segment: %w", err)
 	}
 	s.durEnd = segHeaderSize
 	b.files[s] = &segFile{f: f, wpos: segHeaderSize, alloc: segHeaderSize}
@@ -488,7 +496,7 @@ func (b *DiskBuffer) startActive() error {
 	return nil
 }
 
-func (b *DiskBuffer) newSegment() *segment {
+func (b *Disk) newSegment() *segment {
 	enc := b.encCache
 	if enc == nil {
 		enc = newSegEncoder()
@@ -499,10 +507,10 @@ func (b *DiskBuffer) newSegment() *segment {
 	return &segment{name: segName(b.next), base: b.next, bytes: segHeaderSize, enc: enc}
 }
 
-func (b *DiskBuffer) active() *segment { return b.segs[len(b.segs)-1] }
+func (b *Disk) active() *segment { return b.segs[len(b.segs)-1] }
 
 // opFor returns the op that gathers data for the active segment.
-func (b *DiskBuffer) opFor(s *segment) *diskOp {
+func (b *Disk) opFor(s *segment) *diskOp {
 	if n := len(b.ops); n > 0 && b.ops[n-1].seg == s && !b.ops[n-1].seal && !b.ops[n-1].remove {
 		return &b.ops[n-1]
 	}
@@ -515,7 +523,7 @@ func (b *DiskBuffer) opFor(s *segment) *diskOp {
 }
 
 // rollLocked seals the active segment and starts the next one.
-func (b *DiskBuffer) rollLocked() {
+func (b *Disk) rollLocked() {
 	s := b.active()
 	op := b.opFor(s)
 	op.data = appendTrailer(op.data, s.meta)
@@ -534,8 +542,8 @@ func (b *DiskBuffer) rollLocked() {
 	b.queued = b.gen
 }
 
-// Deliver appends batch, so a DiskBuffer can be the Sink of a Collector.
-func (b *DiskBuffer) Deliver(ctx context.Context, batch []Point) error {
+// Deliver appends batch, so a Disk can be the Sink of a Collector.
+func (b *Disk) Deliver(ctx context.Context, batch []scada.Point) error {
 	_, err := b.Append(ctx, batch)
 	return err
 }
@@ -543,7 +551,7 @@ func (b *DiskBuffer) Deliver(ctx context.Context, batch []Point) error {
 // Append implements [Buffer]. With SyncGroupCommit it returns after the fsync
 // that covers the batch; if ctx ends first it returns ctx.Err(), and the batch,
 // already appended, still becomes durable.
-func (b *DiskBuffer) Append(ctx context.Context, batch []Point) (Offset, error) {
+func (b *Disk) Append(ctx context.Context, batch []scada.Point) (Offset, error) {
 	if err := checkBatch(batch); err != nil {
 		b.mu.Lock()
 		b.rejected++
@@ -554,7 +562,7 @@ func (b *DiskBuffer) Append(ctx context.Context, batch []Point) (Offset, error) 
 	for {
 		if b.closed {
 			b.mu.Unlock()
-			return 0, ErrClosed
+			return 0, scada.ErrClosed
 		}
 		if b.failed != nil {
 			err := b.failed
@@ -615,7 +623,7 @@ func (b *DiskBuffer) Append(ctx context.Context, batch []Point) (Offset, error) 
 	return first, b.waitSynced(ctx, gen)
 }
 
-func (b *DiskBuffer) wake() {
+func (b *Disk) wake() {
 	select {
 	case b.kick <- struct{}{}:
 	default:
@@ -623,7 +631,7 @@ func (b *DiskBuffer) wake() {
 }
 
 // waitSynced waits until generation gen is durable.
-func (b *DiskBuffer) waitSynced(ctx context.Context, gen uint64) error {
+func (b *Disk) waitSynced(ctx context.Context, gen uint64) error {
 	for {
 		b.mu.Lock()
 		if b.synced >= gen {
@@ -645,11 +653,11 @@ func (b *DiskBuffer) waitSynced(ctx context.Context, gen uint64) error {
 
 // Sync makes every point appended and every cursor committed before the call
 // durable, and waits for it. It is how a SyncInterval buffer confirms a batch.
-func (b *DiskBuffer) Sync(ctx context.Context) error {
+func (b *Disk) Sync(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return ErrClosed
+		return scada.ErrClosed
 	}
 	gen := b.queued
 	b.mu.Unlock()
@@ -658,8 +666,8 @@ func (b *DiskBuffer) Sync(ctx context.Context) error {
 }
 
 // syncLoop writes queued ops, fsyncs and publishes the durable state; it is
-// the only goroutine that writes files after OpenDiskBuffer returns.
-func (b *DiskBuffer) syncLoop() {
+// the only goroutine that writes files after OpenDisk returns.
+func (b *Disk) syncLoop() {
 	defer close(b.done)
 	var tick <-chan time.Time
 	if b.cfg.Sync == SyncInterval {
@@ -691,7 +699,7 @@ func (b *DiskBuffer) syncLoop() {
 }
 
 // round does one group commit.
-func (b *DiskBuffer) round() {
+func (b *Disk) round() {
 	b.mu.Lock()
 	ops, curs := b.ops, b.curBuf
 	b.ops, b.curBuf = nil, nil
@@ -715,8 +723,8 @@ func (b *DiskBuffer) round() {
 
 	b.mu.Lock()
 	if err != nil && b.failed == nil {
-		b.failed = fmt.Errorf("scada: disk buffer: %w", err)
-		b.log.Error("scada: disk buffer write failed; appends fail from now on", "err", err)
+		b.failed = fmt.Errorf("buffer: disk: %w", err)
+		b.log.Error("buffer: disk buffer write failed; appends fail from now on", "err", err)
 	}
 	if err == nil && failed == nil {
 		for _, op := range ops {
@@ -755,13 +763,13 @@ type segFile struct {
 }
 
 // preallocStep returns how far ahead of the data a segment file is extended.
-func (b *DiskBuffer) preallocStep() int64 {
+func (b *Disk) preallocStep() int64 {
 	return min(max(b.cfg.SegmentBytes/4, 64<<10), 4<<20)
 }
 
 // writeAt writes data at sf's write position, first extending the file with
 // zeros to the next multiple of step if data would pass its end.
-func (b *DiskBuffer) writeAt(sf *segFile, data []byte, step int64) error {
+func (b *Disk) writeAt(sf *segFile, data []byte, step int64) error {
 	if end := sf.wpos + int64(len(data)); end > sf.alloc {
 		want := (end + step - 1) / step * step
 		if b.zeros == nil {
@@ -783,7 +791,7 @@ func (b *DiskBuffer) writeAt(sf *segFile, data []byte, step int64) error {
 	return nil
 }
 
-func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset) error {
+func (b *Disk) write(ops []diskOp, curs []byte, snapshot map[string]Offset) error {
 	dirty := make(map[*segFile]bool)
 	dirSync := false
 	for _, op := range ops {
@@ -870,7 +878,7 @@ func (b *DiskBuffer) write(ops []diskOp, curs []byte, snapshot map[string]Offset
 	return nil
 }
 
-func (b *DiskBuffer) closeFiles() {
+func (b *Disk) closeFiles() {
 	for s, sf := range b.files {
 		sf.f.Close()
 		delete(b.files, s)
@@ -882,7 +890,7 @@ func (b *DiskBuffer) closeFiles() {
 }
 
 // retainLocked drops whole segments that are too old or over the byte cap.
-func (b *DiskBuffer) retainLocked(now time.Time) []DropEvent {
+func (b *Disk) retainLocked(now time.Time) []DropEvent {
 	var events []DropEvent
 	cutoff := now.Add(-b.cfg.MaxAge).UnixNano()
 	for len(b.segs) > 0 {
@@ -919,9 +927,9 @@ func (b *DiskBuffer) retainLocked(now time.Time) []DropEvent {
 	return events
 }
 
-func (b *DiskBuffer) report(events []DropEvent) { reportDrops(b.log, b.cfg.OnDrop, events) }
+func (b *Disk) report(events []DropEvent) { reportDrops(b.log, b.cfg.OnDrop, events) }
 
-func (b *DiskBuffer) firstLocked() Offset {
+func (b *Disk) firstLocked() Offset {
 	if len(b.segs) == 0 {
 		return b.next
 	}
@@ -938,17 +946,17 @@ type segView struct {
 	meta  segMeta
 }
 
-func (b *DiskBuffer) viewLocked(s *segment) segView {
+func (b *Disk) viewLocked(s *segment) segView {
 	return segView{seg: s, path: filepath.Join(b.dir, s.name), base: s.base, end: s.durEndOffset(), limit: s.durEnd, meta: s.meta}
 }
 
 // segAtLocked returns the index of the segment holding off or the first one after it.
-func (b *DiskBuffer) segAtLocked(off Offset) int {
+func (b *Disk) segAtLocked(off Offset) int {
 	return sort.Search(len(b.segs), func(i int) bool { return b.segs[i].end() > off })
 }
 
 // quarantine takes a corrupt segment out of the log after a read found it bad.
-func (b *DiskBuffer) quarantine(v segView, ce *CorruptError) {
+func (b *Disk) quarantine(v segView, ce *CorruptError) {
 	b.mu.Lock()
 	idx := -1
 	for i, s := range b.segs {
@@ -965,7 +973,7 @@ func (b *DiskBuffer) quarantine(v segView, ce *CorruptError) {
 	}
 	s := b.segs[idx]
 	if err := b.quarantineFile(s.name, ce); err != nil {
-		b.log.Error("scada: disk buffer could not quarantine a corrupt segment", "file", v.path, "err", err)
+		b.log.Error("buffer: disk buffer could not quarantine a corrupt segment", "file", v.path, "err", err)
 	}
 	b.segs = append(b.segs[:idx:idx], b.segs[idx+1:]...)
 	b.bytes -= s.bytes
@@ -982,7 +990,7 @@ func (b *DiskBuffer) quarantine(v segView, ce *CorruptError) {
 
 // seek positions sr (reopened if it cannot get there) at off inside v, and
 // returns it with the points from off to the end of its current record.
-func seek(sr *segReader, v segView, off Offset) (*segReader, []Point, error) {
+func seek(sr *segReader, v segView, off Offset) (*segReader, []scada.Point, error) {
 	if sr != nil && (sr.path != v.path || sr.base != v.base || off < sr.first) {
 		sr.close()
 		sr = nil
@@ -1012,7 +1020,7 @@ func seek(sr *segReader, v segView, off Offset) (*segReader, []Point, error) {
 }
 
 // Read implements [Buffer].
-func (b *DiskBuffer) Read(ctx context.Context, consumer string, max int) (Batch, error) {
+func (b *Disk) Read(ctx context.Context, consumer string, max int) (Batch, error) {
 	if err := checkConsumer(consumer); err != nil {
 		return Batch{}, err
 	}
@@ -1023,7 +1031,7 @@ func (b *DiskBuffer) Read(ctx context.Context, consumer string, max int) (Batch,
 		b.mu.Lock()
 		if b.closed {
 			b.mu.Unlock()
-			return Batch{}, ErrClosed
+			return Batch{}, scada.ErrClosed
 		}
 		events := b.retainLocked(b.cfg.Now())
 		if err := b.readErr[consumer]; err != nil {
@@ -1059,7 +1067,7 @@ func (b *DiskBuffer) Read(ctx context.Context, consumer string, max int) (Batch,
 
 // readableLocked returns the segment to read from cur, if a durable point at
 // or after cur is retained.
-func (b *DiskBuffer) readableLocked(cur Offset) (segView, bool) {
+func (b *Disk) readableLocked(cur Offset) (segView, bool) {
 	if cur >= b.durable {
 		return segView{}, false
 	}
@@ -1073,7 +1081,7 @@ func (b *DiskBuffer) readableLocked(cur Offset) (segView, bool) {
 // readRun reads up to max points for consumer from cur in v and on into the
 // segments that follow without a gap, then caches the reader for the
 // consumer's next Read.
-func (b *DiskBuffer) readRun(consumer string, sr *segReader, v segView, cur Offset, max int) (Batch, error) {
+func (b *Disk) readRun(consumer string, sr *segReader, v segView, cur Offset, max int) (Batch, error) {
 	batch, sr, err := b.readFrom(sr, v, cur, max)
 	for err == nil && len(batch.Points) > 0 && len(batch.Points) < max {
 		next := batch.Next()
@@ -1110,7 +1118,7 @@ func (b *DiskBuffer) readRun(consumer string, sr *segReader, v segView, cur Offs
 
 // readFrom reads up to max points from cur within one segment. A corrupt
 // segment is quarantined; the error says where.
-func (b *DiskBuffer) readFrom(sr *segReader, v segView, cur Offset, max int) (Batch, *segReader, error) {
+func (b *Disk) readFrom(sr *segReader, v segView, cur Offset, max int) (Batch, *segReader, error) {
 	var batch Batch
 	if cur < v.base {
 		batch.Missed, cur = uint64(v.base-cur), v.base
@@ -1138,7 +1146,7 @@ func (b *DiskBuffer) readFrom(sr *segReader, v segView, cur Offset, max int) (Ba
 
 // Commit implements [Buffer]. With SyncGroupCommit it returns once the cursor
 // is durable.
-func (b *DiskBuffer) Commit(ctx context.Context, consumer string, next Offset) error {
+func (b *Disk) Commit(ctx context.Context, consumer string, next Offset) error {
 	return b.setCursor(ctx, consumer, func() (Offset, error) {
 		if next > b.next {
 			return 0, fmt.Errorf("%w: commit of %d for %q, the log ends at %d", ErrOutOfRange, next, consumer, b.next)
@@ -1150,7 +1158,7 @@ func (b *DiskBuffer) Commit(ctx context.Context, consumer string, next Offset) e
 
 // Forget implements [Buffer]. With SyncGroupCommit it returns once the
 // removal is durable.
-func (b *DiskBuffer) Forget(ctx context.Context, consumer string) error {
+func (b *Disk) Forget(ctx context.Context, consumer string) error {
 	return b.setCursor(ctx, consumer, func() (Offset, error) {
 		delete(b.cursors, consumer)
 		delete(b.readErr, consumer)
@@ -1165,14 +1173,14 @@ func (b *DiskBuffer) Forget(ctx context.Context, consumer string) error {
 // setCursor runs change under the lock, unless the buffer is closed or has
 // failed, and queues the cursor record it returns for cursors.log. With
 // SyncGroupCommit it returns once that record is durable.
-func (b *DiskBuffer) setCursor(ctx context.Context, consumer string, change func() (Offset, error)) error {
+func (b *Disk) setCursor(ctx context.Context, consumer string, change func() (Offset, error)) error {
 	if err := checkConsumer(consumer); err != nil {
 		return err
 	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return ErrClosed
+		return scada.ErrClosed
 	}
 	if b.failed != nil {
 		err := b.failed
@@ -1196,11 +1204,11 @@ func (b *DiskBuffer) setCursor(ctx context.Context, consumer string, change func
 }
 
 // views returns the segments to read from off, after retention.
-func (b *DiskBuffer) views() ([]segView, Offset, error) {
+func (b *Disk) views() ([]segView, Offset, error) {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, 0, ErrClosed
+		return nil, 0, scada.ErrClosed
 	}
 	events := b.retainLocked(b.cfg.Now())
 	vs := make([]segView, 0, len(b.segs))
@@ -1217,7 +1225,7 @@ func (b *DiskBuffer) views() ([]segView, Offset, error) {
 
 // scan yields the records of the segments in vs from off, with gaps as Missed.
 // Corrupt segments are quarantined and yielded as errors; the scan goes on.
-func (b *DiskBuffer) scan(ctx context.Context, vs []segView, first, off Offset, yield func(Batch, error) bool) {
+func (b *Disk) scan(ctx context.Context, vs []segView, first, off Offset, yield func(Batch, error) bool) {
 	var missed uint64
 	if off < first {
 		missed, off = uint64(first-off), first
@@ -1275,7 +1283,7 @@ func (b *DiskBuffer) scan(ctx context.Context, vs []segView, first, off Offset, 
 }
 
 // Scan implements [Buffer].
-func (b *DiskBuffer) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, error] {
+func (b *Disk) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, error] {
 	return func(yield func(Batch, error) bool) {
 		vs, first, err := b.views()
 		if err != nil {
@@ -1288,11 +1296,11 @@ func (b *DiskBuffer) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, err
 
 // Recent implements [Buffer]. Segments whose newest point time is older than
 // the window are skipped without reading them.
-func (b *DiskBuffer) Recent(ctx context.Context, window time.Duration) iter.Seq2[Point, error] {
-	return func(yield func(Point, error) bool) {
+func (b *Disk) Recent(ctx context.Context, window time.Duration) iter.Seq2[scada.Point, error] {
+	return func(yield func(scada.Point, error) bool) {
 		vs, _, err := b.views()
 		if err != nil {
-			yield(Point{}, err)
+			yield(scada.Point{}, err)
 			return
 		}
 		cutoff := b.cfg.Now().Add(-window).UnixNano()
@@ -1307,7 +1315,7 @@ func (b *DiskBuffer) Recent(ctx context.Context, window time.Duration) iter.Seq2
 		}
 		b.scan(ctx, keep, keep[0].base, keep[0].base, func(batch Batch, err error) bool {
 			if err != nil {
-				return yield(Point{}, err)
+				return yield(scada.Point{}, err)
 			}
 			for _, p := range batch.Points {
 				if timeKey(p.Time) >= cutoff && !yield(p, nil) {
@@ -1319,8 +1327,13 @@ func (b *DiskBuffer) Recent(ctx context.Context, window time.Duration) iter.Seq2
 	}
 }
 
+// ID returns the identity of the log in the buffer's directory: created with
+// the directory and kept across restarts, so offsets paired with it name one
+// point for good. A directory wiped and opened again is a new log with a new ID.
+func (b *Disk) ID() string { return b.id }
+
 // Stats implements [Buffer].
-func (b *DiskBuffer) Stats() BufferStats {
+func (b *Disk) Stats() Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	first := b.firstLocked()
@@ -1337,7 +1350,7 @@ func (b *DiskBuffer) Stats() BufferStats {
 		}
 		return n
 	}
-	return BufferStats{
+	return Stats{
 		First: first, Next: b.next, Durable: b.durable,
 		Points: points, Bytes: b.bytes, Segments: len(b.segs),
 		Appended: b.appended, Batches: b.batches, Rejected: b.rejected,
@@ -1351,11 +1364,11 @@ func (b *DiskBuffer) Stats() BufferStats {
 // Close implements [Buffer]: it seals the active segment, makes everything
 // appended and committed durable, stops the sync loop and releases the
 // directory. It returns the first write error the buffer met, if any.
-func (b *DiskBuffer) Close() error {
+func (b *Disk) Close() error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return ErrClosed
+		return scada.ErrClosed
 	}
 	if b.failed == nil && len(b.segs) > 0 {
 		if s := b.active(); s.meta.count > 0 {

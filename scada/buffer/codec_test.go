@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // goldenRecord is the encoding of goldenPoints, checked byte by byte against
@@ -29,12 +31,12 @@ var goldenRecord = []byte{
 
 const goldenAppendTime = int64(1_700_000_000_000_000_000)
 
-func goldenPoints() []Point {
+func goldenPoints() []scada.Point {
 	t0 := time.Unix(0, goldenAppendTime).UTC()
-	return []Point{
+	return []scada.Point{
 		{Tag: "t1", Value: 21.5, Unit: "degC", Time: t0},
 		{Tag: "t1", Value: 21.75, Unit: "degC", Time: t0.Add(time.Second)},
-		{Tag: "t2", Value: 0.1, Quality: BadSensorFailure, Time: t0},
+		{Tag: "t2", Value: 0.1, Quality: scada.BadSensorFailure, Time: t0},
 	}
 }
 
@@ -97,17 +99,17 @@ func TestRecordRoundTripRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	enc, dec := newSegEncoder(), newSegDecoder()
 	var frames []byte
-	var want []Point
+	var want []scada.Point
 	at := time.Now().UnixNano()
 	for rec := range 50 {
-		pts := make([]Point, 1+r.IntN(300))
+		pts := make([]scada.Point, 1+r.IntN(300))
 		for i := range pts {
 			pts[i] = randomPoint(r)
 		}
 		frames = enc.appendRecord(frames, uint64(len(want)), at+int64(rec), pts)
 		want = append(want, pts...)
 	}
-	var got []Point
+	var got []scada.Point
 	for len(frames) > 0 {
 		n := int(uint32(frames[0]) | uint32(frames[1])<<8 | uint32(frames[2])<<16 | uint32(frames[3])<<24)
 		if err := checkFrame(frames[:frameHeaderSize], frames[frameHeaderSize:frameHeaderSize+n]); err != nil {
@@ -134,10 +136,10 @@ func TestRecordRoundTripRandom(t *testing.T) {
 	}
 }
 
-func randomPoint(r *rand.Rand) Point {
+func randomPoint(r *rand.Rand) scada.Point {
 	tags := []string{"a", "b", "boiler.temp", "", "x.y.z"}
 	vals := []float64{0, math.Copysign(0, -1), math.NaN(), math.Inf(1), 1e-310, 123.45, -7, 1 << 60}
-	var p Point
+	var p scada.Point
 	p.Tag = tags[r.IntN(len(tags))]
 	switch r.IntN(3) {
 	case 0:
@@ -147,7 +149,7 @@ func randomPoint(r *rand.Rand) Point {
 	default:
 		p.Value = math.Float64frombits(r.Uint64())
 	}
-	p.Quality = []Quality{Good, GoodClamped, Uncertain, BadNoCommunication, Quality(r.Uint32())}[r.IntN(5)]
+	p.Quality = []scada.Quality{scada.Good, scada.GoodClamped, scada.Uncertain, scada.BadNoCommunication, scada.Quality(r.Uint32())}[r.IntN(5)]
 	p.Unit = []string{"", "degC", "kPa"}[r.IntN(3)]
 	p.Source = []string{"", "s1", "s2"}[r.IntN(3)]
 	switch r.IntN(4) {
@@ -167,7 +169,7 @@ func FuzzBufferRecord(f *testing.F) {
 	f.Add(goldenRecord[frameHeaderSize:])
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 8 {
-		pts := make([]Point, 1+r.IntN(20))
+		pts := make([]scada.Point, 1+r.IntN(20))
 		for i := range pts {
 			pts[i] = randomPoint(r)
 		}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package scada
+package buffer
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("scada: disk buffer: %w", err)
+		return nil, fmt.Errorf("buffer: disk: %w", err)
 	}
 	return f, nil
 }

@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // The conformance suite every Buffer implementation passes.
@@ -49,15 +51,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // testPoints returns n points numbered from seq: Value is the number, so order
 // and uniqueness can be checked.
-func testPoints(seq, n int, t0 time.Time) []Point {
-	pts := make([]Point, n)
+func testPoints(seq, n int, t0 time.Time) []scada.Point {
+	pts := make([]scada.Point, n)
 	for i := range pts {
 		k := seq + i
-		pts[i] = Point{
+		pts[i] = scada.Point{
 			Tag:     fmt.Sprintf("plant.tag%d", k%7),
 			Value:   float64(k),
 			Unit:    "degC",
-			Quality: Good,
+			Quality: scada.Good,
 			Time:    t0.Add(time.Duration(k) * time.Second),
 			Source:  "boiler1",
 		}
@@ -65,12 +67,12 @@ func testPoints(seq, n int, t0 time.Time) []Point {
 	return pts
 }
 
-func samePoint(a, b Point) bool {
+func samePoint(a, b scada.Point) bool {
 	return a.Tag == b.Tag && math.Float64bits(a.Value) == math.Float64bits(b.Value) &&
 		a.Unit == b.Unit && a.Quality == b.Quality && a.Time.Equal(b.Time) && a.Source == b.Source
 }
 
-func mustAppend(t *testing.T, b Buffer, pts []Point) Offset {
+func mustAppend(t *testing.T, b Buffer, pts []scada.Point) Offset {
 	t.Helper()
 	off, err := b.Append(context.Background(), pts)
 	if err != nil {
@@ -80,7 +82,7 @@ func mustAppend(t *testing.T, b Buffer, pts []Point) Offset {
 }
 
 // scanAll collects every point Scan yields from offset from.
-func scanAll(t *testing.T, b Buffer, from Offset) (first Offset, pts []Point, missed uint64) {
+func scanAll(t *testing.T, b Buffer, from Offset) (first Offset, pts []scada.Point, missed uint64) {
 	t.Helper()
 	first = math.MaxUint64
 	next := Offset(math.MaxUint64)
@@ -100,7 +102,7 @@ func scanAll(t *testing.T, b Buffer, from Offset) (first Offset, pts []Point, mi
 	return first, pts, missed
 }
 
-func checkValues(t *testing.T, pts []Point, from int) {
+func checkValues(t *testing.T, pts []scada.Point, from int) {
 	t.Helper()
 	for i, p := range pts {
 		if p.Value != float64(from+i) {
@@ -152,19 +154,19 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 
 	t.Run("EdgeValues", func(t *testing.T) {
 		b := newBuf(t, suiteConfig{})
-		edge := []Point{
-			{Tag: "a", Value: math.NaN(), Quality: BadSensorFailure, Time: t0},
+		edge := []scada.Point{
+			{Tag: "a", Value: math.NaN(), Quality: scada.BadSensorFailure, Time: t0},
 			{Tag: "a", Value: math.Copysign(0, -1), Time: t0.Add(time.Nanosecond)},
 			{Tag: "a", Value: math.Inf(1), Unit: "kPa", Time: t0.Add(-time.Hour)},
 			{Tag: "a", Value: math.Inf(-1), Source: "s"},                                        // zero time
 			{Tag: "b", Value: 1e300, Time: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},            // before 1678
 			{Tag: "b", Value: 5e-324, Time: time.Date(9999, 12, 31, 23, 59, 59, 999, time.UTC)}, // after 2262
-			{Tag: "", Value: 0.1, Quality: Quality(0xFFFFFFFF), Time: t0.In(time.FixedZone("X", 3600))},
-			{Tag: "c", Value: 123456.789, Unit: strings.Repeat("u", MaxBufferStringLen), Time: t0},
+			{Tag: "", Value: 0.1, Quality: scada.Quality(0xFFFFFFFF), Time: t0.In(time.FixedZone("X", 3600))},
+			{Tag: "c", Value: 123456.789, Unit: strings.Repeat("u", MaxStringLen), Time: t0},
 			{Tag: "c", Value: 123456.78, Time: t0.Add(time.Second)},
 			{Tag: "c", Value: -4.5e15, Time: t0.Add(2 * time.Second)},
 			{Tag: "c", Value: math.MaxFloat64, Time: t0.Add(3 * time.Second)},
-			{Tag: "a", Value: 3, Quality: GoodClamped, Time: t0.Add(time.Minute)},
+			{Tag: "a", Value: 3, Quality: scada.GoodClamped, Time: t0.Add(time.Minute)},
 		}
 		mustAppend(t, b, edge)
 		_, got, _ := scanAll(t, b, 0)
@@ -184,9 +186,9 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 	t.Run("RejectsOverlongStrings", func(t *testing.T) {
 		b := newBuf(t, suiteConfig{})
 		bad := testPoints(0, 3, t0)
-		bad[1].Tag = strings.Repeat("t", MaxBufferStringLen+1)
-		if _, err := b.Append(context.Background(), bad); !errors.Is(err, ErrBadInput) {
-			t.Fatalf("Append of an overlong tag: %v, want ErrBadInput", err)
+		bad[1].Tag = strings.Repeat("t", MaxStringLen+1)
+		if _, err := b.Append(context.Background(), bad); !errors.Is(err, scada.ErrBadInput) {
+			t.Fatalf("Append of an overlong tag: %v, want scada.ErrBadInput", err)
 		}
 		if st := b.Stats(); st.Next != 0 || st.Rejected != 1 {
 			t.Fatalf("after a rejected batch: Next %d, Rejected %d", st.Next, st.Rejected)
@@ -214,7 +216,7 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		if err := b.Commit(ctx, "historian", batch.Next()); err != nil {
 			t.Fatal(err)
 		}
-		var got []Point
+		var got []scada.Point
 		for len(got) < 70 {
 			batch, err := b.Read(ctx, "historian", 25)
 			if err != nil {
@@ -307,9 +309,9 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		for w := range writers {
 			wg.Go(func() {
 				for i := range batches {
-					pts := make([]Point, size)
+					pts := make([]scada.Point, size)
 					for j := range pts {
-						pts[j] = Point{Tag: fmt.Sprintf("w%d", w), Value: float64(i*size + j), Time: t0}
+						pts[j] = scada.Point{Tag: fmt.Sprintf("w%d", w), Value: float64(i*size + j), Time: t0}
 					}
 					if _, err := b.Append(context.Background(), pts); err != nil {
 						t.Error(err)
@@ -336,14 +338,14 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		clock := newFakeClock()
 		b := newBuf(t, suiteConfig{Now: clock.Now})
 		now := clock.Now()
-		var pts []Point
+		var pts []scada.Point
 		for i := range 120 { // one point a minute for two hours, oldest first
-			pts = append(pts, Point{Tag: "t", Value: float64(i), Time: now.Add(time.Duration(i-119) * time.Minute)})
+			pts = append(pts, scada.Point{Tag: "t", Value: float64(i), Time: now.Add(time.Duration(i-119) * time.Minute)})
 		}
 		mustAppend(t, b, pts[:60])
 		mustAppend(t, b, pts[60:])
-		mustAppend(t, b, []Point{{Tag: "t", Value: -1}}) // no time: never recent
-		var got []Point
+		mustAppend(t, b, []scada.Point{{Tag: "t", Value: -1}}) // no time: never recent
+		var got []scada.Point
 		for p, err := range b.Recent(context.Background(), time.Hour) {
 			if err != nil {
 				t.Fatal(err)
@@ -465,34 +467,34 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 		if err := b.Close(); err != nil {
 			t.Fatalf("first Close: %v", err)
 		}
-		if err := <-errc; !errors.Is(err, ErrClosed) {
-			t.Fatalf("Read blocked during Close: %v, want ErrClosed", err)
+		if err := <-errc; !errors.Is(err, scada.ErrClosed) {
+			t.Fatalf("Read blocked during Close: %v, want scada.ErrClosed", err)
 		}
-		if err := b.Close(); !errors.Is(err, ErrClosed) {
-			t.Fatalf("second Close: %v, want ErrClosed", err)
+		if err := b.Close(); !errors.Is(err, scada.ErrClosed) {
+			t.Fatalf("second Close: %v, want scada.ErrClosed", err)
 		}
-		if _, err := b.Append(ctx, testPoints(0, 1, t0)); !errors.Is(err, ErrClosed) {
+		if _, err := b.Append(ctx, testPoints(0, 1, t0)); !errors.Is(err, scada.ErrClosed) {
 			t.Fatalf("Append after Close: %v", err)
 		}
-		if err := b.Deliver(ctx, testPoints(0, 1, t0)); !errors.Is(err, ErrClosed) {
+		if err := b.Deliver(ctx, testPoints(0, 1, t0)); !errors.Is(err, scada.ErrClosed) {
 			t.Fatalf("Deliver after Close: %v", err)
 		}
-		if _, err := b.Read(ctx, "c", 1); !errors.Is(err, ErrClosed) {
+		if _, err := b.Read(ctx, "c", 1); !errors.Is(err, scada.ErrClosed) {
 			t.Fatalf("Read after Close: %v", err)
 		}
-		if err := b.Commit(ctx, "c", 0); !errors.Is(err, ErrClosed) {
+		if err := b.Commit(ctx, "c", 0); !errors.Is(err, scada.ErrClosed) {
 			t.Fatalf("Commit after Close: %v", err)
 		}
-		if err := b.Forget(ctx, "c"); !errors.Is(err, ErrClosed) {
+		if err := b.Forget(ctx, "c"); !errors.Is(err, scada.ErrClosed) {
 			t.Fatalf("Forget after Close: %v", err)
 		}
 		for _, err := range b.Scan(ctx, 0) {
-			if !errors.Is(err, ErrClosed) {
+			if !errors.Is(err, scada.ErrClosed) {
 				t.Fatalf("Scan after Close: %v", err)
 			}
 		}
 		for _, err := range b.Recent(ctx, time.Hour) {
-			if !errors.Is(err, ErrClosed) {
+			if !errors.Is(err, scada.ErrClosed) {
 				t.Fatalf("Recent after Close: %v", err)
 			}
 		}
@@ -504,7 +506,7 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 
 	t.Run("IsASink", func(t *testing.T) {
 		b := newBuf(t, suiteConfig{})
-		var sink Sink = b
+		var sink scada.Sink = b
 		if err := sink.Deliver(context.Background(), testPoints(0, 7, t0)); err != nil {
 			t.Fatal(err)
 		}
@@ -516,7 +518,7 @@ func testBuffer(t *testing.T, newBuf newBufferFunc) {
 
 func TestMemoryBuffer(t *testing.T) {
 	testBuffer(t, func(t *testing.T, cfg suiteConfig) Buffer {
-		b, err := NewMemoryBuffer(MemoryBufferConfig{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop})
+		b, err := NewMemory(MemoryConfig{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -527,7 +529,7 @@ func TestMemoryBuffer(t *testing.T) {
 
 func TestDiskBuffer(t *testing.T) {
 	testBuffer(t, func(t *testing.T, cfg suiteConfig) Buffer {
-		b, err := OpenDiskBuffer(DiskBufferConfig{
+		b, err := OpenDisk(DiskConfig{
 			Dir: t.TempDir(), MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop,
 			SegmentBytes: 1, // a segment per record, so retention goes record by record
 		})
@@ -563,7 +565,7 @@ func testConsumerKeepsUp(t *testing.T, b Buffer) {
 		}
 		done <- nil
 	}()
-	var got []Point
+	var got []scada.Point
 	for len(got) < total {
 		batch, err := b.Read(ctx, "follower", 17)
 		if err != nil {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package scada
+package buffer
 
 import (
 	"fmt"
@@ -9,17 +9,17 @@ import (
 	"syscall"
 )
 
-// lockDir takes an exclusive lock on dir/LOCK so that a second DiskBuffer (in
+// lockDir takes an exclusive lock on dir/LOCK so that a second Disk (in
 // this process or another) cannot open the same directory. The lock goes away
 // with the process, so a crash leaves nothing to clean up.
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("scada: disk buffer: %w", err)
+		return nil, fmt.Errorf("buffer: disk: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("scada: disk buffer: %s is in use by another buffer: %w", dir, err)
+		return nil, fmt.Errorf("buffer: disk: %s is in use by another buffer: %w", dir, err)
 	}
 	return f, nil
 }

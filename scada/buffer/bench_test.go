@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"context"
@@ -7,19 +7,21 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // benchAppend appends batches of batchSize points from `writers` goroutines,
 // each owning its share of 1000 tags, until b.N batches are in. It reports
 // points/s and the bytes each point takes on disk.
-func benchAppend(b *testing.B, writers, batchSize int, gen func(w int) func(n int) []Point) {
-	buf, err := OpenDiskBuffer(DiskBufferConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1})
+func benchAppend(b *testing.B, writers, batchSize int, gen func(w int) func(n int) []scada.Point) {
+	buf, err := OpenDisk(DiskConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer buf.Close()
 	ctx := context.Background()
-	gens := make([]func(int) []Point, writers)
+	gens := make([]func(int) []scada.Point, writers)
 	for w := range gens {
 		gens[w] = gen(w)
 	}
@@ -55,8 +57,8 @@ func benchAppend(b *testing.B, writers, batchSize int, gen func(w int) func(n in
 
 // plantWriters splits 1000 tags among the writers: each one scans its tags
 // every second, like a Source delivering to the buffer.
-func plantWriters(writers int) func(w int) func(int) []Point {
-	return func(w int) func(int) []Point {
+func plantWriters(writers int) func(w int) func(int) []scada.Point {
+	return func(w int) func(int) []scada.Point {
 		sim := newPlantSim(1000 / writers)
 		for i := range sim.tags {
 			sim.tags[i] = "w" + strconv.Itoa(w) + "." + sim.tags[i]
@@ -81,10 +83,10 @@ func BenchmarkDiskBufferAppendSerial(b *testing.B) {
 // BenchmarkDiskBufferAppendNoisy is the worst case for size: values with
 // noise in every bit of the mantissa, which only the XOR fallback can store.
 func BenchmarkDiskBufferAppendNoisy(b *testing.B) {
-	benchAppend(b, 8, 1000, func(w int) func(int) []Point {
+	benchAppend(b, 8, 1000, func(w int) func(int) []scada.Point {
 		sim := plantWriters(8)(w)
 		var x uint64 = 0x9E3779B97F4A7C15 * uint64(w+1)
-		return func(n int) []Point {
+		return func(n int) []scada.Point {
 			pts := sim(n)
 			for i := range pts {
 				x ^= x << 13
@@ -99,9 +101,9 @@ func BenchmarkDiskBufferAppendNoisy(b *testing.B) {
 
 // filledDiskBuffer returns a disk buffer holding total durable points of the
 // plant data, appended 4000 at a time, closed when b ends.
-func filledDiskBuffer(b *testing.B, total int) *DiskBuffer {
+func filledDiskBuffer(b *testing.B, total int) *Disk {
 	b.Helper()
-	buf, err := OpenDiskBuffer(DiskBufferConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1, Sync: SyncInterval})
+	buf, err := OpenDisk(DiskConfig{Dir: b.TempDir(), MaxBytes: -1, MaxAge: -1, Sync: SyncInterval})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +150,7 @@ func BenchmarkDiskBufferReplay(b *testing.B) {
 
 // BenchmarkMemoryBufferAppend is the in-memory buffer on the same data.
 func BenchmarkMemoryBufferAppend(b *testing.B) {
-	buf, err := NewMemoryBuffer(MemoryBufferConfig{MaxBytes: 64 << 20})
+	buf, err := NewMemory(MemoryConfig{MaxBytes: 64 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"encoding/binary"
@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/bits"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // The record codec of the disk buffer.
@@ -143,14 +145,14 @@ type segCodec struct {
 	tags    []tagState
 	prevTag int
 	strs    []string
-	quals   []Quality
+	quals   []scada.Quality
 }
 
 func (c *segCodec) reset() {
 	c.tags = c.tags[:0]
 	c.prevTag = -1
 	c.strs = append(c.strs[:0], "")
-	c.quals = append(c.quals[:0], Good)
+	c.quals = append(c.quals[:0], scada.Good)
 }
 
 // segEncoder encodes records for one segment.
@@ -159,7 +161,7 @@ type segEncoder struct {
 	tagNames []string
 	tagIDs   map[string]uint32
 	strIDs   map[string]uint32
-	qualIDs  map[Quality]uint32
+	qualIDs  map[scada.Quality]uint32
 }
 
 func newSegEncoder() *segEncoder {
@@ -173,7 +175,7 @@ func (e *segEncoder) reset() {
 	e.tagNames = e.tagNames[:0]
 	e.tagIDs = make(map[string]uint32)
 	e.strIDs = map[string]uint32{"": 0}
-	e.qualIDs = map[Quality]uint32{Good: 0}
+	e.qualIDs = map[scada.Quality]uint32{scada.Good: 0}
 }
 
 func appendUvarint(b []byte, v uint64) []byte {
@@ -195,7 +197,7 @@ func appendString(b []byte, s string) []byte {
 
 // appendRecord appends one framed record holding pts, whose first point has
 // offset rel relative to the segment's base.
-func (e *segEncoder) appendRecord(dst []byte, rel uint64, appendTime int64, pts []Point) []byte {
+func (e *segEncoder) appendRecord(dst []byte, rel uint64, appendTime int64, pts []scada.Point) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, frameHeaderSize)...)
 	dst = appendUvarint(dst, rel)
@@ -212,7 +214,7 @@ func (e *segEncoder) appendRecord(dst []byte, rel uint64, appendTime int64, pts 
 	return dst
 }
 
-func (e *segEncoder) appendPoint(dst []byte, p *Point, recTime int64) []byte {
+func (e *segEncoder) appendPoint(dst []byte, p *scada.Point, recTime int64) []byte {
 	hpos := len(dst)
 	dst = append(dst, 0)
 	var h byte
@@ -427,7 +429,7 @@ func (r *decBuf) byte() byte {
 
 func (r *decBuf) string() string {
 	n := r.uvarint()
-	if n > MaxBufferStringLen {
+	if n > MaxStringLen {
 		if r.err == nil {
 			r.err = errStrLen
 		}
@@ -457,7 +459,7 @@ func (r *decBuf) fail(err error) {
 // It returns the record's first offset relative to the segment base and its
 // append time. On error the decoder's state is undefined: the segment cannot be
 // read further.
-func (d *segDecoder) decodeRecord(payload []byte, dst []Point) (rel uint64, appendTime int64, _ []Point, _ error) {
+func (d *segDecoder) decodeRecord(payload []byte, dst []scada.Point) (rel uint64, appendTime int64, _ []scada.Point, _ error) {
 	r := decBuf{b: payload}
 	rel = r.uvarint()
 	count := r.uvarint()
@@ -469,7 +471,7 @@ func (d *segDecoder) decodeRecord(payload []byte, dst []Point) (rel uint64, appe
 		return 0, 0, dst, errCount
 	}
 	for range count {
-		var p Point
+		var p scada.Point
 		d.decodePoint(&r, &p, appendTime)
 		if r.err != nil {
 			return 0, 0, dst, r.err
@@ -482,7 +484,7 @@ func (d *segDecoder) decodeRecord(payload []byte, dst []Point) (rel uint64, appe
 	return rel, appendTime, dst, nil
 }
 
-func (d *segDecoder) decodePoint(r *decBuf, p *Point, recTime int64) {
+func (d *segDecoder) decodePoint(r *decBuf, p *scada.Point, recTime int64) {
 	h := r.byte()
 
 	var id int
@@ -590,7 +592,7 @@ func (d *segDecoder) decodePoint(r *decBuf, p *Point, recTime int64) {
 				return
 			}
 			st.quality = uint32(len(d.quals))
-			d.quals = append(d.quals, Quality(q))
+			d.quals = append(d.quals, scada.Quality(q))
 		} else {
 			if v-1 >= uint64(len(d.quals)) {
 				r.fail(errQualRef)

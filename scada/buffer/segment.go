@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"bufio"
@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 const segSuffix = ".seg"
@@ -54,7 +56,7 @@ type segMeta struct {
 	minTime, maxTime     int64 // point times, timeKey
 }
 
-func (m *segMeta) add(appendTime int64, pts []Point) {
+func (m *segMeta) add(appendTime int64, pts []scada.Point) {
 	if m.count == 0 {
 		m.minAppend, m.maxAppend = appendTime, appendTime
 		m.minTime, m.maxTime = math.MaxInt64, math.MinInt64
@@ -152,7 +154,7 @@ type segReader struct {
 	payload []byte
 
 	// The last decoded record: pts[i:] are not consumed yet.
-	pts        []Point
+	pts        []scada.Point
 	first      Offset
 	i          int
 	appendTime int64
@@ -239,7 +241,7 @@ func (sr *segReader) ioErr(at int64, err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return sr.corrupt(at, "file shorter than expected")
 	}
-	return fmt.Errorf("scada: reading buffer segment %s: %w", sr.path, err)
+	return fmt.Errorf("buffer: reading buffer segment %s: %w", sr.path, err)
 }
 
 // scanResult is what scanning a whole segment found.

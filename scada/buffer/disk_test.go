@@ -1,4 +1,4 @@
-package scada
+package buffer
 
 import (
 	"context"
@@ -11,13 +11,15 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
-func openDisk(t *testing.T, cfg DiskBufferConfig) *DiskBuffer {
+func openDisk(t *testing.T, cfg DiskConfig) *Disk {
 	t.Helper()
-	b, err := OpenDiskBuffer(cfg)
+	b, err := OpenDisk(cfg)
 	if err != nil {
-		t.Fatalf("OpenDiskBuffer: %v", err)
+		t.Fatalf("OpenDisk: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
@@ -58,7 +60,7 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	b := openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 4 << 10})
+	b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 4 << 10})
 	for i := range 10 {
 		mustAppend(t, b, testPoints(i*300, 300, t0))
 	}
@@ -72,7 +74,7 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b = openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 4 << 10})
+	b = openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 4 << 10})
 	st := b.Stats()
 	if st.First != 0 || st.Next != 3000 || st.Durable != 3000 || st.Points != 3000 || st.Segments < 3 || st.Truncated != 0 {
 		t.Fatalf("after reopen: %+v", st)
@@ -95,14 +97,14 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
-	b = openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 4 << 10})
+	b = openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 4 << 10})
 	if cs := b.Stats().Consumers; len(cs) != 1 || cs[0].Name != "scada-archive" || cs[0].Cursor != 3000 {
 		t.Fatalf("consumers after Forget and reopen: %+v", cs)
 	}
 
 	// A second buffer on the same directory is refused while this one is open.
-	if _, err := OpenDiskBuffer(DiskBufferConfig{Dir: dir}); err == nil {
-		t.Fatal("a second OpenDiskBuffer on a directory in use succeeded")
+	if _, err := OpenDisk(DiskConfig{Dir: dir}); err == nil {
+		t.Fatal("a second OpenDisk on a directory in use succeeded")
 	}
 }
 
@@ -112,7 +114,7 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 func TestDiskBufferFollowActiveSegment(t *testing.T) {
 	for _, sync := range []SyncPolicy{SyncGroupCommit, SyncInterval} {
 		t.Run(sync.String(), func(t *testing.T) {
-			testConsumerKeepsUp(t, openDisk(t, DiskBufferConfig{Dir: t.TempDir(), Sync: sync, SyncInterval: time.Millisecond}))
+			testConsumerKeepsUp(t, openDisk(t, DiskConfig{Dir: t.TempDir(), Sync: sync, SyncInterval: time.Millisecond}))
 		})
 	}
 }
@@ -120,7 +122,7 @@ func TestDiskBufferFollowActiveSegment(t *testing.T) {
 func TestDiskBufferCursorLogCompaction(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)
-	b := openDisk(t, DiskBufferConfig{Dir: dir, Sync: SyncInterval, SyncInterval: time.Hour})
+	b := openDisk(t, DiskConfig{Dir: dir, Sync: SyncInterval, SyncInterval: time.Hour})
 	mustAppend(t, b, testPoints(0, 100, time.Now()))
 	// Enough commits to pass the compaction threshold several times.
 	names := []string{"a", "b", "c"}
@@ -144,7 +146,7 @@ func TestDiskBufferCursorLogCompaction(t *testing.T) {
 	if fi.Size() > 2*cursorCompactBytes {
 		t.Fatalf("cursor file is %d bytes, compaction did not run", fi.Size())
 	}
-	b = openDisk(t, DiskBufferConfig{Dir: dir})
+	b = openDisk(t, DiskConfig{Dir: dir})
 	want := map[string]Offset{"a": 97, "b": 98, "c": 99} // the last commit of each: i = 149997..149999
 	for _, cs := range b.Stats().Consumers {
 		if want[cs.Name] != cs.Cursor {
@@ -160,7 +162,7 @@ func TestDiskBufferCursorLogCompaction(t *testing.T) {
 func TestDiskBufferIntervalSync(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)
-	b := openDisk(t, DiskBufferConfig{Dir: dir, Sync: SyncInterval, SyncInterval: time.Hour})
+	b := openDisk(t, DiskConfig{Dir: dir, Sync: SyncInterval, SyncInterval: time.Hour})
 	mustAppend(t, b, testPoints(0, 50, time.Now()))
 	// The hour-long interval has not passed: nothing is durable, nothing readable.
 	if st := b.Stats(); st.Durable != 0 || st.Next != 50 {
@@ -183,7 +185,7 @@ func TestDiskBufferIntervalSync(t *testing.T) {
 func TestDiskBufferTornTail(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Now()
-	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	b := openDisk(t, DiskConfig{Dir: dir})
 	for i := range 10 {
 		mustAppend(t, b, testPoints(i*100, 100, t0))
 	}
@@ -225,7 +227,7 @@ func TestDiskBufferTornTail(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, filepath.Base(last)), torn, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			b := openDisk(t, DiskBufferConfig{Dir: dir})
+			b := openDisk(t, DiskConfig{Dir: dir})
 			st := b.Stats()
 			if st.Next != Offset(tc.want) || len(st.Quarantined) != 0 {
 				t.Fatalf("after recovery: %+v", st)
@@ -249,7 +251,7 @@ func TestDiskBufferCorruptSegment(t *testing.T) {
 	t0 := time.Now()
 	build := func(t *testing.T) (string, []string) {
 		dir := t.TempDir()
-		b := openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 1})
+		b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 1})
 		for i := range 3 {
 			mustAppend(t, b, testPoints(i*100, 100, t0))
 		}
@@ -268,7 +270,7 @@ func TestDiskBufferCorruptSegment(t *testing.T) {
 
 		var events []DropEvent
 		var mu sync.Mutex
-		b := openDisk(t, DiskBufferConfig{Dir: dir, OnDrop: func(e DropEvent) {
+		b := openDisk(t, DiskConfig{Dir: dir, OnDrop: func(e DropEvent) {
 			mu.Lock()
 			events = append(events, e)
 			mu.Unlock()
@@ -313,7 +315,7 @@ func TestDiskBufferCorruptSegment(t *testing.T) {
 
 		// Scan reads around the gap too, and a reopen does not bring it back.
 		b.Close()
-		b = openDisk(t, DiskBufferConfig{Dir: dir})
+		b = openDisk(t, DiskConfig{Dir: dir})
 		_, got, missed := scanAll(t, b, 0)
 		if len(got) != 200 || missed != 100 {
 			t.Fatalf("Scan after reopen: %d points, %d missed", len(got), missed)
@@ -327,8 +329,8 @@ func TestDiskBufferCorruptSegment(t *testing.T) {
 		data, _ := os.ReadFile(segs[1])
 		data[len(data)-trailerSize-3] ^= 0x01
 		os.WriteFile(segs[1], data, 0o644)
-		b := openDisk(t, DiskBufferConfig{Dir: dir})
-		var got []Point
+		b := openDisk(t, DiskConfig{Dir: dir})
+		var got []scada.Point
 		var errs []error
 		for batch, err := range b.Scan(context.Background(), 0) {
 			if err != nil {
@@ -348,7 +350,7 @@ func TestDiskBufferCorruptSegment(t *testing.T) {
 		copy(data, "JUNK")
 		os.WriteFile(segs[1], data, 0o644)
 		var events []DropEvent
-		b := openDisk(t, DiskBufferConfig{Dir: dir, OnDrop: func(e DropEvent) { events = append(events, e) }})
+		b := openDisk(t, DiskConfig{Dir: dir, OnDrop: func(e DropEvent) { events = append(events, e) }})
 		st := b.Stats()
 		if len(st.Quarantined) != 1 || st.Dropped.Corrupt != 100 || len(events) != 1 {
 			t.Fatalf("after opening with a bad header: %+v, events %+v", st, events)
@@ -367,14 +369,14 @@ func TestDiskBufferCorruptSegment(t *testing.T) {
 func TestDiskBufferRetentionAcrossReopen(t *testing.T) {
 	dir := t.TempDir()
 	clock := newFakeClock()
-	b := openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 1, Now: clock.Now})
+	b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 1, Now: clock.Now})
 	mustAppend(t, b, testPoints(0, 10, clock.Now()))
 	clock.Advance(12 * time.Hour)
 	mustAppend(t, b, testPoints(10, 10, clock.Now()))
 	b.Close()
 	clock.Advance(13 * time.Hour)
 	var events []DropEvent
-	b = openDisk(t, DiskBufferConfig{Dir: dir, SegmentBytes: 1, Now: clock.Now, OnDrop: func(e DropEvent) { events = append(events, e) }})
+	b = openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 1, Now: clock.Now, OnDrop: func(e DropEvent) { events = append(events, e) }})
 	st := b.Stats()
 	if st.First != 10 || st.Dropped.Age != 10 || len(events) != 1 || events[0].Points != 10 {
 		t.Fatalf("after reopen 25 h later: %+v, events %+v", st, events)
@@ -386,28 +388,28 @@ func TestDiskBufferRetentionAcrossReopen(t *testing.T) {
 
 func TestDiskBufferCursorBeyondRecoveredEnd(t *testing.T) {
 	dir := t.TempDir()
-	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	b := openDisk(t, DiskConfig{Dir: dir})
 	mustAppend(t, b, testPoints(0, 10, time.Now()))
 	b.Close()
 	// A cursor from a run whose last points were lost (interval mode, power cut).
 	os.WriteFile(filepath.Join(dir, cursorFile), appendCursorRecord(nil, "x", 500), 0o644)
-	b = openDisk(t, DiskBufferConfig{Dir: dir})
+	b = openDisk(t, DiskConfig{Dir: dir})
 	if cs := b.Stats().Consumers; len(cs) != 1 || cs[0].Cursor != 10 {
 		t.Fatalf("consumers %+v, want x at 10", cs)
 	}
 }
 
 func TestDiskBufferConfigValidate(t *testing.T) {
-	err := DiskBufferConfig{SegmentBytes: 100, MaxBytes: 150, Sync: 7, SyncInterval: -1, MaxPending: -1}.Validate()
+	err := DiskConfig{SegmentBytes: 100, MaxBytes: 150, Sync: 7, SyncInterval: -1, MaxPending: -1}.Validate()
 	for _, want := range []string{"Dir", "SegmentBytes", "Sync", "SyncInterval", "MaxPending"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error %v does not mention %s", err, want)
 		}
 	}
-	if _, err := OpenDiskBuffer(DiskBufferConfig{}); err == nil {
-		t.Error("OpenDiskBuffer without Dir succeeded")
+	if _, err := OpenDisk(DiskConfig{}); err == nil {
+		t.Error("OpenDisk without Dir succeeded")
 	}
-	if err := (DiskBufferConfig{Dir: "x"}).Validate(); err != nil {
+	if err := (DiskConfig{Dir: "x"}).Validate(); err != nil {
 		t.Errorf("minimal config: %v", err)
 	}
 }
@@ -421,7 +423,7 @@ type plantSim struct {
 	vals    []float64
 	t       time.Time
 	i       int
-	scratch []Point
+	scratch []scada.Point
 }
 
 func newPlantSim(tags int) *plantSim {
@@ -444,7 +446,7 @@ func itoa(i int) string {
 }
 
 // next returns the next n points (reusing its slice).
-func (s *plantSim) next(n int) []Point {
+func (s *plantSim) next(n int) []scada.Point {
 	s.scratch = s.scratch[:0]
 	for range n {
 		k := s.i % len(s.tags)
@@ -454,11 +456,11 @@ func (s *plantSim) next(n int) []Point {
 		// A smooth wander: a slow sine plus a small drift, at 0.01 resolution.
 		step := 0.05*math.Sin(float64(s.i)/977) + 0.01*float64((s.i*7919)%5-2)
 		s.vals[k] = math.Round((s.vals[k]+step)*100) / 100
-		q := Good
+		q := scada.Good
 		if s.i%5000 == 0 {
-			q = UncertainLastUsableValue
+			q = scada.UncertainLastUsableValue
 		}
-		s.scratch = append(s.scratch, Point{Tag: s.tags[k], Value: s.vals[k], Unit: s.units[k], Quality: q, Time: s.t, Source: "opcua-1"})
+		s.scratch = append(s.scratch, scada.Point{Tag: s.tags[k], Value: s.vals[k], Unit: s.units[k], Quality: q, Time: s.t, Source: "opcua-1"})
 		s.i++
 	}
 	return s.scratch
@@ -466,9 +468,9 @@ func (s *plantSim) next(n int) []Point {
 
 func TestDiskBufferCompactOnRealisticData(t *testing.T) {
 	dir := t.TempDir()
-	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	b := openDisk(t, DiskConfig{Dir: dir})
 	sim := newPlantSim(1000)
-	var want []Point
+	var want []scada.Point
 	for range 100 {
 		pts := sim.next(1000)
 		want = append(want, pts...)
@@ -501,13 +503,13 @@ func TestDiskBufferCrashWhileStartingASegment(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			b := openDisk(t, DiskBufferConfig{Dir: dir})
+			b := openDisk(t, DiskConfig{Dir: dir})
 			mustAppend(t, b, testPoints(0, 500, time.Now()))
 			b.Close()
 			if err := os.WriteFile(filepath.Join(dir, segName(500)), content, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			b = openDisk(t, DiskBufferConfig{Dir: dir})
+			b = openDisk(t, DiskConfig{Dir: dir})
 			st := b.Stats()
 			if st.Next != 500 || st.Truncated != 0 || len(st.Quarantined) != 0 || st.Dropped.Total() != 0 {
 				t.Fatalf("after reopen: %+v", st)
@@ -530,7 +532,7 @@ func TestDiskBufferCrashWhileStartingASegment(t *testing.T) {
 // reopen recovers every point appended before.
 func TestDiskBufferWriteFailureIsSticky(t *testing.T) {
 	dir := t.TempDir()
-	b := openDisk(t, DiskBufferConfig{Dir: dir})
+	b := openDisk(t, DiskConfig{Dir: dir})
 	ctx := readTimeout(t)
 	mustAppend(t, b, testPoints(0, 100, time.Now()))
 	// The sync loop is idle: Append returned after its round.
@@ -553,7 +555,7 @@ func TestDiskBufferWriteFailureIsSticky(t *testing.T) {
 	if err := b.Close(); err == nil {
 		t.Fatal("Close did not report the failure")
 	}
-	b = openDisk(t, DiskBufferConfig{Dir: dir})
+	b = openDisk(t, DiskConfig{Dir: dir})
 	_, got, _ := scanAll(t, b, 0)
 	if len(got) != 100 {
 		t.Fatalf("%d points after reopen, want 100", len(got))
