@@ -21,4 +21,10 @@ var (
 	// payload, a wrong register count). The points around it are still delivered;
 	// the bad input is counted. Retrying the same input fails the same way.
 	ErrBadInput = errors.New("scada: bad input")
+	// ErrPermanent marks a refusal that retrying cannot fix: credentials the
+	// server rejects, an untrusted certificate, no endpoint or security policy
+	// that matches, a configuration the device refuses. Run returns errors
+	// that match it; the Collector shows the cause in health and retries only
+	// slowly, in case an operator fixes the server side.
+	ErrPermanent = errors.New("scada: refused permanently")
 )
