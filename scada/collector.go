@@ -1,6 +1,7 @@
 package scada
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,19 @@ const (
 	DefaultCollectorBatchSize    = 1024
 	DefaultCollectorSourceQueue  = 4096
 	DefaultCollectorCloseTimeout = 10 * time.Second
+)
+
+// Supervision defaults of a [Collector]'s sources, for fields that neither
+// the SourceConfig nor the CollectorConfig set. They are chosen for plant
+// devices, where data should flow again within seconds of a device coming
+// back, whatever happened before; see "Recovery" in the Collector's doc.
+const (
+	DefaultSourceBackoffInitial   = 500 * time.Millisecond // first delay after a failure
+	DefaultSourceBackoffMax       = 5 * time.Second        // cap of the backoff
+	DefaultSourceBreakerThreshold = 5                      // attempts in a row that fail to connect before the breaker opens
+	DefaultSourceBreakerDelay     = 5 * time.Second        // the breaker's wait before a probe, ±20% jitter
+	DefaultSourceHealthyAfter     = 30 * time.Second       // shorter connections count as short (resilience.SupervisorConfig)
+	DefaultSourcePermanentDelay   = time.Minute            // wait after an error matching ErrPermanent
 )
 
 // Errors of a Collector besides [ErrClosed].
@@ -73,11 +87,20 @@ type CollectorConfig struct {
 	// lost. Default 10s.
 	CloseTimeout time.Duration
 
-	// Backoff, Breaker and HealthyAfter supervise every source (see
-	// resilience.SupervisorConfig) unless its SourceConfig overrides them.
+	// Backoff, Breaker, HealthyAfter and PermanentDelay supervise every
+	// source (see resilience.SupervisorConfig) unless its SourceConfig sets
+	// them; each field left zero in both takes the DefaultSource... constant
+	// (backoff 500ms doubling to 5s, breaker after 5 failures for 5s, short
+	// connections under 30s, permanent refusals retried every minute).
 	Backoff      resilience.Backoff
 	Breaker      resilience.BreakerConfig
 	HealthyAfter time.Duration
+	// PermanentDelay is the wait after a source's Run returned an error
+	// matching ErrPermanent (bad credentials, an untrusted certificate, a
+	// configuration the device refuses): slow, but not never, so that a fix
+	// on the server side is picked up. Default 1 min; servers that lock an
+	// account after repeated failed logins may need more.
+	PermanentDelay time.Duration
 	// Secrets are redacted from every source's LastError and from logs.
 	Secrets []string
 
@@ -113,6 +136,9 @@ func (c CollectorConfig) Validate() error {
 	if c.HealthyAfter < 0 {
 		errs = append(errs, fmt.Errorf("scada: collector HealthyAfter %v is negative", c.HealthyAfter))
 	}
+	if c.PermanentDelay < 0 {
+		errs = append(errs, fmt.Errorf("scada: collector PermanentDelay %v is negative", c.PermanentDelay))
+	}
 	for _, err := range []error{c.SinkBackoff.Validate(), c.Backoff.Validate(), c.Breaker.Validate()} {
 		if err != nil {
 			errs = append(errs, err)
@@ -122,26 +148,40 @@ func (c CollectorConfig) Validate() error {
 }
 
 // SourceConfig describes one source added to a [Collector]. Zero-valued
-// supervision fields take the Collector's.
+// supervision fields (and zero fields of Backoff and Breaker) take the
+// Collector's, then the DefaultSource... constants.
 type SourceConfig struct {
-	// Name identifies the source in health, logs and the Source field of its
-	// points that leave it empty. Required, unique within the Collector.
+	// Name identifies the source in health and logs, and the Collector
+	// writes it into the Source field of every point the source delivers
+	// (unless KeepPointSource), so downstream a point names the source it
+	// was collected from, whatever the Source's own configuration calls
+	// itself. Required, unique within the Collector.
 	Name   string
 	Source Source
+	// KeepPointSource keeps the Source field the points arrive with (filled
+	// with Name only where empty): for a source that relays points collected
+	// elsewhere, such as a central source reading what edges forwarded, whose
+	// points already name their origin.
+	KeepPointSource bool
 
-	Backoff      resilience.Backoff       // zero: the Collector's
-	Breaker      resilience.BreakerConfig // zero: the Collector's
-	HealthyAfter time.Duration            // zero: the Collector's
+	Backoff        resilience.Backoff       // zero fields: the Collector's
+	Breaker        resilience.BreakerConfig // zero fields: the Collector's
+	HealthyAfter   time.Duration            // zero: the Collector's
+	PermanentDelay time.Duration            // zero: the Collector's
 	// Secrets are redacted from this source's LastError, with the Collector's.
 	Secrets []string
 }
 
 // SourceHealth is a snapshot of one source of a [Collector]: its supervision
 // status (state, time in state, connected since, last error with secrets
-// redacted, attempts, reconnects) and what it delivered.
+// redacted, attempts, reconnects, breaker) and what it delivered.
 //
 // A source counts as connected once it delivers its first batch of an attempt
-// or calls [NotifyConnected].
+// or calls [NotifyConnected]; from then on, while it stays connected, State is
+// connected, Breaker closed and ConsecutiveFailures 0. A source whose Run
+// returned an error matching [ErrPermanent] is in state refused
+// (resilience.StateRefused) with Permanent set and the cause in LastError
+// until it connects again.
 type SourceHealth struct {
 	resilience.Status
 
@@ -197,6 +237,41 @@ type CollectorStats struct {
 //
 // Close stops every source, delivers what was accepted and stops every
 // goroutine.
+//
+// # Recovery
+//
+// A source's Run is called again after it returns: after about
+// Backoff.Initial when a connection ended, then doubling with every attempt
+// that fails to connect, up to Backoff.Max. After Breaker.FailureThreshold
+// such attempts in a row the breaker opens and the source is tried once every
+// Breaker.Delay (±20%) until an attempt connects. A connection, once made
+// (a first batch delivered or [NotifyConnected]), is a success at once: the
+// breaker closes, the failure count is reset, and health says connected with
+// the breaker closed while the data flows, however often the device failed
+// before. Only a run of connections that each end within HealthyAfter (a
+// device that accepts and drops) keeps growing the delay, and never past
+// Backoff.Max.
+//
+// So the wait between two attempts never exceeds the larger of Backoff.Max
+// and Breaker.Delay plus its jitter, whatever the length of the outage: with
+// the defaults 6 s (the breaker's 5 s + 20%). From the moment a device
+// listens again to the first fresh point it takes at most that, plus one
+// connection set-up (for OPC UA: endpoints, channel, session, subscription
+// and the first publish), plus, when the device's host was unreachable rather
+// than refusing, the dial timeout of an attempt already under way.
+//
+// An error that matches [ErrPermanent] (credentials refused, an untrusted
+// certificate, no matching endpoint, a configuration the device rejects) is
+// not an outage: the source goes to state refused with the cause in its
+// health, does not count toward the breaker, and is tried again only every
+// PermanentDelay (default 1 min).
+//
+// # Source names
+//
+// Every point carries, in its Source field, the name its source was added
+// under, whatever the Source itself put there: two protocol sources with the
+// same default name stay apart downstream. Set SourceConfig.KeepPointSource
+// for a source that relays points named elsewhere.
 type Collector struct {
 	cfg  CollectorConfig
 	log  *slog.Logger
@@ -276,29 +351,26 @@ func (c *Collector) AddSource(cfg SourceConfig) error {
 	if cfg.HealthyAfter < 0 {
 		errs = append(errs, fmt.Errorf("scada: source %q: HealthyAfter %v is negative", cfg.Name, cfg.HealthyAfter))
 	}
+	if cfg.PermanentDelay < 0 {
+		errs = append(errs, fmt.Errorf("scada: source %q: PermanentDelay %v is negative", cfg.Name, cfg.PermanentDelay))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	scfg := resilience.SupervisorConfig{
-		Name:         cfg.Name,
-		Backoff:      cfg.Backoff,
-		Breaker:      cfg.Breaker,
-		HealthyAfter: cfg.HealthyAfter,
-		Logger:       c.log.With("source", cfg.Name),
-		Secrets:      append(slices.Clip(c.cfg.Secrets), cfg.Secrets...),
-	}
-	if scfg.Backoff == (resilience.Backoff{}) {
-		scfg.Backoff = c.cfg.Backoff
-	}
-	if scfg.Breaker == (resilience.BreakerConfig{}) {
-		scfg.Breaker = c.cfg.Breaker
-	}
-	if scfg.HealthyAfter == 0 {
-		scfg.HealthyAfter = c.cfg.HealthyAfter
+		Name:           cfg.Name,
+		Backoff:        sourceBackoff(cfg.Backoff, c.cfg.Backoff),
+		Breaker:        sourceBreaker(cfg.Breaker, c.cfg.Breaker),
+		HealthyAfter:   cmp.Or(cfg.HealthyAfter, c.cfg.HealthyAfter, DefaultSourceHealthyAfter),
+		PermanentDelay: cmp.Or(cfg.PermanentDelay, c.cfg.PermanentDelay, DefaultSourcePermanentDelay),
+		IsPermanent:    func(err error) bool { return errors.Is(err, ErrPermanent) },
+		Logger:         c.log.With("source", cfg.Name),
+		Secrets:        append(slices.Clip(c.cfg.Secrets), cfg.Secrets...),
 	}
 	s := &collectorSource{
 		c:     c,
 		name:  cfg.Name,
+		keep:  cfg.KeepPointSource,
 		src:   cfg.Source,
 		space: make(chan struct{}, 1),
 		done:  make(chan struct{}),
@@ -333,6 +405,31 @@ func (c *Collector) AddSource(cfg SourceConfig) error {
 		s.mu.Unlock()
 	}()
 	return nil
+}
+
+// sourceBackoff fills the zero fields of a source's backoff from the
+// Collector's, then from the source defaults.
+func sourceBackoff(src, col resilience.Backoff) resilience.Backoff {
+	b := resilience.Backoff{
+		Initial:    cmp.Or(src.Initial, col.Initial, DefaultSourceBackoffInitial),
+		Max:        cmp.Or(src.Max, col.Max),
+		Multiplier: cmp.Or(src.Multiplier, col.Multiplier),
+		Jitter:     cmp.Or(src.Jitter, col.Jitter),
+	}
+	if b.Max == 0 {
+		b.Max = max(DefaultSourceBackoffMax, b.Initial)
+	}
+	return b
+}
+
+// sourceBreaker fills the zero fields of a source's breaker from the
+// Collector's, then from the source defaults.
+func sourceBreaker(src, col resilience.BreakerConfig) resilience.BreakerConfig {
+	return resilience.BreakerConfig{
+		FailureThreshold: cmp.Or(src.FailureThreshold, col.FailureThreshold, DefaultSourceBreakerThreshold),
+		Delay:            cmp.Or(src.Delay, col.Delay, DefaultSourceBreakerDelay),
+		SuccessThreshold: cmp.Or(src.SuccessThreshold, col.SuccessThreshold),
+	}
 }
 
 // Remove stops the named source and waits until its Run has returned or ctx
@@ -580,6 +677,7 @@ func (c *Collector) sinkFailed(err error) {
 type collectorSource struct {
 	c      *Collector
 	name   string
+	keep   bool // KeepPointSource
 	src    Source
 	sup    *resilience.Supervisor
 	cancel context.CancelFunc
@@ -630,8 +728,8 @@ func (s *collectorSource) Connected() {
 }
 
 // Deliver accepts batch into the source's queue, waiting while the queue is
-// full. It copies the points; points with an empty Source get the source's
-// name.
+// full. It copies the points and writes the source's name into them (only
+// into empty ones with KeepPointSource).
 func (s *collectorSource) Deliver(ctx context.Context, batch []Point) error {
 	if len(batch) == 0 {
 		return nil
@@ -671,7 +769,7 @@ func (s *collectorSource) Deliver(ctx context.Context, batch []Point) error {
 	last := s.lastPoint
 	for i := start; i < len(s.queue); i++ {
 		p := &s.queue[i]
-		if p.Source == "" {
+		if !s.keep || p.Source == "" {
 			p.Source = s.name
 		}
 		if p.Quality.IsBad() {
