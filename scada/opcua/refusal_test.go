@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopcua/opcua/uacp"
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uacp"
 
 	"github.com/greenlang/gl001/scada"
 )
