@@ -139,7 +139,9 @@ const (
 // documented defaults; Endpoint, SecurityPolicy, SecurityMode and Tags are
 // required.
 type Config struct {
-	// Name names the source in Points and logs. Default: Endpoint.
+	// Name names the source in Points and logs when Run is called directly.
+	// Default: Endpoint. Under a scada.Collector the points carry the name
+	// the Source was added under instead.
 	Name string
 	// Endpoint is the server's URL, e.g. "opc.tcp://plc1:4840".
 	Endpoint string
