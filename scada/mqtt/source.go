@@ -78,7 +78,7 @@ type counters struct {
 
 // Stats is a snapshot of a Source's counters since it was created.
 type Stats struct {
-	Connected      bool   // a Run holds a connection now
+	Connected      bool   // a Run holds a connection and its subscriptions are acknowledged (SUBACK)
 	SessionPresent bool   // the last CONNACK found our session on the broker
 	Connects       uint64 // connections established
 	Messages       uint64 // messages received
@@ -95,12 +95,6 @@ func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Name == "" {
-		cfg.Name = "mqtt"
-	}
-	if cfg.SessionExpiry == 0 {
-		cfg.SessionExpiry = DefaultSessionExpiry
-	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = DefaultKeepAlive
 	}
@@ -114,6 +108,9 @@ func New(cfg Config) (*Source, error) {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
 	u, _ := url.Parse(cfg.Broker) // checked by Validate
+	if cfg.Name == "" {
+		cfg.Name = cfg.defaultName(u)
+	}
 	s := &Source{
 		cfg:     cfg,
 		name:    cfg.Name,
@@ -236,7 +233,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		},
 		PacketTimeout: s.cfg.ConnectTimeout,
 	})
-	expiry := uint32(s.cfg.SessionExpiry / time.Second)
+	expiry := s.cfg.sessionExpiry()
 	recvMax := s.cfg.ReceiveMaximum
 	cp := &paho.Connect{
 		ClientID:   s.cfg.ClientID,
@@ -279,8 +276,6 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	}
 	s.st.connects.Add(1)
 	s.st.sessionPresent.Store(ca.SessionPresent)
-	s.st.connected.Store(true)
-	defer s.st.connected.Store(false)
 
 	// A resumed session keeps its subscriptions (MQTT 5, 4.1), so later
 	// connections subscribe only when the broker has lost the session. The
@@ -328,6 +323,10 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		return err
 	}
 	cancel()
+	// Connected only now: before the SUBACK the broker may not route our
+	// topics to us yet.
+	s.st.connected.Store(true)
+	defer s.st.connected.Store(false)
 	scada.NotifyConnected(sink)
 	s.log.Info("mqtt: connected", "source", s.name, "broker", s.broker.Host, "session_present", ca.SessionPresent)
 
