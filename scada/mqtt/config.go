@@ -26,6 +26,10 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultReceiveMaximum = 1024
 	DefaultMaxBatch       = 1024
+	// DefaultMaxPayload is the default of Config.MaxPayload: 1 MiB.
+	DefaultMaxPayload = 1 << 20
+	// DefaultMaxPointsPerMessage is the default of Config.MaxPointsPerMessage.
+	DefaultMaxPointsPerMessage = 10000
 )
 
 // EndSessionOnDisconnect, as Config.SessionExpiry, sends a Session Expiry
@@ -114,6 +118,19 @@ type Config struct {
 	// MaxBatch is the number of points above which the Source stops reading
 	// until the sink has taken the current batch. Default 1024.
 	MaxBatch int
+
+	// MaxPayload is the largest payload, in bytes, handed to a decoder.
+	// A larger message is refused whole with a *[LimitError], counted in
+	// Stats.LimitExceeded and Stats.BadMessages, and acknowledged so it does
+	// not come back. Default 1 MiB ([DefaultMaxPayload]). It bounds the
+	// memory one message can take: a decoder's work is proportional to it.
+	MaxPayload int
+	// MaxPointsPerMessage caps the points one message may give. The first
+	// MaxPointsPerMessage are delivered, the rest dropped, and the message is
+	// reported with a *[LimitError] and counted as above. Decoders see the
+	// cap in Message.MaxPoints and stop there, so an oversized message never
+	// builds its points. Default 10000 ([DefaultMaxPointsPerMessage]).
+	MaxPointsPerMessage int
 
 	// Subscriptions are the topics to read. At least one is required.
 	Subscriptions []Subscription
@@ -251,6 +268,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 0 {
 		add("MaxBatch is negative")
+	}
+	if c.MaxPayload < 0 || c.MaxPointsPerMessage < 0 {
+		add("MaxPayload and MaxPointsPerMessage must not be negative")
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		add("CertFile and KeyFile go together")

@@ -83,6 +83,23 @@
 // matches [scada.ErrBadInput]); the good points of the same payload and the
 // messages around it are delivered as usual.
 //
+// # Limits on input
+//
+// A broker delivers whatever publishers send, so the Source bounds what one
+// message can cost: Config.MaxPayload (1 MiB) refuses larger payloads before
+// any decoding, and Config.MaxPointsPerMessage (10000) keeps the first
+// points of a message that gives more (decoders see the cap in
+// Message.MaxPoints and stop there). Both are reported as a [*LimitError]
+// (matching [ErrLimit] and [scada.ErrBadInput]) through
+// Config.OnBadMessage and counted in Stats.LimitExceeded and
+// Stats.BadMessages. The Sparkplug decoder adds limits of its own (metrics
+// per payload, aliases per edge node, edge nodes per decoder). A topic that
+// is not valid UTF-8 or holds NUL is refused (Stats.BadTopics), and a point
+// whose tag or unit is not valid UTF-8 or holds NUL is dropped
+// (Stats.BadTags): every store and wire format downstream needs valid
+// UTF-8. Refused messages are acknowledged, so they do not come back, and
+// the stream goes on.
+//
 // # Acknowledgements and flow control
 //
 // A QoS 1 or 2 message is acknowledged only after the sink accepted its

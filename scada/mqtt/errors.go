@@ -12,6 +12,36 @@ import (
 // connection per client id. Not retryable until the other Run returns.
 var ErrRunning = errors.New("mqtt: source is already running")
 
+// ErrLimit is matched by a [*LimitError]: an input larger than a documented
+// limit. The input is refused (or cut at the limit) and counted in
+// Stats.LimitExceeded; the stream goes on. Retrying the same input fails the
+// same way.
+var ErrLimit = errors.New("mqtt: input limit exceeded")
+
+// ErrBadTopic is matched by the error reported for a message whose topic is
+// not valid UTF-8 or holds a NUL character, and for points whose tag or unit
+// does: every store and wire format downstream needs valid UTF-8, so they are
+// refused and counted (Stats.BadTopics, Stats.BadTags). Not retryable.
+var ErrBadTopic = errors.New("mqtt: not valid UTF-8 text, or holds NUL")
+
+// LimitError is an input that exceeded a limit: a payload larger than
+// Config.MaxPayload, more points in one message than
+// Config.MaxPointsPerMessage, or one of the Sparkplug decoder's limits
+// (metrics per payload, aliases per node, edge nodes). It matches [ErrLimit]
+// and [scada.ErrBadInput].
+type LimitError struct {
+	Limit string // what was limited, e.g. "payload bytes"
+	Max   int    // the limit
+	Got   int    // the size met (at least Max+1 when counting stopped there)
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("mqtt: %s limit exceeded: %d, at most %d", e.Limit, e.Got, e.Max)
+}
+
+// Unwrap returns ErrLimit and scada.ErrBadInput.
+func (e *LimitError) Unwrap() []error { return []error{ErrLimit, scada.ErrBadInput} }
+
 // DecodeError reports a payload a [Decoder] could not turn into points. It
 // matches [scada.ErrBadInput]. The message is counted in [Stats.BadMessages]
 // and the stream goes on; retrying the same payload fails the same way.
