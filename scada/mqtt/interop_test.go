@@ -518,6 +518,9 @@ func TestInteropMosquittoMutualTLS(t *testing.T) {
 		if !strings.Contains(err.Error(), "certificate required") {
 			t.Errorf("Run = %v, want the broker's certificate_required alert", err)
 		}
+		if !errors.Is(err, scada.ErrPermanent) {
+			t.Errorf("Run = %v, want it to match scada.ErrPermanent", err)
+		}
 		t.Logf("Run without a client certificate: %v", err)
 	})
 	t.Run("TLS 1.2 refused", func(t *testing.T) {

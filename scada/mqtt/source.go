@@ -226,7 +226,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: mqtt: dial %s: %w", scada.ErrConnection, s.broker.Host, err)
+		return fmt.Errorf("%w: mqtt: dial %s: %w", scada.ErrConnection, s.broker.Host, permanent(err))
 	}
 
 	r := &run{
@@ -296,7 +296,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 			}
 			return e
 		}
-		return fmt.Errorf("%w: mqtt: connect to %s: %w", scada.ErrConnection, s.broker.Host, err)
+		return fmt.Errorf("%w: mqtt: connect to %s: %w", scada.ErrConnection, s.broker.Host, permanent(err))
 	}
 	s.st.connects.Add(1)
 	s.st.sessionPresent.Store(ca.SessionPresent)
