@@ -82,7 +82,10 @@ func send(t *testing.T, bus coord.Bus, m coord.Message) error {
 // after the agent restarts (nothing remembered) it is refused, and replayed
 // once its capped lifetime has passed it is refused as expired.
 func TestFarFutureDeadlineCannotBeReplayedAfterRestart(t *testing.T) {
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer bus.Close()
 	key := hs(t)
 	var runs atomic.Int32

@@ -436,7 +436,7 @@ func (o *Orchestrator) startBus() error {
 		}
 		o.bus = closeBoth{b, nc}
 	default:
-		b, err := coord.NewLocalBusConfig(coord.LocalBusConfig{RequestTimeout: timeout, Logger: o.log})
+		b, err := coord.NewLocalBus(coord.LocalBusConfig{RequestTimeout: timeout, Logger: o.log})
 		if err != nil {
 			return err
 		}
