@@ -62,12 +62,6 @@ func TestValidatorFindings(t *testing.T) {
 		if s.Reasons != c.reason || s.Quality != c.q || s.Score != c.score || !s.Scored {
 			t.Errorf("%s: reasons %v quality %v score %v scored %v; want %v %v %v", c.name, s.Reasons, s.Quality, s.Score, s.Scored, c.reason, c.q, c.score)
 		}
-		// Process marks the same Quality.
-		v2, _ := NewValidator(ValidateConfig{Default: lim, Now: fixedClock(t0)})
-		b, _ := v2.Process(context.Background(), []scada.Point{c.p})
-		if b[0].Quality != c.q {
-			t.Errorf("%s: Process marked %v, Assess %v", c.name, b[0].Quality, c.q)
-		}
 	}
 }
 
