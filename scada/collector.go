@@ -68,6 +68,11 @@ type CollectorConfig struct {
 	// Sink receives the points of every source, in batches of at most
 	// BatchSize. It is called from one goroutine at a time.
 	Sink Sink
+	// Processor, if not nil, runs once on every batch before the Sink gets
+	// it (the point stages of package transform, say). When the Sink fails,
+	// only the delivery of the processed batch is retried: the Processor
+	// never sees a point twice. It is called from the Sink's goroutine.
+	Processor Processor
 	// BatchSize is the most points one Sink.Deliver gets. Default 1024.
 	BatchSize int
 	// Linger is how long a batch smaller than BatchSize may wait for more
@@ -198,7 +203,7 @@ type SourceHealth struct {
 type CollectorStats struct {
 	Sources   int    // sources currently added
 	Accepted  uint64 // points accepted from all sources
-	Delivered uint64 // points the Sink accepted
+	Delivered uint64 // accepted points whose batch the Sink took (after the Processor, which may filter)
 	Batches   uint64 // successful Sink.Deliver calls
 	Queued    int    // points accepted and not yet delivered
 	// SinkErrors counts failed Sink.Deliver calls; the batch is retried with
@@ -207,7 +212,8 @@ type CollectorStats struct {
 	// LastSinkError is the last Sink error, secrets redacted.
 	LastSinkError string
 	// Rejected counts points the Sink refused with an error matching
-	// ErrBadInput: they are dropped, not retried.
+	// ErrBadInput, or whose batch the Processor failed on: they are dropped,
+	// not retried, and logged.
 	Rejected uint64
 	// Lost counts accepted points Close could not deliver within CloseTimeout.
 	Lost uint64
@@ -234,6 +240,15 @@ type CollectorStats struct {
 // the batch, so nothing accepted is dropped while the Collector runs (except
 // what the Sink rejects as bad input, which is counted). To ride out a long
 // outage of the consumer, make the Sink a buffer.Buffer (package scada/buffer).
+//
+// # Processing once
+//
+// Give stateful point stages (a transform.Pipeline with a deadband or
+// rate-of-change checks) to the Collector as its Processor rather than
+// running them inside the Sink: the Collector runs the Processor once per
+// batch and retries only the delivery of its output, so a Sink that fails
+// and recovers gets every processed point exactly once. A Sink that runs
+// such stages itself would run them again on every retry.
 //
 // Close stops every source, delivers what was accepted and stops every
 // goroutine.
@@ -584,7 +599,7 @@ func (c *Collector) dispatch(ctx context.Context) {
 			next++
 			batch = s.take(batch)
 			if len(batch) == cap(batch) {
-				c.deliver(ctx, batch)
+				c.handOff(ctx, batch)
 				batch = batch[:0]
 				lingerC = nil
 			} else if len(batch) > 0 && lingerC == nil && c.cfg.Linger > 0 && !draining {
@@ -598,7 +613,7 @@ func (c *Collector) dispatch(ctx context.Context) {
 			continue
 		}
 		if len(batch) > 0 && (c.cfg.Linger == 0 || draining) {
-			c.deliver(ctx, batch)
+			c.handOff(ctx, batch)
 			batch = batch[:0]
 			lingerC = nil
 			continue
@@ -613,7 +628,7 @@ func (c *Collector) dispatch(ctx context.Context) {
 		case <-c.readyCh:
 		case <-lingerC:
 			lingerC = nil
-			c.deliver(ctx, batch)
+			c.handOff(ctx, batch)
 			batch = batch[:0]
 		case <-c.drain:
 			draining = true
@@ -624,43 +639,70 @@ func (c *Collector) dispatch(ctx context.Context) {
 	}
 }
 
-// deliver hands batch to the Sink, retrying with SinkBackoff until it is
-// accepted, rejected as bad input, or ctx ends (then it is lost).
-func (c *Collector) deliver(ctx context.Context, batch []Point) {
+// handOff runs the Processor once on batch, then hands the result to the
+// Sink, retrying the delivery alone with SinkBackoff until it is accepted,
+// rejected as bad input, or ctx ends (then it is lost). Counters count the
+// points of batch, as accepted.
+func (c *Collector) handOff(ctx context.Context, batch []Point) {
 	n := uint64(len(batch))
-	if ctx.Err() == nil {
-		err := c.sink.Deliver(ctx, batch)
-		if err == nil {
-			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
-			c.delivered.Add(n)
-			return
-		}
-		c.sinkFailed(err)
-		if !errors.Is(err, ErrBadInput) {
-			err = resilience.Retry(ctx, resilience.RetryConfig{
-				MaxAttempts: -1,
-				Backoff:     c.cfg.SinkBackoff,
-				Retryable:   func(err error) bool { return ctx.Err() == nil && !errors.Is(err, ErrBadInput) },
-			}, func(ctx context.Context) error {
-				err := c.sink.Deliver(ctx, batch)
-				if err != nil {
-					c.sinkFailed(err)
-				}
-				return err
-			})
-		}
-		switch {
-		case err == nil:
-			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
-			c.delivered.Add(n)
-			return
-		case errors.Is(err, ErrBadInput):
+	if ctx.Err() != nil {
+		c.lostPoints(n)
+		return
+	}
+	out := batch
+	if c.cfg.Processor != nil {
+		var err error
+		if out, err = c.cfg.Processor.Process(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				c.lostPoints(n)
+				return
+			}
 			c.rejected.Add(n)
-			c.log.Error("sink rejected a batch as bad input; its points are dropped", "points", n,
+			c.log.Error("processor failed on a batch; its points are dropped", "points", n,
 				"error", resilience.Redact(err.Error(), c.cfg.Secrets...))
 			return
 		}
+		if len(out) == 0 {
+			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
+			c.delivered.Add(n)
+			return
+		}
 	}
+	err := c.sink.Deliver(ctx, out)
+	if err == nil {
+		c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
+		c.delivered.Add(n)
+		return
+	}
+	c.sinkFailed(err)
+	if !errors.Is(err, ErrBadInput) {
+		err = resilience.Retry(ctx, resilience.RetryConfig{
+			MaxAttempts: -1,
+			Backoff:     c.cfg.SinkBackoff,
+			Retryable:   func(err error) bool { return ctx.Err() == nil && !errors.Is(err, ErrBadInput) },
+		}, func(ctx context.Context) error {
+			err := c.sink.Deliver(ctx, out)
+			if err != nil {
+				c.sinkFailed(err)
+			}
+			return err
+		})
+	}
+	switch {
+	case err == nil:
+		c.batches.Add(1)
+		c.delivered.Add(n)
+	case errors.Is(err, ErrBadInput):
+		c.rejected.Add(n)
+		c.log.Error("sink rejected a batch as bad input; its points are dropped", "points", n,
+			"error", resilience.Redact(err.Error(), c.cfg.Secrets...))
+	default:
+		c.lostPoints(n)
+	}
+}
+
+// lostPoints counts n accepted points the Collector gave up on while closing.
+func (c *Collector) lostPoints(n uint64) {
 	c.lost.Add(n)
 	c.log.Error("collector closing: points not delivered to the sink", "points", n)
 }

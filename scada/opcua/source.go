@@ -438,7 +438,7 @@ func verifyServer(der []byte, pool *x509.CertPool) error {
 	return nil
 }
 
-// logTagError counts a per-tag problem, logs it and hands it to the hook.
+// tagError counts a per-tag problem, logs it and hands it to the hook.
 func (s *Source) tagError(err *TagError) {
 	s.stats.tagErrors.Add(1)
 	s.cfg.Logger.Warn("opcua: tag error", "source", s.cfg.Name, "tag", err.Tag, "node", err.NodeID, "err", err.Err)
