@@ -122,7 +122,10 @@
 // several publish requests in flight (gopcua keeps one), sees keep-alives
 // (which gopcua hides, so no watchdog could tell a quiet server from a dead
 // one), acknowledges what it delivered and puts responses back in sequence
-// order. Tags are split into subscriptions of at most
+// order. A missing sequence number is waited for up to 2 s (or two
+// publishing intervals) before it counts as a gap in Stats.SequenceGaps and
+// the responses after it go on; one that arrives later still is delivered,
+// never dropped. Tags are split into subscriptions of at most
 // Config.MaxItemsPerSubscription items; Read, Browse and CreateMonitoredItems
 // are split to the server's operation limits (MaxNodesPerRead,
 // MaxNodesPerBrowse, MaxMonitoredItemsPerCall), read at connect time.

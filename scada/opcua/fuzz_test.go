@@ -101,7 +101,7 @@ func FuzzPublishResponse(f *testing.F) {
 			got = append(got, batch...)
 			return nil
 		}))
-		q := &sequencer{window: 2, subs: map[uint32]*subSeq{}}
+		q := &sequencer{grace: time.Second, limit: 2, subs: map[uint32]*subSeq{}}
 		r := &fuzzReader{b: b}
 		for range 1 + r.byte()%6 {
 			res := &ua.PublishResponse{SubscriptionID: r.uint32() % 3, NotificationMessage: &ua.NotificationMessage{SequenceNumber: r.uint32()}}
@@ -127,7 +127,7 @@ func FuzzPublishResponse(f *testing.F) {
 				}
 				res.NotificationMessage.NotificationData = append(res.NotificationMessage.NotificationData, ua.NewExtensionObject(dcn))
 			}
-			ready, _ := q.push(res, nil)
+			ready, _ := q.push(res, nil, time.Unix(int64(r.byte()), 0))
 			for _, r := range ready {
 				_ = ss.handle(r, time.Unix(2, 0))
 			}

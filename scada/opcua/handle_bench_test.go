@@ -40,13 +40,13 @@ func BenchmarkPublishHandling(b *testing.B) {
 	res := &ua.PublishResponse{SubscriptionID: 1, NotificationMessage: &ua.NotificationMessage{
 		NotificationData: []*ua.ExtensionObject{{Value: &ua.DataChangeNotification{MonitoredItems: items}}},
 	}}
-	q := &sequencer{window: 4, subs: map[uint32]*subSeq{}}
+	q := &sequencer{grace: seqGrace, limit: seqLimit, subs: map[uint32]*subSeq{}}
 	var ready []*ua.PublishResponse
 	ctx := context.Background()
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		res.NotificationMessage.SequenceNumber = uint32(i + 1)
-		ready, _ = q.push(res, ready[:0])
+		ready, _ = q.push(res, ready[:0], now)
 		for _, r := range ready {
 			if err := ss.handle(r, now); err != nil {
 				b.Fatal(err)

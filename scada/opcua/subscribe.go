@@ -18,6 +18,14 @@ import (
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// How the publish loop waits for a publish response that is missing from the
+// sequence: at least seqGrace (two publishing intervals if longer), and at
+// most seqLimit responses of the subscription held back meanwhile.
+const (
+	seqGrace = 2 * time.Second
+	seqLimit = 1024
+)
+
 // subscribe creates the subscriptions and monitored items, keeps publish
 // requests in flight and delivers what the server publishes until ctx ends or
 // the connection, the session or a subscription fails.
@@ -249,21 +257,26 @@ func (ss *session) worker(ctx context.Context, p *publisher, wait time.Duration)
 
 // sequencer puts the publish responses of each subscription back in sequence
 // order: with several requests in flight, two responses can be handed over
-// out of order. A missing number is waited for only while the responses
-// held back are fewer than the requests in flight; after that it is a gap.
+// out of order, and on a loaded machine the worker holding the earlier one may
+// not run again before several later ones have arrived. A missing number is
+// therefore waited for by time, not by count: up to grace after the first
+// response was held back for it (or until limit responses are held, to bound
+// memory); after that it is a gap, and the held responses go on in order.
 type sequencer struct {
-	window int
-	subs   map[uint32]*subSeq
+	grace time.Duration
+	limit int
+	subs  map[uint32]*subSeq
 }
 
 type subSeq struct {
-	next uint32 // 0 until the first data message
-	held map[uint32]*ua.PublishResponse
+	next  uint32 // 0 until the first data message
+	held  map[uint32]*ua.PublishResponse
+	since time.Time // when the wait for next began; zero when nothing is held
 }
 
 // push returns the responses ready to process, in order, and how many
 // sequence numbers were skipped.
-func (q *sequencer) push(res *ua.PublishResponse, ready []*ua.PublishResponse) ([]*ua.PublishResponse, int) {
+func (q *sequencer) push(res *ua.PublishResponse, ready []*ua.PublishResponse, now time.Time) ([]*ua.PublishResponse, int) {
 	st := q.subs[res.SubscriptionID]
 	if st == nil {
 		st = &subSeq{held: map[uint32]*ua.PublishResponse{}}
@@ -274,21 +287,48 @@ func (q *sequencer) push(res *ua.PublishResponse, ready []*ua.PublishResponse) (
 	case st.next == 0 || n == st.next:
 		ready = append(ready, res)
 		st.next = nextSeq(n)
+		st.since = time.Time{}
 	case seqBefore(n, st.next):
 		ready = append(ready, res) // late, but never dropped
 		return ready, 0
 	default:
 		st.held[n] = res
 	}
+	return q.release(st, ready, now)
+}
+
+// expire releases, for every subscription, what waited longer than grace
+// for a missing number.
+func (q *sequencer) expire(ready []*ua.PublishResponse, now time.Time) ([]*ua.PublishResponse, int) {
+	gaps := 0
+	for _, st := range q.subs {
+		var g int
+		ready, g = q.release(st, ready, now)
+		gaps += g
+	}
+	return ready, gaps
+}
+
+// release appends the held responses of st that are next in order, giving
+// up on a missing number once it was waited for long enough.
+func (q *sequencer) release(st *subSeq, ready []*ua.PublishResponse, now time.Time) ([]*ua.PublishResponse, int) {
 	gaps := 0
 	for {
 		if r, ok := st.held[st.next]; ok {
 			delete(st.held, st.next)
 			ready = append(ready, r)
 			st.next = nextSeq(st.next)
+			st.since = time.Time{}
 			continue
 		}
-		if len(st.held) == 0 || len(st.held) < q.window {
+		if len(st.held) == 0 {
+			st.since = time.Time{}
+			return ready, gaps
+		}
+		if st.since.IsZero() {
+			st.since = now
+		}
+		if now.Sub(st.since) < q.grace && len(st.held) < q.limit {
 			return ready, gaps
 		}
 		// Give up on the missing numbers: take the smallest held one.
@@ -334,7 +374,7 @@ func (ss *session) publishLoop(ctx context.Context) error {
 		wg.Go(func() { ss.worker(wctx, p, wait) })
 	}
 
-	seq := &sequencer{window: inflight, subs: map[uint32]*subSeq{}}
+	seq := &sequencer{grace: max(seqGrace, 2*cfg.PublishingInterval), limit: seqLimit, subs: map[uint32]*subSeq{}}
 	watchdog := time.NewTicker(min(cfg.NoDataTimeout/4, time.Second))
 	defer watchdog.Stop()
 	var ready []*ua.PublishResponse
@@ -351,6 +391,13 @@ func (ss *session) publishLoop(ctx context.Context) error {
 			if since := time.Since(ss.lastLife); since > cfg.NoDataTimeout {
 				return ss.fatal("watchdog", fmt.Errorf("%w (%v)", ErrNoData, since.Round(time.Millisecond)))
 			}
+			// A quiet subscription still gives up on a missing number.
+			var gaps int
+			ready, gaps = seq.expire(ready[:0], time.Now())
+			if err := ss.release(ctx, p, ready, gaps); err != nil {
+				return err
+			}
+			clear(ready)
 		case res := <-p.out:
 			now := time.Now()
 			ss.lastLife = now
@@ -360,23 +407,33 @@ func (ss *session) publishLoop(ctx context.Context) error {
 				continue
 			}
 			var gaps int
-			ready, gaps = seq.push(res, ready[:0])
-			if gaps > 0 {
-				ss.s.stats.sequenceGaps.Add(uint64(gaps))
-				ss.cfg.Logger.Warn("opcua: publish sequence gap", "source", cfg.Name, "missing", gaps)
-			}
-			for _, r := range ready {
-				if err := ss.handle(r, now); err != nil {
-					return err
-				}
-				p.ack(r.SubscriptionID, r.NotificationMessage.SequenceNumber)
-			}
-			clear(ready)
-			if err := ss.flush(ctx); err != nil {
+			ready, gaps = seq.push(res, ready[:0], now)
+			if err := ss.release(ctx, p, ready, gaps); err != nil {
 				return err
 			}
+			clear(ready)
 		}
 	}
+}
+
+// release handles the responses the sequencer released, acknowledges them
+// and delivers their points.
+func (ss *session) release(ctx context.Context, p *publisher, ready []*ua.PublishResponse, gaps int) error {
+	if gaps > 0 {
+		ss.s.stats.sequenceGaps.Add(uint64(gaps))
+		ss.cfg.Logger.Warn("opcua: publish sequence gap", "source", ss.cfg.Name, "missing", gaps)
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	now := time.Now()
+	for _, r := range ready {
+		if err := ss.handle(r, now); err != nil {
+			return err
+		}
+		p.ack(r.SubscriptionID, r.NotificationMessage.SequenceNumber)
+	}
+	return ss.flush(ctx)
 }
 
 // handle maps one publish response's notifications to points.

@@ -110,44 +110,72 @@ func seqs(rs []*ua.PublishResponse) []uint32 {
 }
 
 func TestSequencerReorders(t *testing.T) {
-	q := &sequencer{window: 3, subs: map[uint32]*subSeq{}}
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	q := &sequencer{grace: 2 * time.Second, limit: 100, subs: map[uint32]*subSeq{}}
 	var got []uint32
-	push := func(sub, n uint32) int {
-		ready, gaps := q.push(pub(sub, n), nil)
+	keep := func(ready []*ua.PublishResponse) {
 		for _, r := range ready {
 			if r.SubscriptionID == 1 {
 				got = append(got, r.NotificationMessage.SequenceNumber)
 			}
 		}
+	}
+	push := func(sub, n uint32, at time.Duration) int {
+		ready, gaps := q.push(pub(sub, n), nil, t0.Add(at))
+		keep(ready)
 		return gaps
 	}
-	push(1, 1)
-	push(1, 3) // 2 is still in flight
-	push(2, 7) // another subscription is independent
-	push(1, 2)
+	push(1, 1, 0)
+	push(1, 3, 0) // 2 is still in flight
+	push(2, 7, 0) // another subscription is independent
+	push(1, 2, 0)
 	if want := []uint32{1, 2, 3}; !equal(got, want) {
 		t.Fatalf("order = %v, want %v", got, want)
 	}
-	// 5 never comes: after the window is full, 6.. are released and the gap counted.
-	push(1, 4)
-	push(1, 6)
-	push(1, 7)
-	if gaps := push(1, 8); gaps != 1 {
-		t.Fatalf("gaps = %d, want 1", gaps)
+	// 5 is late: however many responses come after it within the grace
+	// period (a loaded machine where the worker holding 5 does not run), it
+	// is waited for.
+	push(1, 4, 0)
+	for n := uint32(6); n < 40; n++ {
+		if gaps := push(1, n, time.Second); gaps != 0 {
+			t.Fatalf("gave up on 5 after %d later responses within the grace period", n-5)
+		}
 	}
-	if want := []uint32{1, 2, 3, 4, 6, 7, 8}; !equal(got, want) {
-		t.Fatalf("order = %v, want %v", got, want)
+	push(1, 5, 1500*time.Millisecond)
+	if len(got) != 39 || got[4] != 5 || got[38] != 39 {
+		t.Fatalf("order = %v, want 1..39", got)
+	}
+	// 41 never comes: once the grace period is over, 42.. are released and
+	// the gap counted, on the next push or on expire for a quiet subscription.
+	push(1, 40, 2*time.Second)
+	push(1, 42, 2*time.Second)
+	if gaps := push(1, 43, 3999*time.Millisecond); gaps != 0 || got[len(got)-1] != 40 {
+		t.Fatalf("released too early: gaps %d, order %v", gaps, got)
+	}
+	ready, gaps := q.expire(nil, t0.Add(4*time.Second))
+	keep(ready)
+	if gaps != 1 || !equal(got[len(got)-3:], []uint32{40, 42, 43}) {
+		t.Fatalf("after the grace period: gaps %d, order %v", gaps, got)
 	}
 	// A late one is delivered, not dropped.
-	push(1, 5)
-	if got[len(got)-1] != 5 {
+	push(1, 41, 5*time.Second)
+	if got[len(got)-1] != 41 {
 		t.Fatalf("late message dropped: %v", got)
 	}
+	// The limit bounds what is held back.
+	q = &sequencer{grace: time.Hour, limit: 3, subs: map[uint32]*subSeq{}}
+	got = nil
+	push(1, 1, 0)
+	push(1, 3, 0)
+	push(1, 4, 0)
+	if gaps := push(1, 5, 0); gaps != 1 || !equal(got, []uint32{1, 3, 4, 5}) {
+		t.Fatalf("at the limit: gaps %d, order %v", gaps, got)
+	}
 	// Wrap-around.
-	q = &sequencer{window: 2, subs: map[uint32]*subSeq{}}
-	ready, _ := q.push(pub(1, math.MaxUint32), nil)
-	ready, _ = q.push(pub(1, 2), ready)
-	ready, _ = q.push(pub(1, 1), ready) // 0 is skipped when the numbers wrap
+	q = &sequencer{grace: time.Hour, limit: 2, subs: map[uint32]*subSeq{}}
+	ready, _ = q.push(pub(1, math.MaxUint32), nil, t0)
+	ready, _ = q.push(pub(1, 2), ready, t0)
+	ready, _ = q.push(pub(1, 1), ready, t0) // 0 is skipped when the numbers wrap
 	if s := seqs(ready); !equal(s, []uint32{math.MaxUint32, 1, 2}) {
 		t.Fatalf("wrap-around order = %v", s)
 	}
