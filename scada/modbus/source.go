@@ -534,6 +534,9 @@ func (c *Conn) busyRetry(ctx context.Context, op func() error) error {
 
 // pollDevice reads the device's planned requests and delivers one batch.
 func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sink) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cd := &c.dev[di]
 	cd.mu.Lock()
 	defer cd.mu.Unlock()
@@ -554,6 +557,9 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 		}
 	}
 	if err := c.t.brokenErr(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // closed because Run is ending: nothing to report
+		}
 		fatal = fmt.Errorf("modbus: %s: %w", s.cfg.Address, err) // the connection is gone: report it whatever is skipped
 	}
 	clean := true // every request got a well-formed answer
