@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/greenlang/gl001/resilience"
@@ -273,8 +274,12 @@ func newPublisher(t *testing.T, conn net.Conn, clientID, username, password stri
 	t.Helper()
 	// paho bounds CONNECT and each acknowledged PUBLISH by PacketTimeout,
 	// 10 s unless set, whatever the context says: under load that, not
-	// waitTimeout, would decide.
-	cli := paho.NewClient(paho.ClientConfig{ClientID: clientID, Conn: conn, PacketTimeout: waitTimeout})
+	// waitTimeout, would decide. paho writes a packet's header and body
+	// apart, from several goroutines; on a TLS connection two packets could
+	// interleave their records (mosquitto then drops the client for a
+	// malformed packet, and the PUBACK never comes), so every packet is
+	// written under the connection's lock, as paho's docs ask.
+	cli := paho.NewClient(paho.ClientConfig{ClientID: clientID, Conn: packets.NewThreadSafeConn(conn), PacketTimeout: waitTimeout})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true}
