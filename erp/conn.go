@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/greenlang/gl001/resilience"
+	"github.com/greenlang/gl001/resilience/httpretry"
 )
 
 // Defaults of ConnConfig for zero-valued fields.
@@ -69,7 +70,7 @@ type ConnConfig struct {
 	// Retry configures retries (429 and 5xx, Retry-After honoured,
 	// idempotent requests only) and the circuit breaker of this system. Its
 	// zero value has the defaults of package resilience.
-	Retry resilience.HTTPConfig
+	Retry httpretry.Config
 	// Logger receives request logs at debug level and retries and throttling
 	// at info; nil discards them. Secrets never reach it.
 	Logger *slog.Logger
@@ -163,7 +164,7 @@ type Conn struct {
 	auth    authenticator
 	limiter *rate.Limiter
 	base    *http.Transport
-	retry   *resilience.Transport
+	retry   *httpretry.Transport
 	client  *http.Client
 	closed  atomic.Bool
 
@@ -239,13 +240,13 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		rc.Logger = log
 	}
 	userRetry := rc.OnRetry
-	rc.OnRetry = func(e resilience.RetryEvent) {
+	rc.OnRetry = func(e httpretry.Event) {
 		c.retries.Add(1)
 		if userRetry != nil {
 			userRetry(e)
 		}
 	}
-	rt, err := resilience.NewTransport(&gate{c: c, next: c.base}, rc)
+	rt, err := httpretry.New(&gate{c: c, next: c.base}, rc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Retry: %v", ErrConfig, err)
 	}
@@ -539,7 +540,7 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			// This attempt's timeout, not the caller's deadline: retried.
 			c.timeouts.Add(1)
-			return nil, fmt.Errorf("%w after %v: %w", resilience.ErrAttemptTimeout, c.cfg.Timeout, err)
+			return nil, fmt.Errorf("%w after %v: %w", httpretry.ErrAttemptTimeout, c.cfg.Timeout, err)
 		}
 		return nil, err
 	}

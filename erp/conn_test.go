@@ -17,6 +17,7 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
 	"github.com/greenlang/gl001/resilience"
+	"github.com/greenlang/gl001/resilience/httpretry"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -254,7 +255,7 @@ func TestPerAttemptTimeout(t *testing.T) {
 	cfg.Retry.MaxRetries = 2
 	c := fastConn(t, cfg)
 	_, err := c.Do(context.Background(), erp.Request{URL: srv.URL})
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, resilience.ErrAttemptTimeout) {
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, httpretry.ErrAttemptTimeout) {
 		t.Fatalf("err = %v, want an attempt timeout", err)
 	}
 	if strings.Contains(err.Error(), srv.URL+"/") {
@@ -288,7 +289,7 @@ func TestCallerDeadlineNotRetried(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := c.Do(ctx, erp.Request{URL: srv.URL})
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, resilience.ErrAttemptTimeout) {
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, httpretry.ErrAttemptTimeout) {
 		t.Fatalf("err = %v, want the caller's deadline", err)
 	}
 	if got, st := n.Load(), c.Stats(); got != 1 || st.TimedOut != 0 {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/internal/odata"
-	"github.com/greenlang/gl001/resilience"
+	"github.com/greenlang/gl001/resilience/httpretry"
 )
 
 // Client reads Workday Financial Management: costs and spend through Web
@@ -338,7 +338,7 @@ func (r *reader[T]) readSOAP(ctx context.Context, q erp.Query, emit func(T, erro
 func (c *Client) soap(ctx context.Context, u string, req *request, dec *Decoder, fn func(erp.Row) error) (Results, error) {
 	maxRetries := c.cfg.Retry.MaxRetries
 	if maxRetries == 0 {
-		maxRetries = resilience.DefaultHTTPMaxRetries
+		maxRetries = httpretry.DefaultMaxRetries
 	}
 	reasked := false
 	for retries := 0; ; {
