@@ -45,16 +45,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	if len(cfg.ProductionFields.Key) == 0 {
+	if cfg.ProductionFields.IsZero() {
 		cfg.ProductionFields = DefaultProductionFields
 	}
-	if len(cfg.MaintenanceFields.Key) == 0 {
+	if cfg.MaintenanceFields.IsZero() {
 		cfg.MaintenanceFields = DefaultMaintenanceFields
 	}
-	if len(cfg.EnergyFields.Key) == 0 {
+	if cfg.EnergyFields.IsZero() {
 		cfg.EnergyFields = DefaultEnergyFields
 	}
-	if len(cfg.CostFields.Key) == 0 {
+	if cfg.CostFields.IsZero() {
 		cfg.CostFields = DefaultCostFields
 	}
 	cfg.Production = cfg.Production.withDefaults(DefaultProduction, cfg.ProductionFields.Key)
@@ -166,7 +166,18 @@ func (col *collection[T]) changes(ctx context.Context, q erp.Query, since erp.Cu
 	return erp.WatermarkChanges(col.list, col.changed)(ctx, q, since, page)
 }
 
+// list streams the records matching q, only those whose time lies in
+// [q.From, q.To) whatever the server sent: the others are dropped and
+// counted (erp.ConnStats.OutOfRange).
 func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
+	return erp.KeepInRange(q, col.read(ctx, q), func(rec T) {
+		col.c.conn.CountOutOfRange(1)
+		col.c.conn.Logger().Info("dropped a record outside the query's range", "resource", col.res.Name,
+			"time", erp.RangeTime(rec))
+	})
+}
+
+func (col *collection[T]) read(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		params, err := col.params(q)
@@ -199,9 +210,11 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 		hdr := http.Header{"Accept": {"application/json"}, "Rest-Framework-Version": {"1"}}
 		for offset := 0; ; {
 			p := append(odata.Params(nil), params...)
-			p.Add("limit", strconv.Itoa(size))
+			if size > 0 {
+				p.Add("limit", strconv.Itoa(size))
+			}
 			p.Add("offset", strconv.Itoa(offset))
-			if offset == 0 && col.c.cfg.TotalResults {
+			if offset == 0 && (col.c.cfg.TotalResults || q.OnTotal != nil) {
 				p.Add("totalResults", "true")
 			}
 			resp, err := conn.Do(ctx, erp.Request{URL: col.c.root + col.res.Name + "?" + p.Encode(), Header: hdr})
@@ -220,6 +233,9 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 			}
 			if env.total >= 0 && offset == 0 {
 				conn.Logger().Debug("collection count", "resource", col.res.Name, "totalResults", env.total)
+				if q.OnTotal != nil {
+					q.OnTotal(env.total)
+				}
 			}
 			if !env.hasMore {
 				return
@@ -308,7 +324,7 @@ func malformed(system, entity string, err error) error {
 // params builds the query parameters for q, without limit and offset.
 func (col *collection[T]) params(q erp.Query) (odata.Params, error) {
 	res := col.res
-	if q.PageSize < 0 {
+	if q.PageSize < erp.ServerPageSize {
 		return nil, fmt.Errorf("%w: negative page size", erp.ErrBadRequest)
 	}
 	if q.Plant != "" && res.PlantAttribute == "" {

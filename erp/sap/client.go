@@ -188,4 +188,3 @@ func (c *Client) fixup(u *url.URL) {
 	}
 	u.RawQuery += "sap-client=" + url.QueryEscape(c.cfg.SAPClient)
 }
-
