@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,11 +29,15 @@ type fake struct {
 	faults faultQueue
 	stats  Stats
 	log    []Request
+
+	closing   chan struct{} // closed by Close, to release stalled answers
+	closeOnce sync.Once
 }
 
 // start serves h over TLS on 127.0.0.1:0.
 func (s *fake) start(h http.HandlerFunc) {
 	s.tokens = map[string]time.Time{}
+	s.closing = make(chan struct{})
 	s.srv = httptest.NewUnstartedServer(h)
 	s.srv.StartTLS()
 }
@@ -52,7 +57,10 @@ func (s *fake) TLSConfig() *tls.Config {
 }
 
 // Close shuts the server down.
-func (s *fake) Close() { s.srv.Close() }
+func (s *fake) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.srv.Close()
+}
 
 // Inject queues a fault for the data endpoints (never the token endpoint).
 func (s *fake) Inject(f Fault) {
@@ -152,8 +160,29 @@ func (s *fake) clientCredentials(w http.ResponseWriter, r *http.Request, clientI
 }
 
 // servePage writes a page with a 200 and counts it; a fault's Body replaces
-// the page and Truncate cuts it in half.
-func (s *fake) servePage(w http.ResponseWriter, f *Fault, page []byte, ctype string) {
+// the page, Truncate cuts it in half and Stall sends half and waits for the
+// client to go away.
+func (s *fake) servePage(w http.ResponseWriter, r *http.Request, f *Fault, page []byte, ctype string) {
+	if f != nil && f.Stall {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(page[:len(page)/2])
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		if f.Stalled != nil {
+			select {
+			case f.Stalled <- struct{}{}:
+			default:
+			}
+		}
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		return
+	}
 	if f != nil && f.Body != "" {
 		page = []byte(f.Body)
 	}
