@@ -99,7 +99,7 @@ func (s *fake) record(r *http.Request) ([]byte, *Fault) {
 	defer s.mu.Unlock()
 	s.stats.Requests++
 	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	f := s.faults.next(r.URL.Path, &s.stats)
+	f := s.faults.next(r.URL.Path, false, &s.stats)
 	if f != nil && f.ExpireToken {
 		clear(s.tokens)
 	}
@@ -142,6 +142,16 @@ func (s *fake) clientCredentials(w http.ResponseWriter, r *http.Request, clientI
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stats.TokenRequests++
+	if f := s.faults.next(r.URL.Path, true, &s.stats); f != nil && f.Status != 0 {
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+		return
+	}
 	s.stats.LastScope = r.PostForm.Get("scope")
 	w.Header().Set("Content-Type", "application/json")
 	if r.PostForm.Get("grant_type") != "client_credentials" || id != clientID || secret != clientSecret {
@@ -206,10 +216,11 @@ func (q *faultQueue) add(f Fault) {
 	q.faults = append(q.faults, &f)
 }
 
-// next returns the fault for a request to path, if any.
-func (q *faultQueue) next(path string, st *Stats) *Fault {
+// next returns the fault for a request to path (of the token endpoint if
+// token), if any.
+func (q *faultQueue) next(path string, token bool, st *Stats) *Fault {
 	for i, f := range q.faults {
-		if f.Path != "" && !strings.Contains(path, f.Path) {
+		if f.TokenEndpoint != token || (f.Path != "" && !strings.Contains(path, f.Path)) {
 			continue
 		}
 		if f.Skip > 0 {

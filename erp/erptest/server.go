@@ -74,6 +74,9 @@ type Fault struct {
 	// ExpireToken invalidates every token issued so far, so the request
 	// fails with 401 and the client must fetch a new one.
 	ExpireToken bool
+	// TokenEndpoint makes the fault apply to requests to the token endpoint
+	// instead of the data endpoints (Status and RetryAfter only).
+	TokenEndpoint bool
 	// Stall sends the headers and the first half of the page, then waits
 	// until the client goes away (or the server closes): a page the client
 	// is reading when its context is cancelled.
@@ -85,15 +88,16 @@ type Fault struct {
 
 // Stats counts what a Server saw.
 type Stats struct {
-	Requests     int // data requests (not token requests)
-	Pages        int // pages served with 200
-	TokensIssued int
-	TokenDenied  int
-	Unauthorized int // data requests refused with 401
-	Faults       int // faults applied
-	CSRFFetches  int
-	Writes       int
-	LastScope    string // scope of the last token request
+	Requests      int // data requests (not token requests)
+	Pages         int // pages served with 200
+	TokensIssued  int
+	TokenDenied   int
+	TokenRequests int // requests to the token endpoint, faults included
+	Unauthorized  int // data requests refused with 401
+	Faults        int // faults applied
+	CSRFFetches   int
+	Writes        int
+	LastScope     string // scope of the last token request
 }
 
 // Request is one request the server received, as sent.
