@@ -24,4 +24,15 @@
 // with WS-Security UsernameToken, Response_Filter paging as of an entry
 // time, SOAP faults), Reports-as-a-Service JSON (Report_Entry) and the OAuth
 // refresh-token grant with rotation; both take the same Fault injection.
+//
+// # Conformance
+//
+// TestClient is the suite every erp.Client passes, whatever its system:
+// paging, empty pages, range edges with times of day, malformed records,
+// 401 in the middle of paging, 429 with Retry-After, and cancellation while
+// a page is being received. Each of its tests is exported (TestPaging,
+// TestRangeEdges ...) to run alone; a Harness stores Fixtures on the
+// system's fake in the system's own format and Features gate what a system
+// legitimately does its own way. erp/odata, erp/sap, erp/dynamics,
+// erp/oracle and erp/workday run it.
 package erptest
