@@ -44,8 +44,12 @@ type Query struct {
 	PageSize int
 	// OnTotal, if set, asks the system for the total number of records that
 	// match the query ($inlinecount or $count in OData, totalResults in
-	// Oracle REST) and is called with it once, before the first record, when
-	// the system reports it. Counting costs the system a second query.
+	// Oracle REST, Total_Results in Workday) and is called with it once, as
+	// soon as the system reports it: before the first record when the count
+	// precedes the records on the wire (OData), after the first page's
+	// records otherwise. It is the system's count, before the client drops
+	// records outside [From, To). Counting may cost the system a second
+	// query.
 	OnTotal func(total int64)
 }
 

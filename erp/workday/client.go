@@ -327,6 +327,9 @@ func (r *reader[T]) readSOAP(ctx context.Context, q erp.Query, emit func(T, erro
 			return &erp.MalformedError{System: c.cfg.System, Entity: op.Name, Field: "Response_Results/Total_Pages",
 				Offset: -1, Err: errors.New("missing, with documents in the page")}
 		}
+		if page == 1 && q.OnTotal != nil {
+			q.OnTotal(int64(res.TotalResults)) // the documents Workday counts, after the first page
+		}
 		if page >= res.TotalPages {
 			return nil
 		}
