@@ -153,6 +153,9 @@ func (c *Collection[T]) Changes(ctx context.Context, q erp.Query, since erp.Curs
 		return since, c.unsupported
 	}
 	if !c.set.ChangeTracking {
+		if c.col.Changed == "" {
+			return since, fmt.Errorf("%w: %s has neither change tracking nor a Changed property mapped", erp.ErrNotSupported, c.set.Name)
+		}
 		return erp.WatermarkChanges(c.List, c.col.Changed)(ctx, q, since, page)
 	}
 	return c.col.Changes(ctx, q, since, func(batch []erp.Change[T]) error {

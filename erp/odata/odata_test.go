@@ -2,8 +2,10 @@ package odata_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -93,4 +95,60 @@ func TestConformanceServerPaging(t *testing.T) {
 			srv.Put(readingsRoot+"Readings", []string{"ID"}, readings(false, fx)...)
 		}}
 	}})
+}
+
+// Changes without change tracking keep a watermark on the Changed property
+// (and the query's range); with none mapped they are not supported.
+func TestChangesNeedTrackingOrAChangedProperty(t *testing.T) {
+	page := func(got *[]erp.Change[erp.EnergyRecord]) func([]erp.Change[erp.EnergyRecord]) error {
+		return func(b []erp.Change[erp.EnergyRecord]) error { *got = append(*got, b...); return nil }
+	}
+	srv, c := newReadings(t, erptest.SAPV4, nil)
+	srv.Put(readingsRoot+"Readings", []string{"ID"}, readings(false, []erptest.Fixture{{Key: "1", Value: 1}})...)
+	var got []erp.Change[erp.EnergyRecord]
+	if _, err := c.EnergyChanges(context.Background(), erp.Query{}, "", page(&got)); !errors.Is(err, erp.ErrNotSupported) {
+		t.Errorf("err = %v, want erp.ErrNotSupported", err)
+	}
+	srv, c = newReadings(t, erptest.SAPV4, func(cfg *odata.Config) { cfg.EnergyFields.Changed = "readAt" })
+	at := time.Date(2024, 2, 1, 12, 0, 0, 0, time.UTC)
+	srv.Put(readingsRoot+"Readings", []string{"ID"}, readings(false, []erptest.Fixture{
+		{Key: "1", Time: at, Value: 1}, {Key: "2", Time: at.Add(time.Hour), Value: 2}, {Key: "3", Time: at.Add(48 * time.Hour), Value: 3}})...)
+	cur, err := c.EnergyChanges(context.Background(), erp.Query{From: at, To: at.Add(24 * time.Hour)}, "", page(&got))
+	if err != nil || cur == "" || len(got) != 2 || got[0].Source.Key != "1" || got[1].Source.Key != "2" {
+		t.Fatalf("watermark round: %+v, %v, cursor %q", got, err, cur)
+	}
+}
+
+// A tracked round hands over deletions, and drops records outside the
+// query's range as List does, whatever the server sent.
+func TestTrackedChangesKeepTheRange(t *testing.T) {
+	srv := erptest.NewServer(erptest.Config{Flavour: erptest.SAPV4, IgnoreFilter: true})
+	t.Cleanup(srv.Close)
+	cfg := odata.Config{
+		ConnConfig: erptest.FastConnConfig("cap-energy", erp.ClientCredentials{TokenURL: srv.TokenURL(), ClientID: srv.ClientID(),
+			Secret: erp.SecretFunc(func(context.Context) (string, error) { return "s3cret-for-tests", nil })}, srv.TLSConfig()),
+		Options:      odata.Options{ServiceRoot: srv.URL() + readingsRoot},
+		Energy:       odata.EntitySet{Name: "Readings", TimeProperty: "readAt", ChangeTracking: true},
+		EnergyFields: energyFields(),
+	}
+	c, err := odata.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	at := time.Date(2024, 2, 1, 12, 0, 0, 0, time.UTC)
+	srv.Put(readingsRoot+"Readings", []string{"ID"}, readings(false, []erptest.Fixture{
+		{Key: "1", Time: at, Value: 1}, {Key: "2", Time: at.Add(-time.Hour), Value: 2}})...)
+	q := erp.Query{From: at, To: at.Add(24 * time.Hour)}
+	var got []erp.Change[erp.EnergyRecord]
+	page := func(b []erp.Change[erp.EnergyRecord]) error { got = append(got, b...); return nil }
+	cur, err := c.EnergyChanges(context.Background(), q, "", page)
+	if err != nil || len(got) != 1 || got[0].Source.Key != "1" || c.Stats().OutOfRange != 1 {
+		t.Fatalf("first round: %+v, %v, stats %+v", got, err, c.Stats())
+	}
+	srv.Delete(readingsRoot+"Readings", "1")
+	got = nil
+	if _, err := c.EnergyChanges(context.Background(), q, cur, page); err != nil || len(got) != 1 || !got[0].Deleted || got[0].Source.Key != "1" {
+		t.Fatalf("second round: %+v, %v", got, err)
+	}
 }
