@@ -13,9 +13,12 @@ import (
 // BenchmarkRequestLocal measures one request/reply round trip on the
 // in-process bus. Goal: p99 below 20 µs.
 func BenchmarkRequestLocal(b *testing.B) {
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer bus.Close()
-	_, err := bus.Subscribe("gl001.agent.GL-002", func(ctx context.Context, m coord.Message) {
+	_, err = bus.Subscribe("gl001.agent.GL-002", func(ctx context.Context, m coord.Message) {
 		_ = bus.Publish(ctx, m.ReplyTo, coord.Message{ID: m.ID, Type: coord.TypeResponse, Payload: m.Payload})
 	})
 	if err != nil {
@@ -67,7 +70,10 @@ func BenchmarkBroadcast99Local(b *testing.B) {
 // published message on a shared inbox, no Coordinator, Agent, JSON or
 // aggregation.
 func BenchmarkBroadcast99LocalBare(b *testing.B) {
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer bus.Close()
 	ctx := context.Background()
 	reply := coord.Message{Type: coord.TypeResponse, Payload: []byte(`{"temp":1}`)}

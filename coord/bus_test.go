@@ -12,5 +12,11 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestLocalBusConformance(t *testing.T) {
-	bustest.TestBus(t, func(t *testing.T) coord.Bus { return coord.NewLocalBus() })
+	bustest.TestBus(t, func(t *testing.T) coord.Bus {
+		b, err := coord.NewLocalBus(coord.LocalBusConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
 }

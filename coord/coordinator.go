@@ -323,7 +323,7 @@ func (c *Coordinator) route(_ context.Context, m Message) {
 		return
 	}
 	if ex.queue == nil {
-		ex.deliver(&m, nil)
+		ex.apply(&m, nil)
 		return
 	}
 	select {
@@ -333,7 +333,7 @@ func (c *Coordinator) route(_ context.Context, m Message) {
 	default:
 		// The workers are behind: check this one here rather than wait
 		// for them (which would hold up other Executes' replies) or drop it.
-		ex.deliver(&m, c.cfg.Guard.Check(&m))
+		ex.apply(&m, c.cfg.Guard.Check(&m))
 	}
 }
 
@@ -462,15 +462,20 @@ func (c *Coordinator) selectTargets(cmd *Command) (targets []string, failed []Fa
 // something for it to do: send more (MaxParallel), stop (every target
 // finished, or the first answer for First), or arm the stall window.
 type execution struct {
-	c       *Coordinator
-	cmd     *Command
-	start   time.Time
-	targets []string
-	index   map[string]int // target id -> index in targets and states; nil when targets are sorted
-	maxPar  int
-	wake    chan struct{} // capacity 1
-	queue   chan Message  // replies awaiting verification; nil without a Guard
-	done    chan struct{} // closed when collection ends, with queue
+	c        *Coordinator
+	cmd      *Command
+	start    time.Time
+	targets  []string
+	index    map[string]int // target id -> index in targets and states; nil when targets are sorted
+	selected int            // targets plus those the selection already failed
+	maxPar   int
+	typ      Type
+	payload  json.RawMessage
+	deadline time.Time
+	replyTo  string
+	wake     chan struct{} // capacity 1
+	queue    chan Message  // replies awaiting verification; nil without a Guard
+	done     chan struct{} // closed when collection ends, with queue
 
 	mu        sync.Mutex
 	states    []targetState
@@ -520,8 +525,8 @@ func (e *execution) signal() {
 	}
 }
 
-// deliver applies one reply; verr is its signature check.
-func (e *execution) deliver(m *Message, verr error) {
+// apply applies one reply; verr is its signature check.
+func (e *execution) apply(m *Message, verr error) {
 	c, cmd := e.c, e.cmd
 	if verr != nil {
 		c.rejected.Add(1)
@@ -616,7 +621,7 @@ func (e *execution) verify() {
 	for {
 		select {
 		case m := <-e.queue:
-			e.deliver(&m, g.Check(&m))
+			e.apply(&m, g.Check(&m))
 		case <-e.done:
 			return
 		}
@@ -625,7 +630,7 @@ func (e *execution) verify() {
 
 // sendBatch sends to targets up to the parallelism bound. Each message is
 // built and signed for its own target.
-func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMessage, replyTo string, deadline time.Time) {
+func (e *execution) sendBatch(ctx context.Context) {
 	c, cmd := e.c, e.cmd
 	e.mu.Lock()
 	lo := e.next
@@ -642,8 +647,8 @@ func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMes
 	for i := lo; i < hi; i++ {
 		id := e.targets[i]
 		m := Message{
-			ID: NewID(), Type: typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: replyTo,
-			CorrelationID: cmd.ID, Time: time.Now(), Deadline: deadline, Payload: payload,
+			ID: NewID(), Type: e.typ, From: c.cfg.ID, To: id, Name: cmd.Name, ReplyTo: e.replyTo,
+			CorrelationID: cmd.ID, Time: time.Now(), Deadline: e.deadline, Payload: e.payload,
 		}
 		sent := m.Time
 		if c.cfg.Signer != nil {
@@ -676,26 +681,83 @@ func (e *execution) sendBatch(ctx context.Context, typ Type, payload json.RawMes
 // reuse Command.ID so their handlers can dedupe, and make handlers
 // idempotent.
 func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error) {
+	ex, res, err := c.prepare(ctx, &cmd)
+	if ex == nil {
+		return res, err
+	}
+	token := NewID()
+	ex.replyTo = c.inbox + "." + token
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.execs[token] = ex
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.execs, token)
+		c.mu.Unlock()
+	}()
+	c.executed.Add(1)
+
+	audit := c.log.Enabled(ctx, slog.LevelInfo)
+	if audit {
+		c.log.Info("coord: audit", "action", "sent", "from", c.cfg.ID, "command", cmd.Name, "type", ex.typ.String(),
+			"id", cmd.ID, "strategy", cmd.Strategy.String(), "targets", ex.targets)
+	}
+
+	// Replies are verified in parallel: one signature check per reply costs
+	// tens of microseconds with EdDSA, too much to do 99 of them in a row.
+	if ex.queue != nil {
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(ex.targets)) {
+			wg.Go(ex.verify)
+		}
+		defer func() {
+			close(ex.done)
+			wg.Wait()
+			for range len(ex.queue) { // queued, never checked
+				<-ex.queue
+				c.late.Add(1)
+			}
+		}()
+	}
+
+	ctxErr := ex.collect(ctx)
+	ex.settle(ctxErr)
+	if audit {
+		c.log.Info("coord: command finished", "command", cmd.Name, "id", cmd.ID, "answered", len(res.Answered),
+			"timed_out", len(res.TimedOut), "failed", len(res.Failed), "elapsed", res.Elapsed)
+	}
+	return res, ctxErr
+}
+
+// prepare checks cmd, selects its targets and builds the execution that
+// will send to them, with its Result. It returns a nil execution, with what
+// Execute returns, when there is nothing to send: an invalid Command, a
+// cancelled ctx, or no target (ErrNoTargets, with the Result listing why).
+func (c *Coordinator) prepare(ctx context.Context, cmd *Command) (*execution, *Result, error) {
 	start := time.Now()
 	if err := cmd.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cmd.ID == "" {
 		cmd.ID = NewID()
 	}
 	res := &Result{ID: cmd.ID, Name: cmd.Name, Aggregate: cmd.Aggregate, Number: nanValue()}
-	targets, failed := c.selectTargets(&cmd)
+	targets, failed := c.selectTargets(cmd)
 	res.Failed = failed
 	if len(targets) == 0 {
 		res.Partial = len(failed) > 0
-		return res, fmt.Errorf("%w for %q (%v)", ErrNoTargets, cmd.Name, cmd.Strategy)
+		return nil, res, fmt.Errorf("%w for %q (%v)", ErrNoTargets, cmd.Name, cmd.Strategy)
 	}
 	payload, err := marshalParams(cmd.Params)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	timeout := cmd.Timeout
 	if timeout == 0 {
@@ -712,9 +774,14 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 	if maxPar == 0 || maxPar > len(targets) {
 		maxPar = len(targets)
 	}
+	typ := TypeCommand
+	if cmd.Query {
+		typ = TypeQuery
+	}
 
 	ex := &execution{
-		c: c, cmd: &cmd, start: start, targets: targets, maxPar: maxPar, res: res,
+		c: c, cmd: cmd, start: start, targets: targets, selected: len(targets) + len(failed), maxPar: maxPar,
+		typ: typ, payload: payload, deadline: deadline, res: res,
 		states: make([]targetState, len(targets)),
 		wake:   make(chan struct{}, 1),
 	}
@@ -733,64 +800,29 @@ func (c *Coordinator) Execute(ctx context.Context, cmd Command) (*Result, error)
 		ex.queue = make(chan Message, min(len(targets), verifyQueue))
 		ex.done = make(chan struct{})
 	}
-	token := NewID()
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClosed
-	}
-	c.execs[token] = ex
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.execs, token)
-		c.mu.Unlock()
-	}()
-	c.executed.Add(1)
+	return ex, res, nil
+}
 
-	typ := TypeCommand
-	if cmd.Query {
-		typ = TypeQuery
-	}
-	audit := c.log.Enabled(ctx, slog.LevelInfo)
-	if audit {
-		c.log.Info("coord: audit", "action", "sent", "from", c.cfg.ID, "command", cmd.Name, "type", typ.String(),
-			"id", cmd.ID, "strategy", cmd.Strategy.String(), "targets", targets)
-	}
-
-	// Replies are verified in parallel: one signature check per reply costs
-	// tens of microseconds with EdDSA, too much to do 99 of them in a row.
-	if ex.queue != nil {
-		var wg sync.WaitGroup
-		for range min(runtime.GOMAXPROCS(0), len(targets)) {
-			wg.Go(ex.verify)
-		}
-		defer func() {
-			close(ex.done)
-			wg.Wait()
-			for range len(ex.queue) { // queued, never checked
-				<-ex.queue
-				c.late.Add(1)
-			}
-		}()
-	}
-
-	replyTo := c.inbox + "." + token
-	timer := time.NewTimer(time.Until(deadline))
+// collect sends to the targets, as the parallelism bound allows, and waits
+// for their replies until every target has finished, the first answer is in
+// (First), the deadline passes, the stall window closes or ctx ends. It
+// returns ctx's error when ctx was cancelled (not when it reached its
+// deadline: that is a timeout).
+func (e *execution) collect(ctx context.Context) error {
+	cmd, res := e.cmd, e.res
+	timer := time.NewTimer(time.Until(e.deadline))
 	defer timer.Stop()
 	var stall *time.Timer
 	var stallC <-chan time.Time
-	var ctxErr error
-collect:
 	for {
-		ex.sendBatch(ctx, typ, payload, replyTo, deadline)
-		ex.mu.Lock()
-		end := ex.finished == len(targets) || (cmd.Aggregate == First && len(res.Replies) > 0)
-		more := ex.next < len(targets) && ex.inflight < maxPar
-		replied, last := ex.finished > 0, ex.lastReply
-		ex.mu.Unlock()
+		e.sendBatch(ctx)
+		e.mu.Lock()
+		end := e.finished == len(e.targets) || (cmd.Aggregate == First && len(res.Replies) > 0)
+		more := e.next < len(e.targets) && e.inflight < e.maxPar
+		replied, last := e.finished > 0, e.lastReply
+		e.mu.Unlock()
 		if end {
-			break
+			return nil
 		}
 		if more {
 			continue
@@ -801,32 +833,39 @@ collect:
 			stallC = stall.C
 		}
 		select {
-		case <-ex.wake:
+		case <-e.wake:
 		case <-timer.C:
-			break collect
+			return nil
 		case <-stallC:
 			// The window runs from the latest reply, which may have come
 			// after the timer was armed.
-			ex.mu.Lock()
-			quiet := time.Since(ex.lastReply)
-			ex.mu.Unlock()
+			e.mu.Lock()
+			quiet := time.Since(e.lastReply)
+			e.mu.Unlock()
 			if quiet >= cmd.Stall {
 				res.Stalled = true
-				break collect
+				return nil
 			}
 			stall.Reset(cmd.Stall - quiet)
 		case <-ctx.Done():
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				ctxErr = ctx.Err()
+				return ctx.Err()
 			}
-			break collect
+			return nil
 		}
 	}
-	ex.mu.Lock()
-	ex.over = true
-	ex.mu.Unlock()
-	for i, id := range targets {
-		switch st := ex.states[i]; st.phase {
+}
+
+// settle ends the collection (later replies are late), gives every target
+// that did not finish its verdict (timed out, or failed with ctxErr when ctx
+// was cancelled) and tells the registry, then aggregates the replies.
+func (e *execution) settle(ctxErr error) {
+	c, cmd, res := e.c, e.cmd, e.res
+	e.mu.Lock()
+	e.over = true
+	e.mu.Unlock()
+	for i, id := range e.targets {
+		switch st := e.states[i]; st.phase {
 		case phaseUnsent:
 			if ctxErr != nil {
 				res.Failed = append(res.Failed, Failure{id, ctxErr})
@@ -837,7 +876,7 @@ collect:
 			if cmd.Aggregate == First && len(res.Replies) > 0 {
 				c.cfg.Registry.abandon(id) // not waited for: no verdict on the agent
 			} else {
-				c.cfg.Registry.finish(id, time.Since(start)-st.sent, false)
+				c.cfg.Registry.finish(id, time.Since(e.start)-st.sent, false)
 			}
 			if ctxErr != nil {
 				res.Failed = append(res.Failed, Failure{id, ctxErr})
@@ -846,17 +885,12 @@ collect:
 			}
 		}
 	}
-	aggregateInto(res, cmd.Aggregate, len(targets)+len(failed))
-	res.Partial = len(res.Answered) < len(targets)+len(failed)
+	aggregateInto(res, cmd.Aggregate, e.selected)
+	res.Partial = len(res.Answered) < e.selected
 	if cmd.Aggregate == First {
 		res.Partial = len(res.Answered) == 0
 	}
-	res.Elapsed = time.Since(start)
-	if audit {
-		c.log.Info("coord: command finished", "command", cmd.Name, "id", cmd.ID, "answered", len(res.Answered),
-			"timed_out", len(res.TimedOut), "failed", len(res.Failed), "elapsed", res.Elapsed)
-	}
-	return res, ctxErr
+	res.Elapsed = time.Since(e.start)
 }
 
 // agentSubject is AgentSubject with the coordinator's prefix, remembered per

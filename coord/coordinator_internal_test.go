@@ -20,7 +20,10 @@ func (rejectAll) Verify(string) (Claims, error) { return Claims{}, ErrTampered }
 func TestExecutionCleanup(t *testing.T) {
 	for _, signed := range []bool{false, true} {
 		t.Run(map[bool]string{false: "unsigned", true: "signed"}[signed], func(t *testing.T) {
-			bus := NewLocalBus()
+			bus, err := NewLocalBus(LocalBusConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer bus.Close()
 			reg, _ := NewRegistry(RegistryConfig{})
 			cfg := CoordinatorConfig{Bus: bus, Registry: reg}

@@ -449,14 +449,18 @@ func TestConfigValidation(t *testing.T) {
 	if !errors.Is(err, coord.ErrBadConfig) {
 		t.Errorf("not ErrBadConfig: %v", err)
 	}
-	if _, err := coord.NewAgent(coord.AgentConfig{ID: "GL-002", Bus: coord.NewLocalBus(),
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := coord.NewAgent(coord.AgentConfig{ID: "GL-002", Bus: bus,
 		Policy: &coord.Policy{Rules: []coord.Rule{{Senders: []string{"["}}}}}); !errors.Is(err, coord.ErrBadConfig) {
 		t.Errorf("bad policy pattern: %v", err)
 	}
 	if _, err := coord.NewRegistry(coord.RegistryConfig{SuspectAfter: 5, UnreachableAfter: 3, EWMAAlpha: 2}); err == nil {
 		t.Error("bad registry config accepted")
 	}
-	if _, err := coord.NewLocalBusConfig(coord.LocalBusConfig{QueueSize: -1}); !errors.Is(err, coord.ErrBadConfig) {
+	if _, err := coord.NewLocalBus(coord.LocalBusConfig{QueueSize: -1}); !errors.Is(err, coord.ErrBadConfig) {
 		t.Errorf("bad bus config: %v", err)
 	}
 }

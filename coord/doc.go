@@ -40,8 +40,14 @@
 // Seal signs a message through a Signer; a Guard on the receiving side
 // checks it through a Verifier and rejects unsigned (ErrUnsigned), expired
 // (ErrExpired), replayed (ErrReplayed) and tampered (ErrTampered) messages,
-// counting each. The signature binds sender, message id, the Digest of the
-// message's protected fields and the expiry. coord/jwtauth provides HS256
+// counting each, and messages dated ahead of its clock beyond the skew
+// (ErrFuture). The signature binds sender, message id, the Digest of the
+// message's protected fields, the issue time and the expiry. A signature is
+// accepted for at most MaxSignLifetime (5 minutes) from its issue time,
+// whatever deadline the message carries, and a Guard refuses messages
+// issued before it started: its replay memory, bounded in time and size,
+// need not outlive the process for a captured message to be accepted at most
+// once (see Guard for the one case the clock skew leaves). coord/jwtauth provides HS256
 // with the key from AGENT_JWT_SECRET and per-agent EdDSA. In-process, the
 // process is the trust boundary and signing is usually left off.
 //

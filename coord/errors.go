@@ -34,9 +34,17 @@ var (
 	ErrUnsigned = errors.New("coord: unsigned message")
 	// ErrExpired: the signature's expiry has passed. Retry with a fresh message.
 	ErrExpired = errors.New("coord: expired message")
-	// ErrReplayed: a message with this sender and id was already accepted.
-	// Retry with a new message id (keep the CorrelationID).
+	// ErrReplayed: a message with this sender and id was already accepted,
+	// or was issued before the receiving Guard started, so that it may have
+	// been. Retry with a new message id (keep the CorrelationID).
 	ErrReplayed = errors.New("coord: replayed message")
+	// ErrFuture: the message is dated ahead of the receiver's clock by more
+	// than the tolerated skew. Retry once the clocks agree.
+	ErrFuture = errors.New("coord: message dated in the future")
+	// ErrReplayMemoryFull: the receiving Guard remembers as many live
+	// message ids as it may, and refuses rather than forget one. Retry later
+	// with a new message id: entries expire within minutes.
+	ErrReplayMemoryFull = errors.New("coord: replay memory full")
 	// ErrTampered: the signature does not verify, or the message does not
 	// match what was signed. Not retryable: the message was altered or signed
 	// with another key.
@@ -72,6 +80,8 @@ const (
 	CodeUnsigned       = "unsigned"
 	CodeExpired        = "expired"
 	CodeReplayed       = "replayed"
+	CodeFuture         = "future"
+	CodeMemoryFull     = "replay_memory_full"
 	CodeTampered       = "tampered"
 	CodeHandler        = "handler"
 )
@@ -83,6 +93,8 @@ var codeSentinels = map[string]error{
 	CodeUnsigned:       ErrUnsigned,
 	CodeExpired:        ErrExpired,
 	CodeReplayed:       ErrReplayed,
+	CodeFuture:         ErrFuture,
+	CodeMemoryFull:     ErrReplayMemoryFull,
 	CodeTampered:       ErrTampered,
 	CodeHandler:        ErrHandler,
 }
@@ -126,7 +138,8 @@ func replyErrorFor(err error) *ReplyError {
 }
 
 // VerifyError is returned by Guard.Check when a message is rejected. It wraps
-// one of ErrUnsigned, ErrExpired, ErrReplayed or ErrTampered.
+// one of ErrUnsigned, ErrFuture, ErrExpired, ErrReplayed, ErrReplayMemoryFull
+// or ErrTampered.
 type VerifyError struct {
 	Sender    string // Message.From as received (not trusted)
 	MessageID string // Message.ID as received (not trusted)

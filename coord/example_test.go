@@ -11,11 +11,14 @@ import (
 
 // A request and its reply on the in-process bus.
 func ExampleNewLocalBus() {
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		panic(err)
+	}
 	defer bus.Close()
 
 	// A responder: answers every query on its subject.
-	_, err := bus.Subscribe("gl001.agent.GL-042", func(ctx context.Context, m coord.Message) {
+	_, err = bus.Subscribe("gl001.agent.GL-042", func(ctx context.Context, m coord.Message) {
 		reply := coord.Message{ID: coord.NewID(), Type: coord.TypeResponse, From: "GL-042",
 			CorrelationID: m.CorrelationID, Payload: json.RawMessage(`{"efficiency":0.87}`)}
 		_ = bus.Publish(ctx, m.ReplyTo, reply)
@@ -45,7 +48,10 @@ func ExampleNewLocalBus() {
 
 // A Coordinator broadcasts a query to three agents and averages the replies.
 func ExampleCoordinator_Execute() {
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		panic(err)
+	}
 	defer bus.Close()
 	reg, _ := coord.NewRegistry(coord.RegistryConfig{})
 	c, err := coord.NewCoordinator(coord.CoordinatorConfig{Bus: bus, Registry: reg})

@@ -32,7 +32,7 @@ func agentID(i int) string { return fmt.Sprintf("GL-%03d", i+2) }
 
 func newFleet(tb testing.TB, n int, o fleetOpts) *fleet {
 	tb.Helper()
-	bus, err := coord.NewLocalBusConfig(o.busConfig)
+	bus, err := coord.NewLocalBus(o.busConfig)
 	if err != nil {
 		tb.Fatal(err)
 	}

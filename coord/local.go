@@ -66,14 +66,9 @@ type BusStats struct {
 	Subscriptions int    // live subscriptions
 }
 
-// NewLocalBus returns an in-process Bus with the default configuration.
-func NewLocalBus() *LocalBus {
-	b, _ := NewLocalBusConfig(LocalBusConfig{}) // the zero config is valid
-	return b
-}
-
-// NewLocalBusConfig returns an in-process Bus configured by cfg.
-func NewLocalBusConfig(cfg LocalBusConfig) (*LocalBus, error) {
+// NewLocalBus returns an in-process Bus configured by cfg; the zero
+// LocalBusConfig is valid and takes the documented defaults.
+func NewLocalBus(cfg LocalBusConfig) (*LocalBus, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,10 @@ import (
 // been handled when Publish returns, wildcards match as for any
 // subscription, and after Unsubscribe it sees nothing more.
 func TestSubscribeInline(t *testing.T) {
-	b := NewLocalBus()
+	b, err := NewLocalBus(LocalBusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	var got []string
 	sub, err := b.subscribeInline("_INBOX.x.*", func(ctx context.Context, m Message) {
@@ -55,7 +58,10 @@ func TestSubscribeInline(t *testing.T) {
 // Close waits for inline handlers in progress, and a bus that is closed
 // refuses inline subscriptions.
 func TestSubscribeInlineClose(t *testing.T) {
-	b := NewLocalBus()
+	b, err := NewLocalBus(LocalBusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	if _, err := b.subscribeInline("in.>", func(context.Context, Message) {
@@ -89,7 +95,10 @@ func TestSubscribeInlineClose(t *testing.T) {
 // Publishers call an inline handler concurrently; every message is handled
 // exactly once.
 func TestSubscribeInlineConcurrent(t *testing.T) {
-	b := NewLocalBus()
+	b, err := NewLocalBus(LocalBusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer b.Close()
 	var mu sync.Mutex
 	seen := map[string]int{}

@@ -15,7 +15,7 @@ import (
 
 func TestLocalBusOverflowCounted(t *testing.T) {
 	var logs syncBuffer
-	b, err := coord.NewLocalBusConfig(coord.LocalBusConfig{QueueSize: 4, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	b, err := coord.NewLocalBus(coord.LocalBusConfig{QueueSize: 4, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,12 +113,15 @@ func FuzzMatchSubject(f *testing.F) {
 			t.Fatalf("MatchSubject(%q, %q) = %v, want %v", pattern, subject, got, want)
 		}
 		// The bus's trie agrees with MatchSubject.
-		b := coord.NewLocalBus()
+		b, err := coord.NewLocalBus(coord.LocalBusConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer b.Close()
 		if _, err := b.Subscribe(pattern, func(context.Context, coord.Message) {}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := b.Request(context.Background(), subject, coord.Message{Deadline: time.Now()})
+		_, err = b.Request(context.Background(), subject, coord.Message{Deadline: time.Now()})
 		delivered := err == nil || !isNoResponders(err)
 		if delivered != matchReference(pattern, subject) {
 			t.Fatalf("bus delivery of %q to %q = %v", subject, pattern, delivered)

@@ -117,7 +117,10 @@ func TestUnreachableAgentsSkipped(t *testing.T) {
 }
 
 func TestRegistryFromHeartbeatsAndLeave(t *testing.T) {
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { _ = bus.Close() })
 	reg, _ := coord.NewRegistry(coord.RegistryConfig{})
 	c, err := coord.NewCoordinator(coord.CoordinatorConfig{Bus: bus, Registry: reg})

@@ -125,8 +125,9 @@ func TestSignedFleet(t *testing.T) {
 		t.Errorf("agent rejected %d, want 4", n)
 	}
 	// The replies themselves are signed by the agent.
+	replyGuard := newGuard()
 	r := ask(func() coord.Message { m := cmd; m.ID = coord.NewID(); _ = coord.Seal(&m, key, 0); return m }())
-	if err := newGuard().Check(&r); err != nil {
+	if err := replyGuard.Check(&r); err != nil {
 		t.Errorf("agent reply does not verify: %v", err)
 	}
 

@@ -19,16 +19,25 @@
 //     30s, closes after 1 successful probe.
 //   - Retry: 3 attempts in all. (resilience/httpretry: 3 retries after the
 //     first attempt, Retry-After honoured up to 2 minutes.)
-//   - Supervisor: a connection that stayed up 30s resets the backoff.
+//   - Supervisor: connections that end within 30s of connecting count as
+//     short (only a run of them grows the backoff); a permanent refusal is
+//     retried after 1 min.
+//
+// These are general defaults. Package scada chooses shorter ones for its
+// sources, so that data resumes within seconds of a device coming back.
 //
 // # Supervising a connection
 //
 // A [Supervisor] calls a run function that connects, calls connected() once the
 // connection is up, serves until it fails and returns the reason. The
-// Supervisor calls it again after a backoff; after repeated failures its breaker
-// opens and attempts are spaced by the breaker's delay. Its [Status] (state,
-// time in state, last error with secrets redacted, attempt and reconnect
-// counts) is a snapshot readable at any time and reported to
+// Supervisor calls it again after a backoff; after repeated attempts that fail
+// to connect its breaker opens and attempts are spaced by the breaker's delay.
+// A connection is a success the moment it is made: the breaker closes, the
+// failure count goes to zero and, when the connection ends, the backoff starts
+// again from its first delay. A failure that IsPermanent says retrying cannot
+// fix puts the Supervisor in [StateRefused] and waits PermanentDelay. Its
+// [Status] (state, time in state, last error with secrets redacted, attempt
+// and reconnect counts) is a snapshot readable at any time and reported to
 // SupervisorConfig.OnStateChange on every change of state.
 //
 // # Errors

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -15,9 +16,15 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 )
 
-// DefaultHealthyAfter is how long a connection must stay up before the
-// [Supervisor] resets its backoff, when SupervisorConfig.HealthyAfter is zero.
-const DefaultHealthyAfter = 30 * time.Second
+// Defaults of [SupervisorConfig] for zero-valued fields.
+const (
+	// DefaultHealthyAfter is how long a connection must stay up not to count
+	// as short (see SupervisorConfig.HealthyAfter).
+	DefaultHealthyAfter = 30 * time.Second
+	// DefaultPermanentDelay is the wait after a permanent refusal (see
+	// SupervisorConfig.IsPermanent).
+	DefaultPermanentDelay = time.Minute
+)
 
 // ErrStarted is returned by [Supervisor.Run] when the Supervisor was already run:
 // Run may be called once. Not retryable: make a new Supervisor.
@@ -31,15 +38,18 @@ var errEnded = errors.New("connection ended without an error")
 type State int
 
 // The states of a Supervisor. A Supervisor starts Idle, moves between
-// Connecting, Connected, BackingOff and BreakerOpen while it runs, and ends
-// Stopped.
+// Connecting, Connected, BackingOff, BreakerOpen and Refused while it runs,
+// and ends Stopped.
 const (
 	StateIdle        State = iota // Run has not been called
 	StateConnecting               // run was called and has not reported a connection yet
 	StateConnected                // run reported a connection and is serving it
 	StateBackingOff               // run failed; waiting before the next attempt
-	StateBreakerOpen              // too many consecutive failures; waiting for the breaker's delay
+	StateBreakerOpen              // too many consecutive failed attempts; waiting for the breaker's delay
 	StateStopped                  // Run returned
+	// StateRefused: the last attempt was refused permanently (see
+	// SupervisorConfig.IsPermanent); waiting PermanentDelay before trying again.
+	StateRefused
 )
 
 // String returns the state's name in lower case, e.g. "backing off".
@@ -57,6 +67,8 @@ func (s State) String() string {
 		return "breaker open"
 	case StateStopped:
 		return "stopped"
+	case StateRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
@@ -69,20 +81,28 @@ type Status struct {
 	Since          time.Time // when State was entered
 	ConnectedSince time.Time // when the current connection was made; zero unless State is StateConnected
 	// NextAttempt is when the next attempt is due; zero unless State is
-	// StateBackingOff or StateBreakerOpen.
+	// StateBackingOff, StateBreakerOpen or StateRefused.
 	NextAttempt time.Time
 	// LastError is the last error run returned, with secrets redacted (see
 	// [Redact]); empty if it never failed.
 	LastError   string
 	LastErrorAt time.Time
-	Attempts    int64 // calls of run so far
+	// Permanent reports that LastError is a permanent refusal
+	// (SupervisorConfig.IsPermanent): the cause an operator has to fix. A
+	// connection clears it.
+	Permanent bool
+	Attempts  int64 // calls of run so far
 	// Reconnects counts connections made after the first: how often a lost
 	// connection was made again.
 	Reconnects int64
-	// ConsecutiveFailures counts the attempts since the last connection that
-	// stayed up HealthyAfter; the backoff grows with it.
+	// ConsecutiveFailures counts the failures since the last connection was
+	// made: 0 while connected, 1 once that connection ended, one more for
+	// every attempt after it that did not connect. The backoff grows with it.
 	ConsecutiveFailures int
-	Breaker             BreakerState
+	// ShortConnections counts the connections in a row that ended before
+	// HealthyAfter; a connection that lasted HealthyAfter resets it.
+	ShortConnections int
+	Breaker          BreakerState
 }
 
 // SupervisorConfig configures a [Supervisor]. Zero-valued fields take
@@ -93,13 +113,32 @@ type SupervisorConfig struct {
 	// Backoff sets the delays between attempts; its zero value has defaults
 	// (500ms doubling to 60s, ±20% jitter).
 	Backoff Backoff
-	// Breaker opens after consecutive failed attempts, so a dead device is tried
-	// only every Breaker.Delay; its zero value has defaults (5 failures, 30s).
-	// An attempt that stayed connected HealthyAfter is not a failure.
+	// Breaker opens after consecutive attempts that failed to connect, so a
+	// dead device is tried only every Breaker.Delay; its zero value has
+	// defaults (5 failures, 30s). An attempt that connected is a success for
+	// the breaker the moment it connects (a half-open breaker closes then),
+	// and its ending is not a failure: the breaker protects a server that
+	// refuses connections now, not one that did before. Permanent refusals
+	// (IsPermanent) are not counted either: they have their own delay.
 	Breaker BreakerConfig
-	// HealthyAfter is how long a connection must stay up to count as healthy:
-	// the backoff then starts again from Backoff.Initial. Default 30s.
+	// HealthyAfter is how long a connection must stay up not to count as
+	// short. A connection resets the backoff: after it ends, the next attempt
+	// waits about Backoff.Initial. Only when connections keep ending before
+	// HealthyAfter (a server that accepts and then drops at once) does each
+	// further short connection double that first delay, up to Backoff.Max, so
+	// such a server is not hammered. Default 30s.
 	HealthyAfter time.Duration
+	// IsPermanent, if not nil, tells a permanent refusal (credentials the
+	// server rejects, an untrusted certificate, a configuration the server
+	// refuses) from a failure that retrying may fix. After a permanent
+	// refusal the state is StateRefused, Status.Permanent is set, and the next
+	// attempt waits PermanentDelay instead of the backoff, in case an
+	// operator fixes the cause. It is called from Run's goroutine.
+	IsPermanent func(error) bool
+	// PermanentDelay is the wait after a permanent refusal, varied by
+	// Backoff.Jitter. Default 1 min. Servers that lock an account after
+	// repeated failed logins may need more.
+	PermanentDelay time.Duration
 	// OnStateChange, if not nil, is called with the new Status after every
 	// change of State, in order, from Run's goroutine or the one that called
 	// connected. No lock of the Supervisor is held, so it may call Status. It
@@ -124,6 +163,9 @@ func (c SupervisorConfig) Validate() error {
 	if c.HealthyAfter < 0 {
 		errs = append(errs, fmt.Errorf("resilience: HealthyAfter %v is negative", c.HealthyAfter))
 	}
+	if c.PermanentDelay < 0 {
+		errs = append(errs, fmt.Errorf("resilience: PermanentDelay %v is negative", c.PermanentDelay))
+	}
 	return errors.Join(errs...)
 }
 
@@ -142,12 +184,12 @@ type Supervisor struct {
 
 	hookMu sync.Mutex // serialises transitions so hooks see them in order
 
-	mu        sync.Mutex // guards the fields below
-	st        Status
-	attempt   int64 // id of the current attempt
-	connects  int64
-	healthyAt time.Time // when the current connection counts as healthy
-	breaker   circuitbreaker.CircuitBreaker[any]
+	mu          sync.Mutex // guards the fields below
+	st          Status
+	attempt     int64 // id of the current attempt
+	connects    int64
+	connectedAt time.Time // when the current attempt connected; zero if it has not
+	breaker     circuitbreaker.CircuitBreaker[any]
 }
 
 // NewSupervisor returns a Supervisor that will keep run going once Run is
@@ -165,6 +207,9 @@ func NewSupervisor(cfg SupervisorConfig, run func(ctx context.Context, connected
 	}
 	if cfg.HealthyAfter == 0 {
 		cfg.HealthyAfter = DefaultHealthyAfter
+	}
+	if cfg.PermanentDelay == 0 {
+		cfg.PermanentDelay = DefaultPermanentDelay
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -191,9 +236,6 @@ func (s *Supervisor) Status() Status {
 // snapshot must be called with s.mu held.
 func (s *Supervisor) snapshot() Status {
 	st := s.st
-	if st.State == StateConnected && !s.healthyAt.IsZero() && !s.now().Before(s.healthyAt) {
-		st.ConsecutiveFailures = 0
-	}
 	if s.breaker != nil {
 		st.Breaker = breakerStateOf(s.breaker.State())
 	}
@@ -218,6 +260,8 @@ func (s *Supervisor) transition(change func(st *Status) bool) {
 	switch st.State {
 	case StateConnected:
 		s.log.Info("connected", "attempts", st.Attempts, "reconnects", st.Reconnects)
+	case StateRefused:
+		s.log.Error("refused permanently", "error", st.LastError, "next_attempt", st.NextAttempt)
 	case StateBackingOff, StateBreakerOpen:
 		s.log.Warn("connection failed", "state", st.State.String(), "error", st.LastError,
 			"consecutive_failures", st.ConsecutiveFailures, "next_attempt", st.NextAttempt)
@@ -256,8 +300,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			Build(),
 	}
 	breaker := newBreaker(s.cfg.Breaker, func(_ any, err error) bool {
-		var h *endedHealthy
-		return live(err) && !errors.As(err, &h)
+		var e *attemptError
+		if errors.As(err, &e) && (e.connected || e.permanent) {
+			return false
+		}
+		return live(err)
 	}, s.backoff.Jitter, nil)
 	if breaker != nil {
 		s.mu.Lock()
@@ -271,12 +318,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// endedHealthy marks the error of a connection that had stayed up HealthyAfter:
-// the breaker does not count it as a failure.
-type endedHealthy struct{ err error }
+// attemptError is the error of one attempt with what the breaker needs to
+// know about it: an attempt that connected, or was refused permanently, is not
+// a failure of the breaker.
+type attemptError struct {
+	err                  error
+	connected, permanent bool
+}
 
-func (e *endedHealthy) Error() string { return e.err.Error() }
-func (e *endedHealthy) Unwrap() error { return e.err }
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
 
 // attemptOnce calls run once and does the accounting.
 func (s *Supervisor) attemptOnce(ctx context.Context) error {
@@ -297,24 +348,27 @@ func (s *Supervisor) attemptOnce(ctx context.Context) error {
 		err = errEnded
 	}
 	msg := Redact(err.Error(), s.cfg.Secrets...)
-	healthy := false
+	permanent := s.cfg.IsPermanent != nil && s.cfg.IsPermanent(err)
 	s.mu.Lock()
 	now := s.now()
-	if !s.healthyAt.IsZero() && !now.Before(s.healthyAt) {
-		healthy = true
+	connected := !s.connectedAt.IsZero()
+	if connected {
+		if now.Sub(s.connectedAt) >= s.cfg.HealthyAfter {
+			s.st.ShortConnections = 0
+		} else {
+			s.st.ShortConnections++
+		}
 		s.st.ConsecutiveFailures = 1
 	} else {
 		s.st.ConsecutiveFailures++
 	}
 	s.attempt++ // later connected calls from this attempt are ignored
-	s.healthyAt = time.Time{}
+	s.connectedAt = time.Time{}
 	s.st.LastError = msg
 	s.st.LastErrorAt = now
+	s.st.Permanent = permanent
 	s.mu.Unlock()
-	if healthy {
-		return &endedHealthy{err}
-	}
-	return err
+	return &attemptError{err: err, connected: connected, permanent: permanent}
 }
 
 // call runs the run function, turning a panic into a *PanicError: a bug in
@@ -340,7 +394,9 @@ type PanicError struct {
 
 func (e *PanicError) Error() string { return fmt.Sprintf("run panicked: %v", e.Value) }
 
-// connected records that attempt id is connected.
+// connected records that attempt id is connected: a success for the breaker
+// (a half-open one closes) and for the backoff, at once rather than when the
+// connection ends.
 func (s *Supervisor) connected(id int64) {
 	s.transition(func(st *Status) bool {
 		if id != s.attempt || st.State != StateConnecting {
@@ -353,28 +409,49 @@ func (s *Supervisor) connected(id int64) {
 		}
 		st.State = StateConnected
 		st.ConnectedSince = now
-		s.healthyAt = now.Add(s.cfg.HealthyAfter)
+		st.ConsecutiveFailures = 0
+		st.Permanent = false
+		s.connectedAt = now
+		if s.breaker != nil {
+			s.breaker.RecordSuccess()
+		}
 		return true
 	})
 }
 
-// nextDelay returns how long to wait before the next attempt: the breaker's
-// remaining delay when it is open, else the backoff for the failures so far.
+// nextDelay returns how long to wait before the next attempt: PermanentDelay
+// after a permanent refusal, the breaker's remaining delay when it is open,
+// else the backoff for the failures and short connections so far.
 func (s *Supervisor) nextDelay() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var open time.Duration
 	if s.breaker != nil && s.breaker.IsOpen() {
-		return s.breaker.RemainingDelay()
+		open = s.breaker.RemainingDelay()
 	}
-	return s.backoff.Delay(s.st.ConsecutiveFailures - 1)
+	if s.st.Permanent {
+		d := float64(s.cfg.PermanentDelay)
+		if j := s.backoff.Jitter; j > 0 {
+			d *= 1 + (2*rand.Float64()-1)*j
+		}
+		return max(time.Duration(d), open)
+	}
+	if open > 0 {
+		return open
+	}
+	return s.backoff.Delay(s.st.ConsecutiveFailures - 1 + max(s.st.ShortConnections-1, 0))
 }
 
 // waiting records that the next attempt is due after delay.
 func (s *Supervisor) waiting(delay time.Duration) {
 	s.transition(func(st *Status) bool {
-		st.State = StateBackingOff
-		if s.breaker != nil && s.breaker.IsOpen() {
+		switch {
+		case st.Permanent:
+			st.State = StateRefused
+		case s.breaker != nil && s.breaker.IsOpen():
 			st.State = StateBreakerOpen
+		default:
+			st.State = StateBackingOff
 		}
 		st.ConnectedSince = time.Time{}
 		st.NextAttempt = s.now().Add(delay)

@@ -96,8 +96,8 @@ func TestSupervisorReconnects(t *testing.T) {
 	stop := started(t, s)
 	waitFor(t, "connected", func() bool { return s.Status().State == StateConnected })
 	st := s.Status()
-	if st.Attempts != 3 || st.Reconnects != 0 || st.ConsecutiveFailures != 2 {
-		t.Errorf("status = %+v, want 3 attempts, 0 reconnects, 2 consecutive failures", st)
+	if st.Attempts != 3 || st.Reconnects != 0 || st.ConsecutiveFailures != 0 {
+		t.Errorf("status = %+v, want 3 attempts, 0 reconnects, 0 consecutive failures once connected", st)
 	}
 	if st.LastError != "dial 10.0.0.2: connection refused" || st.ConnectedSince.IsZero() {
 		t.Errorf("status = %+v", st)
@@ -173,11 +173,10 @@ func TestSupervisorBackoffGrowsAndResets(t *testing.T) {
 	}
 }
 
-func TestSupervisorHealthyConnectionShowsNoFailures(t *testing.T) {
-	clock := newTestClock()
+func TestSupervisorConnectionShowsNoFailures(t *testing.T) {
 	var mu sync.Mutex
 	calls := 0
-	s, err := NewSupervisor(SupervisorConfig{Backoff: fast, HealthyAfter: time.Minute},
+	s, err := NewSupervisor(SupervisorConfig{Backoff: fast, HealthyAfter: time.Hour},
 		func(ctx context.Context, connected func()) error {
 			mu.Lock()
 			calls++
@@ -193,15 +192,200 @@ func TestSupervisorHealthyConnectionShowsNoFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	started(t, s)
+	waitFor(t, "connected", func() bool { return s.Status().State == StateConnected })
+	// A connection is a success at once, not after HealthyAfter.
+	if st := s.Status(); st.ConsecutiveFailures != 0 || st.Breaker != BreakerClosed || st.LastError != "refused" {
+		t.Errorf("just connected: %+v, want 0 consecutive failures, breaker closed, the last error kept", st)
+	}
+}
+
+// TestSupervisorConnectionClosesTheBreaker is the restart of a server that
+// had refused long enough to open the breaker: the probe that connects closes
+// the breaker the moment it connects, the health says so while it is
+// connected, and when that connection ends (before HealthyAfter) the next
+// attempt backs off from Backoff.Initial instead of waiting for the breaker.
+func TestSupervisorConnectionClosesTheBreaker(t *testing.T) {
+	rec := &recorder{}
+	var mu sync.Mutex
+	calls := 0
+	release := make(chan struct{})
+	s, err := NewSupervisor(SupervisorConfig{
+		Backoff: fast, Breaker: BreakerConfig{FailureThreshold: 2, Delay: time.Millisecond},
+		HealthyAfter: time.Hour, OnStateChange: rec.hook,
+	}, func(ctx context.Context, connected func()) error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch {
+		case n <= 2:
+			return errors.New("refused")
+		case n == 3: // the breaker's probe: the server is back
+			connected()
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return errors.New("reset by peer") // a short connection: the server restarts again
+		case n == 4:
+			return errors.New("refused")
+		}
+		connected()
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started(t, s)
+	waitFor(t, "the probe connected", func() bool { return s.Status().State == StateConnected })
+	if !rec.has(StateBreakerOpen) {
+		t.Fatalf("transitions %v never show the breaker open", rec.states())
+	}
+	st := s.Status()
+	if st.Breaker != BreakerClosed || st.ConsecutiveFailures != 0 || st.Attempts != 3 {
+		t.Errorf("connected after the breaker opened: %+v, want breaker closed and 0 consecutive failures", st)
+	}
+	all := rec.all()
+	if last := all[len(all)-1]; last.State != StateConnected || last.Breaker != BreakerClosed || last.ConsecutiveFailures != 0 {
+		t.Errorf("the hook saw the connection as %+v", last)
+	}
+	close(release)
+	waitFor(t, "connected again", func() bool { st := s.Status(); return st.Attempts == 5 && st.State == StateConnected })
+	// Attempt 4 was refused once: one failure, not enough to open a breaker
+	// that the connection had reset.
+	for _, st := range rec.all()[len(all):] {
+		if st.State == StateBreakerOpen || st.Breaker != BreakerClosed {
+			t.Errorf("after the connection: %+v, want the breaker closed throughout", st)
+		}
+		if st.State == StateBackingOff && st.ShortConnections != 1 {
+			t.Errorf("backing off after a short connection: %+v, want ShortConnections 1", st)
+		}
+	}
+	if st := s.Status(); st.Reconnects != 1 || st.ConsecutiveFailures != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestSupervisorShortConnectionsBackOff checks that connections that end at
+// once (a server that accepts and drops) never open the breaker, but back off
+// like failures, and that a connection that lasted HealthyAfter resets that.
+func TestSupervisorShortConnectionsBackOff(t *testing.T) {
+	clock := newTestClock()
+	rec := &recorder{}
+	var mu sync.Mutex
+	calls := 0
+	s, err := NewSupervisor(SupervisorConfig{
+		Backoff:      Backoff{Initial: time.Millisecond, Max: 4 * time.Millisecond, Jitter: -1},
+		Breaker:      BreakerConfig{FailureThreshold: 2, Delay: time.Hour},
+		HealthyAfter: time.Minute, OnStateChange: rec.hook,
+	}, func(ctx context.Context, connected func()) error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		connected()
+		switch {
+		case n <= 5:
+			return errors.New("closed by server") // at once: the clock does not move
+		case n == 6:
+			clock.Advance(time.Minute)
+			return errors.New("closed by server")
+		}
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = clock.Now
+	started(t, s)
+	waitFor(t, "7th attempt", func() bool { st := s.Status(); return st.Attempts == 7 && st.State == StateConnected })
+	var delays []time.Duration
+	var short []int
+	for _, st := range rec.all() {
+		if st.State == StateBreakerOpen {
+			t.Fatalf("short connections opened the breaker: %+v", st)
+		}
+		if st.State == StateBackingOff {
+			delays = append(delays, st.NextAttempt.Sub(st.Since))
+			short = append(short, st.ShortConnections)
+		}
+	}
+	ms := time.Millisecond
+	if want := []time.Duration{ms, 2 * ms, 4 * ms, 4 * ms, 4 * ms, ms}; fmt.Sprint(delays) != fmt.Sprint(want) {
+		t.Errorf("delays = %v, want %v", delays, want)
+	}
+	if want := []int{1, 2, 3, 4, 5, 0}; fmt.Sprint(short) != fmt.Sprint(want) {
+		t.Errorf("short connections = %v, want %v", short, want)
+	}
+}
+
+// TestSupervisorPermanentRefusal checks that a refusal IsPermanent matches
+// waits PermanentDelay in StateRefused, shows the cause, and never opens the
+// breaker; a transient failure after it backs off as usual.
+func TestSupervisorPermanentRefusal(t *testing.T) {
+	clock := newTestClock()
+	rec := &recorder{}
+	errDenied := errors.New("BadUserAccessDenied")
+	var mu sync.Mutex
+	calls := 0
+	s, err := NewSupervisor(SupervisorConfig{
+		Backoff:        Backoff{Initial: 2 * time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1},
+		Breaker:        BreakerConfig{FailureThreshold: 2, Delay: time.Hour},
+		IsPermanent:    func(err error) bool { return errors.Is(err, errDenied) },
+		PermanentDelay: time.Millisecond,
+		OnStateChange:  rec.hook,
+	}, func(ctx context.Context, connected func()) error {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		switch {
+		case n <= 4:
+			return fmt.Errorf("session: %w", errDenied)
+		case n == 5:
+			return errors.New("refused")
+		}
+		connected()
+		<-ctx.Done()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.now = clock.Now
 	started(t, s)
 	waitFor(t, "connected", func() bool { return s.Status().State == StateConnected })
-	if got := s.Status().ConsecutiveFailures; got != 1 {
-		t.Errorf("just connected: consecutive failures = %d, want 1", got)
+	var refused, backoff []Status
+	for _, st := range rec.all() {
+		switch st.State {
+		case StateRefused:
+			refused = append(refused, st)
+		case StateBackingOff:
+			backoff = append(backoff, st)
+		case StateBreakerOpen:
+			t.Errorf("permanent refusals opened the breaker: %+v", st)
+		}
 	}
-	clock.Advance(time.Minute)
-	if got := s.Status().ConsecutiveFailures; got != 0 {
-		t.Errorf("connected for HealthyAfter: consecutive failures = %d, want 0", got)
+	if len(refused) != 4 || len(backoff) != 1 {
+		t.Fatalf("transitions %v, want 4 refused and 1 backing off", rec.states())
+	}
+	for _, st := range refused {
+		if !st.Permanent || st.LastError != "session: BadUserAccessDenied" || st.NextAttempt.Sub(st.Since) != time.Millisecond {
+			t.Errorf("refused: %+v, want the cause and PermanentDelay", st)
+		}
+	}
+	if st := backoff[0]; st.Permanent || st.NextAttempt.Sub(st.Since) != 2*time.Millisecond || st.ConsecutiveFailures != 5 {
+		t.Errorf("after a transient failure: %+v, want the backoff", st)
+	}
+	if st := s.Status(); st.Permanent || st.Breaker != BreakerClosed || st.ConsecutiveFailures != 0 {
+		t.Errorf("connected: %+v", st)
+	}
+	if StateRefused.String() != "refused" {
+		t.Errorf("StateRefused = %q", StateRefused.String())
 	}
 }
 
@@ -380,11 +564,11 @@ func TestSupervisorHookMayReadStatus(t *testing.T) {
 }
 
 func TestNewSupervisorValidates(t *testing.T) {
-	_, err := NewSupervisor(SupervisorConfig{HealthyAfter: -1, Backoff: Backoff{Jitter: 3}, Breaker: BreakerConfig{Delay: -1}}, nil)
+	_, err := NewSupervisor(SupervisorConfig{HealthyAfter: -1, PermanentDelay: -1, Backoff: Backoff{Jitter: 3}, Breaker: BreakerConfig{Delay: -1}}, nil)
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"HealthyAfter", "Jitter", "Delay", "run function"} {
+	for _, want := range []string{"HealthyAfter", "PermanentDelay", "Jitter", "Delay", "run function"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

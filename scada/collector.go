@@ -1,6 +1,7 @@
 package scada
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,19 @@ const (
 	DefaultCollectorBatchSize    = 1024
 	DefaultCollectorSourceQueue  = 4096
 	DefaultCollectorCloseTimeout = 10 * time.Second
+)
+
+// Supervision defaults of a [Collector]'s sources, for fields that neither
+// the SourceConfig nor the CollectorConfig set. They are chosen for plant
+// devices, where data should flow again within seconds of a device coming
+// back, whatever happened before; see "Recovery" in the Collector's doc.
+const (
+	DefaultSourceBackoffInitial   = 500 * time.Millisecond // first delay after a failure
+	DefaultSourceBackoffMax       = 5 * time.Second        // cap of the backoff
+	DefaultSourceBreakerThreshold = 5                      // attempts in a row that fail to connect before the breaker opens
+	DefaultSourceBreakerDelay     = 5 * time.Second        // the breaker's wait before a probe, ±20% jitter
+	DefaultSourceHealthyAfter     = 30 * time.Second       // shorter connections count as short (resilience.SupervisorConfig)
+	DefaultSourcePermanentDelay   = time.Minute            // wait after an error matching ErrPermanent
 )
 
 // Errors of a Collector besides [ErrClosed].
@@ -54,6 +68,11 @@ type CollectorConfig struct {
 	// Sink receives the points of every source, in batches of at most
 	// BatchSize. It is called from one goroutine at a time.
 	Sink Sink
+	// Processor, if not nil, runs once on every batch before the Sink gets
+	// it (the point stages of package transform, say). When the Sink fails,
+	// only the delivery of the processed batch is retried: the Processor
+	// never sees a point twice. It is called from the Sink's goroutine.
+	Processor Processor
 	// BatchSize is the most points one Sink.Deliver gets. Default 1024.
 	BatchSize int
 	// Linger is how long a batch smaller than BatchSize may wait for more
@@ -73,11 +92,20 @@ type CollectorConfig struct {
 	// lost. Default 10s.
 	CloseTimeout time.Duration
 
-	// Backoff, Breaker and HealthyAfter supervise every source (see
-	// resilience.SupervisorConfig) unless its SourceConfig overrides them.
+	// Backoff, Breaker, HealthyAfter and PermanentDelay supervise every
+	// source (see resilience.SupervisorConfig) unless its SourceConfig sets
+	// them; each field left zero in both takes the DefaultSource... constant
+	// (backoff 500ms doubling to 5s, breaker after 5 failures for 5s, short
+	// connections under 30s, permanent refusals retried every minute).
 	Backoff      resilience.Backoff
 	Breaker      resilience.BreakerConfig
 	HealthyAfter time.Duration
+	// PermanentDelay is the wait after a source's Run returned an error
+	// matching ErrPermanent (bad credentials, an untrusted certificate, a
+	// configuration the device refuses): slow, but not never, so that a fix
+	// on the server side is picked up. Default 1 min; servers that lock an
+	// account after repeated failed logins may need more.
+	PermanentDelay time.Duration
 	// Secrets are redacted from every source's LastError and from logs.
 	Secrets []string
 
@@ -113,6 +141,9 @@ func (c CollectorConfig) Validate() error {
 	if c.HealthyAfter < 0 {
 		errs = append(errs, fmt.Errorf("scada: collector HealthyAfter %v is negative", c.HealthyAfter))
 	}
+	if c.PermanentDelay < 0 {
+		errs = append(errs, fmt.Errorf("scada: collector PermanentDelay %v is negative", c.PermanentDelay))
+	}
 	for _, err := range []error{c.SinkBackoff.Validate(), c.Backoff.Validate(), c.Breaker.Validate()} {
 		if err != nil {
 			errs = append(errs, err)
@@ -122,26 +153,40 @@ func (c CollectorConfig) Validate() error {
 }
 
 // SourceConfig describes one source added to a [Collector]. Zero-valued
-// supervision fields take the Collector's.
+// supervision fields (and zero fields of Backoff and Breaker) take the
+// Collector's, then the DefaultSource... constants.
 type SourceConfig struct {
-	// Name identifies the source in health, logs and the Source field of its
-	// points that leave it empty. Required, unique within the Collector.
+	// Name identifies the source in health and logs, and the Collector
+	// writes it into the Source field of every point the source delivers
+	// (unless KeepPointSource), so downstream a point names the source it
+	// was collected from, whatever the Source's own configuration calls
+	// itself. Required, unique within the Collector.
 	Name   string
 	Source Source
+	// KeepPointSource keeps the Source field the points arrive with (filled
+	// with Name only where empty): for a source that relays points collected
+	// elsewhere, such as a central source reading what edges forwarded, whose
+	// points already name their origin.
+	KeepPointSource bool
 
-	Backoff      resilience.Backoff       // zero: the Collector's
-	Breaker      resilience.BreakerConfig // zero: the Collector's
-	HealthyAfter time.Duration            // zero: the Collector's
+	Backoff        resilience.Backoff       // zero fields: the Collector's
+	Breaker        resilience.BreakerConfig // zero fields: the Collector's
+	HealthyAfter   time.Duration            // zero: the Collector's
+	PermanentDelay time.Duration            // zero: the Collector's
 	// Secrets are redacted from this source's LastError, with the Collector's.
 	Secrets []string
 }
 
 // SourceHealth is a snapshot of one source of a [Collector]: its supervision
 // status (state, time in state, connected since, last error with secrets
-// redacted, attempts, reconnects) and what it delivered.
+// redacted, attempts, reconnects, breaker) and what it delivered.
 //
 // A source counts as connected once it delivers its first batch of an attempt
-// or calls [NotifyConnected].
+// or calls [NotifyConnected]; from then on, while it stays connected, State is
+// connected, Breaker closed and ConsecutiveFailures 0. A source whose Run
+// returned an error matching [ErrPermanent] is in state refused
+// (resilience.StateRefused) with Permanent set and the cause in LastError
+// until it connects again.
 type SourceHealth struct {
 	resilience.Status
 
@@ -158,7 +203,7 @@ type SourceHealth struct {
 type CollectorStats struct {
 	Sources   int    // sources currently added
 	Accepted  uint64 // points accepted from all sources
-	Delivered uint64 // points the Sink accepted
+	Delivered uint64 // accepted points whose batch the Sink took (after the Processor, which may filter)
 	Batches   uint64 // successful Sink.Deliver calls
 	Queued    int    // points accepted and not yet delivered
 	// SinkErrors counts failed Sink.Deliver calls; the batch is retried with
@@ -167,7 +212,8 @@ type CollectorStats struct {
 	// LastSinkError is the last Sink error, secrets redacted.
 	LastSinkError string
 	// Rejected counts points the Sink refused with an error matching
-	// ErrBadInput: they are dropped, not retried.
+	// ErrBadInput, or whose batch the Processor failed on: they are dropped,
+	// not retried, and logged.
 	Rejected uint64
 	// Lost counts accepted points Close could not deliver within CloseTimeout.
 	Lost uint64
@@ -195,8 +241,52 @@ type CollectorStats struct {
 // what the Sink rejects as bad input, which is counted). To ride out a long
 // outage of the consumer, make the Sink a buffer.Buffer (package scada/buffer).
 //
+// # Processing once
+//
+// Give stateful point stages (a transform.Pipeline with a deadband or
+// rate-of-change checks) to the Collector as its Processor rather than
+// running them inside the Sink: the Collector runs the Processor once per
+// batch and retries only the delivery of its output, so a Sink that fails
+// and recovers gets every processed point exactly once. A Sink that runs
+// such stages itself would run them again on every retry.
+//
 // Close stops every source, delivers what was accepted and stops every
 // goroutine.
+//
+// # Recovery
+//
+// A source's Run is called again after it returns: after about
+// Backoff.Initial when a connection ended, then doubling with every attempt
+// that fails to connect, up to Backoff.Max. After Breaker.FailureThreshold
+// such attempts in a row the breaker opens and the source is tried once every
+// Breaker.Delay (±20%) until an attempt connects. A connection, once made
+// (a first batch delivered or [NotifyConnected]), is a success at once: the
+// breaker closes, the failure count is reset, and health says connected with
+// the breaker closed while the data flows, however often the device failed
+// before. Only a run of connections that each end within HealthyAfter (a
+// device that accepts and drops) keeps growing the delay, and never past
+// Backoff.Max.
+//
+// So the wait between two attempts never exceeds the larger of Backoff.Max
+// and Breaker.Delay plus its jitter, whatever the length of the outage: with
+// the defaults 6 s (the breaker's 5 s + 20%). From the moment a device
+// listens again to the first fresh point it takes at most that, plus one
+// connection set-up (for OPC UA: endpoints, channel, session, subscription
+// and the first publish), plus, when the device's host was unreachable rather
+// than refusing, the dial timeout of an attempt already under way.
+//
+// An error that matches [ErrPermanent] (credentials refused, an untrusted
+// certificate, no matching endpoint, a configuration the device rejects) is
+// not an outage: the source goes to state refused with the cause in its
+// health, does not count toward the breaker, and is tried again only every
+// PermanentDelay (default 1 min).
+//
+// # Source names
+//
+// Every point carries, in its Source field, the name its source was added
+// under, whatever the Source itself put there: two protocol sources with the
+// same default name stay apart downstream. Set SourceConfig.KeepPointSource
+// for a source that relays points named elsewhere.
 type Collector struct {
 	cfg  CollectorConfig
 	log  *slog.Logger
@@ -276,29 +366,26 @@ func (c *Collector) AddSource(cfg SourceConfig) error {
 	if cfg.HealthyAfter < 0 {
 		errs = append(errs, fmt.Errorf("scada: source %q: HealthyAfter %v is negative", cfg.Name, cfg.HealthyAfter))
 	}
+	if cfg.PermanentDelay < 0 {
+		errs = append(errs, fmt.Errorf("scada: source %q: PermanentDelay %v is negative", cfg.Name, cfg.PermanentDelay))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	scfg := resilience.SupervisorConfig{
-		Name:         cfg.Name,
-		Backoff:      cfg.Backoff,
-		Breaker:      cfg.Breaker,
-		HealthyAfter: cfg.HealthyAfter,
-		Logger:       c.log.With("source", cfg.Name),
-		Secrets:      append(slices.Clip(c.cfg.Secrets), cfg.Secrets...),
-	}
-	if scfg.Backoff == (resilience.Backoff{}) {
-		scfg.Backoff = c.cfg.Backoff
-	}
-	if scfg.Breaker == (resilience.BreakerConfig{}) {
-		scfg.Breaker = c.cfg.Breaker
-	}
-	if scfg.HealthyAfter == 0 {
-		scfg.HealthyAfter = c.cfg.HealthyAfter
+		Name:           cfg.Name,
+		Backoff:        sourceBackoff(cfg.Backoff, c.cfg.Backoff),
+		Breaker:        sourceBreaker(cfg.Breaker, c.cfg.Breaker),
+		HealthyAfter:   cmp.Or(cfg.HealthyAfter, c.cfg.HealthyAfter, DefaultSourceHealthyAfter),
+		PermanentDelay: cmp.Or(cfg.PermanentDelay, c.cfg.PermanentDelay, DefaultSourcePermanentDelay),
+		IsPermanent:    func(err error) bool { return errors.Is(err, ErrPermanent) },
+		Logger:         c.log.With("source", cfg.Name),
+		Secrets:        append(slices.Clip(c.cfg.Secrets), cfg.Secrets...),
 	}
 	s := &collectorSource{
 		c:     c,
 		name:  cfg.Name,
+		keep:  cfg.KeepPointSource,
 		src:   cfg.Source,
 		space: make(chan struct{}, 1),
 		done:  make(chan struct{}),
@@ -333,6 +420,31 @@ func (c *Collector) AddSource(cfg SourceConfig) error {
 		s.mu.Unlock()
 	}()
 	return nil
+}
+
+// sourceBackoff fills the zero fields of a source's backoff from the
+// Collector's, then from the source defaults.
+func sourceBackoff(src, col resilience.Backoff) resilience.Backoff {
+	b := resilience.Backoff{
+		Initial:    cmp.Or(src.Initial, col.Initial, DefaultSourceBackoffInitial),
+		Max:        cmp.Or(src.Max, col.Max),
+		Multiplier: cmp.Or(src.Multiplier, col.Multiplier),
+		Jitter:     cmp.Or(src.Jitter, col.Jitter),
+	}
+	if b.Max == 0 {
+		b.Max = max(DefaultSourceBackoffMax, b.Initial)
+	}
+	return b
+}
+
+// sourceBreaker fills the zero fields of a source's breaker from the
+// Collector's, then from the source defaults.
+func sourceBreaker(src, col resilience.BreakerConfig) resilience.BreakerConfig {
+	return resilience.BreakerConfig{
+		FailureThreshold: cmp.Or(src.FailureThreshold, col.FailureThreshold, DefaultSourceBreakerThreshold),
+		Delay:            cmp.Or(src.Delay, col.Delay, DefaultSourceBreakerDelay),
+		SuccessThreshold: cmp.Or(src.SuccessThreshold, col.SuccessThreshold),
+	}
 }
 
 // Remove stops the named source and waits until its Run has returned or ctx
@@ -487,7 +599,7 @@ func (c *Collector) dispatch(ctx context.Context) {
 			next++
 			batch = s.take(batch)
 			if len(batch) == cap(batch) {
-				c.deliver(ctx, batch)
+				c.handOff(ctx, batch)
 				batch = batch[:0]
 				lingerC = nil
 			} else if len(batch) > 0 && lingerC == nil && c.cfg.Linger > 0 && !draining {
@@ -501,7 +613,7 @@ func (c *Collector) dispatch(ctx context.Context) {
 			continue
 		}
 		if len(batch) > 0 && (c.cfg.Linger == 0 || draining) {
-			c.deliver(ctx, batch)
+			c.handOff(ctx, batch)
 			batch = batch[:0]
 			lingerC = nil
 			continue
@@ -516,7 +628,7 @@ func (c *Collector) dispatch(ctx context.Context) {
 		case <-c.readyCh:
 		case <-lingerC:
 			lingerC = nil
-			c.deliver(ctx, batch)
+			c.handOff(ctx, batch)
 			batch = batch[:0]
 		case <-c.drain:
 			draining = true
@@ -527,43 +639,70 @@ func (c *Collector) dispatch(ctx context.Context) {
 	}
 }
 
-// deliver hands batch to the Sink, retrying with SinkBackoff until it is
-// accepted, rejected as bad input, or ctx ends (then it is lost).
-func (c *Collector) deliver(ctx context.Context, batch []Point) {
+// handOff runs the Processor once on batch, then hands the result to the
+// Sink, retrying the delivery alone with SinkBackoff until it is accepted,
+// rejected as bad input, or ctx ends (then it is lost). Counters count the
+// points of batch, as accepted.
+func (c *Collector) handOff(ctx context.Context, batch []Point) {
 	n := uint64(len(batch))
-	if ctx.Err() == nil {
-		err := c.sink.Deliver(ctx, batch)
-		if err == nil {
-			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
-			c.delivered.Add(n)
-			return
-		}
-		c.sinkFailed(err)
-		if !errors.Is(err, ErrBadInput) {
-			err = resilience.Retry(ctx, resilience.RetryConfig{
-				MaxAttempts: -1,
-				Backoff:     c.cfg.SinkBackoff,
-				Retryable:   func(err error) bool { return ctx.Err() == nil && !errors.Is(err, ErrBadInput) },
-			}, func(ctx context.Context) error {
-				err := c.sink.Deliver(ctx, batch)
-				if err != nil {
-					c.sinkFailed(err)
-				}
-				return err
-			})
-		}
-		switch {
-		case err == nil:
-			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
-			c.delivered.Add(n)
-			return
-		case errors.Is(err, ErrBadInput):
+	if ctx.Err() != nil {
+		c.lostPoints(n)
+		return
+	}
+	out := batch
+	if c.cfg.Processor != nil {
+		var err error
+		if out, err = c.cfg.Processor.Process(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				c.lostPoints(n)
+				return
+			}
 			c.rejected.Add(n)
-			c.log.Error("sink rejected a batch as bad input; its points are dropped", "points", n,
+			c.log.Error("processor failed on a batch; its points are dropped", "points", n,
 				"error", resilience.Redact(err.Error(), c.cfg.Secrets...))
 			return
 		}
+		if len(out) == 0 {
+			c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
+			c.delivered.Add(n)
+			return
+		}
 	}
+	err := c.sink.Deliver(ctx, out)
+	if err == nil {
+		c.batches.Add(1) // before delivered: who sees the points delivered sees the batch counted
+		c.delivered.Add(n)
+		return
+	}
+	c.sinkFailed(err)
+	if !errors.Is(err, ErrBadInput) {
+		err = resilience.Retry(ctx, resilience.RetryConfig{
+			MaxAttempts: -1,
+			Backoff:     c.cfg.SinkBackoff,
+			Retryable:   func(err error) bool { return ctx.Err() == nil && !errors.Is(err, ErrBadInput) },
+		}, func(ctx context.Context) error {
+			err := c.sink.Deliver(ctx, out)
+			if err != nil {
+				c.sinkFailed(err)
+			}
+			return err
+		})
+	}
+	switch {
+	case err == nil:
+		c.batches.Add(1)
+		c.delivered.Add(n)
+	case errors.Is(err, ErrBadInput):
+		c.rejected.Add(n)
+		c.log.Error("sink rejected a batch as bad input; its points are dropped", "points", n,
+			"error", resilience.Redact(err.Error(), c.cfg.Secrets...))
+	default:
+		c.lostPoints(n)
+	}
+}
+
+// lostPoints counts n accepted points the Collector gave up on while closing.
+func (c *Collector) lostPoints(n uint64) {
 	c.lost.Add(n)
 	c.log.Error("collector closing: points not delivered to the sink", "points", n)
 }
@@ -580,6 +719,7 @@ func (c *Collector) sinkFailed(err error) {
 type collectorSource struct {
 	c      *Collector
 	name   string
+	keep   bool // KeepPointSource
 	src    Source
 	sup    *resilience.Supervisor
 	cancel context.CancelFunc
@@ -630,8 +770,8 @@ func (s *collectorSource) Connected() {
 }
 
 // Deliver accepts batch into the source's queue, waiting while the queue is
-// full. It copies the points; points with an empty Source get the source's
-// name.
+// full. It copies the points and writes the source's name into them (only
+// into empty ones with KeepPointSource).
 func (s *collectorSource) Deliver(ctx context.Context, batch []Point) error {
 	if len(batch) == 0 {
 		return nil
@@ -671,7 +811,7 @@ func (s *collectorSource) Deliver(ctx context.Context, batch []Point) error {
 	last := s.lastPoint
 	for i := start; i < len(s.queue); i++ {
 		p := &s.queue[i]
-		if p.Source == "" {
+		if !s.keep || p.Source == "" {
 			p.Source = s.name
 		}
 		if p.Quality.IsBad() {

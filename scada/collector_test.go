@@ -205,16 +205,32 @@ func TestCollectorFansInEverySource(t *testing.T) {
 	}
 }
 
-func TestCollectorKeepsSourceNames(t *testing.T) {
+func TestCollectorStampsSourceNames(t *testing.T) {
 	sink := &recordingSink{}
 	c := newTestCollector(t, CollectorConfig{Sink: sink})
-	if err := c.Add("a", &seqSource{batches: 1, size: 3}); err != nil {
+	// Two sources that call themselves the same, as two MQTT sources left
+	// with their default name do.
+	if err := c.Add("a", &seqSource{batches: 1, size: 3, tag: "a"}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "points", func() bool { return sink.count() == 3 })
-	for _, p := range sink.all()[0] {
-		if p.Source != "self-named" {
-			t.Errorf("Source = %q, want the source's own name kept", p.Source)
+	if err := c.Add("b", &seqSource{batches: 1, size: 3, tag: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	// A relay keeps the names its points arrive with, and fills empty ones.
+	if err := c.AddSource(SourceConfig{Name: "relay", Source: &seqSource{batches: 1, size: 3, tag: "relay"}, KeepPointSource: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddSource(SourceConfig{Name: "relay-unnamed", Source: &seqSource{batches: 1, size: 3, tag: "relay-unnamed", noSource: true},
+		KeepPointSource: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "points", func() bool { return sink.count() == 12 })
+	want := map[string]string{"a": "a", "b": "b", "relay": "self-named", "relay-unnamed": "relay-unnamed"}
+	for _, b := range sink.all() {
+		for _, p := range b {
+			if p.Source != want[p.Tag] {
+				t.Errorf("point of %s: Source = %q, want %q", p.Tag, p.Source, want[p.Tag])
+			}
 		}
 	}
 }
@@ -353,10 +369,15 @@ func TestCollectorSupervisesSources(t *testing.T) {
 	if err := c.Add("boiler", src); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "connected", func() bool { h, _ := c.HealthOf("boiler"); return h.State == resilience.StateConnected })
+	// The point at the sink is the event: the source was marked connected
+	// before its batch was accepted, and the batch counted before it was
+	// passed on. (Waiting for the connected state alone raced with the
+	// counting of the point.)
+	waitUntil(t, "the point at the sink", func() bool { return sink.count() == 1 })
 	h, _ := c.HealthOf("boiler")
-	if h.Attempts != 3 || h.ConsecutiveFailures != 2 || h.Points != 1 {
-		t.Errorf("health %+v", h)
+	if h.State != resilience.StateConnected || h.Attempts != 3 || h.ConsecutiveFailures != 0 || h.Points != 1 ||
+		h.Breaker != resilience.BreakerClosed {
+		t.Errorf("health %+v, want connected, 3 attempts, no consecutive failures, 1 point", h)
 	}
 	if strings.Contains(h.LastError, "hunter2") || strings.Contains(h.LastError, "plant-token") || !strings.Contains(h.LastError, "refused") {
 		t.Errorf("LastError %q", h.LastError)
@@ -575,11 +596,11 @@ func TestCollectorLingerFlushes(t *testing.T) {
 
 func TestNewCollectorValidates(t *testing.T) {
 	_, err := NewCollector(CollectorConfig{BatchSize: -1, SourceQueue: -1, Linger: -1, CloseTimeout: -1, HealthyAfter: -1,
-		Backoff: resilience.Backoff{Multiplier: 0.5}})
+		PermanentDelay: -1, Backoff: resilience.Backoff{Multiplier: 0.5}})
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"Sink", "BatchSize", "SourceQueue", "Linger", "CloseTimeout", "HealthyAfter", "Multiplier"} {
+	for _, want := range []string{"Sink", "BatchSize", "SourceQueue", "Linger", "CloseTimeout", "HealthyAfter", "PermanentDelay", "Multiplier"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
@@ -660,4 +681,192 @@ func TestCollectorPerSourceBreaker(t *testing.T) {
 		t.Errorf("stubborn: %+v", h)
 	}
 	waitUntil(t, "the healthy source's point", func() bool { return sink.count() == 1 })
+}
+
+// permanentSource is refused permanently on its first refusals attempts,
+// then connects and delivers one point.
+type permanentSource struct {
+	refusals int32
+	attempts atomic.Int32
+}
+
+func (p *permanentSource) Run(ctx context.Context, sink Sink) error {
+	if p.attempts.Add(1) <= p.refusals {
+		return fmt.Errorf("opc.tcp://plc: session: %w: BadUserAccessDenied", ErrPermanent)
+	}
+	if err := sink.Deliver(ctx, []Point{{Tag: "x", Value: 1, Time: time.Unix(100, 0)}}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestCollectorPermanentErrors(t *testing.T) {
+	sink := &recordingSink{}
+	c := newTestCollector(t, CollectorConfig{Sink: sink, Backoff: fastBackoff, PermanentDelay: time.Hour,
+		Breaker: resilience.BreakerConfig{FailureThreshold: 2, Delay: time.Hour}})
+	// With the Collector's PermanentDelay, the refusal holds the source an hour.
+	held := &permanentSource{refusals: 1 << 30}
+	if err := c.Add("held", held); err != nil {
+		t.Fatal(err)
+	}
+	// With a short one of its own, it is retried; the refusals never open the
+	// breaker, and the first connection clears the refusal.
+	retried := &permanentSource{refusals: 4}
+	if err := c.AddSource(SourceConfig{Name: "retried", Source: retried, PermanentDelay: time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the refusal in health", func() bool { h, _ := c.HealthOf("held"); return h.State == resilience.StateRefused })
+	h, _ := c.HealthOf("held")
+	if !h.Permanent || !strings.Contains(h.LastError, "BadUserAccessDenied") || h.Attempts != 1 ||
+		h.Breaker != resilience.BreakerClosed || h.NextAttempt.Sub(h.Since) < 48*time.Minute {
+		t.Errorf("refused source: %+v, want state refused with the cause, next attempt in about an hour", h)
+	}
+	waitUntil(t, "the retried source's point", func() bool { return sink.count() == 1 })
+	h, _ = c.HealthOf("retried")
+	if h.State != resilience.StateConnected || h.Permanent || h.Attempts != 5 || h.Breaker != resilience.BreakerClosed {
+		t.Errorf("retried source: %+v, want connected after 4 refusals, breaker never opened", h)
+	}
+	if n := held.attempts.Load(); n != 1 {
+		t.Errorf("the held source was tried %d times, want 1", n)
+	}
+}
+
+// toggleServer is a stand-in for a device that goes down and comes back:
+// while down, Run is refused at once; while up, Run connects and delivers a
+// point for every value sent on feed until the device goes down again.
+type toggleServer struct {
+	mu   sync.Mutex
+	up   bool
+	gone chan struct{} // closed when the device goes down
+	feed chan float64
+}
+
+func newToggleServer() *toggleServer {
+	g := make(chan struct{})
+	close(g)
+	return &toggleServer{gone: g, feed: make(chan float64)}
+}
+
+func (d *toggleServer) set(up bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if up == d.up {
+		return
+	}
+	d.up = up
+	if up {
+		d.gone = make(chan struct{})
+	} else {
+		close(d.gone)
+	}
+}
+
+func (d *toggleServer) Run(ctx context.Context, sink Sink) error {
+	d.mu.Lock()
+	up, gone := d.up, d.gone
+	d.mu.Unlock()
+	if !up {
+		return fmt.Errorf("%w: connection refused", ErrConnection)
+	}
+	NotifyConnected(sink)
+	for {
+		select {
+		case v := <-d.feed:
+			if err := sink.Deliver(ctx, []Point{{Tag: "t", Value: v, Time: time.Now()}}); err != nil {
+				return err
+			}
+		case <-gone:
+			return fmt.Errorf("%w: connection reset by peer", ErrConnection)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// TestCollectorRecoversWhateverTheHistory replays issue's field pattern with
+// a stand-in device: restarts in a row, each connection shorter than
+// HealthyAfter, then an outage long enough to open the breaker. Each time
+// the device is back, a fresh value must arrive, and while it flows the health
+// says connected, breaker closed, no consecutive failures.
+func TestCollectorRecoversWhateverTheHistory(t *testing.T) {
+	sink := &recordingSink{}
+	c := newTestCollector(t, CollectorConfig{Sink: sink,
+		Backoff:      resilience.Backoff{Initial: time.Millisecond, Max: 20 * time.Millisecond},
+		Breaker:      resilience.BreakerConfig{FailureThreshold: 3, Delay: 50 * time.Millisecond},
+		HealthyAfter: time.Hour, // every connection of the test is short
+	})
+	dev := newToggleServer()
+	if err := c.Add("dev", dev); err != nil {
+		t.Fatal(err)
+	}
+	health := func() SourceHealth { h, _ := c.HealthOf("dev"); return h }
+	value := 0.0
+	serve := func(what string) {
+		t.Helper()
+		value++
+		dev.set(true)
+		// The send completes only once a connected Run takes the value: the
+		// event that the device is being read again.
+		dev.feed <- value
+		waitUntil(t, what+": the fresh value at the sink", func() bool {
+			all := sink.all()
+			return len(all) > 0 && all[len(all)-1][0].Value == value
+		})
+		if h := health(); h.State != resilience.StateConnected || h.Breaker != resilience.BreakerClosed || h.ConsecutiveFailures != 0 {
+			t.Fatalf("%s: health while data flows %+v, want connected, breaker closed, 0 consecutive failures", what, h)
+		}
+	}
+	serve("first connection")
+	for i := range 6 {
+		dev.set(false)
+		waitUntil(t, "the loss noticed", func() bool { return health().State != resilience.StateConnected })
+		serve(fmt.Sprintf("restart %d", i+1))
+	}
+	if h := health(); h.ShortConnections != 6 || h.Reconnects != 6 {
+		t.Errorf("after 6 restarts: %+v, want 6 short connections, 6 reconnects", h)
+	}
+	// An outage long enough for the breaker to open, and more than its delay.
+	dev.set(false)
+	waitUntil(t, "the breaker open", func() bool { return health().State == resilience.StateBreakerOpen })
+	opened := health().Attempts
+	waitUntil(t, "the breaker's probe refused", func() bool {
+		h := health()
+		return h.State == resilience.StateBreakerOpen && h.Attempts > opened
+	})
+	serve("after the breaker opened")
+	// The connection that ended after the breaker had opened once is not
+	// held against the next one.
+	dev.set(false)
+	waitUntil(t, "the loss noticed", func() bool { return health().State != resilience.StateConnected })
+	serve("after the recovery")
+}
+
+func TestCollectorSourceDefaults(t *testing.T) {
+	b := sourceBackoff(resilience.Backoff{}, resilience.Backoff{})
+	if b.Initial != DefaultSourceBackoffInitial || b.Max != DefaultSourceBackoffMax {
+		t.Errorf("default backoff %+v", b)
+	}
+	// A source's field beats the Collector's, which beats the default, one
+	// field at a time; a negative value (disabled) is kept.
+	b = sourceBackoff(resilience.Backoff{Initial: time.Second}, resilience.Backoff{Initial: 2 * time.Second, Jitter: -1})
+	if b.Initial != time.Second || b.Max != DefaultSourceBackoffMax || b.Jitter != -1 {
+		t.Errorf("merged backoff %+v", b)
+	}
+	if b := sourceBackoff(resilience.Backoff{Initial: 10 * time.Second}, resilience.Backoff{}); b.Max != 10*time.Second {
+		t.Errorf("a first delay above the default cap: %+v, want the cap raised to it", b)
+	}
+	br := sourceBreaker(resilience.BreakerConfig{}, resilience.BreakerConfig{})
+	if br.FailureThreshold != DefaultSourceBreakerThreshold || br.Delay != DefaultSourceBreakerDelay {
+		t.Errorf("default breaker %+v", br)
+	}
+	br = sourceBreaker(resilience.BreakerConfig{Delay: time.Minute}, resilience.BreakerConfig{FailureThreshold: -1, Delay: time.Hour})
+	if br.FailureThreshold != -1 || br.Delay != time.Minute {
+		t.Errorf("merged breaker %+v", br)
+	}
+	// The documented worst case between two attempts: the larger of the
+	// backoff cap and the breaker delay with its jitter.
+	if worst := max(DefaultSourceBackoffMax, time.Duration(float64(DefaultSourceBreakerDelay)*(1+resilience.DefaultBackoffJitter))); worst != 6*time.Second {
+		t.Errorf("worst wait between attempts with the defaults = %v, the docs say 6s", worst)
+	}
 }

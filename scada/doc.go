@@ -16,6 +16,24 @@
 //   - [Writer]: write a setpoint to a tag the configuration marks writable.
 //   - [Browser]: discover the tags a server offers.
 //
+// # Processing once
+//
+// A [Collector] may run a [Processor] (the point stages of package
+// transform) on every batch before its Sink: once per batch, so that a Sink
+// that fails and is retried gets the processed points again without the
+// stages that keep state seeing them twice.
+//
+// # Quality scores
+//
+// Beside its OPC UA [Quality] code, a Point carries the data-quality
+// assessment of the stage that scored it (package transform's Validator):
+// Score (0-100), Reasons (every finding, a [Reason] set) and Scored. The
+// vocabulary, the finding names and the grades ([GradeOf]: Excellent from
+// 95, Good from 80, Fair from 60, Poor from 40, Invalid below) are defined
+// here so that every consumer reads them the same way; the fields travel with
+// the point through every Buffer and wire format. A quality code names only
+// the most severe finding; the Reasons keep them all.
+//
 // # Store and forward
 //
 // Package scada/buffer holds the Buffer: a local, crash-safe log of points

@@ -145,7 +145,7 @@ func ExampleCollectorConfig_onHealthChange() {
 	// gas-meter: backing off after "scada: connection failed: dial tcp 10.0.0.9:502: connection refused"
 	// gas-meter: connecting
 	// gas-meter: connected
-	// attempts: 2 consecutive failures: 1
+	// attempts: 2 consecutive failures: 0
 	// gas-meter: stopped
 	// <nil> true
 }

@@ -18,7 +18,7 @@ type Point struct {
 
 	// Score is the 0-100 data-quality score computed where the point was
 	// assessed (package transform's scoring stage, usually at the edge), and
-	// Reasons the findings behind it. Both are meaningful only when Scored is
+	// Reasons the findings behind it; [GradeOf] gives the score's grade. Both are meaningful only when Scored is
 	// true; a point that no stage assessed has Scored false. They travel with
 	// the point through every Buffer and wire format unchanged.
 	Score   uint8
@@ -29,10 +29,6 @@ type Point struct {
 	Source string    // the name of the Source that delivered it
 }
 
-// Reason is a set of findings about a point's data quality, one bit each; the
-// zero Reason means nothing was found. Package transform assigns the bits.
-type Reason uint16
-
 // Sink receives batches of points from a Source.
 //
 // Deliver returns nil once it has accepted the batch: a Source that must
@@ -42,6 +38,19 @@ type Reason uint16
 // error, and the Source decides whether that ends its Run.
 type Sink interface {
 	Deliver(ctx context.Context, batch []Point) error
+}
+
+// Processor turns a batch of points into the batch a Sink receives: the
+// point stages of package transform (a transform.Pipeline is a Processor).
+//
+// Process may modify the points of batch in place and return batch itself,
+// shortened or not, or a new slice; the caller must not use batch afterwards.
+// It returns an error only when it cannot run at all (ctx ended); bad data is
+// marked, never an error. A [Collector] runs its Processor exactly once per
+// batch, so stages that keep state (a deadband, rate-of-change history) see
+// every point once however often the Sink fails.
+type Processor interface {
+	Process(ctx context.Context, batch []Point) ([]Point, error)
 }
 
 // SinkFunc adapts a function to a Sink.

@@ -25,6 +25,7 @@ const (
 	UncertainSensorNotAccurate        Quality = 0x40930000
 	UncertainEngineeringUnitsExceeded Quality = 0x40940000 // outside the configured range
 	UncertainSubNormal                Quality = 0x40950000
+	UncertainConfigurationError       Quality = 0x420F0000 // a missing or doubtful configuration (no unit, say)
 
 	Bad                      Quality = 0x80000000
 	BadInternalError         Quality = 0x80020000
@@ -39,6 +40,7 @@ const (
 	BadNotWritable           Quality = 0x803B0000
 	BadOutOfRange            Quality = 0x803C0000
 	BadNotSupported          Quality = 0x803D0000
+	BadInvalidTimestamp      Quality = 0x80230000 // the timestamp is ahead of the clock
 	BadTypeMismatch          Quality = 0x80740000
 	BadConfigurationError    Quality = 0x80890000
 	BadNotConnected          Quality = 0x808A0000
@@ -76,6 +78,7 @@ var qualityNames = map[Quality]string{
 	Uncertain: "Uncertain", UncertainLastUsableValue: "UncertainLastUsableValue",
 	UncertainInitialValue: "UncertainInitialValue", UncertainSensorNotAccurate: "UncertainSensorNotAccurate",
 	UncertainEngineeringUnitsExceeded: "UncertainEngineeringUnitsExceeded", UncertainSubNormal: "UncertainSubNormal",
+	UncertainConfigurationError: "UncertainConfigurationError", BadInvalidTimestamp: "BadInvalidTimestamp",
 	Bad: "Bad", BadInternalError: "BadInternalError", BadCommunicationError: "BadCommunicationError",
 	BadDecodingError: "BadDecodingError", BadTimeout: "BadTimeout", BadUserAccessDenied: "BadUserAccessDenied",
 	BadNoCommunication: "BadNoCommunication", BadWaitingForInitialData: "BadWaitingForInitialData",

@@ -83,10 +83,10 @@ type Window struct {
 	Expected     int
 	Completeness float64
 	// Score is the window's data-quality score, 0-100: the points' scores
-	// (from their Quality, see ReasonOf) summed and divided by the larger of
-	// Expected and Count, so missing samples count as 0.
+	// (as the scoring stage recorded them, see PointScore) summed and divided
+	// by the larger of Expected and Count, so missing samples count as 0.
 	Score float64
-	Grade Grade
+	Grade scada.Grade
 }
 
 // Aggregator is the windowed aggregation stage: a tap that passes every point
@@ -190,7 +190,8 @@ func (a *Aggregator) add(p *scada.Point) {
 	}
 	w := &tag.open[i]
 	w.w.Count++
-	w.scoreSum += ReasonOf(p.Quality).Score()
+	score, _ := PointScore(*p)
+	w.scoreSum += float64(score)
 	switch {
 	case p.Quality.IsBad():
 		w.w.Bad++
@@ -276,7 +277,7 @@ func (w *aggWindow) finish() Window {
 	if denom := max(out.Expected, out.Count); denom > 0 {
 		out.Score = w.scoreSum / float64(denom)
 	}
-	out.Grade = GradeOf(out.Score)
+	out.Grade = scada.GradeOf(out.Score)
 	return out
 }
 

@@ -56,7 +56,7 @@ func TestAggregator(t *testing.T) {
 		t.Errorf("flow stats %+v", f)
 	}
 	// 4 expected (60 s / 15 s), 3 valid: 0.75. Score: (100+100+80+0+100)/5.
-	if f.Expected != 4 || f.Completeness != 0.75 || f.Score != 76 || f.Grade != Fair {
+	if f.Expected != 4 || f.Completeness != 0.75 || f.Score != 76 || f.Grade != scada.GradeFair {
 		t.Errorf("flow completeness %v/%v score %v %v", f.Completeness, f.Expected, f.Score, f.Grade)
 	}
 	if ws[1].Expected != 0 || ws[1].Completeness != 1 || ws[1].Score != 100 {
@@ -85,7 +85,7 @@ func TestAggregatorEmptyAndMissingSamples(t *testing.T) {
 		t.Fatalf("windows %+v", ws)
 	}
 	w := ws[0]
-	if !math.IsNaN(w.Mean) || !math.IsNaN(w.Min) || w.Valid != 0 || w.Completeness != 0 || w.Score != 0 || w.Grade != Invalid || w.Expected != 6 {
+	if !math.IsNaN(w.Mean) || !math.IsNaN(w.Min) || w.Valid != 0 || w.Completeness != 0 || w.Score != 0 || w.Grade != scada.GradeInvalid || w.Expected != 6 {
 		t.Errorf("all-bad window %+v", w)
 	}
 	if a.Stats().Unaggregated != 1 {

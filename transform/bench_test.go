@@ -69,10 +69,10 @@ func BenchmarkPipeline(b *testing.B) {
 	const batchSize = 1000
 	template, cal, conv, val, clk := benchPlant(b, batchSize, 300)
 	now := clk.t
-	pipeline := Chain(cal, conv)
+	pipeline := Chain(cal, conv, val)
 	ctx := context.Background()
 	batch := make([]scada.Point, batchSize)
-	scored := make([]Scored, 0, batchSize)
+	var scored []scada.Point
 
 	step := 0
 	run := func() {
@@ -85,17 +85,14 @@ func BenchmarkPipeline(b *testing.B) {
 			batch[i].Time = batch[i].Time.Add(shift)
 		}
 		clk.t = now.Add(shift)
-		out, err := pipeline.Process(ctx, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if scored, err = val.Assess(ctx, out, scored[:0]); err != nil {
+		var err error
+		if scored, err = pipeline.Process(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
 	}
 	run() // warm the per-tag caches: steady state is what is measured
-	if g := scored[0].Grade; g != Excellent {
-		b.Fatalf("first point graded %v (%v)", g, scored[0].Reasons)
+	if p := scored[0]; !p.Scored || scada.GradeOf(float64(p.Score)) != scada.GradeExcellent {
+		b.Fatalf("first point scored %v (%v)", p.Score, p.Reasons)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -163,9 +160,8 @@ func BenchmarkAggregator(b *testing.B) {
 	b.ReportMetric(float64(b.N)*float64(len(batch))/b.Elapsed().Seconds(), "points/s")
 }
 
-// BenchmarkTransformSensorReading measures the seed's one-reading path,
-// decoding included.
-func BenchmarkTransformSensorReading(b *testing.B) {
+// BenchmarkProcessReading measures the one-reading path, decoding included.
+func BenchmarkProcessReading(b *testing.B) {
 	data := []byte(`{"sensor_id":"boiler1.steam_temp","value":185.5,"unit":"°F","timestamp":"2026-11-27T12:00:00Z","calibration_factor":1.02}`)
 	cfg := ReadingConfig{Now: fixedClock(t0)}
 	b.ReportAllocs()
@@ -174,7 +170,7 @@ func BenchmarkTransformSensorReading(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := TransformSensorReading(raw, cfg); err != nil {
+		if _, err := ProcessReading(raw, cfg); err != nil {
 			b.Fatal(err)
 		}
 	}

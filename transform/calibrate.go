@@ -13,7 +13,7 @@ import (
 // Calibration corrects a sensor's raw value: v*Factor + Offset. A zero Factor
 // means 1, so the zero Calibration changes nothing.
 type Calibration struct {
-	Factor float64 // the seed's calibration_factor; 0 means 1
+	Factor float64 // the multiplier (a raw reading's calibration_factor); 0 means 1
 	Offset float64 // added after the factor, in the point's unit as delivered
 }
 

@@ -41,14 +41,14 @@ func EngineeringUnits() map[units.Dimension]units.Unit {
 // [EngineeringUnits], for ConvertConfig.GaugePressure.
 func EngineeringGaugeUnit() units.Unit { return units.MustParse("kPag") }
 
-// engineeringUnits is the read-only default of TransformSensorReading.
+// engineeringUnits is the read-only default of ProcessReading.
 var engineeringUnits = EngineeringUnits()
 
 // ConvertConfig configures a [Converter].
 type ConvertConfig struct {
 	// Tags maps a tag to the unit its points must be converted to. A point whose
 	// unit is unknown or does not convert to its tag's unit is marked
-	// (ReasonUnit), not dropped.
+	// (scada.ReasonUnit), not dropped.
 	Tags map[string]units.Unit
 	// Dimensions gives the target unit per dimension for tags not in Tags (see
 	// [EngineeringUnits]). With Dimensions set, a point whose unit is unknown is
@@ -124,7 +124,7 @@ type convAction uint8
 const (
 	actNone    convAction = iota // leave the point alone
 	actConvert                   // convert and relabel
-	actMark                      // mark ReasonUnit
+	actMark                      // mark scada.ReasonUnit
 )
 
 // convTag caches, for one tag, the resolution of the last unit spelling seen.
@@ -196,7 +196,11 @@ func (c *Converter) Process(ctx context.Context, batch []scada.Point) ([]scada.P
 			p.Unit = t.sym
 			c.stats.Converted++
 		case actMark:
-			p.Quality = ReasonUnit.Quality(p.Quality)
+			p.Quality = Mark(scada.ReasonUnit, p.Quality)
+			if p.Scored {
+				p.Reasons |= scada.ReasonUnit
+				p.Score = 0
+			}
 			if t.known {
 				c.stats.Incompatible++
 			} else {

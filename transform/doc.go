@@ -1,5 +1,8 @@
-// Package transform turns raw SCADA points into data GL-001 can trust:
-// calibrated, in known units, validated, scored, deduplicated and summarized.
+// Package transform turns raw SCADA points into data a process-heat
+// orchestrator can trust: calibrated, in known units, validated, scored,
+// deduplicated and summarized. It does that one job; ERP records are
+// normalized by package erp/normalize, and the point payloads for agents are
+// built by package transform/payload.
 //
 // # Pipelines
 //
@@ -16,14 +19,20 @@
 //	p := transform.Chain(cal, conv, val, db)
 //	out, err := p.Process(ctx, batch)
 //
+// A Pipeline is a scada.Processor: give it to a scada.Collector as its
+// Processor, and the Collector runs it once per batch and retries only the
+// delivery of its output when the Sink fails. Stages that keep state (the
+// Validator's history, the Deadband) must not run again on a redelivered
+// batch: a Deadband leaves a redelivery out as a duplicate.
+//
 // The stages:
-//   - [Calibrator]: per-tag factor and offset (the seed's calibration_factor).
+//   - [Calibrator]: per-tag factor and offset.
 //   - [Converter]: to a per-tag target unit or one unit per dimension, through
 //     package units; an unknown or unconvertible unit marks the point.
-//   - [Validator]: source quality, NaN and infinity, missing or wrong unit,
-//     physical range, operating limits, rate of change, flat line, stale,
-//     future and missing timestamps; it marks each point's Quality and, through
-//     [Validator.Assess], scores it.
+//   - [Validator]: the scoring stage. Source quality, NaN and infinity,
+//     missing or wrong unit, physical range, operating limits, rate of
+//     change, flat line, stale, future and missing timestamps; it records
+//     each point's findings and score on the point and marks its Quality.
 //   - [Deadband]: leaves out redeliveries and changes smaller than a deadband,
 //     with a heartbeat.
 //   - [Aggregator]: count, mean, min, max, last, completeness and score per tag
@@ -37,49 +46,38 @@
 //
 // No stage drops a point for being bad and none returns an error for bad data.
 // A finding marks the point: its Quality becomes the OPC UA code of its most
-// severe finding ([Reason.Quality]), e.g. BadOutOfRange outside the
-// instrument's range, UncertainEngineeringUnitsExceeded outside the operating
-// limits, UncertainLastUsableValue when stale. Consumers that see only points
-// recover the finding with [ReasonOf].
+// severe finding ([Mark]), e.g. BadOutOfRange outside the instrument's range,
+// UncertainEngineeringUnitsExceeded outside the operating limits,
+// UncertainLastUsableValue when stale.
 //
 // # Scores
 //
-// A point's score is 0-100 ([Reason.Score]): 0 with any Bad finding (bad
-// source quality, not finite, unknown or wrong unit, out of physical range,
-// future timestamp), else 100 less a penalty per Uncertain finding: uncertain
-// source quality 20, missing unit 15, operating limit 20, rate of change 30,
-// flat line 30, stale 40, no timestamp 20. Its [Grade] is Excellent from 95,
-// Good from 80, Fair from 60, Poor from 40 and Invalid below. A point's
-// findings, score and grade travel beside it in a [Scored], filled by
-// [Validator.Assess], so that scada.Point stays small. An [Aggregator]
-// window scores its tag's completeness too: missing samples count as 0.
+// The Validator records on each point every finding (Point.Reasons, a
+// scada.Reason), its 0-100 score (Point.Score, see [Score]) and sets
+// Point.Scored. These fields travel with the point through every Buffer and
+// wire format, so every consumer reads the score the edge computed: a point
+// both past its operating limit and stale scores 40, although its Quality
+// code (UncertainLastUsableValue) names only the staleness. [PointScore]
+// reads them, and falls back to what the code stands for ([ReasonOf]) for a
+// point no stage scored.
 //
-// # The seed's transform_sensor_reading
+// The score is 0 with any Bad finding (bad source quality, not finite,
+// unknown or wrong unit, out of physical range, future timestamp), else 100
+// less a penalty per Uncertain finding: uncertain source quality 20, missing
+// unit 15, operating limit 20, rate of change 30, flat line 30, stale 40, no
+// timestamp 20. Its grade (scada.GradeOf) is Excellent from 95, Good from 80,
+// Fair from 60, Poor from 40 and Invalid below. The findings, their names and
+// the grades are package scada's vocabulary; the penalties and the codes they
+// mark are this package's policy. An [Aggregator] window scores its tag's
+// completeness too: missing samples count as 0.
 //
-// [TransformSensorReading] takes one raw reading, decoded from JSON by
-// [ParseRawReading] or from a map by [RawReadingFromMap], and returns it
-// calibrated, normalized and scored with its metadata. A malformed raw reading
-// gets a *[FieldError] naming the field.
+// # One reading at a time
 //
-// # ERP records
-//
-// [EnergyNormalizer] brings energy records from any erp.Client to one shape,
-// [Energy]: energy in kWh (or a chosen unit), money with its currency as the
-// ERP sent it, periods as UTC [start, end), plant codes mapped through the
-// caller's table, and the source key kept. It reports duplicates, overlapping
-// periods and missing periods per meter as [Issue] values on the record, and
-// never drops a record: [EnergyNormalizer.All] wraps an erp.Client stream.
-// [RecordNormalizer] does the same for cost records, production and
-// maintenance orders (plants mapped, periods in UTC, duplicates reported).
-//
-// # Agent messages
-//
-// [PointMessages], [WindowMessages] and [EnergyMessages] format scored points,
-// aggregation windows and normalized energy records as coord.Message payloads
-// of a documented JSON schema ([SchemaPoints], [PointRecord] ...), splitting
-// the records over several messages, never cutting one, so that no payload
-// exceeds the configured limit. The parts of one call share a CorrelationID
-// and say "part" and "parts".
+// [ProcessReading] runs the same steps on one reading without per-tag state,
+// for callers that hand readings around as JSON objects or maps rather than
+// points: decode it with [ParseRawReading] or [RawReadingFromMap], and get it
+// back calibrated, normalized and scored with its metadata. A malformed raw
+// reading gets a *[FieldError] naming the field.
 //
 // # Concurrency and state
 //

@@ -7,15 +7,14 @@ import (
 	"os"
 	"time"
 
-	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/transform"
 	"github.com/greenlang/gl001/units"
 )
 
-// The GL-001 seed's example: a boiler temperature of 185.5 °F from a sensor
-// whose calibration factor is 1.02.
-func ExampleTransformSensorReading() {
+// A boiler temperature of 185.5 °F from a sensor whose calibration factor is
+// 1.02, as a JSON object.
+func ExampleProcessReading() {
 	raw, err := transform.ParseRawReading([]byte(`{
 		"sensor_id": "boiler1.steam_temp",
 		"value": 185.5,
@@ -27,7 +26,7 @@ func ExampleTransformSensorReading() {
 		panic(err)
 	}
 	now := func() time.Time { return time.Date(2026, 11, 27, 12, 0, 5, 0, time.UTC) }
-	r, err := transform.TransformSensorReading(raw, transform.ReadingConfig{Now: now})
+	r, err := transform.ProcessReading(raw, transform.ReadingConfig{Now: now})
 	if err != nil {
 		panic(err)
 	}
@@ -101,7 +100,10 @@ func ExampleChain() {
 	// stack.temp 412.0 furlongs BadConfigurationError
 }
 
-func ExampleValidator_Assess() {
+// The scoring stage records every finding on the point: t2 is both past its
+// operating limit and stale. Its Quality code can name only the most severe
+// finding; its Score and Reasons keep both.
+func ExampleValidator() {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	val, _ := transform.NewValidator(transform.ValidateConfig{
 		Default: transform.Limits{Operating: transform.Range{Min: 100, Max: 200}},
@@ -112,14 +114,14 @@ func ExampleValidator_Assess() {
 		{Tag: "t2", Value: 250, Unit: "°C", Quality: scada.Good, Time: now.Add(-time.Hour)},
 		{Tag: "t3", Value: 150, Quality: scada.Good, Time: now},
 	}
-	scored, _ := val.Assess(context.Background(), batch, nil)
-	for _, s := range scored {
-		fmt.Printf("%s score %v %v %v\n", s.Point.Tag, s.Score, s.Grade, s.Reasons)
+	batch, _ = val.Process(context.Background(), batch)
+	for _, p := range batch {
+		fmt.Printf("%s score %v %v %v (%v)\n", p.Tag, p.Score, scada.GradeOf(float64(p.Score)), p.Reasons, p.Quality)
 	}
 	// Output:
-	// t1 score 100 Excellent none
-	// t2 score 40 Poor limit|stale
-	// t3 score 85 Good missing_unit
+	// t1 score 100 Excellent none (Good)
+	// t2 score 40 Poor limit|stale (UncertainLastUsableValue)
+	// t3 score 85 Good missing_unit (UncertainConfigurationError)
 }
 
 func ExampleAggregator() {
@@ -136,53 +138,4 @@ func ExampleAggregator() {
 	}
 	// Output:
 	// flow 12:00-12:01 n=5 mean=102.0 min=100 max=104 completeness=0.83 score=83.3 Good
-}
-
-func ExamplePointMessages() {
-	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	scored := []transform.Scored{{
-		Point: scada.Point{Tag: "boiler1.steam_temp", Value: 87.34, Unit: "°C", Quality: scada.Good, Time: now},
-		Score: 100, Grade: transform.Excellent,
-	}}
-	msgs, err := transform.PointMessages(scored, transform.MessageConfig{From: "GL-001", To: "GL-002", Now: func() time.Time { return now }})
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(len(msgs), msgs[0].From, "->", msgs[0].To, msgs[0].Name)
-	fmt.Println(string(msgs[0].Payload))
-	// Output:
-	// 1 GL-001 -> GL-002 points
-	// {"schema":"gl001.transform.points/v1","part":1,"parts":1,"points":[{"tag":"boiler1.steam_temp","value":87.34,"unit":"°C","quality":"Good","quality_code":0,"time":"2026-11-27T12:00:00Z","score":100,"grade":"Excellent","reasons":[]}]}
-}
-
-func ExampleEnergyNormalizer() {
-	n, err := transform.NewEnergyNormalizer(transform.EnergyConfig{
-		Plants:   map[string]string{"1000": "hamburg"},
-		Interval: time.Hour,
-	})
-	if err != nil {
-		panic(err)
-	}
-	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	hour := func(h int, mwh int64) erp.EnergyRecord {
-		return erp.EnergyRecord{
-			Source: erp.Source{System: "sap-prod", Entity: "EnergyReadings", Key: fmt.Sprint(h)},
-			Plant:  "1000", Meter: "M-STEAM-1",
-			Period:   erp.Period{Start: start.Add(time.Duration(h) * time.Hour), End: start.Add(time.Duration(h+1) * time.Hour)},
-			Quantity: erp.Quantity{Value: erp.NewDecimal(mwh, 1), Unit: units.MustParse("MWh"), Code: "MWH"},
-			Cost:     erp.Money{Amount: erp.NewDecimal(41250, 2), Currency: "EUR"},
-		}
-	}
-	for _, r := range []erp.EnergyRecord{hour(0, 25), hour(1, 27), hour(4, 26)} {
-		e := n.Normalize(r)
-		fmt.Printf("%s %s %s %.0f %s, cost %s", e.Plant, e.Meter, e.Period.Start.Format("15:04"), e.Value, e.Unit, e.Cost)
-		for _, is := range e.Issues {
-			fmt.Printf(", %s of %d periods from %s", is.Kind, is.Missing, is.Other.Start.Format("15:04"))
-		}
-		fmt.Println()
-	}
-	// Output:
-	// hamburg M-STEAM-1 00:00 2500 kWh, cost 412.50 EUR
-	// hamburg M-STEAM-1 01:00 2700 kWh, cost 412.50 EUR
-	// hamburg M-STEAM-1 04:00 2600 kWh, cost 412.50 EUR, gap of 2 periods from 02:00
 }

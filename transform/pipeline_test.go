@@ -78,9 +78,6 @@ func TestStagesHonourCancelledContext(t *testing.T) {
 			t.Errorf("%T: %v", s, err)
 		}
 	}
-	if _, err := val.Assess(ctx, nil, nil); !errors.Is(err, context.Canceled) {
-		t.Errorf("Assess: %v", err)
-	}
 }
 
 // TestConcurrentUse runs one pipeline from several goroutines under -race.

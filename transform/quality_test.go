@@ -1,63 +1,44 @@
 package transform
 
 import (
-	"encoding/json"
-	"math"
 	"testing"
 
 	"github.com/greenlang/gl001/scada"
 )
 
-func TestGradeBoundaries(t *testing.T) {
-	for _, c := range []struct {
-		score float64
-		g     Grade
-	}{
-		{100, Excellent}, {95, Excellent}, {94.99, Good}, {80, Good}, {79.9, Fair}, {60, Fair},
-		{59.9, Poor}, {40, Poor}, {39.9, Invalid}, {0, Invalid}, {math.NaN(), Invalid},
-	} {
-		if g := GradeOf(c.score); g != c.g {
-			t.Errorf("GradeOf(%v) = %v, want %v", c.score, g, c.g)
-		}
-	}
-	if b, _ := json.Marshal(Fair); string(b) != `"Fair"` {
-		t.Errorf("grade JSON %s", b)
-	}
-	if Grade(9).String() != "Invalid" {
-		t.Error("unknown grade")
-	}
-}
-
-func TestReasonScoreAndQuality(t *testing.T) {
-	if s := (ReasonStale | ReasonRateOfChange | ReasonFlatLine).Score(); s != 0 {
+func TestScoreAndMark(t *testing.T) {
+	if s := Score(scada.ReasonStale | scada.ReasonRateOfChange | scada.ReasonFlatLine); s != 0 {
 		t.Errorf("penalties over 100 give %v, want 0", s)
 	}
-	if s := (ReasonLimit | ReasonMissingUnit).Score(); s != 65 {
+	if s := Score(scada.ReasonLimit | scada.ReasonMissingUnit); s != 65 {
 		t.Errorf("limit+missing unit = %v, want 65", s)
 	}
+	if s := Score(scada.ReasonLimit | scada.ReasonStale); s != 40 {
+		t.Errorf("limit+stale = %v, want 40", s)
+	}
+	if s := Score(scada.ReasonUnit | scada.ReasonStale); s != 0 {
+		t.Errorf("a Bad finding scores %v, want 0", s)
+	}
 	// Bad findings win over Uncertain ones, whatever the bit order.
-	if q := (ReasonLimit | ReasonOutOfRange).Quality(scada.Good); q != scada.BadOutOfRange {
+	if q := Mark(scada.ReasonLimit|scada.ReasonOutOfRange, scada.Good); q != scada.BadOutOfRange {
 		t.Errorf("quality %v", q)
 	}
 	// The Uncertain finding with the highest penalty names the code.
-	if q := (ReasonLimit | ReasonStale).Quality(scada.Good); q != scada.UncertainLastUsableValue {
+	if q := Mark(scada.ReasonLimit|scada.ReasonStale, scada.Good); q != scada.UncertainLastUsableValue {
 		t.Errorf("quality %v", q)
 	}
 	// A source's own Bad code is kept; its Uncertain code too, unless a Bad finding overrides.
-	if q := ReasonOutOfRange.Quality(scada.BadDeviceFailure); q != scada.BadDeviceFailure {
+	if q := Mark(scada.ReasonOutOfRange, scada.BadDeviceFailure); q != scada.BadDeviceFailure {
 		t.Errorf("quality %v", q)
 	}
-	if q := ReasonLimit.Quality(scada.UncertainSubNormal); q != scada.UncertainSubNormal {
+	if q := Mark(scada.ReasonLimit, scada.UncertainSubNormal); q != scada.UncertainSubNormal {
 		t.Errorf("quality %v", q)
 	}
-	if q := ReasonNotFinite.Quality(scada.UncertainSubNormal); q != scada.BadSensorFailure {
+	if q := Mark(scada.ReasonNotFinite, scada.UncertainSubNormal); q != scada.BadSensorFailure {
 		t.Errorf("quality %v", q)
 	}
-	if q := Reason(0).Quality(scada.GoodLocalOverride); q != scada.GoodLocalOverride {
+	if q := Mark(0, scada.GoodLocalOverride); q != scada.GoodLocalOverride {
 		t.Errorf("quality %v", q)
-	}
-	if !ReasonUnit.IsBad() || ReasonStale.IsBad() || !(ReasonStale | ReasonFuture).Has(ReasonFuture) {
-		t.Error("IsBad/Has")
 	}
 }
 
@@ -65,50 +46,30 @@ func TestReasonScoreAndQuality(t *testing.T) {
 // to a finding that scores the same.
 func TestReasonOfRoundTrip(t *testing.T) {
 	for i := range numReasons {
-		r := Reason(1) << i
-		if r == ReasonBadQuality || r == ReasonUncertainQuality {
+		r := scada.Reason(1) << i
+		if r == scada.ReasonBadQuality || r == scada.ReasonUncertainQuality {
 			continue
 		}
-		q := r.Quality(scada.Good)
+		q := Mark(r, scada.Good)
 		back := ReasonOf(q)
-		if back.Score() != r.Score() || back.IsBad() != r.IsBad() {
-			t.Errorf("%v -> %v -> %v: score %v vs %v", r, q, back, back.Score(), r.Score())
+		if Score(back) != Score(r) || back.IsBad() != r.IsBad() {
+			t.Errorf("%v -> %v -> %v: score %v vs %v", r, q, back, Score(back), Score(r))
 		}
 	}
-	if ReasonOf(scada.Good) != 0 || ReasonOf(scada.BadNoCommunication) != ReasonBadQuality || ReasonOf(scada.UncertainInitialValue) != ReasonUncertainQuality {
+	if ReasonOf(scada.Good) != 0 || ReasonOf(scada.BadNoCommunication) != scada.ReasonBadQuality || ReasonOf(scada.UncertainInitialValue) != scada.ReasonUncertainQuality {
 		t.Error("ReasonOf of foreign codes")
 	}
 }
 
-func TestReasonText(t *testing.T) {
-	r := ReasonLimit | ReasonStale
-	if r.String() != "limit|stale" || Reason(0).String() != "none" {
-		t.Errorf("String %q", r.String())
+// TestPointScore: a scored point's own score and findings win over what its
+// code stands for; an unscored point is rebuilt from its code.
+func TestPointScore(t *testing.T) {
+	p := scada.Point{Quality: scada.UncertainLastUsableValue, Scored: true, Score: 40, Reasons: scada.ReasonLimit | scada.ReasonStale}
+	if s, r := PointScore(p); s != 40 || r != scada.ReasonLimit|scada.ReasonStale {
+		t.Errorf("scored point: %v %v", s, r)
 	}
-	b, err := json.Marshal(r)
-	if err != nil || string(b) != `["limit","stale"]` {
-		t.Errorf("JSON %s %v", b, err)
-	}
-	if b, _ := json.Marshal(Reason(0)); string(b) != `[]` {
-		t.Errorf("empty JSON %s", b)
-	}
-	var back Reason
-	if err := json.Unmarshal([]byte(`["limit","stale"]`), &back); err != nil || back != r {
-		t.Errorf("unmarshal %v %v", back, err)
-	}
-	if err := json.Unmarshal([]byte(`["hot"]`), &back); err == nil {
-		t.Error("unknown finding accepted")
-	}
-	var g Grade
-	if err := json.Unmarshal([]byte(`"Poor"`), &g); err != nil || g != Poor {
-		t.Errorf("grade %v %v", g, err)
-	}
-	if err := json.Unmarshal([]byte(`"Meh"`), &g); err == nil {
-		t.Error("unknown grade accepted")
-	}
-	for i := range numReasons {
-		if n := (Reason(1) << i).Names(); len(n) != 1 || n[0] == "" {
-			t.Errorf("reason %d has no name", i)
-		}
+	p.Scored = false
+	if s, r := PointScore(p); s != 60 || r != scada.ReasonStale {
+		t.Errorf("unscored point: %v %v", s, r)
 	}
 }

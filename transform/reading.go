@@ -53,8 +53,9 @@ const (
 	maxUnitLen        = 64
 )
 
-// RawReading is a sensor reading as the GL-001 seed passes it around: a JSON
-// object or map with sensor_id, value, unit, timestamp and calibration_factor.
+// RawReading is one sensor reading as a caller outside the point pipeline
+// hands it around: a JSON object or map with sensor_id, value, unit,
+// timestamp and calibration_factor.
 type RawReading struct {
 	SensorID          string    // required, non-empty
 	Value             float64   // required, finite
@@ -275,7 +276,7 @@ func anyNumber(v any) (float64, bool) {
 	return f, !math.IsNaN(f) && !math.IsInf(f, 0)
 }
 
-// ReadingConfig configures [TransformSensorReading]. The zero value is ready
+// ReadingConfig configures [ProcessReading]. The zero value is ready
 // to use.
 type ReadingConfig struct {
 	// Targets is the unit each dimension is normalized to; nil means
@@ -293,16 +294,16 @@ type ReadingConfig struct {
 	Now func() time.Time
 }
 
-// Reading is a normalized, scored sensor reading: what TransformSensorReading
-// returns and what the GL-001 seed called the transformed reading.
+// Reading is a normalized, scored sensor reading: what [ProcessReading]
+// returns. Its JSON form has snake_case fields, like [RawReading]'s.
 type Reading struct {
 	SensorID     string          `json:"sensor_id"`
 	Value        float64         `json:"value"`     // calibrated, in Unit
 	Unit         string          `json:"unit"`      // canonical symbol of the target unit (or as given, if not converted)
 	Timestamp    time.Time       `json:"timestamp"` // as given; the processing time when none was
 	QualityScore float64         `json:"quality_score"`
-	Grade        Grade           `json:"grade"`
-	Reasons      Reason          `json:"reasons"`
+	Grade        scada.Grade     `json:"grade"`
+	Reasons      scada.Reason    `json:"reasons"`
 	Quality      scada.Quality   `json:"-"`
 	Metadata     ReadingMetadata `json:"metadata"`
 }
@@ -318,13 +319,14 @@ type ReadingMetadata struct {
 	ProcessedAt       time.Time `json:"processed_at"`
 }
 
-// TransformSensorReading is the seed's transform_sensor_reading: it
-// calibrates raw (value × calibration_factor), converts it to its dimension's
-// target unit, validates it (unit, timestamp) and scores it. A reading with a
-// problem is marked (Reasons, QualityScore, Grade), never refused; the error is
-// only for an invalid cfg. Decode raw with [ParseRawReading] or
-// [RawReadingFromMap].
-func TransformSensorReading(raw RawReading, cfg ReadingConfig) (Reading, error) {
+// ProcessReading is the point pipeline for one reading, without per-tag
+// state: it calibrates raw (value × calibration_factor), converts it to its
+// dimension's target unit, validates it (unit, timestamp) and scores it, in
+// the same arithmetic as [Calibrator], [Converter] and [Validator]. A reading
+// with a problem is marked (Reasons, QualityScore, Grade), never refused; the
+// error is only for a malformed raw or an invalid cfg. Decode raw with
+// [ParseRawReading] or [RawReadingFromMap].
+func ProcessReading(raw RawReading, cfg ReadingConfig) (Reading, error) {
 	if err := raw.check(); err != nil {
 		return Reading{}, err
 	}
@@ -352,12 +354,12 @@ func TransformSensorReading(raw RawReading, cfg ReadingConfig) (Reading, error) 
 	// Validator, without their per-tag state.
 	calibrated := math.FMA(raw.Value, factor, 0)
 	value, unit := calibrated, raw.Unit
-	var r Reason
+	var r scada.Reason
 	var dim units.Dimension
 	if unit == "" {
-		r |= ReasonMissingUnit
+		r |= scada.ReasonMissingUnit
 	} else if u, err := units.Parse(unit); err != nil {
-		r |= ReasonUnit
+		r |= scada.ReasonUnit
 	} else {
 		dim = u.Dimension()
 		target, ok := targets[dim]
@@ -373,17 +375,17 @@ func TransformSensorReading(raw RawReading, cfg ReadingConfig) (Reading, error) 
 			case err == nil:
 				value, unit = c.Convert(value), target.Symbol()
 			case !errors.Is(err, units.ErrNeedsReference):
-				r |= ReasonUnit
+				r |= scada.ReasonUnit
 			}
 		}
 	}
 	r |= timeReasons(raw.Timestamp, processed.UnixNano(), staleNanos(cfg.Stale), skewNanos(cfg.FutureSkew))
-	q := r.Quality(scada.Good)
-	score := r.Score()
+	q := Mark(r, scada.Good)
+	score := float64(Score(r))
 
 	out := Reading{
 		SensorID: raw.SensorID, Value: value, Unit: unit, Timestamp: raw.Timestamp,
-		QualityScore: score, Grade: GradeOf(score), Reasons: r, Quality: q,
+		QualityScore: score, Grade: scada.GradeOf(score), Reasons: r, Quality: q,
 		Metadata: ReadingMetadata{
 			RawValue: raw.Value, RawUnit: raw.Unit, CalibrationFactor: factor, CalibratedValue: calibrated,
 			Quality: q.String(), ProcessedAt: processed,

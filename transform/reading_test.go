@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/units"
 )
 
@@ -101,15 +102,15 @@ func TestRawReadingFromMap(t *testing.T) {
 	}
 }
 
-func TestTransformSensorReading(t *testing.T) {
+func TestProcessReading(t *testing.T) {
 	cfg := ReadingConfig{Now: fixedClock(t0)}
-	r, err := TransformSensorReading(RawReading{SensorID: "TT-101", Value: 185.5, Unit: "°F", Timestamp: t0, CalibrationFactor: 1.02}, cfg)
+	r, err := ProcessReading(RawReading{SensorID: "TT-101", Value: 185.5, Unit: "°F", Timestamp: t0, CalibrationFactor: 1.02}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// (185.5 × 1.02 − 32) × 5/9 = 87.338 888 ... °C
-	if math.Abs(r.Value-87.33888888888889) > 1e-12 || r.Unit != "°C" || r.QualityScore != 100 || r.Grade != Excellent {
-		t.Errorf("seed example: %+v", r)
+	if math.Abs(r.Value-87.33888888888889) > 1e-12 || r.Unit != "°C" || r.QualityScore != 100 || r.Grade != scada.GradeExcellent {
+		t.Errorf("boiler example: %+v", r)
 	}
 	if r.Metadata.CalibratedValue != math.FMA(185.5, 1.02, 0) || r.Metadata.RawUnit != "°F" || r.Metadata.Dimension != "temperature" {
 		t.Errorf("metadata %+v", r.Metadata)
@@ -118,43 +119,43 @@ func TestTransformSensorReading(t *testing.T) {
 	// Marked, never refused.
 	for _, c := range []struct {
 		raw    RawReading
-		reason Reason
+		reason scada.Reason
 	}{
-		{RawReading{SensorID: "a", Value: 1, Unit: "furlongs", Timestamp: t0}, ReasonUnit},
-		{RawReading{SensorID: "a", Value: 1, Timestamp: t0}, ReasonMissingUnit},
-		{RawReading{SensorID: "a", Value: 1, Unit: "kW"}, ReasonNoTimestamp},
-		{RawReading{SensorID: "a", Value: 1, Unit: "kW", Timestamp: t0.Add(-time.Hour)}, ReasonStale},
-		{RawReading{SensorID: "a", Value: 1, Unit: "kW", Timestamp: t0.Add(time.Hour)}, ReasonFuture},
+		{RawReading{SensorID: "a", Value: 1, Unit: "furlongs", Timestamp: t0}, scada.ReasonUnit},
+		{RawReading{SensorID: "a", Value: 1, Timestamp: t0}, scada.ReasonMissingUnit},
+		{RawReading{SensorID: "a", Value: 1, Unit: "kW"}, scada.ReasonNoTimestamp},
+		{RawReading{SensorID: "a", Value: 1, Unit: "kW", Timestamp: t0.Add(-time.Hour)}, scada.ReasonStale},
+		{RawReading{SensorID: "a", Value: 1, Unit: "kW", Timestamp: t0.Add(time.Hour)}, scada.ReasonFuture},
 	} {
-		r, err := TransformSensorReading(c.raw, cfg)
-		if err != nil || r.Reasons != c.reason || r.QualityScore != c.reason.Score() {
+		r, err := ProcessReading(c.raw, cfg)
+		if err != nil || r.Reasons != c.reason || r.QualityScore != float64(Score(c.reason)) {
 			t.Errorf("%+v: reasons %v score %v err %v, want %v", c.raw, r.Reasons, r.QualityScore, err, c.reason)
 		}
 	}
-	if r, _ := TransformSensorReading(RawReading{SensorID: "a", Value: 1, Unit: "kW"}, cfg); !r.Timestamp.Equal(t0) {
+	if r, _ := ProcessReading(RawReading{SensorID: "a", Value: 1, Unit: "kW"}, cfg); !r.Timestamp.Equal(t0) {
 		t.Errorf("missing timestamp not stamped with the processing time: %v", r.Timestamp)
 	}
 	// Gauge pressure: kPag by default, absolute with a reference.
-	r, _ = TransformSensorReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0}, cfg)
+	r, _ = ProcessReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0}, cfg)
 	if r.Unit != "kPag" || r.Value != 100 {
 		t.Errorf("gauge: %v %s", r.Value, r.Unit)
 	}
 	// With caller targets and no gauge target, a gauge pressure stays as it is.
-	r, _ = TransformSensorReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0},
+	r, _ = ProcessReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0},
 		ReadingConfig{Now: cfg.Now, Targets: map[units.Dimension]units.Unit{units.Pressure: units.MustParse("kPa")}})
 	if r.Unit != "barg" || r.Value != 1 || r.Reasons != 0 {
 		t.Errorf("gauge without target: %v %s %v", r.Value, r.Unit, r.Reasons)
 	}
 	cfg.Atmosphere = units.StandardAtmosphere
-	r, _ = TransformSensorReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0}, cfg)
+	r, _ = ProcessReading(RawReading{SensorID: "p", Value: 1, Unit: "barg", Timestamp: t0}, cfg)
 	if r.Unit != "kPa" || math.Abs(r.Value-201.325) > 1e-9 {
 		t.Errorf("gauge with reference: %v %s", r.Value, r.Unit)
 	}
-	if _, err := TransformSensorReading(RawReading{Value: 1}, cfg); !errors.Is(err, ErrBadReading) {
+	if _, err := ProcessReading(RawReading{Value: 1}, cfg); !errors.Is(err, ErrBadReading) {
 		t.Errorf("empty sensor id: %v", err)
 	}
 	cfg.Atmosphere = -5
-	if _, err := TransformSensorReading(RawReading{SensorID: "a", Value: 1}, cfg); err == nil {
+	if _, err := ProcessReading(RawReading{SensorID: "a", Value: 1}, cfg); err == nil {
 		t.Error("bad config accepted")
 	}
 }
@@ -186,9 +187,9 @@ func FuzzParseRawReading(f *testing.F) {
 		if raw.SensorID == "" || math.IsNaN(raw.Value) || math.IsInf(raw.Value, 0) || math.IsInf(raw.CalibrationFactor, 0) {
 			t.Fatalf("accepted %+v", raw)
 		}
-		r, err := TransformSensorReading(raw, cfg)
+		r, err := ProcessReading(raw, cfg)
 		if err != nil {
-			t.Fatalf("TransformSensorReading(%+v): %v", raw, err)
+			t.Fatalf("ProcessReading(%+v): %v", raw, err)
 		}
 		if r.QualityScore < 0 || r.QualityScore > 100 || r.SensorID != raw.SensorID {
 			t.Fatalf("reading %+v", r)

@@ -44,19 +44,19 @@ func (r Range) validate() error {
 type Limits struct {
 	// Unit is the unit the numbers below are stated in. When set, the Validator
 	// converts them to each point's unit, and a point whose unit does not
-	// convert is marked ReasonUnit.
+	// convert is marked scada.ReasonUnit.
 	Unit units.Unit
 	// Range is the physical range of the instrument; a value outside is Bad
-	// (ReasonOutOfRange).
+	// (scada.ReasonOutOfRange).
 	Range Range
 	// Operating is the engineering (operating) range; a value outside is
-	// Uncertain (ReasonLimit).
+	// Uncertain (scada.ReasonLimit).
 	Operating Range
 	// MaxRate is the largest plausible change per second, in Unit's difference
 	// unit (units.Unit.Delta): 0 turns the rate-of-change check off.
 	MaxRate float64
 	// FlatLine is the number of identical consecutive values that marks a stuck
-	// sensor (ReasonFlatLine); 0 turns the check off. It must be at least 2.
+	// sensor (scada.ReasonFlatLine); 0 turns the check off. It must be at least 2.
 	FlatLine int
 }
 
@@ -117,23 +117,16 @@ func (c ValidateConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Scored is a point with its data-quality assessment.
-type Scored struct {
-	Point   scada.Point
-	Score   float64 // 0-100; see Reason.Score
-	Grade   Grade
-	Reasons Reason // every finding, not only the one the Quality code names
-}
-
 // Validator is the validation and scoring stage. It checks each point for Bad
 // or Uncertain source quality, NaN and infinite values, a missing or
 // unconvertible unit, the physical range and operating limits, the rate of
 // change, a flat line, and a stale, future or missing timestamp.
 //
-// As a Pipeline stage ([Validator.Process]) it marks each point's Quality with
-// the code of its most severe finding ([Reason.Quality]) and passes every
-// point on. [Validator.Assess] does the same and also returns each point's
-// findings, score and grade, which a Quality code alone cannot carry.
+// As a Pipeline stage ([Validator.Process]) it scores each point: it records
+// every finding in the point's Reasons, the score in its Score ([Score]) and
+// sets Scored, and marks its Quality with the code of its most severe finding
+// ([Mark]), for consumers that read only the code. It passes every point on.
+// A point that arrives already scored keeps the findings recorded on it.
 //
 // The rate-of-change and flat-line checks compare a point with the previous
 // one of its tag, so a Validator is stateful: feed it each tag's points in time
@@ -201,7 +194,7 @@ func NewValidator(cfg ValidateConfig) (*Validator, error) {
 	return v, nil
 }
 
-// Process checks batch, marks each point's Quality and returns batch.
+// Process checks and scores batch in place and returns it.
 func (v *Validator) Process(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
 	if err := ctx.Err(); err != nil {
 		return batch, err
@@ -212,37 +205,20 @@ func (v *Validator) Process(ctx context.Context, batch []scada.Point) ([]scada.P
 	for i := range batch {
 		p := &batch[i]
 		r := v.check(p, now)
-		p.Quality = r.Quality(p.Quality)
+		p.Quality = Mark(r, p.Quality)
+		p.Score, p.Scored, p.Reasons = Score(r), true, r
 	}
 	return batch, nil
 }
 
-// Assess checks batch like Process, marking each point's Quality in place, and
-// appends to dst one Scored per point, in order, with every finding, the score
-// and the grade. It returns the extended dst; with enough capacity it
-// allocates nothing.
-func (v *Validator) Assess(ctx context.Context, batch []scada.Point, dst []Scored) ([]Scored, error) {
-	if err := ctx.Err(); err != nil {
-		return dst, err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	now := v.now().UnixNano()
-	for i := range batch {
-		p := &batch[i]
-		r := v.check(p, now)
-		p.Quality = r.Quality(p.Quality)
-		s := r.Score()
-		dst = append(dst, Scored{Point: *p, Score: s, Grade: GradeOf(s), Reasons: r})
-	}
-	return dst, nil
-}
-
 // check returns the findings for p and updates its tag's history. now is in
 // Unix nanoseconds. v.mu is held.
-func (v *Validator) check(p *scada.Point, now int64) Reason {
+func (v *Validator) check(p *scada.Point, now int64) scada.Reason {
 	v.stats.checked++
 	r := ReasonOf(p.Quality) | timeReasons(p.Time, now, v.stale, v.skew)
+	if p.Scored {
+		r |= p.Reasons
+	}
 	var t int64
 	if !p.Time.IsZero() {
 		t = p.Time.UnixNano()
@@ -252,10 +228,10 @@ func (v *Validator) check(p *scada.Point, now int64) Reason {
 	}
 	val := p.Value
 	if math.IsNaN(val) || math.IsInf(val, 0) {
-		return v.count(r | ReasonNotFinite)
+		return v.count(r | scada.ReasonNotFinite)
 	}
 	if p.Unit == "" && !v.allowNoUnit {
-		r |= ReasonMissingUnit
+		r |= scada.ReasonMissingUnit
 	}
 
 	tag, ok := v.cache.get(p.Tag)
@@ -278,19 +254,19 @@ func (v *Validator) check(p *scada.Point, now int64) Reason {
 		tag.resolve(p.Unit)
 	}
 	if tag.unitBad {
-		return v.count(r | ReasonUnit)
+		return v.count(r | scada.ReasonUnit)
 	}
 	if !tag.rng.Contains(val) {
-		r |= ReasonOutOfRange
+		r |= scada.ReasonOutOfRange
 	}
 	if !tag.op.Contains(val) {
-		r |= ReasonLimit
+		r |= scada.ReasonLimit
 	}
 	// History advances only with timestamped, in-order, usable values.
 	if t != 0 && r&badReasons == 0 && (!tag.has || t > tag.lastT) {
 		if tag.has {
 			if tag.rate > 0 && math.Abs(val-tag.last) > tag.rate*float64(t-tag.lastT)/1e9 {
-				r |= ReasonRateOfChange
+				r |= scada.ReasonRateOfChange
 			}
 			if val == tag.last {
 				tag.same++
@@ -302,15 +278,15 @@ func (v *Validator) check(p *scada.Point, now int64) Reason {
 		}
 		tag.has, tag.last, tag.lastT = true, val, t
 		if n := tag.lim.FlatLine; n > 0 && tag.same >= n {
-			r |= ReasonFlatLine
+			r |= scada.ReasonFlatLine
 		}
 	} else if n := tag.lim.FlatLine; n > 0 && tag.has && val == tag.last && tag.same >= n {
-		r |= ReasonFlatLine // a redelivery of a flat-lined value
+		r |= scada.ReasonFlatLine // a redelivery of a flat-lined value
 	}
 	return v.count(r)
 }
 
-func (v *Validator) count(r Reason) Reason {
+func (v *Validator) count(r scada.Reason) scada.Reason {
 	if r != 0 {
 		v.stats.flagged++
 		for x := r; x != 0; x &= x - 1 {
@@ -356,17 +332,17 @@ func (t *valTag) resolve(s string) {
 
 // timeReasons checks a timestamp against now (Unix ns): missing, older than
 // stale or further ahead than skew (both in ns; 0 turns a check off).
-func timeReasons(at time.Time, now, stale, skew int64) Reason {
+func timeReasons(at time.Time, now, stale, skew int64) scada.Reason {
 	if at.IsZero() {
-		return ReasonNoTimestamp
+		return scada.ReasonNoTimestamp
 	}
-	var r Reason
+	var r scada.Reason
 	t := at.UnixNano()
 	if stale > 0 && now-t > stale {
-		r |= ReasonStale
+		r |= scada.ReasonStale
 	}
 	if skew > 0 && t-now > skew {
-		r |= ReasonFuture
+		r |= scada.ReasonFuture
 	}
 	return r
 }
@@ -401,7 +377,7 @@ func (v *Validator) Stats() ValidateStats {
 	s := ValidateStats{Checked: v.stats.checked, Flagged: v.stats.flagged, Uncached: v.stats.uncached, Reasons: map[string]uint64{}}
 	for i, n := range v.stats.byReason {
 		if n > 0 {
-			s.Reasons[reasonTable[i].name] = n
+			s.Reasons[(scada.Reason(1) << i).String()] = n
 		}
 	}
 	return s

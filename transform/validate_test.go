@@ -11,9 +11,10 @@ import (
 	"github.com/greenlang/gl001/units"
 )
 
-func assess(t *testing.T, v *Validator, batch ...scada.Point) []Scored {
+// assess runs v on batch and returns the scored points.
+func assess(t *testing.T, v *Validator, batch ...scada.Point) []scada.Point {
 	t.Helper()
-	out, err := v.Assess(context.Background(), batch, nil)
+	out, err := v.Process(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,25 +32,25 @@ func TestValidatorFindings(t *testing.T) {
 	cases := []struct {
 		name   string
 		p      scada.Point
-		reason Reason
+		reason scada.Reason
 		q      scada.Quality
-		score  float64
+		score  uint8
 	}{
 		{"clean", pt("t", 150, "°C", t0), 0, scada.Good, 100},
 		{"clean, good with info bits", with(scada.GoodClamped, pt("t", 150, "°C", t0)), 0, scada.GoodClamped, 100},
-		{"bad source", with(scada.BadNoCommunication, pt("t", 0, "°C", t0)), ReasonBadQuality, scada.BadNoCommunication, 0},
-		{"uncertain source", with(scada.UncertainInitialValue, pt("t", 150, "°C", t0)), ReasonUncertainQuality, scada.UncertainInitialValue, 80},
-		{"NaN", pt("t", math.NaN(), "°C", t0), ReasonNotFinite, scada.BadSensorFailure, 0},
-		{"+Inf", pt("t", math.Inf(1), "°C", t0), ReasonNotFinite, scada.BadSensorFailure, 0},
-		{"missing unit", pt("t", 150, "", t0), ReasonMissingUnit, UncertainConfigurationError, 85},
-		{"out of range", pt("t", 600, "°C", t0), ReasonOutOfRange | ReasonLimit, scada.BadOutOfRange, 0},
-		{"operating limit", pt("t", 250, "°C", t0), ReasonLimit, scada.UncertainEngineeringUnitsExceeded, 80},
-		{"stale", pt("t", 150, "°C", t0.Add(-time.Hour)), ReasonStale, scada.UncertainLastUsableValue, 60},
-		{"future", pt("t", 150, "°C", t0.Add(time.Hour)), ReasonFuture, BadInvalidTimestamp, 0},
-		{"no timestamp", pt("t", 150, "°C", time.Time{}), ReasonNoTimestamp, scada.Uncertain, 80},
+		{"bad source", with(scada.BadNoCommunication, pt("t", 0, "°C", t0)), scada.ReasonBadQuality, scada.BadNoCommunication, 0},
+		{"uncertain source", with(scada.UncertainInitialValue, pt("t", 150, "°C", t0)), scada.ReasonUncertainQuality, scada.UncertainInitialValue, 80},
+		{"NaN", pt("t", math.NaN(), "°C", t0), scada.ReasonNotFinite, scada.BadSensorFailure, 0},
+		{"+Inf", pt("t", math.Inf(1), "°C", t0), scada.ReasonNotFinite, scada.BadSensorFailure, 0},
+		{"missing unit", pt("t", 150, "", t0), scada.ReasonMissingUnit, scada.UncertainConfigurationError, 85},
+		{"out of range", pt("t", 600, "°C", t0), scada.ReasonOutOfRange | scada.ReasonLimit, scada.BadOutOfRange, 0},
+		{"operating limit", pt("t", 250, "°C", t0), scada.ReasonLimit, scada.UncertainEngineeringUnitsExceeded, 80},
+		{"stale", pt("t", 150, "°C", t0.Add(-time.Hour)), scada.ReasonStale, scada.UncertainLastUsableValue, 60},
+		{"future", pt("t", 150, "°C", t0.Add(time.Hour)), scada.ReasonFuture, scada.BadInvalidTimestamp, 0},
+		{"no timestamp", pt("t", 150, "°C", time.Time{}), scada.ReasonNoTimestamp, scada.Uncertain, 80},
 		{"within skew", pt("t", 150, "°C", t0.Add(30*time.Second)), 0, scada.Good, 100},
-		{"stale and limit", pt("t", 250, "°C", t0.Add(-time.Hour)), ReasonStale | ReasonLimit, scada.UncertainLastUsableValue, 40},
-		{"marked by Converter", with(scada.BadConfigurationError, pt("t", 1, "nope", t0)), ReasonUnit, scada.BadConfigurationError, 0},
+		{"stale and limit", pt("t", 250, "°C", t0.Add(-time.Hour)), scada.ReasonStale | scada.ReasonLimit, scada.UncertainLastUsableValue, 40},
+		{"marked by Converter", with(scada.BadConfigurationError, pt("t", 1, "nope", t0)), scada.ReasonUnit, scada.BadConfigurationError, 0},
 	}
 	for _, c := range cases {
 		// A fresh Validator per case: no history.
@@ -58,14 +59,8 @@ func TestValidatorFindings(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := assess(t, v, c.p)[0]
-		if s.Reasons != c.reason || s.Point.Quality != c.q || s.Score != c.score || s.Grade != GradeOf(c.score) {
-			t.Errorf("%s: reasons %v quality %v score %v %v; want %v %v %v", c.name, s.Reasons, s.Point.Quality, s.Score, s.Grade, c.reason, c.q, c.score)
-		}
-		// Process marks the same Quality.
-		v2, _ := NewValidator(ValidateConfig{Default: lim, Now: fixedClock(t0)})
-		b, _ := v2.Process(context.Background(), []scada.Point{c.p})
-		if b[0].Quality != c.q {
-			t.Errorf("%s: Process marked %v, Assess %v", c.name, b[0].Quality, c.q)
+		if s.Reasons != c.reason || s.Quality != c.q || s.Score != c.score || !s.Scored {
+			t.Errorf("%s: reasons %v quality %v score %v scored %v; want %v %v %v", c.name, s.Reasons, s.Quality, s.Score, s.Scored, c.reason, c.q, c.score)
 		}
 	}
 }
@@ -100,14 +95,14 @@ func TestValidatorRateOfChangeAndFlatLine(t *testing.T) {
 		pt("t", 115, "°C", sec(8)), // moves: fine
 		pt("t", 90, "°C", sec(3)),  // out of order: no rate check against newer history
 	)
-	want := []Reason{0, 0, ReasonRateOfChange, 0, 0, ReasonFlatLine, ReasonFlatLine, ReasonFlatLine, 0, 0}
+	want := []scada.Reason{0, 0, scada.ReasonRateOfChange, 0, 0, scada.ReasonFlatLine, scada.ReasonFlatLine, scada.ReasonFlatLine, 0, 0}
 	for i, w := range want {
 		if got[i].Reasons != w {
-			t.Errorf("point %d (%v at %v): %v, want %v", i, got[i].Point.Value, got[i].Point.Time.Sub(t0), got[i].Reasons, w)
+			t.Errorf("point %d (%v at %v): %v, want %v", i, got[i].Value, got[i].Time.Sub(t0), got[i].Reasons, w)
 		}
 	}
-	if got[2].Point.Quality != scada.UncertainSensorNotAccurate || got[5].Point.Quality != scada.UncertainSensorNotAccurate {
-		t.Errorf("qualities %v %v", got[2].Point.Quality, got[5].Point.Quality)
+	if got[2].Quality != scada.UncertainSensorNotAccurate || got[5].Quality != scada.UncertainSensorNotAccurate {
+		t.Errorf("qualities %v %v", got[2].Quality, got[5].Quality)
 	}
 }
 
@@ -125,10 +120,10 @@ func TestValidatorLimitsInOtherUnit(t *testing.T) {
 		pt("t", 5, "kW", t0.Add(3*time.Second)),   // not a temperature
 		pt("t", 5, "nope", t0.Add(4*time.Second)), // unknown unit
 	)
-	want := []Reason{0, ReasonLimit | ReasonRateOfChange, ReasonOutOfRange | ReasonLimit | ReasonFuture, ReasonRateOfChange, ReasonUnit, ReasonUnit}
+	want := []scada.Reason{0, scada.ReasonLimit | scada.ReasonRateOfChange, scada.ReasonOutOfRange | scada.ReasonLimit | scada.ReasonFuture, scada.ReasonRateOfChange, scada.ReasonUnit, scada.ReasonUnit}
 	for i, w := range want {
 		if got[i].Reasons != w {
-			t.Errorf("point %d (%v %s): %v, want %v", i, got[i].Point.Value, got[i].Point.Unit, got[i].Reasons, w)
+			t.Errorf("point %d (%v %s): %v, want %v", i, got[i].Value, got[i].Unit, got[i].Reasons, w)
 		}
 	}
 }
@@ -141,7 +136,7 @@ func TestValidatorTimestampChecksOff(t *testing.T) {
 	}
 	v, _ = NewValidator(ValidateConfig{Stale: time.Second, FutureSkew: time.Second, Now: fixedClock(t0)})
 	got = assess(t, v, pt("a", 1, "kW", t0.Add(-2*time.Second)), pt("b", 1, "kW", t0.Add(2*time.Second)))
-	if got[0].Reasons != ReasonStale || got[1].Reasons != ReasonFuture {
+	if got[0].Reasons != scada.ReasonStale || got[1].Reasons != scada.ReasonFuture {
 		t.Errorf("custom thresholds: %v %v", got[0].Reasons, got[1].Reasons)
 	}
 }

@@ -3,10 +3,12 @@
 # MQTT 5 broker, for what the in-process mochi broker does not show: a
 # password file and a TLS 1.3 listener that demands client certificates,
 # sessions and queued messages kept by another implementation, persistence
-# across a broker restart, shared subscriptions, and a broker killed under a
-# scada.Collector. mosquitto is installed here from Debian if it is missing;
-# the test starts and stops its own broker processes. A broker that cannot
-# be installed is a failure of this tier, never a skip.
+# across a broker restart, shared subscriptions (including a clean-start
+# group member that stops while messages are published: the others must get
+# its share), and a broker killed under a scada.Collector. mosquitto is
+# installed here from Debian if it is missing; the test starts and stops its
+# own broker processes. A broker that cannot be installed is a failure of
+# this tier, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -45,5 +45,5 @@ func Example() {
 	// first delivery: <nil>
 	// replayed: true
 	// tampered: true
-	// {Accepted:1 Unsigned:0 Expired:0 Replayed:1 Tampered:1}
+	// {Accepted:1 Unsigned:0 Expired:0 Replayed:1 Tampered:1 Future:0 Full:0}
 }

@@ -62,9 +62,12 @@ func numericDate(f float64) *jwt.NumericDate {
 	return jwt.NewNumericDate(toTime(f))
 }
 
+// toTime converts a NumericDate. The fraction is rounded to the microsecond:
+// a float64 holds today's dates to about 0.2 µs, and truncating would turn
+// the millisecond fromTime wrote into the nanosecond before it.
 func toTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9))
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3)
 }
 
 func fromTime(t time.Time) float64 {

@@ -54,7 +54,10 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bus := coord.NewLocalBus()
+	bus, err := coord.NewLocalBus(coord.LocalBusConfig{})
+	if err != nil {
+		return err
+	}
 	defer bus.Close()
 
 	reg, err := coord.NewRegistry(coord.RegistryConfig{HeartbeatInterval: time.Second})

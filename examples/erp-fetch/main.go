@@ -5,7 +5,7 @@
 // (REST) and Workday (Web Services) on 127.0.0.1, each with its own OAuth or
 // WS-Security credentials and TLS certificate, loads them with a few days of
 // records, and reads them through the SDK's clients: energy of one day
-// normalised to kWh with package transform, the coming production orders,
+// normalised to kWh with package erp/normalize, the coming production orders,
 // and a week of costs. SAP answers the first request with 429 Too Many
 // Requests and Retry-After: the client waits and retries by itself. Last,
 // the generic OData client (erp/odata) reads energy from a service that is
@@ -27,11 +27,11 @@ import (
 
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
+	"github.com/greenlang/gl001/erp/normalize"
 	"github.com/greenlang/gl001/erp/odata"
 	"github.com/greenlang/gl001/erp/oracle"
 	"github.com/greenlang/gl001/erp/sap"
 	"github.com/greenlang/gl001/erp/workday"
-	"github.com/greenlang/gl001/transform"
 )
 
 func main() {
@@ -107,13 +107,13 @@ func run(ctx context.Context, out io.Writer) error {
 		name   string
 		client erp.Client
 	}{{"sap-s4", sapClient}, {"oracle-fusion", oraClient}} {
-		norm, err := transform.NewEnergyNormalizer(transform.EnergyConfig{Interval: time.Hour})
+		norm, err := normalize.NewEnergyNormalizer(normalize.EnergyConfig{Interval: time.Hour})
 		if err != nil {
 			return err
 		}
 		var n int
 		var kwh float64
-		var first transform.Energy
+		var first normalize.Energy
 		for rec, err := range norm.All(sys.client.Energy(ctx, q)) {
 			if errors.Is(err, erp.ErrMalformed) {
 				fmt.Fprintln(out, "  skipped a malformed record:", err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/greenlang/gl001/coord"
 	"github.com/greenlang/gl001/resilience"
-	"github.com/greenlang/gl001/transform"
+	"github.com/greenlang/gl001/scada"
 )
 
 // Health is the snapshot /healthz serves, the status page shows and the
@@ -113,7 +113,7 @@ func (r *rateMeter) update(now time.Time, count uint64) float64 {
 	return r.rate
 }
 
-var gradeNames = []transform.Grade{transform.Excellent, transform.Good, transform.Fair, transform.Poor, transform.Invalid}
+var gradeNames = []scada.Grade{scada.GradeExcellent, scada.GradeGood, scada.GradeFair, scada.GradePoor, scada.GradeInvalid}
 
 // Health takes the snapshot. The orchestrator is degraded when a connector
 // is not connected, an ERP system failed its last fetch or has its breaker

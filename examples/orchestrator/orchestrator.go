@@ -26,9 +26,11 @@ import (
 	"github.com/greenlang/gl001/coord/jwtauth"
 	"github.com/greenlang/gl001/coord/natsbus"
 	"github.com/greenlang/gl001/erp"
+	"github.com/greenlang/gl001/erp/normalize"
 	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/transform"
+	"github.com/greenlang/gl001/transform/payload"
 	"github.com/greenlang/gl001/units"
 )
 
@@ -85,7 +87,6 @@ type Orchestrator struct {
 
 	// The Collector's sink runs on one goroutine; these are its scratch space.
 	scratch []scada.Point
-	scored  []transform.Scored
 
 	pointsIn atomic.Uint64    // points the sink received
 	grades   [5]atomic.Uint64 // points scored, by transform.Grade
@@ -237,10 +238,9 @@ func (o *Orchestrator) buildPipeline() error {
 		return fmt.Errorf("transform.window: %w", err)
 	}
 	score := transform.Func(func(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
-		var err error
-		o.scored, err = o.validator.Assess(ctx, batch, o.scored[:0])
-		for _, s := range o.scored {
-			o.grades[s.Grade].Add(1)
+		batch, err := o.validator.Process(ctx, batch)
+		for _, p := range batch {
+			o.grades[scada.GradeOf(float64(p.Score))].Add(1)
 		}
 		return batch, err
 	})
@@ -436,7 +436,7 @@ func (o *Orchestrator) startBus() error {
 		}
 		o.bus = closeBoth{b, nc}
 	default:
-		b, err := coord.NewLocalBusConfig(coord.LocalBusConfig{RequestTimeout: timeout, Logger: o.log})
+		b, err := coord.NewLocalBus(coord.LocalBusConfig{RequestTimeout: timeout, Logger: o.log})
 		if err != nil {
 			return err
 		}
@@ -553,14 +553,14 @@ func (o *Orchestrator) fetchERP(ctx context.Context, e *erpSystem) {
 			firstErr = fmt.Errorf("%s: %w", kind, err)
 		}
 	}
-	rn, _ := transform.NewRecordNormalizer(transform.RecordConfig{})
+	rn, _ := normalize.NewRecordNormalizer(normalize.RecordConfig{})
 	for _, kind := range e.cfg.Fetch {
 		if ctx.Err() != nil {
 			return
 		}
 		switch kind {
 		case "energy":
-			en, _ := transform.NewEnergyNormalizer(transform.EnergyConfig{Interval: time.Hour})
+			en, _ := normalize.NewEnergyNormalizer(normalize.EnergyConfig{Interval: time.Hour})
 			q := erp.Query{From: now.Add(-24 * time.Hour), To: now}
 			for r, err := range en.All(e.client.Energy(ctx, q)) {
 				if err != nil {
@@ -684,7 +684,7 @@ func (o *Orchestrator) round(ctx context.Context) {
 
 	// Aggregation windows go to the agents as events, in size-bounded parts.
 	if len(windows) > 0 {
-		msgs, err := transform.WindowMessages(windows, transform.MessageConfig{From: o.cfg.Orchestrator.ID})
+		msgs, err := payload.Windows(windows, coord.SplitConfig{From: o.cfg.Orchestrator.ID})
 		if err == nil {
 			for _, m := range msgs {
 				_ = o.bus.Publish(ctx, o.cfg.Orchestrator.ID+".windows", m)
@@ -806,7 +806,8 @@ func (o *Orchestrator) roundParams() (heatParams, []transform.Window) {
 	p := heatParams{Plant: o.cfg.Orchestrator.Plant, At: time.Now().UTC(), Energy: energyParams{BySystem: map[string]float64{}}}
 	o.mu.Lock()
 	for _, pt := range o.latest {
-		tv := tagValue{Tag: pt.Tag, Unit: pt.Unit, Quality: pt.Quality.String(), Score: transform.ReasonOf(pt.Quality).Score(), Time: pt.Time}
+		score, _ := transform.PointScore(pt)
+		tv := tagValue{Tag: pt.Tag, Unit: pt.Unit, Quality: pt.Quality.String(), Score: float64(score), Time: pt.Time}
 		if !pt.Quality.IsBad() && !math.IsNaN(pt.Value) && !math.IsInf(pt.Value, 0) {
 			v := pt.Value
 			tv.Value = &v

@@ -139,11 +139,12 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	c := &Conn{s: s}
 	now := time.Now()
+	var batch []scada.Point
 	for b.Loop() {
-		c.batch = c.decode(c.batch[:0], d, &d.reqs[0], data, now)
+		batch = c.decode(batch[:0], d, &d.reqs[0], data, now)
 	}
-	if len(c.batch) != len(tags) {
-		b.Fatalf("%d points for %d tags", len(c.batch), len(tags))
+	if len(batch) != len(tags) {
+		b.Fatalf("%d points for %d tags", len(batch), len(tags))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(tags)), "ns/point")
 }

@@ -325,12 +325,26 @@ type Config struct {
 	// retry, with jitter. Zero means 50 ms.
 	BusyBackoff time.Duration
 
+	// MaxInFlight caps the requests on the wire at once on the connection
+	// (Modbus/TCP tells answers apart by transaction id). Zero means one per
+	// Device: every unit has at most one request outstanding, so a unit that
+	// does not answer holds up only itself while the others are polled at
+	// their pace. 1 sends one request at a time, for a gateway or device
+	// that cannot take more; then a silent unit holds the connection for its
+	// Timeout at each of its first UnitFailures requests and at each probe
+	// after UnitCooldown, so give such a unit a short Device.Timeout.
+	MaxInFlight int
+
 	// UnitFailures is how many failed requests in a row (timeouts, or a
 	// gateway reporting its target silent) open the breaker of a unit id, so
 	// it is skipped without slowing the other unit ids. Zero means 3.
 	UnitFailures int
 	// UnitCooldown is how long an open unit breaker skips its unit before one
-	// probe request is tried again. Zero means 30 s.
+	// probe request is tried again. Zero means 30 s. A unit whose answer broke
+	// the connection's framing (a length field no frame can have, a frame cut
+	// short or sent a byte at a time) is skipped as long, its tags delivered
+	// as BadCommunicationError, and then probed alone on the wire, after the
+	// other units' first poll of the connection.
 	UnitCooldown time.Duration
 
 	// OnText receives the text of String tags each poll (they carry no
@@ -375,6 +389,13 @@ func (c *Config) busyRetries() int {
 	return c.BusyRetries
 }
 
+func (c *Config) maxInFlight(devices int) int {
+	if c.MaxInFlight <= 0 {
+		return max(devices, 1)
+	}
+	return c.MaxInFlight
+}
+
 func (c *Config) unitFailures() int {
 	if c.UnitFailures <= 0 {
 		return 3
@@ -417,6 +438,9 @@ func (c *Config) Validate() error {
 		if len(c.TLS.Certificates) == 0 && c.TLS.GetClientCertificate == nil {
 			bad("TLS has no client certificate: Modbus/TCP Security authenticates clients by certificate")
 		}
+	}
+	if c.MaxInFlight < 0 {
+		bad("MaxInFlight %d is negative", c.MaxInFlight)
 	}
 	if c.MaxGap < 0 {
 		bad("MaxGap %d is negative", c.MaxGap)

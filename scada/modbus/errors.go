@@ -95,6 +95,21 @@ func (e *ExceptionError) Error() string {
 // Unwrap returns the exception code.
 func (e *ExceptionError) Unwrap() error { return e.Code }
 
+// Is reports whether the exception matches [scada.ErrPermanent]: illegal
+// function, illegal data address and illegal data value say the device does
+// not have what the configuration asks of it (a function it does not
+// implement, an address it does not have, a quantity or value it refuses),
+// which no retry will change until the configuration or the device does.
+func (e *ExceptionError) Is(target error) bool {
+	return target == scada.ErrPermanent && e.Code.Permanent()
+}
+
+// Permanent reports whether the exception says the request itself is wrong
+// for the device (codes 1, 2 and 3), so that repeating it cannot succeed.
+func (e Exception) Permanent() bool {
+	return e == IllegalFunction || e == IllegalDataAddress || e == IllegalDataValue
+}
+
 // RequestError is a request that got no usable answer: it timed out (matches
 // [ErrTimeout]), the connection failed (matches [scada.ErrConnection]), or the
 // answer was malformed (matches [scada.ErrBadInput]).

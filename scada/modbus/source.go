@@ -29,6 +29,8 @@ type Source struct {
 	mu  sync.Mutex
 	cur *Conn // the connection of the running Run, for Write
 
+	deliverMu sync.Mutex // one sink.Deliver at a time: devices poll concurrently
+
 	st counters
 }
 
@@ -46,9 +48,23 @@ type device struct {
 	tags     []Tag
 	dec      []decTag // tags, resolved for decoding
 	brk      *resilience.Breaker
+	// frameBrk opens when an answer of this unit broke the connection's
+	// framing (a length no frame can have, a frame cut short or dripped):
+	// the unit is skipped for Config.UnitCooldown, then probed alone, after
+	// the other units' first poll of the connection.
+	frameBrk *resilience.Breaker
+	// suspect is set when the framing broke while this unit and others had
+	// requests in flight, so the culprit is not known: the unit is polled
+	// alone until it answers cleanly.
+	suspect atomic.Bool
 
 	mu   sync.Mutex
 	reqs []request // replaced, never changed in place: a poll keeps the plan it started with
+}
+
+// isolated reports whether the unit's requests must be alone on the wire.
+func (d *device) isolated() bool {
+	return d.suspect.Load() || d.frameBrk.State() != resilience.BreakerClosed
 }
 
 // plan returns the device's current reads.
@@ -115,12 +131,17 @@ func New(cfg Config) (*Source, error) {
 		if err != nil {
 			return nil, err
 		}
+		frameBrk, err := resilience.NewBreaker(resilience.BreakerConfig{FailureThreshold: 1, Delay: cfg.unitCooldown()})
+		if err != nil {
+			return nil, err
+		}
 		d := &device{
 			unit:     dc.UnitID,
 			interval: dc.pollInterval(),
 			timeout:  dc.Timeout,
 			tags:     append([]Tag(nil), dc.Tags...),
 			brk:      brk,
+			frameBrk: frameBrk,
 		}
 		d.reqs = plan(d.tags, cfg.MaxGap, cfg.maxRegisters(), cfg.maxBits())
 		for i := range d.tags {
@@ -158,9 +179,19 @@ func (s *Source) Plan() []Request {
 
 // Run connects, polls every device at its PollInterval and delivers one batch
 // per device poll to sink, until ctx ends (Run returns nil) or the connection
-// fails (the error matches [scada.ErrConnection]). A sink error ends Run with
-// that error. Only one Run may be active at a time; call Run again to
-// reconnect, as [scada.Collector] does.
+// fails (the error matches [scada.ErrConnection], and [scada.ErrPermanent]
+// when retrying cannot help). A sink error ends Run with that error. Only
+// one Run may be active at a time; call Run again to reconnect, as
+// [scada.Collector] does.
+//
+// Each device is polled by a goroutine of its own over the shared
+// connection, with up to Config.MaxInFlight requests on the wire at once, so
+// a unit that does not answer holds up only itself. When the connection
+// fails, every device not delivered in the failing poll gets a batch of
+// BadNoCommunication points at once, before Run returns. A unit whose answer
+// broke the framing is skipped on the next connections (see
+// Config.UnitCooldown) and, when probed again, polled alone and after the
+// other units.
 func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -174,8 +205,9 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		return err
 	}
 	defer c.Close()
-	// Requests take no context: closing the connection is what interrupts one.
-	stop := context.AfterFunc(ctx, func() { _ = c.t.close() })
+	// Requests take no context of the wire: closing the connection is what
+	// interrupts them.
+	stop := context.AfterFunc(ctx, func() { _ = c.t.nc.Close() })
 	defer stop()
 	s.mu.Lock()
 	s.cur = c
@@ -187,42 +219,123 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		s.mu.Unlock()
 	}()
 
-	now := time.Now()
-	next := make([]time.Time, len(s.devices))
-	for i := range next {
-		next[i] = now
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		failOnce sync.Once
+		fatal    error
+	)
+	fail := func(err error) {
+		failOnce.Do(func() {
+			fatal = err
+			cancel()
+		})
 	}
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		due := next[0]
-		for _, t := range next[1:] {
-			if t.Before(due) {
-				due = t
+	// Isolated units wait until every other unit has been polled once on
+	// this connection: a unit that broke the framing last time must not
+	// keep the others from their first poll.
+	var first sync.WaitGroup
+	isolated := make([]bool, len(s.devices))
+	for i, d := range s.devices {
+		if isolated[i] = d.isolated(); !isolated[i] {
+			first.Add(1)
+		}
+	}
+	firstDone := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		first.Wait()
+		close(firstDone)
+	}()
+	for i, d := range s.devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			polled := func() {}
+			if !isolated[i] {
+				polled = sync.OnceFunc(first.Done)
 			}
+			defer polled()
+			if isolated[i] {
+				select {
+				case <-firstDone:
+				case <-rctx.Done():
+					return
+				}
+			}
+			timer := time.NewTimer(0)
+			defer timer.Stop()
+			next := time.Now()
+			for {
+				timer.Reset(time.Until(next))
+				select {
+				case <-rctx.Done():
+					return
+				case <-timer.C:
+				}
+				err := c.pollDevice(rctx, i, d, sink)
+				polled()
+				if err != nil {
+					fail(err)
+					return
+				}
+				next = next.Add(d.interval)
+				if t := time.Now(); next.Before(t) {
+					s.st.overruns.Add(1) // the poll took longer than its interval: skip, do not pile up
+					next = t.Add(d.interval)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.noteFraming(c.t.framingBlame())
+	if fatal == nil || ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(fatal, scada.ErrConnection) {
+		c.lost(ctx, sink)
+	}
+	s.log.Warn("modbus run ended", "err", fatal)
+	return fatal
+}
+
+// lost delivers BadNoCommunication points for every tag of the devices
+// whose last poll did not already report the lost connection.
+func (c *Conn) lost(ctx context.Context, sink scada.Sink) {
+	now := time.Now()
+	var batch []scada.Point
+	for i, d := range c.s.devices {
+		if c.dev[i].lostDelivered {
+			continue
 		}
-		timer.Reset(time.Until(due))
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-timer.C:
+		batch = batch[:0]
+		for _, r := range d.plan() {
+			batch = c.bad(batch, d, &r, scada.BadNoCommunication, now)
 		}
-		now := time.Now()
-		for i, d := range s.devices {
-			if next[i].After(now) {
+		if len(batch) > 0 && c.s.deliver(ctx, i, sink, batch) != nil {
+			return
+		}
+	}
+}
+
+// noteFraming records who broke the framing of a connection: a unit known to
+// have done it opens its framing breaker; units that may have done it become
+// suspects, polled alone until they answer cleanly.
+func (s *Source) noteFraming(b blame) {
+	for _, u := range b.Units {
+		for _, d := range s.devices {
+			if d.unit != u {
 				continue
 			}
-			if err := c.pollDevice(ctx, i, d, sink); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				s.log.Warn("modbus run ended", "err", err)
-				return err
-			}
-			next[i] = next[i].Add(d.interval)
-			if t := time.Now(); next[i].Before(t) {
-				s.st.overruns.Add(1) // the poll took longer than its interval: skip, do not pile up
-				next[i] = t.Add(d.interval)
+			if b.Certain {
+				s.st.framingFaults.Add(1)
+				d.frameBrk.Failure()
+				s.log.Warn("modbus unit broke the framing: skipped, then probed alone", "unit", u,
+					"cooldown", s.cfg.unitCooldown())
+			} else {
+				d.suspect.Store(true)
 			}
 		}
 	}
@@ -248,19 +361,22 @@ func (s *Source) Dial(ctx context.Context) (*Conn, error) {
 	}
 	if err != nil {
 		s.st.dialErrors.Add(1)
-		return nil, fmt.Errorf("modbus: dial %s: %w: %w", s.cfg.Address, scada.ErrConnection, err)
+		return nil, fmt.Errorf("modbus: dial %s: %w: %w", s.cfg.Address, scada.ErrConnection, classify(err))
 	}
 	s.st.connects.Add(1)
 	s.log.Info("modbus connected", "tls", s.cfg.TLS != nil)
-	return &Conn{s: s, t: newTransport(nc, s.cfg.timeout())}, nil
+	return s.newConn(newPipelinedTransport(nc, s.cfg.timeout(), s.cfg.maxInFlight(len(s.devices)))), nil
 }
 
-// Write writes value to a tag the configuration marks Writable, through the
-// connection of the running Run: Scale and Offset are undone, integers are
-// rounded, and a value that does not fit the type fails with [ErrOutOfRange].
-// Other tags are refused with a *[TagError] matching [scada.ErrNotWritable] or
-// [scada.ErrUnknownTag]. Without a running Run the error matches
-// [scada.ErrConnection].
+// Write writes value to a tag the configuration marks Writable: Scale and
+// Offset are undone, integers are rounded, and a value that does not fit the
+// type fails with [ErrOutOfRange]. Other tags are refused with a *[TagError]
+// matching [scada.ErrNotWritable] or [scada.ErrUnknownTag].
+//
+// The write goes through the connection of the running Run, alongside the
+// polls; without a running Run it opens a connection of its own for the
+// write and closes it after, as the OPC UA Source does (a failure to connect
+// matches [scada.ErrConnection]).
 func (s *Source) Write(ctx context.Context, tag string, value float64) error {
 	if _, err := s.writable(tag); err != nil {
 		s.st.writeErrors.Add(1)
@@ -270,8 +386,13 @@ func (s *Source) Write(ctx context.Context, tag string, value float64) error {
 	c := s.cur
 	s.mu.Unlock()
 	if c == nil {
-		s.st.writeErrors.Add(1)
-		return &TagError{Tag: tag, Err: fmt.Errorf("not connected: %w", scada.ErrConnection)}
+		own, err := s.Dial(ctx)
+		if err != nil {
+			s.st.writeErrors.Add(1)
+			return &TagError{Tag: tag, Err: err}
+		}
+		defer own.Close()
+		c = own
 	}
 	return c.Write(ctx, tag, value)
 }
@@ -288,14 +409,24 @@ func (s *Source) writable(tag string) (tagRef, error) {
 }
 
 // Conn is one open connection of a [Source]. Its methods may be called from
-// several goroutines; requests are sent one at a time.
+// several goroutines; up to Config.MaxInFlight requests share the wire.
 type Conn struct {
 	s      *Source
 	t      *transport
-	mu     sync.Mutex // guards batch and silent, i.e. one poll at a time
-	batch  []scada.Point
-	silent int // requests in a row that timed out, with no answer in between
+	dev    []connDev    // per device of the Source
+	silent atomic.Int64 // requests in a row that timed out, with no answer in between
 	closed atomic.Bool
+}
+
+// connDev is a device's state on one connection.
+type connDev struct {
+	mu            sync.Mutex // one poll of the device at a time
+	batch         []scada.Point
+	lostDelivered bool // the last poll delivered the lost connection's Bad points
+}
+
+func (s *Source) newConn(t *transport) *Conn {
+	return &Conn{s: s, t: t, dev: make([]connDev, len(s.devices))}
 }
 
 // Close closes the connection. Later calls return [scada.ErrClosed].
@@ -306,9 +437,10 @@ func (c *Conn) Close() error {
 	return c.t.close()
 }
 
-// Poll reads every device once and delivers one batch per device to sink. It
-// returns an error matching [scada.ErrConnection] when the connection failed,
-// or the sink's error; exceptions and silent units only make Bad points.
+// Poll reads every device once, one after the other, and delivers one batch
+// per device to sink. It returns an error matching [scada.ErrConnection] when
+// the connection failed, or the sink's error; exceptions and silent units
+// only make Bad points.
 func (c *Conn) Poll(ctx context.Context, sink scada.Sink) error {
 	for i, d := range c.s.devices {
 		if err := c.pollDevice(ctx, i, d, sink); err != nil {
@@ -347,7 +479,7 @@ func (c *Conn) write(ctx context.Context, d *device, t *Tag, value float64) erro
 			return &TagError{Tag: t.Name, Err: fmt.Errorf("%v: %w", value, ErrOutOfRange)}
 		}
 		return c.busyRetry(ctx, func() error {
-			return c.t.writeCoil(ctx, d.timeout, d.unit, uint16(t.Address), value != 0)
+			return c.t.writeCoil(ctx, reqInfo{unit: d.unit, timeout: d.timeout, alone: d.isolated()}, uint16(t.Address), value != 0)
 		})
 	}
 	regs, err := encodeRegisters(t.typ(), t.Order, (value-t.Offset)/t.scale())
@@ -355,7 +487,7 @@ func (c *Conn) write(ctx context.Context, d *device, t *Tag, value float64) erro
 		return &TagError{Tag: t.Name, Err: err}
 	}
 	return c.busyRetry(ctx, func() error {
-		return c.t.writeRegisters(ctx, d.timeout, d.unit, uint16(t.Address), regs)
+		return c.t.writeRegisters(ctx, reqInfo{unit: d.unit, timeout: d.timeout, alone: d.isolated()}, uint16(t.Address), regs)
 	})
 }
 
@@ -392,13 +524,26 @@ func (c *Conn) busyRetry(ctx context.Context, op func() error) error {
 
 // pollDevice reads the device's planned requests and delivers one batch.
 func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sink) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	cd := &c.dev[di]
+	cd.mu.Lock()
+	defer cd.mu.Unlock()
+	cd.lostDelivered = false
 	s := c.s
 	uc := &s.st.units[di]
-	batch := c.batch[:0]
+	batch := cd.batch[:0]
 	var skip scada.Quality // set once the unit stopped answering: the rest of this poll is skipped
 	var fatal error
+	alone := d.isolated()
+	probe := false // the framing breaker let this poll through as its probe
+	if alone && d.frameBrk.State() != resilience.BreakerClosed {
+		if d.frameBrk.Allow() {
+			probe = true
+		} else {
+			s.st.skipped.Add(1)
+			skip = scada.BadCommunicationError
+		}
+	}
+	clean := true // every request got a well-formed answer
 	reqs := d.plan()
 	for ri := 0; ri < len(reqs); ri++ {
 		r := &reqs[ri]
@@ -421,12 +566,12 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 		err := c.busyRetry(ctx, func() error {
 			var err error
 			s.st.requests.Add(1)
-			data, err = c.t.read(ctx, d.timeout, d.unit, r.table, uint16(r.addr), uint16(r.qty))
+			data, err = c.t.read(ctx, reqInfo{unit: d.unit, timeout: d.timeout, alone: alone}, r.table, uint16(r.addr), uint16(r.qty))
 			return err
 		})
 		now = time.Now()
 		if err == nil {
-			c.silent = 0
+			c.silent.Store(0)
 			d.brk.Success()
 			batch = c.decode(batch, d, r, data, now)
 			continue
@@ -441,7 +586,7 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 		var ex *ExceptionError
 		switch {
 		case errors.As(err, &ex):
-			c.silent = 0 // something answered
+			c.silent.Store(0) // something answered
 			s.st.countException(ex.Code)
 			if ex.Code.unitSilent() {
 				d.brk.Failure()
@@ -465,30 +610,39 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			s.log.Debug("modbus exception", "unit", d.unit, "err", err)
 			batch = c.bad(batch, d, r, ex.Code.Quality(), now)
 		case errors.Is(err, ErrTimeout):
+			clean = false
 			s.st.timeouts.Add(1)
 			d.brk.Failure()
-			c.silent++
 			skip = scada.BadTimeout
 			batch = c.bad(batch, d, r, skip, now)
 			s.log.Debug("modbus timeout", "unit", d.unit, "err", err)
-			if c.silent >= len(s.devices) {
-				fatal = fmt.Errorf("modbus: %s: %d requests in a row unanswered: %w: %w", s.cfg.Address, c.silent, scada.ErrConnection, err)
+			if n := c.silent.Add(1); n >= int64(len(s.devices)) {
+				fatal = fmt.Errorf("modbus: %s: %d requests in a row unanswered: %w: %w", s.cfg.Address, n, scada.ErrConnection, err)
 			}
 		case errors.Is(err, scada.ErrConnection):
+			clean = false
 			fatal = fmt.Errorf("modbus: %s: %w", s.cfg.Address, err)
 			batch = c.bad(batch, d, r, scada.BadNoCommunication, now)
 		default: // a malformed answer
-			c.silent = 0
+			clean = false
+			c.silent.Store(0)
 			d.brk.Success()
 			s.st.badInput.Add(1)
 			s.log.Warn("modbus bad answer", "unit", d.unit, "err", err)
 			batch = c.bad(batch, d, r, scada.BadDecodingError, now)
 		}
 	}
-	c.batch = batch
+	if alone && fatal == nil && skip == 0 && clean {
+		// Polled alone and answered in frames: no longer suspected.
+		d.suspect.Store(false)
+		if probe {
+			d.frameBrk.Success()
+		}
+	}
+	cd.batch = batch
 	s.st.polls.Add(1)
 	if len(batch) > 0 {
-		if err := sink.Deliver(ctx, batch); err != nil {
+		if err := s.deliver(ctx, di, sink, batch); err != nil {
 			if fatal != nil {
 				return fatal
 			}
@@ -497,18 +651,32 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			}
 			return fmt.Errorf("modbus: %s: sink: %w", s.cfg.Name, err)
 		}
-		var bad uint64
-		for i := range batch {
-			if batch[i].Quality.IsBad() {
-				bad++
-			}
-		}
-		s.st.points.Add(uint64(len(batch)))
-		s.st.badPoints.Add(bad)
-		uc.points.Add(uint64(len(batch)))
-		uc.badPoints.Add(bad)
+		cd.lostDelivered = fatal != nil
 	}
 	return fatal
+}
+
+// deliver hands one device's batch to sink, one delivery at a time, and
+// counts its points.
+func (s *Source) deliver(ctx context.Context, di int, sink scada.Sink, batch []scada.Point) error {
+	s.deliverMu.Lock()
+	err := sink.Deliver(ctx, batch)
+	s.deliverMu.Unlock()
+	if err != nil {
+		return err
+	}
+	var bad uint64
+	for i := range batch {
+		if batch[i].Quality.IsBad() {
+			bad++
+		}
+	}
+	uc := &s.st.units[di]
+	s.st.points.Add(uint64(len(batch)))
+	s.st.badPoints.Add(bad)
+	uc.points.Add(uint64(len(batch)))
+	uc.badPoints.Add(bad)
+	return nil
 }
 
 // decode appends the points of request r from its answer data. It writes
@@ -551,13 +719,12 @@ func (c *Conn) decode(batch []scada.Point, d *device, r *request, data []byte, n
 	return batch
 }
 
-// bad appends a Bad point of quality q for every numeric tag of r.
+// bad appends a Bad point of quality q for every tag of r. Text tags get
+// one too: their text goes to Config.OnText, but a failed read must show
+// downstream like any other.
 func (c *Conn) bad(batch []scada.Point, d *device, r *request, q scada.Quality, now time.Time) []scada.Point {
 	for _, ti := range r.tags {
 		t := &d.dec[ti]
-		if t.typ == String {
-			continue
-		}
 		batch = append(batch, scada.Point{Tag: t.name, Unit: t.unit, Quality: q, Time: now, Source: c.s.cfg.Name})
 	}
 	return batch

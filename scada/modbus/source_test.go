@@ -527,8 +527,16 @@ func TestWrite(t *testing.T) {
 		{Name: "reading", Address: 130},
 	}}}})
 	ctx := context.Background()
-	if err := s.Write(ctx, "speed", 1); !errors.Is(err, scada.ErrConnection) {
+	// Without a running Run, Write opens a connection of its own, as the
+	// OPC UA Source does.
+	if err := s.Write(ctx, "speed", 1); err != nil {
 		t.Errorf("write without Run: %v", err)
+	}
+	if got := srv.Registers(4, scadatest.ModbusHolding, 110, 1); got[0] != 1 {
+		t.Errorf("speed register after a write without Run: %04X", got)
+	}
+	if st := s.Stats(); st.Connects != 1 || st.Connected {
+		t.Errorf("after a write without Run: connects %d, connected %v", st.Connects, st.Connected)
 	}
 	sink := newCollector()
 	run(t, s, sink)
@@ -575,10 +583,10 @@ func TestWrite(t *testing.T) {
 		t.Errorf("write NaN: %v", err)
 	}
 	srv.AddFault(scadatest.ModbusFault{UnitID: 4, First: 110, Exception: 3})
-	if err := s.Write(ctx, "speed", 5); !errors.Is(err, IllegalDataValue) || !errors.As(err, &te) {
+	if err := s.Write(ctx, "speed", 5); !errors.Is(err, IllegalDataValue) || !errors.As(err, &te) || !errors.Is(err, scada.ErrPermanent) {
 		t.Errorf("write refused by the device: %v", err)
 	}
-	if st := s.Stats(); st.Writes != 4 || st.WriteErrors != 6 {
+	if st := s.Stats(); st.Writes != 5 || st.WriteErrors != 5 {
 		t.Errorf("writes %d, errors %d", st.Writes, st.WriteErrors)
 	}
 }

@@ -25,16 +25,22 @@ type Stats struct {
 	BadInput    uint64               // malformed answers and undecodable registers
 	Skipped     uint64               // requests skipped while a unit's breaker was open
 	Splits      uint64               // merged reads split after an illegal data address
-	Writes      uint64               // successful writes
-	WriteErrors uint64               // refused or failed writes
+	// FramingFaults counts connections lost because a unit's answer broke
+	// the framing (the unit then sits out Config.UnitCooldown).
+	FramingFaults uint64
+	Writes        uint64 // successful writes
+	WriteErrors   uint64 // refused or failed writes
 
 	Units []UnitStats // one per Device, in configuration order
 }
 
 // UnitStats is the health of one unit id.
 type UnitStats struct {
-	UnitID       uint8
-	BreakerOpen  bool   // the unit is being skipped
+	UnitID      uint8
+	BreakerOpen bool // the unit is being skipped
+	// Isolated: the unit's answers broke the framing (or may have), so it is
+	// skipped until its cooldown ends and then polled alone on the wire.
+	Isolated     bool
 	Failures     int    // failed requests in a row (timeouts, gateway target silent)
 	BreakerOpens uint64 // times the breaker opened
 	Points       uint64
@@ -47,6 +53,7 @@ type counters struct {
 	points, badPoints                               atomic.Uint64
 	exceptions, busyRetries, timeouts, badInput     atomic.Uint64
 	skipped, writes, writeErrors, splits            atomic.Uint64
+	framingFaults                                   atomic.Uint64
 	byException                                     [256]atomic.Uint64
 	units                                           []unitCounters
 }
@@ -72,7 +79,8 @@ func (s *Source) Stats() Stats {
 		Points: st.points.Load(), BadPoints: st.badPoints.Load(),
 		Exceptions: st.exceptions.Load(), BusyRetries: st.busyRetries.Load(),
 		Timeouts: st.timeouts.Load(), BadInput: st.badInput.Load(), Skipped: st.skipped.Load(), Splits: st.splits.Load(),
-		Writes: st.writes.Load(), WriteErrors: st.writeErrors.Load(),
+		FramingFaults: st.framingFaults.Load(),
+		Writes:        st.writes.Load(), WriteErrors: st.writeErrors.Load(),
 		ByException: make(map[Exception]uint64),
 	}
 	for i := range st.byException {
@@ -85,7 +93,7 @@ func (s *Source) Stats() Stats {
 	s.mu.Unlock()
 	for i, d := range s.devices {
 		u := &st.units[i]
-		us := UnitStats{UnitID: d.unit, BreakerOpen: d.brk.State() == resilience.BreakerOpen,
+		us := UnitStats{UnitID: d.unit, BreakerOpen: d.brk.State() == resilience.BreakerOpen, Isolated: d.isolated(),
 			Failures: d.brk.ConsecutiveFailures(), BreakerOpens: d.brk.Opens(),
 			Points: u.points.Load(), BadPoints: u.badPoints.Load()}
 		if e := u.lastError.Load(); e != nil {

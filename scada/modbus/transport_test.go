@@ -65,7 +65,7 @@ func TestMalformedAnswers(t *testing.T) {
 		func(req []byte) []byte { return []byte{req[0], req[1], 0, 0, 0, 0, 1} },
 	)
 	s := newSource(t, Config{Name: "plc", Address: "127.0.0.1:502", Devices: []Device{{UnitID: 1, Tags: []Tag{{Name: "v"}}}}})
-	c := &Conn{s: s, t: newTransport(nc, 5*time.Second)}
+	c := s.newConn(newTransport(nc, 5*time.Second))
 	sink := newCollector()
 	want := []scada.Quality{scada.BadDecodingError, scada.Good, scada.BadDecodingError, scada.BadDeviceFailure, scada.BadDecodingError}
 	for i, q := range want {
@@ -116,8 +116,8 @@ func FuzzTransportAnswer(f *testing.F) {
 			_, _ = dev.Write(answer)
 		}()
 		tr := newTransport(client, time.Second)
-		data, err := tr.read(context.Background(), 0, 1, HoldingRegister, 0, 2)
-		client.Close()
+		data, err := tr.read(context.Background(), reqInfo{unit: 1}, HoldingRegister, 0, 2)
+		_ = tr.close()
 		<-done
 		if err == nil {
 			if len(data) != 4 {

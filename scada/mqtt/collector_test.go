@@ -39,7 +39,7 @@ func TestUnderCollectorAcrossBrokerRestart(t *testing.T) {
 	}
 	waitSubscribed(t, b, 2)
 	publish(t, b, "c/after", "2", 1)
-	if got := sink.waitTags(t, "after"); got["after"].Value != 2 || got["after"].Source != "mqtt" {
+	if got := sink.waitTags(t, "after"); got["after"].Value != 2 || got["after"].Source != "boilerhouse-mqtt" {
 		t.Errorf("after the restart: %+v", got["after"])
 	}
 	eventually(t, "a counted reconnect", func() bool {

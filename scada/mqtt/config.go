@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -25,11 +26,24 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultReceiveMaximum = 1024
 	DefaultMaxBatch       = 1024
+	// DefaultMaxPayload is the default of Config.MaxPayload: 1 MiB.
+	DefaultMaxPayload = 1 << 20
+	// DefaultMaxPointsPerMessage is the default of Config.MaxPointsPerMessage.
+	DefaultMaxPointsPerMessage = 10000
 )
+
+// EndSessionOnDisconnect, as Config.SessionExpiry, sends a Session Expiry
+// Interval of 0: the broker ends the session when the connection closes. (A
+// zero SessionExpiry means the default.)
+const EndSessionOnDisconnect time.Duration = -1
 
 // Config configures a [Source]. Zero values mean the documented defaults.
 type Config struct {
-	// Name is the Source name stamped on every point. Default "mqtt".
+	// Name is the Source name stamped on every point. Empty means a name
+	// derived from the broker and the client id, "mqtt://host:port/client-id"
+	// (or the first subscription's filter when there is no client id), so
+	// two unnamed Sources on different brokers or sessions do not look alike
+	// downstream. A [scada.Collector] stamps the name it knows a Source by.
 	Name string
 
 	// Broker is the broker URL: mqtt://host:1883 (also tcp://), mqtts://host:8883
@@ -64,8 +78,30 @@ type Config struct {
 	// SessionExpiry and are delivered when it returns.
 	CleanStart bool
 	// SessionExpiry is how long the broker keeps the session after the
-	// connection drops. Default 24 h, to match scada's store-and-forward
-	// window. MQTT caps it at about 136 years.
+	// connection drops (the MQTT 5 Session Expiry Interval, whole seconds).
+	// [EndSessionOnDisconnect] asks for 0: the broker ends the session with
+	// the connection. Zero means the default, which depends on CleanStart:
+	//
+	//   - CleanStart off: [DefaultSessionExpiry], 24 h, to match scada's
+	//     store-and-forward window. The broker queues what arrives while the
+	//     Source is away and delivers it when the Source returns.
+	//   - CleanStart on: 0, the session ends with the connection. A session
+	//     kept after a clean-start connection is of no use to the Source (its
+	//     next CONNECT discards it), and in a shared subscription group
+	//     ("$share/...") the broker would go on giving the stopped member its
+	//     share of the messages, which the next clean start then throws away.
+	//     With 0 the broker gives the whole stream to the members still
+	//     connected.
+	//
+	// The trade-off for a shared group: a persistent session (CleanStart off,
+	// an expiry) keeps a stopped member's share queued for it, delivered late
+	// when it returns and lost if it does not return before the expiry; a
+	// session that ends with the connection hands the stopped member's share
+	// to the other members at once, and loses only QoS 1/2 messages the
+	// member had received but not yet acknowledged when it stopped (the
+	// Source acknowledges after delivery, so these are few). Choose the
+	// former for a member that will come back, the latter for a group that
+	// scales in and out. MQTT caps the expiry at about 136 years.
 	SessionExpiry time.Duration
 
 	// KeepAlive is the MQTT keep-alive interval. Default 30 s.
@@ -82,6 +118,19 @@ type Config struct {
 	// MaxBatch is the number of points above which the Source stops reading
 	// until the sink has taken the current batch. Default 1024.
 	MaxBatch int
+
+	// MaxPayload is the largest payload, in bytes, handed to a decoder.
+	// A larger message is refused whole with a *[LimitError], counted in
+	// Stats.LimitExceeded and Stats.BadMessages, and acknowledged so it does
+	// not come back. Default 1 MiB ([DefaultMaxPayload]). It bounds the
+	// memory one message can take: a decoder's work is proportional to it.
+	MaxPayload int
+	// MaxPointsPerMessage caps the points one message may give. The first
+	// MaxPointsPerMessage are delivered, the rest dropped, and the message is
+	// reported with a *[LimitError] and counted as above. Decoders see the
+	// cap in Message.MaxPoints and stop there, so an oversized message never
+	// builds its points. Default 10000 ([DefaultMaxPointsPerMessage]).
+	MaxPointsPerMessage int
 
 	// Subscriptions are the topics to read. At least one is required.
 	Subscriptions []Subscription
@@ -208,8 +257,8 @@ func (c Config) Validate() error {
 	if len(c.ClientID) > 65535 {
 		add("ClientID is too long")
 	}
-	if c.SessionExpiry < 0 || c.SessionExpiry > time.Duration(1<<32-1)*time.Second {
-		add("SessionExpiry %v is outside 0..%v", c.SessionExpiry, time.Duration(1<<32-1)*time.Second)
+	if (c.SessionExpiry < 0 && c.SessionExpiry != EndSessionOnDisconnect) || c.SessionExpiry > time.Duration(1<<32-1)*time.Second {
+		add("SessionExpiry %v is outside 0..%v (use EndSessionOnDisconnect for an expiry of 0)", c.SessionExpiry, time.Duration(1<<32-1)*time.Second)
 	}
 	if c.KeepAlive < 0 || c.KeepAlive > 65535*time.Second {
 		add("KeepAlive %v is outside 0..65535s", c.KeepAlive)
@@ -219,6 +268,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBatch < 0 {
 		add("MaxBatch is negative")
+	}
+	if c.MaxPayload < 0 || c.MaxPointsPerMessage < 0 {
+		add("MaxPayload and MaxPointsPerMessage must not be negative")
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		add("CertFile and KeyFile go together")
@@ -240,6 +292,32 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sessionExpiry returns the Session Expiry Interval to send, in seconds.
+func (c Config) sessionExpiry() uint32 {
+	switch {
+	case c.SessionExpiry == EndSessionOnDisconnect:
+		return 0
+	case c.SessionExpiry > 0:
+		return uint32(c.SessionExpiry / time.Second)
+	case c.CleanStart:
+		return 0
+	}
+	return uint32(DefaultSessionExpiry / time.Second)
+}
+
+// defaultName derives a Source name from the broker and the client id.
+func (c Config) defaultName(u *url.URL) string {
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), defaultPort(strings.ToLower(u.Scheme)))
+	}
+	id := c.ClientID
+	if id == "" && len(c.Subscriptions) > 0 {
+		id = c.Subscriptions[0].Topic
+	}
+	return strings.ToLower(u.Scheme) + "://" + host + "/" + id
 }
 
 // tlsConfig builds the TLS configuration for mqtts:// and wss://.

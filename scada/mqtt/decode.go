@@ -42,6 +42,12 @@ type Message struct {
 	Tag  string
 	Unit string
 
+	// MaxPoints, when positive, is the most points the Source will take from
+	// this message (Config.MaxPointsPerMessage). A decoder that can give
+	// more stops appending at MaxPoints and returns a *[LimitError]; the
+	// Source cuts what a decoder appends beyond it anyway.
+	MaxPoints int
+
 	// Publish, when not nil, queues a QoS 0 message to the broker on the
 	// connection this message arrived on (the Sparkplug decoder asks for
 	// rebirths with it). It never blocks: when the queue is full it drops the

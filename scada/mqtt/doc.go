@@ -35,7 +35,7 @@
 //
 // What survives a reconnection is the MQTT session. By default a Source
 // connects with Clean Start off and a session expiry (Config.SessionExpiry,
-// 24 h), so the broker keeps its subscriptions and queues the QoS 1 and 2
+// 24 h; [EndSessionOnDisconnect] asks for none), so the broker keeps its subscriptions and queues the QoS 1 and 2
 // messages published while it was away; they arrive when Run connects again.
 // The client side of the session (packet identifiers, QoS 2 receipts) lives
 // in the Source across Runs too, so a QoS 2 message is delivered once even
@@ -62,7 +62,12 @@
 // be named in braces; the names feed the Tag template. "+" and "#" work as
 // in MQTT, and {#} names what "#" matched. "$share/<group>/<filter>" makes a
 // shared subscription: GL-001 instances with the same group split a
-// firehose between them. A message is decoded by the first Subscription
+// firehose between them. What happens to a stopped member's share depends on
+// its session: with CleanStart its session ends with the connection (the
+// default expiry with CleanStart is 0) and the broker gives the whole stream
+// to the members still connected; with a persistent session the broker
+// queues the member's share until it returns or the session expires. See
+// Config.SessionExpiry for the trade-off. A message is decoded by the first Subscription
 // whose pattern matches its topic.
 //
 // # Decoders
@@ -77,6 +82,23 @@
 // passed to Config.OnBadMessage as a [*DecodeError] naming its topic (it
 // matches [scada.ErrBadInput]); the good points of the same payload and the
 // messages around it are delivered as usual.
+//
+// # Limits on input
+//
+// A broker delivers whatever publishers send, so the Source bounds what one
+// message can cost: Config.MaxPayload (1 MiB) refuses larger payloads before
+// any decoding, and Config.MaxPointsPerMessage (10000) keeps the first
+// points of a message that gives more (decoders see the cap in
+// Message.MaxPoints and stop there). Both are reported as a [*LimitError]
+// (matching [ErrLimit] and [scada.ErrBadInput]) through
+// Config.OnBadMessage and counted in Stats.LimitExceeded and
+// Stats.BadMessages. The Sparkplug decoder adds limits of its own (metrics
+// per payload, aliases per edge node, edge nodes per decoder). A topic that
+// is not valid UTF-8 or holds NUL is refused (Stats.BadTopics), and a point
+// whose tag or unit is not valid UTF-8 or holds NUL is dropped
+// (Stats.BadTags): every store and wire format downstream needs valid
+// UTF-8. Refused messages are acknowledged, so they do not come back, and
+// the stream goes on.
 //
 // # Acknowledgements and flow control
 //
@@ -113,7 +135,8 @@
 //
 // # Observability
 //
-// [Source.Stats] is a snapshot of the counters: connected, session present,
+// [Source.Stats] is a snapshot of the counters: connected (true once the
+// broker acknowledged the subscriptions), session present,
 // connects, messages, points, bad messages, unmatched topics, acks.
 // Config.Logger receives connection events and bad payload reports.
 package mqtt

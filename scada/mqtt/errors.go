@@ -1,8 +1,12 @@
 package mqtt
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 
 	"github.com/greenlang/gl001/scada"
 )
@@ -11,6 +15,36 @@ import (
 // is still active: one Source is one client id, and a broker allows one
 // connection per client id. Not retryable until the other Run returns.
 var ErrRunning = errors.New("mqtt: source is already running")
+
+// ErrLimit is matched by a [*LimitError]: an input larger than a documented
+// limit. The input is refused (or cut at the limit) and counted in
+// Stats.LimitExceeded; the stream goes on. Retrying the same input fails the
+// same way.
+var ErrLimit = errors.New("mqtt: input limit exceeded")
+
+// ErrBadTopic is matched by the error reported for a message whose topic is
+// not valid UTF-8 or holds a NUL character, and for points whose tag or unit
+// does: every store and wire format downstream needs valid UTF-8, so they are
+// refused and counted (Stats.BadTopics, Stats.BadTags). Not retryable.
+var ErrBadTopic = errors.New("mqtt: not valid UTF-8 text, or holds NUL")
+
+// LimitError is an input that exceeded a limit: a payload larger than
+// Config.MaxPayload, more points in one message than
+// Config.MaxPointsPerMessage, or one of the Sparkplug decoder's limits
+// (metrics per payload, aliases per node, edge nodes). It matches [ErrLimit]
+// and [scada.ErrBadInput].
+type LimitError struct {
+	Limit string // what was limited, e.g. "payload bytes"
+	Max   int    // the limit
+	Got   int    // the size met (at least Max+1 when counting stopped there)
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("mqtt: %s limit exceeded: %d, at most %d", e.Limit, e.Got, e.Max)
+}
+
+// Unwrap returns ErrLimit and scada.ErrBadInput.
+func (e *LimitError) Unwrap() []error { return []error{ErrLimit, scada.ErrBadInput} }
 
 // DecodeError reports a payload a [Decoder] could not turn into points. It
 // matches [scada.ErrBadInput]. The message is counted in [Stats.BadMessages]
@@ -47,6 +81,22 @@ func (e *ConnackError) Error() string {
 // Unwrap returns scada.ErrConnection.
 func (e *ConnackError) Unwrap() error { return scada.ErrConnection }
 
+// Is reports whether the refusal matches [scada.ErrPermanent]: codes that
+// retrying cannot change until the configuration or the broker's does
+// (0x84 unsupported protocol version, 0x85 client identifier not valid, 0x86
+// bad user name or password, 0x87 not authorized, 0x8A banned, 0x8C bad
+// authentication method). A Collector retries them only slowly.
+func (e *ConnackError) Is(target error) bool {
+	if target != scada.ErrPermanent {
+		return false
+	}
+	switch e.ReasonCode {
+	case 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C:
+		return true
+	}
+	return false
+}
+
 // SubscribeError is a broker's refusal of a subscription, with the MQTT 5
 // reason code from its SUBACK (0x87 not authorized, 0x8F topic filter
 // invalid, 0x9E shared subscriptions not supported, ...). Retrying will fail
@@ -54,6 +104,21 @@ func (e *ConnackError) Unwrap() error { return scada.ErrConnection }
 type SubscribeError struct {
 	Filter     string
 	ReasonCode byte
+}
+
+// Is reports whether the refusal matches [scada.ErrPermanent]: every refusal
+// except 0x80 (unspecified), 0x83 (implementation specific), 0x91 (packet
+// identifier in use) and 0x97 (quota exceeded) lasts until the broker's
+// configuration or ours changes.
+func (e *SubscribeError) Is(target error) bool {
+	if target != scada.ErrPermanent {
+		return false
+	}
+	switch e.ReasonCode {
+	case 0x80, 0x83, 0x91, 0x97:
+		return false
+	}
+	return e.ReasonCode >= 0x80
 }
 
 func (e *SubscribeError) Error() string {
@@ -106,4 +171,46 @@ func reasonName(code byte) string {
 		return "wildcard subscriptions not supported"
 	}
 	return "unknown"
+}
+
+// permanent marks connection errors that retrying cannot fix with
+// [scada.ErrPermanent]: a certificate either side refuses, a TLS version or
+// handshake the broker does not accept.
+func permanent(err error) error {
+	if err == nil || errors.Is(err, scada.ErrPermanent) || !refusedTLS(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", scada.ErrPermanent, err)
+}
+
+// tlsRefusals are the TLS alerts (as Go prints them) that say a peer refused
+// our certificate, version or handshake.
+var tlsRefusals = []string{
+	"bad certificate", "unsupported certificate", "revoked certificate", "expired certificate",
+	"unknown certificate", "unknown certificate authority", "access denied", "certificate required",
+	"protocol version not supported", "handshake failure", "insufficient security",
+}
+
+func refusedTLS(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		header   tls.RecordHeaderError
+	)
+	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &header) {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		msg := op.Err.Error()
+		for _, r := range tlsRefusals {
+			if strings.HasSuffix(msg, "tls: "+r) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -754,7 +754,7 @@ func TestInteropMosquittoCollectorAcrossKill(t *testing.T) {
 	pub = tcpPublisher(t, b, "edge-collected-2")
 	pub.publish("plant/boiler1/after", "2", 1)
 	got := sink.waitTags(t, "boiler1.after")
-	if p := got["boiler1.after"]; p.Value != 2 || p.Source != "mqtt" || !p.Quality.IsGood() {
+	if p := got["boiler1.after"]; p.Value != 2 || p.Source != name || !p.Quality.IsGood() {
 		t.Errorf("after the restart: %+v", p)
 	}
 	h, _ := col.HealthOf(name)

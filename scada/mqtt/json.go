@@ -153,8 +153,14 @@ func (d *JSONDecoder) Decode(dst []scada.Point, m *Message) ([]scada.Point, erro
 			return dst, fmt.Errorf("%q is not an array", strings.Join(d.points, "."))
 		}
 		dst, err = d.decodeArray(dst, b, sp[0].s, m)
+		if errors.Is(err, ErrLimit) {
+			return dst, err
+		}
 	} else if b[i] == '[' {
 		dst, err = d.decodeArray(dst, b, i, m)
+		if errors.Is(err, ErrLimit) {
+			return dst, err
+		}
 		if err == nil {
 			end, err = skipValue(b, i)
 		}
@@ -179,7 +185,14 @@ func (d *JSONDecoder) Decode(dst []scada.Point, m *Message) ([]scada.Point, erro
 
 // decodeArray decodes the array at b[i]. A bad element is skipped and
 // reported after the others are decoded; a structural error stops it.
+//
+// With m.MaxPoints set it stops at that many points and returns a
+// *LimitError, without decoding the rest.
 func (d *JSONDecoder) decodeArray(dst []scada.Point, b []byte, i int, m *Message) ([]scada.Point, error) {
+	limit := -1
+	if m.MaxPoints > 0 {
+		limit = len(dst) + m.MaxPoints
+	}
 	i = skipWS(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return dst, nil
@@ -199,6 +212,9 @@ func (d *JSONDecoder) decodeArray(dst []scada.Point, b []byte, i int, m *Message
 				return dst, err
 			}
 			if ok {
+				if len(dst) == limit {
+					return dst, &LimitError{Limit: "points per message", Max: m.MaxPoints, Got: m.MaxPoints + 1}
+				}
 				dst = append(dst, p)
 			}
 			if err != nil {

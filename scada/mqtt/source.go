@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
@@ -74,11 +76,14 @@ type counters struct {
 	unmatched      atomic.Uint64
 	acked          atomic.Uint64
 	repliesDropped atomic.Uint64
+	limited        atomic.Uint64
+	badTopics      atomic.Uint64
+	badTags        atomic.Uint64
 }
 
 // Stats is a snapshot of a Source's counters since it was created.
 type Stats struct {
-	Connected      bool   // a Run holds a connection now
+	Connected      bool   // a Run holds a connection and its subscriptions are acknowledged (SUBACK)
 	SessionPresent bool   // the last CONNACK found our session on the broker
 	Connects       uint64 // connections established
 	Messages       uint64 // messages received
@@ -87,6 +92,16 @@ type Stats struct {
 	Unmatched      uint64 // messages on topics no subscription pattern matches
 	Acked          uint64 // QoS 1/2 messages acknowledged after their points were delivered
 	RepliesDropped uint64 // messages to the broker dropped because the send queue was full
+	// LimitExceeded counts messages refused or cut by a limit
+	// (Config.MaxPayload, Config.MaxPointsPerMessage, a decoder's own); they
+	// are counted in BadMessages too.
+	LimitExceeded uint64
+	// BadTopics counts messages refused because their topic was not valid
+	// UTF-8 or held NUL (counted in BadMessages too).
+	BadTopics uint64
+	// BadTags counts points dropped because the tag or unit a decoder gave
+	// them was not valid UTF-8 or held NUL.
+	BadTags uint64
 }
 
 // New returns a Source for cfg. It validates cfg, reads the TLS files, and
@@ -94,12 +109,6 @@ type Stats struct {
 func New(cfg Config) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
-	}
-	if cfg.Name == "" {
-		cfg.Name = "mqtt"
-	}
-	if cfg.SessionExpiry == 0 {
-		cfg.SessionExpiry = DefaultSessionExpiry
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = DefaultKeepAlive
@@ -113,7 +122,16 @@ func New(cfg Config) (*Source, error) {
 	if cfg.MaxBatch == 0 {
 		cfg.MaxBatch = DefaultMaxBatch
 	}
+	if cfg.MaxPayload == 0 {
+		cfg.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.MaxPointsPerMessage == 0 {
+		cfg.MaxPointsPerMessage = DefaultMaxPointsPerMessage
+	}
 	u, _ := url.Parse(cfg.Broker) // checked by Validate
+	if cfg.Name == "" {
+		cfg.Name = cfg.defaultName(u)
+	}
 	s := &Source{
 		cfg:     cfg,
 		name:    cfg.Name,
@@ -159,6 +177,9 @@ func (s *Source) Stats() Stats {
 		Unmatched:      s.st.unmatched.Load(),
 		Acked:          s.st.acked.Load(),
 		RepliesDropped: s.st.repliesDropped.Load(),
+		LimitExceeded:  s.st.limited.Load(),
+		BadTopics:      s.st.badTopics.Load(),
+		BadTags:        s.st.badTags.Load(),
 	}
 }
 
@@ -205,7 +226,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: mqtt: dial %s: %w", scada.ErrConnection, s.broker.Host, err)
+		return fmt.Errorf("%w: mqtt: dial %s: %w", scada.ErrConnection, s.broker.Host, permanent(err))
 	}
 
 	r := &run{
@@ -236,7 +257,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		},
 		PacketTimeout: s.cfg.ConnectTimeout,
 	})
-	expiry := uint32(s.cfg.SessionExpiry / time.Second)
+	expiry := s.cfg.sessionExpiry()
 	recvMax := s.cfg.ReceiveMaximum
 	cp := &paho.Connect{
 		ClientID:   s.cfg.ClientID,
@@ -275,12 +296,10 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 			}
 			return e
 		}
-		return fmt.Errorf("%w: mqtt: connect to %s: %w", scada.ErrConnection, s.broker.Host, err)
+		return fmt.Errorf("%w: mqtt: connect to %s: %w", scada.ErrConnection, s.broker.Host, permanent(err))
 	}
 	s.st.connects.Add(1)
 	s.st.sessionPresent.Store(ca.SessionPresent)
-	s.st.connected.Store(true)
-	defer s.st.connected.Store(false)
 
 	// A resumed session keeps its subscriptions (MQTT 5, 4.1), so later
 	// connections subscribe only when the broker has lost the session. The
@@ -328,6 +347,10 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		return err
 	}
 	cancel()
+	// Connected only now: before the SUBACK the broker may not route our
+	// topics to us yet.
+	s.st.connected.Store(true)
+	defer s.st.connected.Store(false)
 	scada.NotifyConnected(sink)
 	s.log.Info("mqtt: connected", "source", s.name, "broker", s.broker.Host, "session_present", ca.SessionPresent)
 
@@ -488,22 +511,40 @@ func (r *run) onPublish(pr paho.PublishReceived) (bool, error) {
 	p := pr.Packet
 	s.st.messages.Add(1)
 	pts := s.scratch[:0]
-	if rt := s.route(p.Topic); rt.sub != nil {
+	switch {
+	case !validText(p.Topic):
+		s.st.badTopics.Add(1)
+		s.badMessage(p.Topic, ErrBadTopic)
+	case len(p.Payload) > s.cfg.MaxPayload:
+		s.badMessage(p.Topic, &LimitError{Limit: "payload bytes", Max: s.cfg.MaxPayload, Got: len(p.Payload)})
+	default:
+		rt := s.route(p.Topic)
+		if rt.sub == nil {
+			s.st.unmatched.Add(1)
+			break
+		}
 		m := &s.msg
 		m.Topic, m.Payload, m.QoS, m.Retained = p.Topic, p.Payload, p.QoS, p.Retain
 		m.Received = time.Now()
 		m.Tag, m.Unit = rt.tag, rt.sub.Unit
+		m.MaxPoints = s.cfg.MaxPointsPerMessage
 		var err error
 		pts, err = safeDecode(rt.sub.Decoder, pts, m)
+		m.Payload = nil
+		if len(pts) > s.cfg.MaxPointsPerMessage {
+			if !errors.Is(err, ErrLimit) {
+				err = errors.Join(err, &LimitError{Limit: "points per message", Max: s.cfg.MaxPointsPerMessage, Got: len(pts)})
+			}
+			clear(pts[s.cfg.MaxPointsPerMessage:])
+			pts = pts[:s.cfg.MaxPointsPerMessage]
+		}
+		pts = s.checkTags(pts)
 		for i := range pts {
 			pts[i].Source = s.name
 		}
-		m.Payload = nil
 		if err != nil {
 			s.badMessage(p.Topic, err)
 		}
-	} else {
-		s.st.unmatched.Add(1)
 	}
 	s.scratch = pts
 
@@ -540,7 +581,33 @@ func safeDecode(d Decoder, dst []scada.Point, m *Message) (pts []scada.Point, er
 	return d.Decode(dst, m)
 }
 
+// checkTags drops, in place, the points whose tag or unit is not valid
+// UTF-8 or holds NUL, and counts them.
+func (s *Source) checkTags(pts []scada.Point) []scada.Point {
+	out := pts[:0]
+	for _, p := range pts {
+		if !validText(p.Tag) || !validText(p.Unit) {
+			if n := s.st.badTags.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... only
+				s.log.Warn("mqtt: point with a tag or unit that is not valid UTF-8 or holds NUL dropped",
+					"source", s.name, "tag", strconv.Quote(p.Tag), "dropped", n)
+			}
+			continue
+		}
+		out = append(out, p)
+	}
+	clear(pts[len(out):])
+	return out
+}
+
+// validText reports whether s is valid UTF-8 without NUL.
+func validText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
 func (s *Source) badMessage(topic string, err error) {
+	if errors.Is(err, ErrLimit) {
+		s.st.limited.Add(1)
+	}
 	s.st.bad.Add(1)
 	de := &DecodeError{Topic: topic, Err: err}
 	s.log.Warn("mqtt: bad payload", "source", s.name, "topic", topic, "error", err)

@@ -354,6 +354,12 @@ func TestWrongPasswordIsAConnackError(t *testing.T) {
 	if !errors.As(err, &ce) || ce.ReasonCode != 0x86 || !errors.Is(err, scada.ErrConnection) {
 		t.Fatalf("Run = %v, want ConnackError 0x86", err)
 	}
+	if !errors.Is(err, scada.ErrPermanent) {
+		t.Errorf("a wrong password does not match scada.ErrPermanent: %v", err)
+	}
+	if errors.Is(&mqtt.ConnackError{ReasonCode: 0x88}, scada.ErrPermanent) {
+		t.Error("server unavailable (0x88) matches scada.ErrPermanent")
+	}
 	if strings.Contains(err.Error(), "wrong-pw") {
 		t.Error("the error reveals the password")
 	}

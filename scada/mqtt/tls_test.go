@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/mqtt"
 	"github.com/greenlang/gl001/scada/scadatest"
 )
@@ -129,7 +131,11 @@ func TestTLSDefaultsRefuseWeakerSetups(t *testing.T) {
 	b13 := newBroker(t, scadatest.MQTTBrokerConfig{TLS: &tls.Config{Certificates: []tls.Certificate{p.server}}})
 	untrusting := newSource(t, mqtt.Config{Broker: b13.URL(), ClientID: "gl001-noca", Subscriptions: []mqtt.Subscription{{Topic: "x"}}})
 	var uerr x509.UnknownAuthorityError
-	if err := untrusting.Run(t.Context(), newCollector()); !errorsAs(err, &uerr) {
+	err := untrusting.Run(t.Context(), newCollector())
+	if !errorsAs(err, &uerr) {
 		t.Fatalf("Run without the CA = %v, want an unknown authority error", err)
+	}
+	if !errors.Is(err, scada.ErrPermanent) || !errors.Is(err, scada.ErrConnection) {
+		t.Errorf("Run without the CA = %v, want it to match scada.ErrPermanent and ErrConnection", err)
 	}
 }

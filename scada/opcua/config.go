@@ -1,11 +1,14 @@
 package opcua
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +139,9 @@ const (
 // documented defaults; Endpoint, SecurityPolicy, SecurityMode and Tags are
 // required.
 type Config struct {
-	// Name names the source in Points and logs. Default: Endpoint.
+	// Name names the source in Points and logs when Run is called directly.
+	// Default: Endpoint. Under a scada.Collector the points carry the name
+	// the Source was added under instead.
 	Name string
 	// Endpoint is the server's URL, e.g. "opc.tcp://plc1:4840".
 	Endpoint string
@@ -155,8 +160,20 @@ type Config struct {
 	// must verify against it, or the connection is refused.
 	CAFile string
 
+	// ApplicationURI identifies this client application to the server (the
+	// ApplicationUri of CreateSession). With security, servers compare it
+	// with the URIs in the client certificate's subject alternative names
+	// and refuse a certificate without a URI, or without this one, with
+	// BadCertificateURIInvalid. Empty takes the certificate's first URI; set
+	// it when the certificate carries several. Validate and New check the
+	// certificate for it, and every connect checks again (a renewed
+	// certificate), so the refusal is caught before the server sees it.
+	// Issue client certificates with a SAN "URI:urn:<company>:<app>".
+	ApplicationURI string
+
 	// Auth selects the user authentication; Username and Password go with
-	// AuthUsername.
+	// AuthUsername, and only with it: credentials set with another Auth are
+	// an error at Validate, never a silent anonymous session.
 	Auth     Auth
 	Username string
 	Password Secret
@@ -234,7 +251,9 @@ func (c Config) FromEnv() Config {
 }
 
 // Validate reports every problem of the configuration at once (errors.Join).
-// It does not touch the network or the files.
+// It does not touch the network. When security is used and CertFile names a
+// certificate it can read, it checks the certificate's URIs against
+// ApplicationURI; files it cannot read are left for [New] to report.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -273,8 +292,25 @@ func (c Config) Validate() error {
 	if secure && c.CAFile == "" {
 		bad("CAFile is required with security: the server certificate must be verified (or set %s)", EnvCAPath)
 	}
+	if c.ApplicationURI != "" {
+		if u, err := url.Parse(c.ApplicationURI); err != nil || u.Scheme == "" {
+			bad("ApplicationURI %q is not an absolute URI (e.g. urn:company:gl001)", c.ApplicationURI)
+		}
+	}
+	if secure && c.CertFile != "" {
+		if b, err := os.ReadFile(c.CertFile); err == nil {
+			if der, err := parseCert(b); err == nil {
+				if _, err := applicationURI(der, c.ApplicationURI); err != nil {
+					errs = append(errs, fmt.Errorf("opcua: config: CertFile %s: %w", c.CertFile, err))
+				}
+			}
+		}
+	}
 	switch c.Auth {
 	case AuthAnonymous, AuthCertificate:
+		if c.Username != "" || c.Password != "" {
+			bad("Username or Password is set but Auth is %v: set Auth to AuthUsername to log in with them (they are never dropped for a session without them)", c.Auth)
+		}
 	case AuthUsername:
 		if c.Username == "" {
 			bad("Username is required with AuthUsername")
@@ -397,4 +433,33 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// ErrCertificateURI reports a client certificate that OPC UA servers refuse
+// with BadCertificateURIInvalid: it has no URI in its subject alternative
+// names, or not Config.ApplicationURI. It matches scada.ErrPermanent: only a
+// new certificate or another ApplicationURI fixes it.
+var ErrCertificateURI error = refusal("opcua: client certificate without a matching application URI")
+
+// applicationURI returns the application URI to announce for the client
+// certificate der: want when the certificate carries it, its first URI when
+// want is empty, and an ErrCertificateURI error otherwise.
+func applicationURI(der []byte, want string) (string, error) {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", err
+	}
+	uris := make([]string, len(cert.URIs))
+	for i, u := range cert.URIs {
+		uris[i] = u.String()
+	}
+	switch {
+	case len(uris) == 0:
+		return "", fmt.Errorf("%w: the certificate has no URI in its subject alternative names; servers refuse it (BadCertificateURIInvalid)", ErrCertificateURI)
+	case want == "":
+		return uris[0], nil
+	case slices.Contains(uris, want):
+		return want, nil
+	}
+	return "", fmt.Errorf("%w: ApplicationURI %q is not among the certificate's URIs %q; servers refuse it (BadCertificateURIInvalid)", ErrCertificateURI, want, uris)
 }

@@ -30,6 +30,66 @@
 // the paths and the password from the environment, but only when called.
 // The password is a [Secret]: it never appears in logs, errors or %v output.
 //
+// The recommended configuration, and the one to start from, is
+// PolicyBasic256Sha256 (or a newer policy) with ModeSignAndEncrypt and
+// CAFile holding the server's own certificate: pinned, not a CA that signs
+// many. Sign alone authenticates the server but lets anyone on the path read
+// the values; None lets anyone on the path also forge the server's messages,
+// which matters doubly because of the decoder exposure below.
+//
+// The client certificate must carry the application URI in its subject
+// alternative names (SAN "URI:urn:..."): servers refuse a certificate
+// without one, or whose URI differs from the ApplicationURI of the session,
+// with BadCertificateURIInvalid. Config.ApplicationURI names it (default: the
+// certificate's first URI); Validate, New and every connect check the
+// certificate for it, so the mistake is reported here, before any server
+// sees it.
+//
+// A user name and password go with AuthUsername only: set with another Auth
+// they are an error, never a silent anonymous session.
+//
+// # A hostile server
+//
+// gopcua v0.8.0, the version this package builds on, allocates whatever an
+// array length in a message claims before it reads the elements: four
+// changed bytes in a PublishResponse claim 2^31-1 entries and make the client
+// allocate 16 GiB (8 GiB for an array of 4-byte values). With overcommit the
+// allocation may pass and cost only address space; where address space or
+// memory is limited (a container limit, ulimit -v, no overcommit) the Go
+// runtime stops the whole process with a fatal out-of-memory error that no
+// recover catches, taking every other source of the process with it.
+//
+// A message can carry such a length only if it comes from the server, or
+// from someone who can write into the connection. So the exposed
+// configurations are: PolicyNone (or ModeNone) on a network that is not
+// fully trusted, where anyone on the path can inject it; and any
+// configuration talking to a server that is compromised or not trustworthy,
+// since a server can always send it. SignAndEncrypt (or Sign) with a pinned
+// server certificate leaves only the second: the messages are checked before
+// they are decoded. Where a malicious or compromised server is a concern, run
+// the OPC UA sources in a process of their own (one per plant area, say) with
+// a memory limit, so a crash costs those sources only and the supervisor of
+// that process restarts it. The tests TestHostileArrayLengthAllocates and
+// TestHostileArrayLengthKillsTheProcess show the behaviour and fail once a
+// gopcua version bounds its arrays.
+//
+// # Permanent refusals
+//
+// Errors of Run that retrying with the same configuration cannot fix match
+// scada.ErrPermanent, besides scada.ErrConnection: while connecting,
+// credentials refused (BadUserAccessDenied, BadIdentityTokenRejected,
+// BadIdentityTokenInvalid, BadUserSignatureInvalid), a client certificate the
+// server does not accept (BadCertificate..., BadSecurityChecksFailed,
+// BadNoValidCertificates), a security policy or mode refused
+// (BadSecurityPolicyRejected, BadSecurityModeRejected), a configuration the
+// server rejects (BadTcpEndpointUrlInvalid, BadServerUriInvalid, an expired
+// license), and this package's own [ErrNoEndpoint], [ErrUntrustedServer] and
+// [ErrCertificateURI]. A scada.Collector shows such a source as refused, with
+// the cause, and tries it again only every CollectorConfig.PermanentDelay
+// (1 minute by default) instead of at the backoff's rate. The same codes
+// during an established session (a channel renewal that fails, say) are
+// connection losses, retried as usual.
+//
 // # Values
 //
 // Every numeric variant type and Boolean become float64 (Booleans 0 or 1).
@@ -71,9 +131,20 @@
 //
 // A Source also implements [scada.Browser] ([Source.Browse] lists the
 // variables below a node) and [scada.Writer] ([Source.Write] writes a setpoint
-// to a tag marked Writable, converted to the node's data type). Both use the
-// running session, or a short connection of their own when Run is not
-// connected.
+// to a tag marked Writable, converted to the node's data type).
+//
+// Both use the session of the running Run when it is connected, and
+// otherwise open a short connection of their own (same endpoint, security
+// and user, bounded by DialTimeout and RequestTimeout) and close it after the
+// call. So a Write works without Run, for a commissioning tool or while Run
+// is reconnecting, and its outcome is always the server's answer, never a
+// value queued for later: an OPC UA session is cheap to open and the server
+// checks the user's write permission per session, so writing on its own
+// session keeps the result clear. A Write during an outage fails with the
+// connection error, after at most DialTimeout. The cost: each Write without a
+// running session takes a session slot on the server for a moment (servers
+// with tight session limits answer BadTooManySessions) and the latency of
+// opening a session.
 //
 // # Observability
 //

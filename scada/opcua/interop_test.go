@@ -272,8 +272,11 @@ func TestInteropNodeOPCUA(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		err = src.Run(ctx, newRecorder())
-		if !errors.Is(err, scada.ErrConnection) || ctx.Err() != nil {
-			t.Fatalf("Run with a wrong password = %v, want a connection error", err)
+		if !errors.Is(err, scada.ErrConnection) || !errors.Is(err, scada.ErrPermanent) || ctx.Err() != nil {
+			t.Fatalf("Run with a wrong password = %v, want a permanent connection error", err)
+		}
+		if n := strings.Count(err.Error(), "(0x801F0000)"); n != 1 {
+			t.Errorf("the status code appears %d times in %q, want once", n, err)
 		}
 		var se *opcua.StatusError
 		if !errors.As(err, &se) || se.Code.Code() != scada.BadUserAccessDenied {
@@ -297,8 +300,8 @@ func TestInteropNodeOPCUA(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := src.Run(ctx, newRecorder()); !errors.Is(err, opcua.ErrUntrustedServer) {
-			t.Fatalf("Run against an untrusted server = %v, want ErrUntrustedServer", err)
+		if err := src.Run(ctx, newRecorder()); !errors.Is(err, opcua.ErrUntrustedServer) || !errors.Is(err, scada.ErrPermanent) {
+			t.Fatalf("Run against an untrusted server = %v, want ErrUntrustedServer, permanent", err)
 		}
 	})
 }

@@ -137,7 +137,10 @@ func (s *Source) Close() error {
 // Run connects, delivers points to sink until ctx ends or the connection
 // fails, and returns the reason: ctx.Err() when ctx ended, an error matching
 // scada.ErrConnection (a *ConnError) when the server, the channel, the session
-// or the subscriptions failed, scada.ErrClosed after Close.
+// or the subscriptions failed, scada.ErrClosed after Close. A refusal that
+// retrying cannot fix (credentials, certificates, no matching endpoint or
+// policy, a configuration the server rejects) also matches
+// scada.ErrPermanent, so a Collector shows it as such and retries slowly.
 //
 // When an established connection fails, every tag gets one point with
 // quality BadNoCommunication before Run returns, so the gap is visible.
@@ -302,7 +305,7 @@ func (s *Source) connect(ctx context.Context) (*gopcua.Client, error) {
 
 	eps, err := gopcua.GetEndpoints(dctx, cfg.Endpoint, gopcua.DialTimeout(cfg.DialTimeout), gopcua.RequestTimeout(cfg.RequestTimeout))
 	if err != nil {
-		return nil, fail("get endpoints", err)
+		return nil, fail("get endpoints", statusErr(opGetEndpoints, err))
 	}
 	tokenType := ua.UserTokenTypeAnonymous
 	switch cfg.Auth {
@@ -336,6 +339,18 @@ func (s *Source) connect(ctx context.Context) (*gopcua.Client, error) {
 	if cr.cert != nil {
 		opts = append(opts, gopcua.Certificate(cr.cert))
 	}
+	switch {
+	case cr.cert != nil && cfg.SecurityPolicy != PolicyNone:
+		// Checked again at every connect: the certificate is read anew, and a
+		// renewed one may have lost its URI.
+		uri, err := applicationURI(cr.cert, cfg.ApplicationURI)
+		if err != nil {
+			return nil, fail("client certificate", err)
+		}
+		opts = append(opts, gopcua.ApplicationURI(uri))
+	case cfg.ApplicationURI != "":
+		opts = append(opts, gopcua.ApplicationURI(cfg.ApplicationURI))
+	}
 	if cr.key != nil {
 		opts = append(opts, gopcua.PrivateKey(cr.key))
 	}
@@ -356,7 +371,7 @@ func (s *Source) connect(ctx context.Context) (*gopcua.Client, error) {
 		c.Close(context.WithoutCancel(dctx))
 		// A status (BadUserAccessDenied, BadIdentityTokenRejected ...) becomes
 		// a *StatusError, so callers can tell a refused login from a network fault.
-		return nil, fail("session", sanitize(statusErr("Connect", err), cfg.Password))
+		return nil, fail("session", sanitize(statusErr(opConnect, err), cfg.Password))
 	}
 	return c, nil
 }
@@ -368,10 +383,21 @@ func sanitize(err error, secret Secret) error {
 		return err
 	}
 	if strings.Contains(err.Error(), string(secret)) {
-		return errors.New("authentication failed (details withheld: they contained a secret)")
+		return &withheldError{permanent: errors.Is(err, scada.ErrPermanent)}
 	}
 	return err
 }
+
+// withheldError stands for an error whose text contained the password; it
+// keeps only whether that error was a permanent refusal.
+type withheldError struct{ permanent bool }
+
+func (e *withheldError) Error() string {
+	return "authentication failed (details withheld: they contained a secret)"
+}
+
+// Is matches scada.ErrPermanent when the withheld error did.
+func (e *withheldError) Is(target error) bool { return e.permanent && target == scada.ErrPermanent }
 
 func selectEndpoint(eps []*ua.EndpointDescription, policyURI string, mode ua.MessageSecurityMode, tok ua.UserTokenType) *ua.EndpointDescription {
 	var best *ua.EndpointDescription
@@ -412,7 +438,7 @@ func verifyServer(der []byte, pool *x509.CertPool) error {
 	return nil
 }
 
-// logTagError counts a per-tag problem, logs it and hands it to the hook.
+// tagError counts a per-tag problem, logs it and hands it to the hook.
 func (s *Source) tagError(err *TagError) {
 	s.stats.tagErrors.Add(1)
 	s.cfg.Logger.Warn("opcua: tag error", "source", s.cfg.Name, "tag", err.Tag, "node", err.NodeID, "err", err.Err)

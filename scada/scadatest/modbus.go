@@ -404,3 +404,253 @@ func (h *modbusHandler) HandleInputRegisters(req *modbus.InputRegistersRequest) 
 	})
 	return res, err
 }
+
+// GatewayFault is how a [ModbusGateway] misbehaves for one unit id.
+type GatewayFault uint8
+
+// The gateway faults.
+const (
+	// GatewayForward forwards the unit's requests to the server: no fault.
+	GatewayForward GatewayFault = iota
+	// GatewaySilent drops the unit's requests: no answer, no exception,
+	// while the other units' requests are answered as usual, as a gateway
+	// does that handles several transactions and whose target unit is dead.
+	GatewaySilent
+	// GatewayBadLength answers the unit's requests with an MBAP header whose
+	// length field is 65535, which no Modbus/TCP frame can have.
+	GatewayBadLength
+	// GatewayPartial answers with the first bytes of a frame (the header and
+	// one byte) and then nothing more on the connection: a slow loris.
+	GatewayPartial
+	// GatewayDrip sends the unit's answers one byte every
+	// ModbusGatewayConfig.DripInterval; nothing else is sent meanwhile.
+	GatewayDrip
+)
+
+// ModbusGatewayConfig configures a [ModbusGateway].
+type ModbusGatewayConfig struct {
+	// Server is the address of the Modbus/TCP server behind the gateway
+	// (a [ModbusServer.Addr]). Required.
+	Server string
+	// DripInterval is the pause between the bytes of a GatewayDrip answer.
+	// Zero means 300 ms.
+	DripInterval time.Duration
+}
+
+// ModbusGateway is a Modbus/TCP gateway on 127.0.0.1 in front of a
+// [ModbusServer]: it reads the client's requests one after the other,
+// forwards them over a connection of its own to the server and relays the
+// answers, except for the units given a [GatewayFault]. The client may send
+// several requests without waiting (Modbus/TCP transaction ids), and a
+// silent unit's request does not hold up the others. Its methods are safe for
+// concurrent use.
+type ModbusGateway struct {
+	cfg ModbusGatewayConfig
+	l   net.Listener
+
+	mu      sync.Mutex
+	faults  map[uint8]GatewayFault
+	conns   map[net.Conn]struct{}
+	closed  bool
+	done    chan struct{} // closed by Close
+	wg      sync.WaitGroup
+	accepts atomic.Uint64
+	perUnit [256]atomic.Uint64
+	order   []uint8 // unit ids of the first request of each connection
+}
+
+// NewModbusGateway starts a gateway on a free port of 127.0.0.1.
+func NewModbusGateway(cfg ModbusGatewayConfig) (*ModbusGateway, error) {
+	if cfg.Server == "" {
+		return nil, errors.New("scadatest: ModbusGateway needs a Server address")
+	}
+	if cfg.DripInterval <= 0 {
+		cfg.DripInterval = 300 * time.Millisecond
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("scadatest: modbus gateway: %w", err)
+	}
+	g := &ModbusGateway{cfg: cfg, l: l, faults: make(map[uint8]GatewayFault), conns: make(map[net.Conn]struct{}), done: make(chan struct{})}
+	g.wg.Add(1)
+	go g.accept()
+	return g, nil
+}
+
+// Addr returns the gateway's "host:port".
+func (g *ModbusGateway) Addr() string { return g.l.Addr().String() }
+
+// SetFault gives unit the fault f (GatewayForward removes it). Connections
+// already open see it from their next request on.
+func (g *ModbusGateway) SetFault(unit uint8, f GatewayFault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if f == GatewayForward {
+		delete(g.faults, unit)
+		return
+	}
+	g.faults[unit] = f
+}
+
+// UnitRequests returns how many requests for unit the gateway received.
+func (g *ModbusGateway) UnitRequests(unit uint8) uint64 { return g.perUnit[unit].Load() }
+
+// Connections returns how many client connections the gateway accepted.
+func (g *ModbusGateway) Connections() uint64 { return g.accepts.Load() }
+
+// FirstUnits returns, for each client connection in the order they were
+// accepted, the unit id of its first request.
+func (g *ModbusGateway) FirstUnits() []uint8 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]uint8(nil), g.order...)
+}
+
+// Close stops the gateway, closes every connection and waits for its
+// goroutines. Later calls return [scada.ErrClosed].
+func (g *ModbusGateway) Close() error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return scada.ErrClosed
+	}
+	g.closed = true
+	close(g.done)
+	for c := range g.conns {
+		_ = c.Close()
+	}
+	g.mu.Unlock()
+	err := g.l.Close()
+	g.wg.Wait()
+	return err
+}
+
+func (g *ModbusGateway) track(c net.Conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		_ = c.Close()
+		return false
+	}
+	g.conns[c] = struct{}{}
+	return true
+}
+
+func (g *ModbusGateway) untrack(c net.Conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	_ = c.Close()
+}
+
+func (g *ModbusGateway) accept() {
+	defer g.wg.Done()
+	for {
+		c, err := g.l.Accept()
+		if err != nil {
+			return
+		}
+		if !g.track(c) {
+			continue
+		}
+		g.accepts.Add(1)
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			defer g.untrack(c)
+			g.serve(c)
+		}()
+	}
+}
+
+// serve handles one client connection.
+func (g *ModbusGateway) serve(c net.Conn) {
+	up, err := net.DialTimeout("tcp", g.cfg.Server, 5*time.Second)
+	if err != nil {
+		return
+	}
+	if !g.track(up) {
+		return
+	}
+	defer g.untrack(up)
+	first := true
+	hdr := make([]byte, 7)
+	buf := make([]byte, 260)
+	for {
+		if _, err := io.ReadFull(c, hdr); err != nil {
+			return
+		}
+		n := int(hdr[4])<<8 | int(hdr[5])
+		if n < 2 || n > 254 {
+			return
+		}
+		req := append(buf[:0], hdr...)
+		req = req[:7+n-1]
+		if _, err := io.ReadFull(c, req[7:]); err != nil {
+			return
+		}
+		unit := hdr[6]
+		g.perUnit[unit].Add(1)
+		g.mu.Lock()
+		f := g.faults[unit]
+		if first {
+			g.order = append(g.order, unit)
+			first = false
+		}
+		g.mu.Unlock()
+		switch f {
+		case GatewaySilent:
+			continue
+		case GatewayBadLength:
+			if _, err := c.Write([]byte{hdr[0], hdr[1], 0, 0, 0xFF, 0xFF, unit}); err != nil {
+				return
+			}
+			continue
+		}
+		if _, err := up.Write(req); err != nil {
+			return
+		}
+		ans, err := readFrame(up)
+		if err != nil {
+			return
+		}
+		switch f {
+		case GatewayPartial:
+			_, _ = c.Write(ans[:8])
+			_, _ = io.Copy(io.Discard, c) // say nothing more until the client leaves
+			return
+		case GatewayDrip:
+			for i := range ans {
+				if _, err := c.Write(ans[i : i+1]); err != nil {
+					return
+				}
+				t := time.NewTimer(g.cfg.DripInterval)
+				select {
+				case <-t.C:
+				case <-g.done:
+					t.Stop()
+					return
+				}
+			}
+			continue
+		}
+		if _, err := c.Write(ans); err != nil {
+			return
+		}
+	}
+}
+
+// readFrame reads one MBAP frame.
+func readFrame(r io.Reader) ([]byte, error) {
+	hdr := make([]byte, 7, 260)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, err
+	}
+	n := int(hdr[4])<<8 | int(hdr[5])
+	if n < 2 || n > 254 {
+		return nil, fmt.Errorf("scadatest: MBAP length %d", n)
+	}
+	f := hdr[:7+n-1]
+	_, err := io.ReadFull(r, f[7:])
+	return f, err
+}

@@ -71,6 +71,14 @@ type MQTTBroker struct {
 	subMu   sync.Mutex
 	subs    int           // SUBSCRIBE packets accepted since the broker was created
 	subWake chan struct{} // closed and replaced on every accepted SUBSCRIBE
+	hold    *subHold      // set by HoldSubscribes: SUBSCRIBEs wait for its release
+}
+
+// subHold holds client SUBSCRIBEs until released.
+type subHold struct {
+	held     chan struct{} // closed when the first SUBSCRIBE is held
+	heldOnce sync.Once
+	release  chan struct{}
 }
 
 // MQTTBrokerStats is a snapshot of the broker's counters since it last started.
@@ -262,6 +270,49 @@ func (b *MQTTBroker) WaitSubscribed(ctx context.Context, n int) error {
 	}
 }
 
+// HoldSubscribes makes the broker hold every client SUBSCRIBE it receives,
+// without answering, until release is called (release is idempotent). held
+// is closed when the first SUBSCRIBE is being held. It shows what a client
+// does between CONNACK and SUBACK.
+func (b *MQTTBroker) HoldSubscribes() (held <-chan struct{}, release func()) {
+	h := &subHold{held: make(chan struct{}), release: make(chan struct{})}
+	b.subMu.Lock()
+	b.hold = h
+	b.subMu.Unlock()
+	var once sync.Once
+	return h.held, func() {
+		once.Do(func() {
+			b.subMu.Lock()
+			if b.hold == h {
+				b.hold = nil
+			}
+			b.subMu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
+// ClientSessionExpiry returns the Session Expiry Interval, in seconds, that
+// the connected client id sent in its CONNECT; ok is false when no such
+// client is connected. A CONNECT without the property means 0.
+func (b *MQTTBroker) ClientSessionExpiry(id string) (seconds uint32, ok bool) {
+	b.mu.Lock()
+	srv := b.srv
+	b.mu.Unlock()
+	if srv == nil {
+		return 0, false
+	}
+	cl, found := srv.Clients.Get(id)
+	if !found || cl.Closed() {
+		return 0, false
+	}
+	p := cl.Properties.Props
+	if !p.SessionExpiryIntervalFlag {
+		return 0, true
+	}
+	return p.SessionExpiryInterval, true
+}
+
 func (b *MQTTBroker) subscribed() {
 	b.subMu.Lock()
 	b.subs++
@@ -358,6 +409,22 @@ func (h *brokerHook) Provides(t byte) bool {
 // mochi reads the retained index there without its lock.
 func (h *brokerHook) OnSubscribe(cl *mochi.Client, pk packets.Packet) packets.Packet {
 	if !cl.Net.Inline {
+		h.b.subMu.Lock()
+		hold := h.b.hold
+		h.b.subMu.Unlock()
+		if hold != nil {
+			hold.heldOnce.Do(func() { close(hold.held) })
+			// mochi has no signal for a closed client here: look every 10 ms.
+			tick := time.NewTicker(10 * time.Millisecond)
+			for waiting := true; waiting && !cl.Closed(); {
+				select {
+				case <-hold.release:
+					waiting = false
+				case <-tick.C:
+				}
+			}
+			tick.Stop()
+		}
 		h.b.retainMu.RLock()
 	}
 	return pk

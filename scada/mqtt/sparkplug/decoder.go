@@ -22,8 +22,12 @@ const Namespace = "spBv1.0"
 // ask an edge node to publish its births again.
 const RebirthMetric = "Node Control/Rebirth"
 
-// maxNodes bounds the edge nodes a Decoder keeps state for.
-const maxNodes = 1 << 16
+// Defaults of the Decoder's limits ([Config]).
+const (
+	DefaultMaxMetrics = 10000 // metrics in one payload
+	DefaultMaxAliases = 10000 // metrics (and their aliases) the births of one edge node define
+	DefaultMaxNodes   = 1024  // edge nodes one Decoder keeps state for
+)
 
 // DefaultRebirthInterval is the default of Config.RebirthInterval.
 const DefaultRebirthInterval = 10 * time.Second
@@ -45,6 +49,27 @@ type Config struct {
 	// Logger receives births, deaths, sequence gaps and rebirth requests.
 	// Nil discards.
 	Logger *slog.Logger
+
+	// The limits below bound the memory a broker's messages can make a
+	// Decoder hold. Past a limit, Decode returns a *mqtt.LimitError (it
+	// matches mqtt.ErrLimit and scada.ErrBadInput), counts it in
+	// Stats.LimitExceeded, and the Source counts the message as bad; the
+	// other messages go on. With the defaults a Decoder holds at most about
+	// 1024 nodes x 10000 metrics; a Source's Config.MaxPayload (1 MiB)
+	// bounds one message.
+
+	// MaxMetrics caps the metrics of one payload: a payload with more is
+	// refused whole, before its metrics are built. Default 10000.
+	MaxMetrics int
+	// MaxAliases caps the metrics (with their aliases) the NBIRTH and
+	// DBIRTHs of one edge node define. The metrics of a birth past the cap
+	// are not registered (no points, data naming them is refused as
+	// unknown). Default 10000.
+	MaxAliases int
+	// MaxNodes caps the edge nodes the Decoder keeps state for. Messages of
+	// a further node are refused until a known node's state is freed by its
+	// NDEATH. Default 1024.
+	MaxNodes int
 }
 
 // Decoder is an [mqtt.Decoder] for Sparkplug B. Subscribe it to
@@ -73,11 +98,13 @@ type Decoder struct {
 	interval time.Duration
 	log      *slog.Logger
 
+	maxMetrics, maxAliases, maxNodes int
+
 	mu      sync.Mutex
 	nodes   map[nodeKey]*node
 	payload Payload // reused under mu
 
-	births, deaths, staleDeaths, gaps, unknown, rebirths atomic.Uint64
+	births, deaths, staleDeaths, gaps, unknown, rebirths, limited atomic.Uint64
 }
 
 // Stats is a snapshot of a Decoder's counters.
@@ -88,6 +115,7 @@ type Stats struct {
 	SequenceGaps    uint64
 	UnknownAliases  uint64 // metrics that could not be resolved
 	RebirthRequests uint64 // NCMD rebirth requests published
+	LimitExceeded   uint64 // messages refused or cut by MaxMetrics, MaxAliases or MaxNodes
 }
 
 type nodeKey struct{ group, node string }
@@ -115,7 +143,12 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if cfg.RebirthInterval < 0 {
 		return nil, errors.New("sparkplug: Config.RebirthInterval is negative")
 	}
-	d := &Decoder{tag: cfg.Tag, interval: cfg.RebirthInterval, log: cfg.Logger, nodes: map[nodeKey]*node{}}
+	if cfg.MaxMetrics < 0 || cfg.MaxAliases < 0 || cfg.MaxNodes < 0 {
+		return nil, errors.New("sparkplug: Config.MaxMetrics, MaxAliases and MaxNodes must not be negative")
+	}
+	d := &Decoder{tag: cfg.Tag, interval: cfg.RebirthInterval, log: cfg.Logger, nodes: map[nodeKey]*node{},
+		maxMetrics: orDefault(cfg.MaxMetrics, DefaultMaxMetrics), maxAliases: orDefault(cfg.MaxAliases, DefaultMaxAliases),
+		maxNodes: orDefault(cfg.MaxNodes, DefaultMaxNodes)}
 	if d.tag == nil {
 		d.tag = defaultTag
 	}
@@ -126,6 +159,19 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		d.log = slog.New(slog.DiscardHandler)
 	}
 	return d, nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// limit counts and returns a limit error.
+func (d *Decoder) limit(what string, max, got int) error {
+	d.limited.Add(1)
+	return &mqtt.LimitError{Limit: what, Max: max, Got: got}
 }
 
 func defaultTag(group, node, device, metric string) string {
@@ -140,6 +186,7 @@ func (d *Decoder) Stats() Stats {
 	return Stats{
 		Births: d.births.Load(), Deaths: d.deaths.Load(), StaleDeaths: d.staleDeaths.Load(),
 		SequenceGaps: d.gaps.Load(), UnknownAliases: d.unknown.Load(), RebirthRequests: d.rebirths.Load(),
+		LimitExceeded: d.limited.Load(),
 	}
 }
 
@@ -192,18 +239,21 @@ func (d *Decoder) Decode(dst []scada.Point, m *mqtt.Message) ([]scada.Point, err
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	p := &d.payload
-	if err := Unmarshal(m.Payload, p); err != nil {
+	if err := unmarshal(m.Payload, p, d.maxMetrics); err != nil {
+		if errors.Is(err, mqtt.ErrLimit) {
+			d.limited.Add(1)
+		}
 		return dst, err
 	}
 	key := nodeKey{t.Group, t.Node}
 	n := d.nodes[key]
 	if n == nil {
-		n = &node{}
-		// Topics come from the broker: keep the table bounded. Past the cap a
-		// new node's state lives for this message only.
-		if len(d.nodes) < maxNodes {
-			d.nodes[key] = n
+		// Topics come from the broker: keep the table bounded.
+		if len(d.nodes) >= d.maxNodes {
+			return dst, d.limit("edge nodes", d.maxNodes, len(d.nodes)+1)
 		}
+		n = &node{}
+		d.nodes[key] = n
 	}
 	now := m.Received
 	ptime := now
@@ -224,7 +274,7 @@ func (d *Decoder) Decode(dst []scada.Point, m *mqtt.Message) ([]scada.Point, err
 			}
 		}
 		d.log.Debug("sparkplug: node birth", "group", t.Group, "node", t.Node, "metrics", len(p.Metrics))
-		return d.birth(dst, t, n, p, ptime), nil
+		return d.birth(dst, t, n, p, ptime)
 
 	case "DBIRTH":
 		d.births.Add(1)
@@ -243,11 +293,11 @@ func (d *Decoder) Decode(dst []scada.Point, m *mqtt.Message) ([]scada.Point, err
 				delete(n.byAlias, k)
 			}
 		}
-		dst = d.birth(dst, t, n, p, ptime)
+		dst, err := d.birth(dst, t, n, p, ptime)
 		if rebirth {
 			d.requestRebirth(t, n, m, now)
 		}
-		return dst, nil
+		return dst, err
 
 	case "NDATA", "DDATA":
 		rebirth := d.checkSeq(t, n, p)
@@ -296,7 +346,9 @@ func (d *Decoder) Decode(dst []scada.Point, m *mqtt.Message) ([]scada.Point, err
 		d.deaths.Add(1)
 		d.log.Info("sparkplug: node death", "group", t.Group, "node", t.Node)
 		dst = d.markBad(dst, n, nil, ptime)
-		n.born = false
+		// The node's state goes with it (its next NBIRTH defines it again),
+		// so a node that left frees its place under MaxNodes.
+		delete(d.nodes, key)
 		return dst, nil
 
 	case "DDEATH":
@@ -339,11 +391,18 @@ func (d *Decoder) resolve(n *node, device string, mt *Metric) *metricInfo {
 	return n.byName[device+"\x00"+mt.Name]
 }
 
-// birth registers the metrics of an NBIRTH or DBIRTH and returns their points.
-func (d *Decoder) birth(dst []scada.Point, t Topic, n *node, p *Payload, ptime time.Time) []scada.Point {
+// birth registers the metrics of an NBIRTH or DBIRTH and returns their
+// points. Metrics past the node's MaxAliases are not registered: it returns
+// a limit error then.
+func (d *Decoder) birth(dst []scada.Point, t Topic, n *node, p *Payload, ptime time.Time) ([]scada.Point, error) {
+	var over int
 	for i := range p.Metrics {
 		mt := &p.Metrics[i]
 		if mt.Name == "" {
+			continue
+		}
+		if _, known := n.byName[t.Device+"\x00"+mt.Name]; !known && len(n.byName) >= d.maxAliases {
+			over++
 			continue
 		}
 		mi := &metricInfo{device: t.Device, tag: d.tag(t.Group, t.Node, t.Device, mt.Name), dtype: mt.DataType}
@@ -357,7 +416,12 @@ func (d *Decoder) birth(dst []scada.Point, t Topic, n *node, p *Payload, ptime t
 		}
 		dst = appendPoint(dst, mi, mt, ptime)
 	}
-	return dst
+	if over > 0 {
+		d.log.Warn("sparkplug: birth past the node's alias limit", "group", t.Group, "node", t.Node,
+			"device", t.Device, "limit", d.maxAliases, "dropped", over)
+		return dst, d.limit("aliases per node", d.maxAliases, d.maxAliases+over)
+	}
+	return dst, nil
 }
 
 // markBad gives every metric of the node (device == nil) or of one device a

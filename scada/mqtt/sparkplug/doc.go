@@ -4,7 +4,7 @@
 // [Decoder] is an mqtt.Decoder that keeps each edge node's alias tables from
 // its NBIRTH and DBIRTH messages and sequence numbers, turns NBIRTH, DBIRTH,
 // NDATA and DDATA metrics into points, marks a node's or device's tags Bad on
-// NDEATH and DDEATH, and asks an edge node to publish its births again (an
+// NDEATH and DDEATH (a node's NDEATH drops its state), and asks an edge node to publish its births again (an
 // NCMD with "Node Control/Rebirth") when it sees an unknown alias, data from
 // a node it has no birth for, or a gap in the sequence numbers.
 //
@@ -20,5 +20,17 @@
 // Eclipse Tahu's sparkplug_b.proto field for field and is written with
 // google.golang.org/protobuf/encoding/protowire, so no generated code is
 // needed. Metric metadata is skipped; data sets, templates and extensions are
-// kept as their encoded bytes.
+// kept as their encoded bytes. A metric's value is a protobuf oneof: when a
+// metric carries two value fields the last one wins and the other is
+// cleared, so Metric.Kind always names the value held and Marshal writes
+// back what was read.
+//
+// # Limits
+//
+// The state a Decoder keeps grows with what edge nodes publish, so it is
+// bounded: Config.MaxMetrics (10000 metrics in one payload, refused before
+// they are built), Config.MaxAliases (10000 metrics defined by one edge
+// node's births) and Config.MaxNodes (1024 edge nodes; a node's NDEATH frees
+// its place). Past a limit Decode returns a *mqtt.LimitError, counted in
+// Stats.LimitExceeded, and the Source reports and counts the message as bad.
 package sparkplug

@@ -6,6 +6,8 @@ import (
 	"math"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/greenlang/gl001/scada/mqtt"
 )
 
 // DataType is a Sparkplug B metric data type (the DataType enum of Eclipse
@@ -159,7 +161,11 @@ func malformed(format string, a ...any) error {
 
 // Unmarshal decodes a Sparkplug B payload into p, reusing p's metric slice.
 // Unknown fields are skipped, as protobuf requires.
-func Unmarshal(b []byte, p *Payload) error {
+func Unmarshal(b []byte, p *Payload) error { return unmarshal(b, p, 0) }
+
+// unmarshal is Unmarshal that refuses, with a *mqtt.LimitError, a payload of
+// more than maxMetrics metrics (0: no limit) before allocating them.
+func unmarshal(b []byte, p *Payload, maxMetrics int) error {
 	metrics := p.Metrics[:0]
 	*p = Payload{}
 	for len(b) > 0 {
@@ -179,6 +185,10 @@ func Unmarshal(b []byte, p *Payload) error {
 			var v []byte
 			v, n = protowire.ConsumeBytes(b)
 			if n >= 0 {
+				if maxMetrics > 0 && len(metrics) == maxMetrics {
+					p.Metrics = metrics[:0]
+					return &mqtt.LimitError{Limit: "metrics per payload", Max: maxMetrics, Got: maxMetrics + 1}
+				}
 				metrics = append(metrics, Metric{})
 				if err := unmarshalMetric(v, &metrics[len(metrics)-1]); err != nil {
 					return fmt.Errorf("metric %d: %w", len(metrics)-1, err)
@@ -264,29 +274,47 @@ func unmarshalMetric(b []byte, m *Metric) error {
 				return err
 			}
 			m.Properties = props
-		case fMetricInt:
-			m.Kind, m.Int = IntValue, uint32(u)
-		case fMetricLong:
-			m.Kind, m.Long = LongValue, u
-		case fMetricFloat:
-			m.Kind, m.Float = FloatValue, math.Float32frombits(uint32(u))
-		case fMetricDouble:
-			m.Kind, m.Double = DoubleValue, math.Float64frombits(u)
-		case fMetricBoolean:
-			m.Kind, m.Bool = BooleanValue, u != 0
-		case fMetricString:
-			m.Kind, m.String = StringValue, string(v)
-		case fMetricBytes:
-			m.Kind, m.Bytes = BytesValue, v
-		case fMetricDataSet:
-			m.Kind, m.Raw = DataSetValue, v
-		case fMetricTemplate:
-			m.Kind, m.Raw = TemplateValue, v
-		case fMetricExtension:
-			m.Kind, m.Raw = ExtensionValue, v
+		case fMetricInt, fMetricLong, fMetricFloat, fMetricDouble, fMetricBoolean, fMetricString,
+			fMetricBytes, fMetricDataSet, fMetricTemplate, fMetricExtension:
+			// The value is a protobuf oneof: the last field on the wire wins
+			// and the others are cleared, so Kind and the value members
+			// agree and Marshal writes back the value that was read.
+			m.clearValue()
+			switch num {
+			case fMetricInt:
+				m.Kind, m.Int = IntValue, uint32(u)
+			case fMetricLong:
+				m.Kind, m.Long = LongValue, u
+			case fMetricFloat:
+				m.Kind, m.Float = FloatValue, math.Float32frombits(uint32(u))
+			case fMetricDouble:
+				m.Kind, m.Double = DoubleValue, math.Float64frombits(u)
+			case fMetricBoolean:
+				m.Kind, m.Bool = BooleanValue, u != 0
+			case fMetricString:
+				m.Kind, m.String = StringValue, string(v)
+			case fMetricBytes:
+				m.Kind, m.Bytes = BytesValue, v
+			case fMetricDataSet:
+				m.Kind, m.Raw = DataSetValue, v
+			case fMetricTemplate:
+				m.Kind, m.Raw = TemplateValue, v
+			case fMetricExtension:
+				m.Kind, m.Raw = ExtensionValue, v
+			}
 		}
 	}
 	return nil
+}
+
+// clearValue empties the value oneof.
+func (m *Metric) clearValue() {
+	m.Kind, m.Int, m.Long, m.Float, m.Double, m.Bool, m.String, m.Bytes, m.Raw = NoValue, 0, 0, 0, 0, false, "", nil, nil
+}
+
+// clearValue empties the value oneof.
+func (p *Property) clearValue() {
+	p.Kind, p.Int, p.Long, p.Float, p.Double, p.Bool, p.String = NoValue, 0, 0, 0, 0, false, ""
 }
 
 const unknownWire protowire.Type = -1
@@ -368,23 +396,29 @@ func unmarshalProperty(b []byte, p *Property) error {
 			case fPropIsNull:
 				p.IsNull = u != 0
 			case fPropInt:
+				p.clearValue()
 				p.Kind, p.Int = IntValue, uint32(u)
 			case fPropLong:
+				p.clearValue()
 				p.Kind, p.Long = LongValue, u
 			case fPropBoolean:
+				p.clearValue()
 				p.Kind, p.Bool = BooleanValue, u != 0
 			}
 		case typ == protowire.Fixed32Type && num == fPropFloat:
 			var u uint32
 			u, n = protowire.ConsumeFixed32(b)
+			p.clearValue()
 			p.Kind, p.Float = FloatValue, math.Float32frombits(u)
 		case typ == protowire.Fixed64Type && num == fPropDouble:
 			var u uint64
 			u, n = protowire.ConsumeFixed64(b)
+			p.clearValue()
 			p.Kind, p.Double = DoubleValue, math.Float64frombits(u)
 		case typ == protowire.BytesType && num == fPropString:
 			var v []byte
 			v, n = protowire.ConsumeBytes(b)
+			p.clearValue()
 			p.Kind, p.String = StringValue, string(v)
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)

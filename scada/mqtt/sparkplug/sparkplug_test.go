@@ -366,7 +366,7 @@ func TestSparkplugThroughBroker(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if p := got[3]; p.Tag != "plant/edge1/temp" || p.Value != 460 || p.Unit != "degC" || p.Source != "mqtt" {
+	if p := got[3]; p.Tag != "plant/edge1/temp" || p.Value != 460 || p.Unit != "degC" || p.Source != src.Name() {
 		t.Errorf("NDATA point = %+v", p)
 	}
 	if st := src.Stats(); st.BadMessages != 1 {

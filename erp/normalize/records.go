@@ -1,4 +1,4 @@
-package transform
+package normalize
 
 import (
 	"errors"
@@ -17,14 +17,14 @@ type RecordConfig struct {
 	// RequirePlant reports a plant code missing from Plants (IssuePlant).
 	RequirePlant bool
 	// MaxKeys bounds the source keys remembered for duplicate detection; 0
-	// means 16 × DefaultMaxTags.
+	// means 16 × DefaultMaxSeries.
 	MaxKeys int
 }
 
 // Validate reports every problem with c.
 func (c RecordConfig) Validate() error {
 	if c.MaxKeys < 0 {
-		return errors.Join(fmt.Errorf("transform: records: MaxKeys %d is negative", c.MaxKeys))
+		return errors.Join(fmt.Errorf("normalize: records: MaxKeys %d is negative", c.MaxKeys))
 	}
 	return nil
 }
@@ -53,7 +53,7 @@ func NewRecordNormalizer(cfg RecordConfig) (*RecordNormalizer, error) {
 	}
 	n := &RecordNormalizer{plants: cfg.Plants, require: cfg.RequirePlant, maxKeys: cfg.MaxKeys, seen: map[erp.Source]struct{}{}}
 	if n.maxKeys == 0 {
-		n.maxKeys = 16 * DefaultMaxTags
+		n.maxKeys = 16 * DefaultMaxSeries
 	}
 	return n, nil
 }

@@ -1,4 +1,4 @@
-package transform
+package normalize
 
 import (
 	"errors"
@@ -119,3 +119,5 @@ func TestEnergyNormalizerAll(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-package transform
+package normalize
 
 import (
 	"errors"
@@ -11,6 +11,11 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/units"
 )
+
+// DefaultMaxSeries bounds the meters and source keys a normalizer remembers
+// when its config leaves the bound zero (see EnergyConfig.MaxSeries and
+// RecordConfig.MaxKeys).
+const DefaultMaxSeries = 100_000
 
 // IssueKind is what is wrong with an ERP record or its place in its series.
 type IssueKind uint8
@@ -78,7 +83,7 @@ type EnergyConfig struct {
 	// counting.
 	Interval time.Duration
 	// MaxSeries bounds the meters and source keys remembered for overlap, gap
-	// and duplicate detection; 0 means DefaultMaxTags. Beyond it records are
+	// and duplicate detection; 0 means DefaultMaxSeries. Beyond it records are
 	// normalized without those checks, and counted.
 	MaxSeries int
 }
@@ -87,13 +92,13 @@ type EnergyConfig struct {
 func (c EnergyConfig) Validate() error {
 	var errs []error
 	if !c.Unit.IsZero() && c.Unit.Dimension() != units.Energy {
-		errs = append(errs, fmt.Errorf("transform: energy: unit %s is not an energy unit", c.Unit))
+		errs = append(errs, fmt.Errorf("normalize: energy: unit %s is not an energy unit", c.Unit))
 	}
 	if c.Interval < 0 {
-		errs = append(errs, fmt.Errorf("transform: energy: interval %v is negative", c.Interval))
+		errs = append(errs, fmt.Errorf("normalize: energy: interval %v is negative", c.Interval))
 	}
 	if c.MaxSeries < 0 {
-		errs = append(errs, fmt.Errorf("transform: energy: MaxSeries %d is negative", c.MaxSeries))
+		errs = append(errs, fmt.Errorf("normalize: energy: MaxSeries %d is negative", c.MaxSeries))
 	}
 	return errors.Join(errs...)
 }
@@ -150,7 +155,7 @@ func NewEnergyNormalizer(cfg EnergyConfig) (*EnergyNormalizer, error) {
 		n.unit = units.MustParse("kWh")
 	}
 	if n.maxSeries == 0 {
-		n.maxSeries = DefaultMaxTags
+		n.maxSeries = DefaultMaxSeries
 	}
 	return n, nil
 }

@@ -1,0 +1,78 @@
+package scada
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+)
+
+func TestGradeBoundaries(t *testing.T) {
+	for _, c := range []struct {
+		score float64
+		g     Grade
+	}{
+		{100, GradeExcellent}, {95, GradeExcellent}, {94.99, GradeGood}, {80, GradeGood}, {79.9, GradeFair}, {60, GradeFair},
+		{59.9, GradePoor}, {40, GradePoor}, {39.9, GradeInvalid}, {0, GradeInvalid}, {math.NaN(), GradeInvalid},
+	} {
+		if g := GradeOf(c.score); g != c.g {
+			t.Errorf("GradeOf(%v) = %v, want %v", c.score, g, c.g)
+		}
+	}
+	if b, _ := json.Marshal(GradeFair); string(b) != `"Fair"` {
+		t.Errorf("grade JSON %s", b)
+	}
+	if Grade(9).String() != "Invalid" {
+		t.Error("unknown grade")
+	}
+	var g Grade
+	if err := json.Unmarshal([]byte(`"Poor"`), &g); err != nil || g != GradePoor {
+		t.Errorf("grade %v %v", g, err)
+	}
+	if err := json.Unmarshal([]byte(`"Meh"`), &g); err == nil {
+		t.Error("unknown grade accepted")
+	}
+}
+
+func TestReasonText(t *testing.T) {
+	r := ReasonLimit | ReasonStale
+	if r.String() != "limit|stale" || Reason(0).String() != "none" {
+		t.Errorf("String %q", r.String())
+	}
+	b, err := json.Marshal(r)
+	if err != nil || string(b) != `["limit","stale"]` {
+		t.Errorf("JSON %s %v", b, err)
+	}
+	if b, _ := json.Marshal(Reason(0)); string(b) != `[]` {
+		t.Errorf("empty JSON %s", b)
+	}
+	var back Reason
+	if err := json.Unmarshal([]byte(`["limit","stale"]`), &back); err != nil || back != r {
+		t.Errorf("unmarshal %v %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`["hot"]`), &back); err == nil {
+		t.Error("unknown finding accepted")
+	}
+	seen := map[string]bool{}
+	for i := range NumReasons {
+		n := (Reason(1) << i).Names()
+		if len(n) != 1 || n[0] == "" || seen[n[0]] {
+			t.Errorf("reason %d: names %v", i, n)
+		}
+		seen[n[0]] = true
+	}
+	if n := (Reason(1) << NumReasons).Names(); n != nil {
+		t.Errorf("an undefined bit has names %v", n)
+	}
+	if !ReasonUnit.IsBad() || ReasonStale.IsBad() || !(ReasonStale | ReasonFuture).Has(ReasonFuture) || !(ReasonStale | ReasonFuture).IsBad() {
+		t.Error("IsBad/Has")
+	}
+}
+
+func TestQualityNamesOfScoringCodes(t *testing.T) {
+	if BadInvalidTimestamp.String() != "BadInvalidTimestamp" || !BadInvalidTimestamp.IsBad() {
+		t.Errorf("BadInvalidTimestamp: %v", BadInvalidTimestamp)
+	}
+	if UncertainConfigurationError.String() != "UncertainConfigurationError" || !UncertainConfigurationError.IsUncertain() {
+		t.Errorf("UncertainConfigurationError: %v", UncertainConfigurationError)
+	}
+}
