@@ -224,7 +224,9 @@ type Token struct {
 // grants other than client credentials (a refresh-token grant, for instance).
 // Tokens are cached, refreshed before they expire, fetched by one caller at a
 // time, and dropped when the system answers 401. Fetch is given the system's
-// pooled HTTP client (TLS policy and timeout applied).
+// pooled HTTP client with its TLS policy, the per-attempt Timeout and the
+// retry policy of ConnConfig.Retry applied to every request, POSTs included
+// (a token grant is safe to repeat), behind a circuit breaker of its own.
 type TokenSource struct {
 	Fetch func(ctx context.Context, hc *http.Client) (Token, error)
 	// RefreshBefore is how long before expiry a token is replaced; default
