@@ -331,7 +331,11 @@ func (col *collection[T]) params(q erp.Query) (odata.Params, error) {
 		return nil, fmt.Errorf("%w: %s has no plant attribute configured, so Query.Plant cannot be applied",
 			erp.ErrBadRequest, res.Name)
 	}
-	conds, err := Conditions(q, res.TimeAttribute, res.PlantAttribute, res.DateOnly)
+	bounds := q
+	if res.DateOnly {
+		bounds.From, bounds.To = wholeDays(q.From, q.To, col.c.cfg.Location)
+	}
+	conds, err := Conditions(bounds, res.TimeAttribute, res.PlantAttribute, res.DateOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +356,28 @@ func (col *collection[T]) params(q erp.Query) (odata.Params, error) {
 		p.Add("orderBy", strings.Join(ob, ","))
 	}
 	return p, nil
+}
+
+// wholeDays widens [from, to) to whole UTC days, and by a day more on each
+// side when dates are read in another zone: a date cannot carry a bound's
+// time of day, so the server is asked for a superset and the client trims
+// to [from, to) (erp.KeepInRange).
+func wholeDays(from, to time.Time, loc *time.Location) (time.Time, time.Time) {
+	slack := time.Duration(0)
+	if loc != nil && loc != time.UTC {
+		slack = 24 * time.Hour
+	}
+	if !from.IsZero() {
+		from = from.UTC().Truncate(24 * time.Hour).Add(-slack)
+	}
+	if !to.IsZero() {
+		d := to.UTC().Truncate(24 * time.Hour)
+		if d.Before(to) {
+			d = d.Add(24 * time.Hour)
+		}
+		to = d.Add(slack)
+	}
+	return from, to
 }
 
 // Conditions writes q's plant, time range [From, To) and filters as q
