@@ -153,7 +153,7 @@ func (c Config) Validate() error {
 		cc.System = "odata"
 	}
 	errs := []error{cc.Validate(), c.Options.validate(cc)}
-	any := false
+	configured := false
 	check := func(what string, set EntitySet, fieldsZero bool, fieldsErr error) {
 		if set.Name == "" {
 			if !fieldsZero {
@@ -161,7 +161,7 @@ func (c Config) Validate() error {
 			}
 			return
 		}
-		any = true
+		configured = true
 		errs = append(errs, set.validate(what, c.Options, cc))
 		if fieldsZero {
 			errs = append(errs, fmt.Errorf("%w: %s.Name is set but %sFields are empty: map the service's properties", erp.ErrConfig, what, what))
@@ -173,7 +173,7 @@ func (c Config) Validate() error {
 	check("Production", c.Production, c.ProductionFields.IsZero(), c.ProductionFields.Validate())
 	check("Maintenance", c.Maintenance, c.MaintenanceFields.IsZero(), c.MaintenanceFields.Validate())
 	check("Costs", c.Costs, c.CostFields.IsZero(), c.CostFields.Validate())
-	if !any {
+	if !configured {
 		errs = append(errs, fmt.Errorf("%w: no entity set configured (set Energy.Name, Production.Name ...)", erp.ErrConfig))
 	}
 	return errors.Join(errs...)
