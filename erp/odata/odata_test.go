@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,31 @@ func TestTrackedChangesKeepTheRange(t *testing.T) {
 	got = nil
 	if _, err := c.EnergyChanges(context.Background(), q, cur, page); err != nil || len(got) != 1 || !got[0].Deleted || got[0].Source.Key != "1" {
 		t.Fatalf("second round: %+v, %v", got, err)
+	}
+}
+
+// Validate names every problem of a configuration at once.
+func TestConfigValidate(t *testing.T) {
+	err := odata.Config{
+		Options: odata.Options{ServiceRoot: "http://plain.example.com/svc?x=1", Version: 3, PageSize: -2,
+			Params: []odata.Param{{Name: "$top", Value: "5"}}},
+		Energy:           odata.EntitySet{Name: "Readings", Version: 2, TimeLiteral: odata.Date},
+		EnergyFields:     erp.EnergyFields{Key: []string{"ID"}},
+		Costs:            odata.EntitySet{Name: "Bad name", Version: 4, TimeLiteral: odata.DateTime},
+		CostFields:       erp.CostFields{Key: []string{"K"}, Posting: erp.TimeFields{Date: "D"}, Amount: "A", Currency: "C"},
+		ProductionFields: erp.ProductionFields{Key: []string{"O"}},
+	}.Validate()
+	if !errors.Is(err, erp.ErrConfig) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"plain http", "Version must be 2 or 4", "PageSize", `"$top"`,
+		"TimeLiteral Date is an OData V4 literal", "TimeLiteral DateTime is an OData V2 literal", `"Bad name"`,
+		"EnergyFields.End.Date", "EnergyFields.Quantity", "ProductionFields are set but Production.Name is empty"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not mention %q", err, want)
+		}
+	}
+	if err := (odata.Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "no entity set configured") {
+		t.Errorf("empty config: %v", err)
 	}
 }
