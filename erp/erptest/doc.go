@@ -13,8 +13,11 @@
 // Dynamics, and hands out SAP CSRF tokens bound to a session cookie.
 //
 // Faults are injected per request: any status with Retry-After (429, 503,
-// bursts of 5xx), a token that expires mid-paging, truncated pages and
-// arbitrary malformed bodies. Requests and counters are recorded for
+// bursts of 5xx), on the data endpoints or the token endpoint, a token that
+// expires mid-paging, truncated pages, a page that stalls half sent until
+// the client goes away, and arbitrary malformed bodies. A Server can also
+// ignore $filter (Config.IgnoreFilter), as a gateway that drops options it
+// does not know does. Requests and counters are recorded for
 // assertions. The generators (SAPMeasurementDocuments, SAPProductionOrders
 // ...) produce rows in each system's own property names and formats.
 //
