@@ -28,7 +28,8 @@
 // The range is a promise of the client, not of the server: every client
 // drops a record whose time (RangeTime: the reading instant, the planned
 // start, the posting day) lies outside [From, To), whatever the server did
-// with the filter, counts it in ConnStats.OutOfRange and logs it. A bound
+// with the filter, counts it in ConnStats.OutOfRange and logs it at debug
+// level. A bound
 // with a time of day is never rounded; where a system compares whole days,
 // its filter is widened and the client trims.
 //

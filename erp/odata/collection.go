@@ -181,7 +181,7 @@ func (c *Collection[T]) Changes(ctx context.Context, q erp.Query, since erp.Curs
 
 func (c *Collection[T]) dropped(rec T) {
 	c.conn.CountOutOfRange(1)
-	c.conn.Logger().Info("dropped a record outside the query's range", "entity", c.set.Name,
+	c.conn.Logger().Debug("dropped a record outside the query's range", "entity", c.set.Name,
 		"key", sourceKey(rec), "time", erp.RangeTime(rec))
 }
 

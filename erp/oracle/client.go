@@ -172,7 +172,7 @@ func (col *collection[T]) changes(ctx context.Context, q erp.Query, since erp.Cu
 func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
 	return erp.KeepInRange(q, col.read(ctx, q), func(rec T) {
 		col.c.conn.CountOutOfRange(1)
-		col.c.conn.Logger().Info("dropped a record outside the query's range", "resource", col.res.Name,
+		col.c.conn.Logger().Debug("dropped a record outside the query's range", "resource", col.res.Name,
 			"time", erp.RangeTime(rec))
 	})
 }

@@ -264,7 +264,7 @@ func (r *reader[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
 			if ok, out := f.keep(rec); !ok {
 				if out {
 					r.c.conn.CountOutOfRange(1)
-					r.c.conn.Logger().Info("dropped a record outside the query's range", "time", erp.RangeTime(rec))
+					r.c.conn.Logger().Debug("dropped a record outside the query's range", "time", erp.RangeTime(rec))
 				}
 				return true
 			}
