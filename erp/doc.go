@@ -29,9 +29,8 @@
 // drops a record whose time (RangeTime: the reading instant, the planned
 // start, the posting day) lies outside [From, To), whatever the server did
 // with the filter, counts it in ConnStats.OutOfRange and logs it at debug
-// level. A bound
-// with a time of day is never rounded; where a system compares whole days,
-// its filter is widened and the client trims.
+// level. A bound with a time of day is never rounded; where a system
+// compares whole days, its filter is widened and the client trims.
 //
 // Query.PageSize zero takes the client's page size (1000 for the OData
 // clients); ServerPageSize lets the server choose. Query.OnTotal receives

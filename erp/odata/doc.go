@@ -36,9 +36,9 @@
 // time-of-day property in the mapping) the filter is widened to whole days
 // and the client drops the records outside [From, To). Whatever the server
 // sends, a record whose time lies outside the range never reaches the
-// caller; it is counted in ConnStats.OutOfRange and logged at debug level. Query.Plant is
-// compared with PlantProperty, and refused when none is configured.
-// Query.Filters add conditions on the service's own properties.
+// caller; it is counted in ConnStats.OutOfRange and logged at debug level.
+// Query.Plant is compared with PlantProperty, and refused when none is
+// configured. Query.Filters add conditions on the service's own properties.
 //
 // # Paging
 //
