@@ -31,7 +31,7 @@ const (
 	DefaultSourceBackoffMax       = 5 * time.Second        // cap of the backoff
 	DefaultSourceBreakerThreshold = 5                      // attempts in a row that fail to connect before the breaker opens
 	DefaultSourceBreakerDelay     = 5 * time.Second        // the breaker's wait before a probe, ±20% jitter
-	DefaultSourceHealthyAfter     = 30 * time.Second       // shorter connections count as short (resilience.SupervisorConfig)
+	DefaultSourceHealthyAfter     = 10 * time.Second       // connections that end sooner count as short (resilience.SupervisorConfig)
 	DefaultSourcePermanentDelay   = time.Minute            // wait after an error matching ErrPermanent
 )
 
@@ -96,7 +96,7 @@ type CollectorConfig struct {
 	// source (see resilience.SupervisorConfig) unless its SourceConfig sets
 	// them; each field left zero in both takes the DefaultSource... constant
 	// (backoff 500ms doubling to 5s, breaker after 5 failures for 5s, short
-	// connections under 30s, permanent refusals retried every minute).
+	// connections under 10s, permanent refusals retried every minute).
 	Backoff      resilience.Backoff
 	Breaker      resilience.BreakerConfig
 	HealthyAfter time.Duration

@@ -10,6 +10,18 @@
 // sourcetest.TestSource in scada/sourcetest, which a Source written elsewhere
 // can run against its own simulator too.
 //
+// # Supervision
+//
+// A [Collector] runs each Source under a resilience.Supervisor with
+// defaults chosen for plant devices (the DefaultSource... constants): after
+// an outage of any length, data flows again at most about 6 s after the
+// device listens, plus one connection set-up; see "Recovery" in the
+// Collector's doc. Sources classify what they return: errors matching
+// [ErrConnection] are retried with backoff, errors matching [ErrPermanent]
+// (a refusal that retrying cannot fix) show as state refused in the source's
+// health and are retried only every PermanentDelay. Every point a Collector
+// passes on names the source it was added under.
+//
 // # Optional capabilities
 //
 // A Source may implement these; find them by type assertion:

@@ -149,3 +149,42 @@ func ExampleCollectorConfig_onHealthChange() {
 	// gas-meter: stopped
 	// <nil> true
 }
+
+// lockedOut stands for a source whose server refuses its credentials.
+type lockedOut struct{}
+
+func (lockedOut) Run(context.Context, scada.Sink) error {
+	return fmt.Errorf("opc.tcp://plc7:4840: session: %w: BadUserAccessDenied", scada.ErrPermanent)
+}
+
+// A refusal that retrying cannot fix is shown as such in health, with its
+// cause, and tried again only every PermanentDelay, not at the backoff's rate.
+func ExampleCollectorConfig_permanentDelay() {
+	refused := make(chan scada.SourceHealth, 1)
+	col, err := scada.NewCollector(scada.CollectorConfig{
+		Sink:           scada.SinkFunc(func(context.Context, []scada.Point) error { return nil }),
+		PermanentDelay: 10 * time.Minute,
+		OnHealthChange: func(h scada.SourceHealth) {
+			if h.State == resilience.StateRefused {
+				refused <- h
+			}
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer col.Close()
+	if err := col.Add("plc7", lockedOut{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	h := <-refused
+	fmt.Println(h.Name, h.State, h.Permanent, h.Breaker)
+	fmt.Println(h.LastError)
+	fmt.Println("next attempt within 12 minutes:", h.NextAttempt.Sub(h.Since) <= 12*time.Minute)
+	// Output:
+	// plc7 refused true closed
+	// opc.tcp://plc7:4840: session: scada: refused permanently: BadUserAccessDenied
+	// next attempt within 12 minutes: true
+}

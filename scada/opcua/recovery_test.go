@@ -304,11 +304,9 @@ func (r *recovery) waitBreakerProbeRefused() {
 
 // TestRecoveryWithTheDefaults is the long outage with the Collector's own
 // defaults (backoff 500ms-5s, breaker 5 failures, 5s): the documented worst
-// case between two attempts is 6 s.
+// case between two attempts is 6 s. The outage lasts about 15 s, the time the
+// default breaker needs to open and refuse a probe.
 func TestRecoveryWithTheDefaults(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the default breaker needs about 15 s of outage to open and refuse a probe")
-	}
 	r := newRecovery(t, scada.CollectorConfig{}, time.Duration(float64(scada.DefaultSourceBreakerDelay)*1.2))
 	mark := r.stop()
 	r.waitBreakerProbeRefused()
