@@ -227,6 +227,8 @@ type Disk struct {
 	zeros   []byte
 	curFile *segFile // cursors.log, preallocated like a segment
 	markSeg *segment // the newest segment: its header holds the durable mark
+
+	markDelay time.Duration
 }
 
 var _ Buffer = (*Disk)(nil)
@@ -247,7 +249,7 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 		return nil, err
 	}
 	b := &Disk{
-		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock,
+		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock, markDelay: markDelay,
 		readers: make(map[string]*segReader),
 		readErr: make(map[string]error),
 		notify:  make(chan struct{}),
@@ -497,7 +499,9 @@ func (b *Disk) Sync(ctx context.Context) error {
 // writes the durable mark of the last group commit into the active
 // segment's header with an fsync of its own. While appends go on, each group
 // commit carries the mark of the one before at no extra cost.
-const markDelay = 20 * time.Millisecond
+// A variable so that tests can hold the mark back, as a crash at the wrong
+// moment would.
+var markDelay = 20 * time.Millisecond
 
 // syncLoop writes queued ops, fsyncs and publishes the durable state; it is
 // the only goroutine that writes files after OpenDisk returns.
@@ -511,7 +515,7 @@ func (b *Disk) syncLoop() {
 	}
 	retain := time.NewTicker(time.Minute)
 	defer retain.Stop()
-	markTimer := time.NewTimer(markDelay)
+	markTimer := time.NewTimer(b.markDelay)
 	markTimer.Stop()
 	defer markTimer.Stop()
 	for {
@@ -530,7 +534,7 @@ func (b *Disk) syncLoop() {
 			markOnly = true
 		}
 		if b.round(markOnly, quitting) {
-			markTimer.Reset(markDelay)
+			markTimer.Reset(b.markDelay)
 		}
 		if quitting {
 			b.closeFiles()
