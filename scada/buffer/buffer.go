@@ -152,8 +152,9 @@ type DropEvent struct {
 	Reason   DropReason
 	From, To Offset // the dropped offsets are [From, To)
 	Points   uint64 // how many points were dropped (To-From unless part of the range was already gone)
-	Bytes    int64  // the storage they used
-	// Oldest and Newest are the append times of the dropped points.
+	Bytes    int64  // the storage they used, when known
+	// Oldest and Newest are the append times of the dropped points; zero
+	// when they are not known (DropMissing, and DropCorrupt when opening).
 	Oldest, Newest time.Time
 	// Unread maps each consumer that had not committed past all of the dropped
 	// points to how many of them it never committed. Empty when every consumer
@@ -233,7 +234,8 @@ type Stats struct {
 	// Syncs counts group commits (fsync rounds) of a disk buffer.
 	Syncs uint64
 	// Truncated counts bytes of torn records cut off the tail when the buffer
-	// was opened after a crash. Only records never reported durable are cut.
+	// was opened after a crash: records never reported durable (see
+	// [Disk] for the one exception).
 	Truncated int64
 	// Quarantined lists the corrupt segment files renamed aside, as renamed.
 	Quarantined []string

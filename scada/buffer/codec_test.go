@@ -285,7 +285,17 @@ func FuzzBufferRecord(f *testing.F) {
 		rec := newSegEncoder().appendRecord(nil, uint64(r.IntN(1000)), r.Int64(), pts)
 		f.Add(rec[frameHeaderSize:])
 	}
+	f.Add(goldenRecordV1[frameHeaderSize:])
 	f.Fuzz(func(t *testing.T, payload []byte) {
+		// Version 1 records (no score words) decode without panicking too.
+		v1 := newSegDecoder()
+		v1.version = 1
+		if _, _, _, err := v1.decodeRecord(payload, nil); err != nil {
+			var ce errCodec
+			if !errors.As(err, &ce) {
+				t.Fatalf("version 1 decode error %v is not a codec error", err)
+			}
+		}
 		rel, at, pts, err := newSegDecoder().decodeRecord(payload, nil)
 		if err != nil {
 			var ce errCodec
@@ -320,6 +330,10 @@ func FuzzBufferSegment(f *testing.F) {
 	m.add(goldenAppendTime, goldenPoints())
 	f.Add(appendTrailer(bytes.Clone(seg), m))
 	f.Add(seg[:len(seg)-5])
+	v1 := append(appendSegHeader(nil, 0, [segIDLen]byte{}, 0)[:segHeaderSizeV1], goldenRecordV1...)
+	v1[4] = 1
+	f.Add(v1)
+	f.Add(appendTrailer(bytes.Clone(v1), m))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, segName(0))
@@ -335,6 +349,13 @@ func FuzzBufferSegment(f *testing.F) {
 		}
 		if res.end > res.size {
 			t.Fatalf("good records end at %d in a %d-byte file", res.end, res.size)
+		}
+		// What recovery reads of a damaged segment without decoding it.
+		if _, err := probeSegment(path); err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		if n := countFrames(path, segHeaderSize) + countFrames(path, segHeaderSizeV1); n > uint64(len(data)) {
+			t.Fatalf("%d points counted in a %d-byte file", n, len(data))
 		}
 	})
 }

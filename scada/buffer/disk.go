@@ -166,14 +166,42 @@ type diskOp struct {
 //
 // # Durability and recovery
 //
-// See [SyncPolicy] for when a point is durable. Reopening a directory after a
-// crash checks the last segment record by record and cuts off a torn tail
-// (records never reported durable); the cut bytes are counted in
-// [Stats].Truncated. A segment that fails its checksum or does not
-// decode is renamed aside with a ".corrupt" suffix (quarantined): the error
-// is a *[CorruptError] naming the file and byte offset, its points are
-// counted as dropped (DropCorrupt), and the rest of the log stays readable.
-// Sealed segments are checked when read; the last one when opening.
+// See [SyncPolicy] for when a point is durable. The header of the active
+// segment holds a durable mark: the offset before which every point was
+// fsynced. Each group commit writes the mark of the one before it into the
+// same file (no extra fsync), a pause in appends of 20 ms writes the latest
+// one, and Close writes the end of the log.
+//
+// Reopening a directory after a crash checks the last segment record by
+// record. Damage past the durable mark is a torn tail (records never reported
+// durable): it is cut off and the cut bytes are counted in [Stats].Truncated.
+// Damage to records before the mark, or in a segment sealed with its trailer,
+// is damage to durable points: the segment is renamed aside with a ".corrupt"
+// suffix (quarantined, kept as evidence), the records before the damage stay
+// readable in a sealed copy, and the points from the damage on are reported
+// as dropped (DropCorrupt) with a *[CorruptError] naming the file and byte
+// offset. Only the last group commit before a crash is not covered by a mark
+// on disk: a bad record there (a crash and a disk fault at once) is taken for
+// a torn tail. Sealed segments are checked when read; the last one when
+// opening; damage found when reading quarantines the whole segment.
+//
+// Offsets are never given out twice for points a reader could have seen:
+// the log resumes at the highest end that anything in the directory shows
+// (the segments, the durable mark, the state record kept in cursors.log, the
+// consumer cursors). Offsets between the oldest retained point and that end
+// that no segment holds, and that were not reported before, are reported
+// once when opening: DropCorrupt for a quarantined segment (a bad header, a
+// header whose offset disagrees with the file name, a segment of another
+// buffer), DropMissing for a deleted segment or something that is not a file
+// in its place (moved aside with a ".missing" suffix). The state record then
+// lists them, so the next open is quiet. Only offsets of a torn tail, which no
+// reader ever saw, are given out again.
+//
+// The identity of the log (see [Disk.ID]) is in buffer.id and in every
+// segment header: a deleted buffer.id is restored from the headers and
+// counted in [Stats].Faults. A deleted cursors.log loses the cursors: every
+// consumer starts again at the oldest retained point, and the fault is
+// logged and counted in Stats.Faults.
 //
 // A failed write or fsync is sticky: the Append or Commit waiting for it and
 // every later one return the error (wrapping the operating system's, so
@@ -1268,8 +1296,10 @@ func (b *Disk) Recent(ctx context.Context, window time.Duration) iter.Seq2[scada
 }
 
 // ID returns the identity of the log in the buffer's directory: created with
-// the directory and kept across restarts, so offsets paired with it name one
-// point for good. A directory wiped and opened again is a new log with a new ID.
+// the directory and kept across restarts (in buffer.id and in every segment
+// header, so losing the file does not change it), so offsets paired with it
+// name one point for good. A directory wiped and opened again is a new log
+// with a new ID.
 func (b *Disk) ID() string { return b.id }
 
 // Stats implements [Buffer].

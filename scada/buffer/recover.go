@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -99,9 +100,16 @@ func (b *Disk) recover() ([]DropEvent, error) {
 	}
 	existing := len(files) > 0 || haveCursors || len(markers) > 0
 	if !haveID {
-		for i := len(probes) - 1; i >= 0 && id == ""; i-- {
-			if p := probes[i]; files[i].regular && p.hdrErr == nil && p.hdr.version >= 2 && p.hdr.base == files[i].base {
-				id = fmt.Sprintf("%x", p.hdr.id[:])
+		// The identity most segment headers hold (a segment copied in from
+		// another buffer does not outvote the log's own).
+		votes := make(map[[segIDLen]byte]int)
+		best := 0
+		for i, p := range probes {
+			if files[i].regular && p.hdrErr == nil && p.hdr.version >= 2 && p.hdr.base == files[i].base {
+				votes[p.hdr.id]++
+				if n := votes[p.hdr.id]; n > best {
+					best, id = n, hex.EncodeToString(p.hdr.id[:])
+				}
 			}
 		}
 		switch {
@@ -148,7 +156,7 @@ func (b *Disk) recover() ([]DropEvent, error) {
 		}
 		switch {
 		case p.hdrErr != nil:
-			if last && f.base >= mark && (p.size < segHeaderSizeV1 || zeroFile(path)) {
+			if last && f.base >= mark && (errors.Is(p.hdrErr, errShort) || zeroFile(path)) {
 				// Created but never written: a crash while starting a segment.
 				if err := os.Remove(path); err != nil {
 					return nil, fmt.Errorf("buffer: disk: %w", err)
@@ -300,6 +308,13 @@ func (b *Disk) recover() ([]DropEvent, error) {
 					}
 					e.Bytes += c.bytes
 					c.bytes = 0
+				}
+			}
+			if e.Reason == DropMissing {
+				// A marker beside the segments, for a log whose state record
+				// is lost later (see markers above).
+				if err := writeFileSync(b.dir, asideName(b.dir, segName(piece.from), ".missing"), nil); err != nil {
+					return nil, fmt.Errorf("buffer: disk: %w", err)
 				}
 			}
 			b.dropped.add(e.Reason, e.Points)

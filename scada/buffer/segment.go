@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -472,16 +471,6 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
-}
-
-func quarantineName(dir, name string) string {
-	q := name + ".corrupt"
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(filepath.Join(dir, q)); errors.Is(err, os.ErrNotExist) {
-			return q
-		}
-		q = fmt.Sprintf("%s.corrupt.%d", name, i)
-	}
 }
 
 // allZero reports whether f holds only zero bytes from off to size.
