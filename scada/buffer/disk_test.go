@@ -816,3 +816,85 @@ func TestDiskBufferCrashThenDamage(t *testing.T) {
 	}
 	checkValues(t, got, 0)
 }
+
+// TestDiskBufferDamageReportedOnce: each loss is reported on the open that
+// finds it and never again, also when the cursor log (whose state record
+// lists what was reported) is lost afterwards; a deleted oldest segment is
+// told from retention; the identity survives its file.
+func TestDiskBufferDamageReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	var rec recorder
+	cfg := DiskConfig{Dir: dir, SegmentBytes: 1, OnDrop: rec.onDrop}
+	b := openDisk(t, cfg)
+	for i := range 6 {
+		mustAppend(t, b, testPoints(i*10, 10, time.Now()))
+	}
+	if err := b.Commit(ctx, "c", 25); err != nil {
+		t.Fatal(err)
+	}
+	id := b.ID()
+	b.Close()
+	segs := segFiles(t, dir)
+	os.Remove(segs[0]) // the oldest: not retention
+	os.Remove(segs[2])
+	os.Remove(filepath.Join(dir, idFile))
+
+	b = openDisk(t, cfg)
+	st := b.Stats()
+	events := rec.take()
+	if len(events) != 2 || events[0].Reason != DropMissing || events[0].From != 0 || events[0].To != 10 ||
+		events[1].Reason != DropMissing || events[1].From != 20 || events[1].To != 30 || events[1].Unread["c"] != 5 {
+		t.Fatalf("drop events %+v", events)
+	}
+	if st.Dropped.Missing != 20 || st.Faults.IDFile != 1 || b.ID() != id {
+		t.Fatalf("after reopen: Dropped %+v, Faults %+v, ID %s (was %s)", st.Dropped, st.Faults, b.ID(), id)
+	}
+	b.Close()
+	if got, err := os.ReadFile(filepath.Join(dir, idFile)); err != nil || strings.TrimSpace(string(got)) != id {
+		t.Fatalf("identity file after the restore: %q, %v", got, err)
+	}
+
+	os.Remove(filepath.Join(dir, cursorFile))
+	b = openDisk(t, cfg)
+	st = b.Stats()
+	if events := rec.take(); len(events) != 0 || st.Dropped.Total() != 0 || st.Faults.CursorLog != 1 || st.Faults.IDFile != 0 {
+		t.Fatalf("after losing the cursor log: events %+v, %+v", events, st)
+	}
+	b.Close()
+	b = openDisk(t, cfg)
+	if events, st := rec.take(), b.Stats(); len(events) != 0 || st.Dropped.Total() != 0 || st.Faults != (Faults{}) || st.Next != 60 {
+		t.Fatalf("third open: events %+v, %+v", events, st)
+	}
+}
+
+// TestDiskBufferForeignSegment: a segment of another buffer in this one's
+// directory is quarantined; its offsets in this log are reported lost.
+func TestDiskBufferForeignSegment(t *testing.T) {
+	mine, theirs := t.TempDir(), t.TempDir()
+	for _, dir := range []string{mine, theirs} {
+		b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 1})
+		for i := range 3 {
+			mustAppend(t, b, testPoints(i*10, 10, time.Now()))
+		}
+		b.Close()
+	}
+	data, err := os.ReadFile(segFiles(t, theirs)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(segFiles(t, mine)[1], data, 0o644)
+	var rec recorder
+	b := openDisk(t, DiskConfig{Dir: mine, OnDrop: rec.onDrop})
+	events := rec.take()
+	if len(events) != 1 || events[0].Reason != DropCorrupt || events[0].From != 10 || events[0].To != 20 ||
+		!strings.Contains(events[0].Err.Error(), "another buffer") {
+		t.Fatalf("drop events %+v", events)
+	}
+	_, got, _ := scanAll(t, b, 0)
+	if len(got) != 20 {
+		t.Fatalf("%d points, want 20", len(got))
+	}
+	checkValues(t, got[:10], 0)
+	checkValues(t, got[10:], 20)
+}

@@ -296,7 +296,10 @@ func (b *Disk) recover() ([]DropEvent, error) {
 	for _, g := range b.gaps(lo, end) {
 		for _, piece := range subtract(g, reported) {
 			if state == nil && slices.ContainsFunc(markers, func(m Offset) bool { return m >= g.from && m < g.to }) {
-				continue // a log from before state records: the file aside is the report
+				// No state record (lost, or a log from before them): the file
+				// aside is the report. The new state record lists it.
+				b.lost = addSpan(b.lost, piece)
+				continue
 			}
 			e := DropEvent{Reason: DropMissing, From: piece.from, To: piece.to, Points: uint64(piece.to - piece.from),
 				Unread: dropUnread(b.cursors, piece.from, piece.to)}
