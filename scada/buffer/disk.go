@@ -72,8 +72,9 @@ type DiskConfig struct {
 	// MaxPending is how many encoded bytes may wait for the disk before Append
 	// blocks. Zero means DefaultBufferMaxPending (16 MiB).
 	MaxPending int64
-	// OnDrop, if set, is called with every drop: retention, and corrupt
-	// segments quarantined when opening or reading. It runs without the
+	// OnDrop, if set, is called with every drop: retention, corrupt
+	// segments quarantined when opening or reading, and points found missing
+	// when opening (each reported once). It runs without the
 	// buffer's lock held (it may call Stats), on the goroutine that caused the
 	// drop, which may be the buffer's sync loop: it must return quickly.
 	OnDrop func(DropEvent)
