@@ -649,8 +649,9 @@ func TestDiskBufferNewestSegmentDamagedAfterClose(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)
 	b := openDisk(t, DiskConfig{Dir: dir})
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 20 {
-		mustAppend(t, b, testPoints(i*100, 100, time.Now()))
+		mustAppend(t, b, testPoints(i*100, 100, t0))
 	}
 	if err := b.Commit(ctx, "all", 2000); err != nil {
 		t.Fatal(err)
@@ -740,15 +741,22 @@ func TestDiskBufferNewestHeaderGarbled(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)
 	b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 4 << 10})
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // the same bytes, so the same segments, every run
 	for i := range 30 {
-		mustAppend(t, b, testPoints(i*100, 100, time.Now()))
+		mustAppend(t, b, testPoints(i*100, 100, t0))
 	}
 	if err := b.Commit(ctx, "reader", 2950); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
-	segs := segFiles(t, dir)
-	newest := segs[len(segs)-1]
+	// The newest segment with points (an Append that filled a segment
+	// leaves an empty one after it).
+	var newest string
+	for _, s := range segFiles(t, dir) {
+		if data, _ := os.ReadFile(s); len(bytes.TrimRight(data, "\x00")) > segHeaderSize {
+			newest = s
+		}
+	}
 	base, _ := parseSegName(filepath.Base(newest))
 	if base == 0 || base >= 2950 {
 		t.Fatalf("newest segment starts at %d", base)
@@ -772,7 +780,7 @@ func TestDiskBufferNewestHeaderGarbled(t *testing.T) {
 	if cs := st.Consumers; len(cs) != 1 || cs[0].Cursor != 2950 {
 		t.Fatalf("consumers %+v: the reader was moved", cs)
 	}
-	if off := mustAppend(t, b, testPoints(7000, 10, time.Now())); off != 3000 {
+	if off := mustAppend(t, b, testPoints(7000, 10, t0)); off != 3000 {
 		t.Fatalf("Append at %d, want 3000", off)
 	}
 	batch, err := b.Read(ctx, "reader", 100)
