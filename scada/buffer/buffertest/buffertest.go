@@ -492,14 +492,16 @@ func TestReadWaitsForData(t *testing.T, h Harness) {
 		t.Fatalf("woken Read: First %d, %d points", batch.First, len(batch.Points))
 	}
 
+	// The consumer is at the end before its Read starts, so the Read can
+	// only wait; had it started first, it would have read the three points.
+	if err := b.Commit(ctx, "idle", 3); err != nil {
+		t.Fatal(err)
+	}
 	cctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		_, err := b.Read(cctx, "idle", 10)
 		errc <- err
 	}()
-	if err := b.Commit(ctx, "idle", 3); err != nil {
-		t.Fatal(err)
-	}
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Read after cancel: %v, want context.Canceled", err)
