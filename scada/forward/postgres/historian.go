@@ -130,7 +130,7 @@ type Stats struct {
 	// the stream position moved past them.
 	Rejected  uint64
 	Failures  uint64 // Send calls that failed
-	LastError string // the last failure, password removed; "" if none
+	LastError string // the last failure of Send or Resume, password removed; "" if none
 }
 
 // Stats returns the counters.
@@ -157,7 +157,9 @@ func (h *Historian) Resume(ctx context.Context, s forward.Stream) (buffer.Offset
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, h.classify("resume", err)
+		err = h.explain(ctx, "resume", h.classify("resume", err))
+		h.failed(err, "resume", "edge", s.Edge, "buffer", s.Buffer)
+		return 0, false, err
 	}
 	return buffer.Offset(next), true, nil
 }
@@ -180,19 +182,37 @@ func (h *Historian) Send(ctx context.Context, b forward.Batch) error {
 	}
 	if err := h.send(ctx, b); err != nil {
 		h.stats.failures.Add(1)
-		var e *Error
-		if errors.As(err, &e) && e.Kind == nil {
-			// A cause the server did not name: see whether a table changed.
-			if serr := h.CheckSchema(context.WithoutCancel(ctx)); errors.Is(serr, ErrSchema) {
-				err = serr
-			}
-		}
-		msg := err.Error()
-		h.lastErr.Store(&msg)
-		h.log.Warn("postgres: send failed", "edge", b.Stream.Edge, "first", uint64(b.First), "points", len(b.Points), "err", msg)
+		err = h.explain(ctx, "send", err)
+		h.failed(err, "send", "edge", b.Stream.Edge, "buffer", b.Stream.Buffer, "first", uint64(b.First), "points", len(b.Points))
 		return err
 	}
 	return nil
+}
+
+// failed records err as the last error and logs it.
+func (h *Historian) failed(err error, op string, attrs ...any) {
+	msg := err.Error()
+	h.lastErr.Store(&msg)
+	h.log.Warn("postgres: "+op+" failed", append(attrs, "err", msg)...)
+}
+
+// explain names the table and column behind a failure that is a schema
+// mismatch, or whose cause the server did not name, by comparing the
+// tables with what this code expects.
+func (h *Historian) explain(ctx context.Context, op string, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || (e.Kind != nil && e.Kind != ErrSchema) {
+		return err
+	}
+	var se *Error
+	if serr := h.CheckSchema(context.WithoutCancel(ctx)); errors.As(serr, &se) && se.Kind == ErrSchema {
+		se.Op = op
+		se.Code = e.Code
+		se.err = e.err
+		se.Msg += "; the server said: " + e.Msg
+		return se
+	}
+	return err
 }
 
 func (h *Historian) send(ctx context.Context, b forward.Batch) error {
