@@ -60,10 +60,10 @@ func (e *RecordError) Is(target error) bool { return target == ErrBadRecord }
 // StoreEnergy stores ERP energy records, normalised to kWh, keyed on their
 // source (system, entity, key): storing a record again changes nothing, and
 // a record whose Changed time is not older than the stored one's replaces
-// it (an ERP correction). All storable records are written in one
-// statement; records that cannot be stored are skipped and reported as
-// *RecordError values joined in the error, with stored counting the
-// records written.
+// it (an ERP correction); an older one is ignored. All storable records are
+// written in one statement; records that cannot be stored are skipped and
+// reported as *RecordError values joined in the error. stored counts the
+// rows inserted or changed (0 when every record was already there).
 func (h *Historian) StoreEnergy(ctx context.Context, records ...erp.EnergyRecord) (stored int, err error) {
 	var (
 		bad                                          []error
@@ -124,7 +124,11 @@ func (h *Historian) StoreEnergy(ctx context.Context, records ...erp.EnergyRecord
 				cost_center = EXCLUDED.cost_center, kwh = EXCLUDED.kwh, quantity = EXCLUDED.quantity,
 				period_start = EXCLUDED.period_start, period_end = EXCLUDED.period_end,
 				changed = EXCLUDED.changed, stored = now()
-			WHERE {s}.erp_energy.changed IS NULL OR EXCLUDED.changed IS NULL OR {s}.erp_energy.changed <= EXCLUDED.changed`),
+			WHERE ({s}.erp_energy.changed IS NULL OR EXCLUDED.changed IS NULL OR {s}.erp_energy.changed <= EXCLUDED.changed)
+				AND ({s}.erp_energy.plant, {s}.erp_energy.meter, {s}.erp_energy.cost_center, {s}.erp_energy.kwh,
+					{s}.erp_energy.quantity, {s}.erp_energy.period_start, {s}.erp_energy.period_end, {s}.erp_energy.changed)
+				IS DISTINCT FROM (EXCLUDED.plant, EXCLUDED.meter, EXCLUDED.cost_center, EXCLUDED.kwh,
+					EXCLUDED.quantity, EXCLUDED.period_start, EXCLUDED.period_end, EXCLUDED.changed)`),
 			systems, entities, keys, plants, meters, ccs, kwhs, quantities, starts, ends, changed)
 		if err != nil {
 			return 0, errors.Join(append([]error{h.classify("store energy", err)}, bad...)...)
