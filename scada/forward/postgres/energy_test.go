@@ -29,12 +29,12 @@ func TestStoreEnergyIdempotent(t *testing.T) {
 	d := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	ch := time.Date(2026, 2, 5, 8, 0, 0, 0, time.UTC)
 	recs := []erp.EnergyRecord{
-		energy("1", "P1", 15205, 1, "KWH", d, d.AddDate(0, 0, 1), ch),                        // 1520.5 kWh
-		energy("2", "P1", 12345, 3, "MWH", d, d.AddDate(0, 0, 1), ch),                        // 12.345 MWh = 12345 kWh exactly
-		energy("3", "P1", 36, 0, "GJ", d, d.AddDate(0, 0, 1), ch),                            // 36 GJ = 10000 kWh
-		energy("4", "P1", 5, 0, "ST", d, d.AddDate(0, 0, 1), ch),                             // pieces: not an energy
-		energy("", "P1", 5, 0, "KWH", d, d.AddDate(0, 0, 1), ch),                             // no key
-		energy("6", "P1", 5, 0, "KWH", d.AddDate(0, 0, 1), d, ch),                            // period backwards
+		energy("1", "P1", 15205, 1, "KWH", d, d.AddDate(0, 0, 1), ch),                       // 1520.5 kWh
+		energy("2", "P1", 12345, 3, "MWH", d, d.AddDate(0, 0, 1), ch),                       // 12.345 MWh = 12345 kWh exactly
+		energy("3", "P1", 36, 0, "GJ", d, d.AddDate(0, 0, 1), ch),                           // 36 GJ = 10000 kWh
+		energy("4", "P1", 5, 0, "ST", d, d.AddDate(0, 0, 1), ch),                            // pieces: not an energy
+		energy("", "P1", 5, 0, "KWH", d, d.AddDate(0, 0, 1), ch),                            // no key
+		energy("6", "P1", 5, 0, "KWH", d.AddDate(0, 0, 1), d, ch),                           // period backwards
 		energy("7", "P2", 1, 0, "KWH", d.Add(3*time.Hour), d.Add(3*time.Hour), time.Time{}), // a reading at an instant
 	}
 	n, err := h.StoreEnergy(ctx, recs...)
