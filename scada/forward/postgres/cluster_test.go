@@ -200,7 +200,7 @@ func (c *cluster) superDSN() string { return c.dsn("postgres", superPassword, "p
 // exec runs SQL as the superuser.
 func (c *cluster) exec(tb testing.TB, sql string, args ...any) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, c.superDSN())
 	if err != nil {

@@ -350,3 +350,42 @@ func TestDriveMemoryBuffer(t *testing.T) {
 		t.Fatalf("Stats = %+v", st)
 	}
 }
+
+// Compact sorts closed days by tag: one tag's points then sit on a few
+// pages instead of one page each; the data stays the same.
+func TestCompact(t *testing.T) {
+	c := sharedCluster(t)
+	h, cfg := openHistorian(t, c, nil)
+	ctx := testCtx(t)
+	day1 := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	var ps []scada.Point
+	for i := range 20000 { // 100 tags interleaved, two days
+		ps = append(ps, scada.Point{Tag: fmt.Sprintf("c.tag%03d", i%100), Value: float64(i), Quality: scada.Good,
+			Time: day1.Add(time.Duration(i/100) * 864 * time.Second)})
+	}
+	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "c", Buffer: "c"}, Points: ps}); err != nil {
+		t.Fatal(err)
+	}
+	pages := func() int {
+		var n int
+		if err := h.QueryRowForTest(ctx, `SELECT count(DISTINCT (p.ctid::text::point)[0]) FROM `+cfg.Schema+`.points_p20260701 p
+			JOIN `+cfg.Schema+`.tags t ON t.id = p.tag_id WHERE t.name = 'c.tag042'`, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := pages()
+	done, err := h.Compact(ctx, day1.AddDate(0, 0, 1))
+	if err != nil || len(done) != 1 || !done[0].Equal(day1) {
+		t.Fatalf("Compact = %v, %v; want the first day only", done, err)
+	}
+	after := pages()
+	t.Logf("pages holding one tag's day: %d before, %d after", before, after)
+	if after*10 > before {
+		t.Fatalf("one tag's day is on %d pages after Compact, %d before", after, before)
+	}
+	if done, err := h.Compact(ctx, day1.AddDate(0, 0, 1)); err != nil || len(done) != 0 {
+		t.Fatalf("second Compact = %v, %v; want nothing", done, err)
+	}
+	checkStored(t, h, ps)
+}

@@ -279,3 +279,56 @@ func (h *Historian) DropBefore(ctx context.Context, t time.Time) ([]time.Time, e
 	}
 	return dropped, nil
 }
+
+// Compact rewrites the daily partitions that end at or before t, and were
+// never compacted, in (tag, time) order (PostgreSQL's CLUSTER on the
+// (tag_id, time) index), and returns the days it compacted. Points arrive
+// interleaved, every tag on every page: reading one tag's day from a raw
+// partition touches a page per point, from a compacted one a page per
+// hundred points. CLUSTER locks the partition while it runs, so compact
+// days that no longer take points (yesterday and older). A day is
+// compacted once: points that arrive later for it are stored and read as
+// usual, after the sorted ones.
+func (h *Historian) Compact(ctx context.Context, t time.Time) ([]time.Time, error) {
+	rows, err := h.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_class p ON p.oid = i.inhparent
+		JOIN pg_namespace n ON n.oid = p.relnamespace
+		WHERE n.nspname = $1 AND p.relname = 'points'
+		AND NOT EXISTS (SELECT FROM pg_index x WHERE x.indrelid = c.oid AND x.indisclustered)
+		ORDER BY c.relname`, h.cfg.Schema)
+	if err != nil {
+		return nil, h.classify("compact", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, h.classify("compact", err)
+	}
+	var done []time.Time
+	for _, n := range names {
+		m := partitionRE.FindStringSubmatch(n)
+		if m == nil {
+			continue
+		}
+		d, err := time.Parse("20060102", m[1]+m[2]+m[3])
+		if err != nil || d.AddDate(0, 0, 1).After(t) {
+			continue
+		}
+		var idx string
+		if err := h.pool.QueryRow(ctx, `SELECT ci.relname FROM pg_index x
+			JOIN pg_class ci ON ci.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = $1 AND c.relname = $2 AND x.indkey::text = (
+				SELECT string_agg(a.attnum::text, ' ' ORDER BY k.ord) FROM unnest(ARRAY['tag_id', 'time']) WITH ORDINALITY k(name, ord)
+				JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = k.name)`, h.cfg.Schema, n).Scan(&idx); err != nil {
+			return done, h.explain(ctx, "compact", h.classify("compact", err))
+		}
+		q := fmt.Sprintf("CLUSTER %s.%s USING %s", h.schemaIdent, pgx.Identifier{n}.Sanitize(), pgx.Identifier{idx}.Sanitize())
+		if _, err := h.pool.Exec(ctx, q); err != nil {
+			return done, h.classify("compact", err)
+		}
+		done = append(done, d)
+		h.log.Info("postgres: historian partition compacted", "schema", h.cfg.Schema, "day", d.Format(time.DateOnly))
+	}
+	return done, nil
+}
