@@ -321,6 +321,16 @@ const (
 	Excellent Grade = 4 // score >= 95
 )
 
+var gradeNames = [...]string{"Invalid", "Poor", "Fair", "Good", "Excellent"}
+
+// String returns the grade's name, as transform.Grade spells it.
+func (g Grade) String() string {
+	if g >= 0 && int(g) < len(gradeNames) {
+		return gradeNames[g]
+	}
+	return fmt.Sprintf("Grade(%d)", int16(g))
+}
+
 // GradeOf returns the grade of a 0-100 score.
 func GradeOf(score uint8) Grade {
 	switch {
