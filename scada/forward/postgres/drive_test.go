@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/greenlang/gl001/scada/buffer"
@@ -59,8 +58,6 @@ func lag(buf buffer.Buffer, consumer string) uint64 {
 	}
 	return st.Points
 }
-
-var errStop = errors.New("stop")
 
 func streamOf(buf buffer.Buffer, edge string) forward.Stream {
 	return forward.Stream{Edge: edge, Buffer: buf.ID()}

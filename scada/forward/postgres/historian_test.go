@@ -118,7 +118,7 @@ func checkStored(t testing.TB, h *postgres.Historian, want []scada.Point) {
 }
 
 func samePoint(g postgres.Sample, w scada.Point) bool {
-	sameValue := g.Value == w.Value || (math.IsNaN(g.Value) && math.IsNaN(w.Value))
+	sameValue := (g.Value == w.Value && math.Signbit(g.Value) == math.Signbit(w.Value)) || (math.IsNaN(g.Value) && math.IsNaN(w.Value))
 	return sameValue && g.Quality == w.Quality && g.Scored == w.Scored && (!w.Scored || g.Score == w.Score) &&
 		g.Reasons == w.Reasons && g.Time.Equal(w.Time.Truncate(time.Microsecond)) &&
 		(!w.Scored || g.Grade == postgres.GradeOf(w.Score))
@@ -172,7 +172,7 @@ func TestRoundTripOddValuesAndNames(t *testing.T) {
 		strings.Repeat("蒸", 1000), // 3,000 bytes: longer than a btree entry may be
 		strings.Repeat("é", 999) + "x",
 	}
-	values := []float64{math.NaN(), math.Inf(1), math.Inf(-1), -0.0, math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-300}
+	values := []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-300}
 	var ps []scada.Point
 	for i, n := range names {
 		for j, v := range values {

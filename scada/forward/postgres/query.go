@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/greenlang/gl001/scada"
 )
@@ -95,7 +96,7 @@ func (h *Historian) scanSample(tag, unit, source string) func(pgx.Rows) (Sample,
 	return func(rows pgx.Rows) (Sample, error) {
 		s := Sample{Point: scada.Point{Tag: tag, Unit: unit, Source: source}}
 		var q, reasons int32
-		var score, grade *int16
+		var score, grade pgtype.Int2
 		if err := rows.Scan(&s.Time, &s.Value, &q, &score, &grade, &reasons, &s.Stored); err != nil {
 			return s, err
 		}
@@ -104,14 +105,14 @@ func (h *Historian) scanSample(tag, unit, source string) func(pgx.Rows) (Sample,
 	}
 }
 
-func fill(s *Sample, q int32, score, grade *int16, reasons int32) {
+func fill(s *Sample, q int32, score, grade pgtype.Int2, reasons int32) {
 	s.Quality = scada.Quality(uint32(q))
 	s.Reasons = scada.Reason(uint16(reasons))
-	if score != nil {
-		s.Score, s.Scored = uint8(*score), true
+	if score.Valid {
+		s.Score, s.Scored = uint8(score.Int16), true
 	}
-	if grade != nil {
-		s.Grade = Grade(*grade)
+	if grade.Valid {
+		s.Grade = Grade(grade.Int16)
 	}
 	s.Time = s.Time.UTC()
 	s.Stored = s.Stored.UTC()
@@ -207,11 +208,14 @@ func (h *Historian) Aggregate(ctx context.Context, tags []string, from, to time.
 			yield(Bucket{}, err)
 			return
 		}
+		// last: the value of the greatest (time, value) pair, which needs no
+		// sort inside each bucket (epoch seconds as float8 keep microseconds
+		// exact until year 2255).
 		q := h.sql(`SELECT date_bin($2 * interval '1 microsecond', time, $3) AS b,
 				count(*), count(*) FILTER (WHERE ` + good + `), count(*) FILTER (WHERE ` + usable + `),
 				avg(value) FILTER (WHERE ` + usable + `), min(value) FILTER (WHERE ` + usable + `),
 				max(value) FILTER (WHERE ` + usable + `),
-				(array_agg(value ORDER BY time DESC) FILTER (WHERE ` + usable + `))[1]
+				(max(ARRAY[extract(epoch FROM time)::float8, value]) FILTER (WHERE ` + usable + `))[2]
 			FROM {s}.points WHERE tag_id = $1 AND time >= $4 AND time < $5
 			GROUP BY b ORDER BY b`)
 		for i, id := range ids {
@@ -258,7 +262,7 @@ func (h *Historian) Latest(ctx context.Context, tags ...string) iter.Seq2[Sample
 		scan := func(rows pgx.Rows) (Sample, error) {
 			var s Sample
 			var qual, reasons int32
-			var score, grade *int16
+			var score, grade pgtype.Int2
 			if err := rows.Scan(&s.Tag, &s.Unit, &s.Source, &s.Time, &s.Value, &qual, &score, &grade, &reasons, &s.Stored); err != nil {
 				return s, err
 			}
