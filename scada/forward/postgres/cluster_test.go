@@ -40,6 +40,9 @@ type cluster struct {
 
 func findBin() string {
 	if d := os.Getenv(binEnv); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err != nil {
+			return ""
+		}
 		return d
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
