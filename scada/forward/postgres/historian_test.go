@@ -389,3 +389,42 @@ func TestCompact(t *testing.T) {
 	}
 	checkStored(t, h, ps)
 }
+
+// Two forwarders of the same stream, each with its own connections, send
+// the same batches at the same time: the row lock on the stream and the
+// overlap check store every point once.
+func TestTwoForwardersOneStream(t *testing.T) {
+	c := sharedCluster(t)
+	h1, cfg := openHistorian(t, c, nil)
+	h2, err := postgres.New(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	ctx := testCtx(t)
+	ps := genPoints(0, 20000, 17)
+	s := forward.Stream{Edge: "twin", Buffer: "b"}
+	errc := make(chan error, 2)
+	for i, h := range []*postgres.Historian{h1, h2} {
+		go func() {
+			for first := 0; first < len(ps); first += 700 + 300*i { // different batch bounds
+				end := min(first+700+300*i, len(ps))
+				if err := h.Send(ctx, forward.Batch{Stream: s, First: buffer.Offset(first), Points: ps[first:end]}); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkStored(t, h1, ps)
+	st1, st2 := h1.Stats(), h2.Stats()
+	if st1.Points+st2.Points != uint64(len(ps)) || st1.Duplicates+st2.Duplicates != uint64(len(ps)) {
+		t.Fatalf("stored %d+%d, dropped %d+%d; want %d each", st1.Points, st2.Points, st1.Duplicates, st2.Duplicates, len(ps))
+	}
+}
