@@ -228,15 +228,19 @@ func (h *Historian) send(ctx context.Context, b forward.Batch) error {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	// The stream's row is locked until commit: a second forwarder of the same
-	// stream waits here and then sees the new position.
-	if _, err := tx.Exec(ctx, h.sql(`INSERT INTO {s}.streams (edge, buffer, next) VALUES ($1, $2, 0)
-		ON CONFLICT (edge, buffer) DO NOTHING`), b.Stream.Edge, b.Stream.Buffer); err != nil {
-		return h.classify("send", err)
-	}
+	// One round trip: make sure the stream has a row, lock it until commit
+	// (a second forwarder of the same stream waits here, then sees the new
+	// position), read the position, and move it to the batch's end. The
+	// position and the points commit or roll back together.
 	var next int64
-	if err := tx.QueryRow(ctx, h.sql(`SELECT next FROM {s}.streams WHERE edge = $1 AND buffer = $2 FOR UPDATE`),
-		b.Stream.Edge, b.Stream.Buffer).Scan(&next); err != nil {
+	q := &pgx.Batch{}
+	q.Queue(h.sql(`INSERT INTO {s}.streams (edge, buffer, next) VALUES ($1, $2, 0)
+		ON CONFLICT (edge, buffer) DO NOTHING`), b.Stream.Edge, b.Stream.Buffer)
+	q.Queue(h.sql(`SELECT next FROM {s}.streams WHERE edge = $1 AND buffer = $2 FOR UPDATE`),
+		b.Stream.Edge, b.Stream.Buffer).QueryRow(func(row pgx.Row) error { return row.Scan(&next) })
+	q.Queue(h.sql(`UPDATE {s}.streams SET next = greatest(next, $3), updated = now() WHERE edge = $1 AND buffer = $2`),
+		b.Stream.Edge, b.Stream.Buffer, int64(b.Next()))
+	if err := tx.SendBatch(ctx, q).Close(); err != nil {
 		return h.classify("send", err)
 	}
 	skip := 0
@@ -250,10 +254,6 @@ func (h *Historian) send(ctx context.Context, b forward.Batch) error {
 	src := &pointSource{points: b.Points[skip:], ids: ids[skip:]}
 	n, err := tx.CopyFrom(ctx, h.pointsIdent, pointColumns, src)
 	if err != nil {
-		return h.classify("send", err)
-	}
-	if _, err := tx.Exec(ctx, h.sql(`UPDATE {s}.streams SET next = $3, updated = now() WHERE edge = $1 AND buffer = $2`),
-		b.Stream.Edge, b.Stream.Buffer, int64(b.Next())); err != nil {
 		return h.classify("send", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
