@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -21,9 +23,11 @@ var (
 	// sees through the stream position and drops). It also matches
 	// [scada.ErrConnection].
 	ErrConnection = errors.New("postgres: connection failed")
-	// ErrAuth marks credentials the server refused (SQLSTATE 28P01, 28000) or
-	// a role without the needed privilege (42501). Retrying does not help until
-	// an operator fixes the password or the grants; it also matches
+	// ErrAuth marks credentials the server refused (SQLSTATE 28P01, 28000), a
+	// role without the needed privilege (42501), or a server certificate that
+	// does not verify under sslmode=verify-full (unknown authority, another
+	// host name, expired). Retrying does not help until an operator fixes the
+	// password, the grants or the certificates; it also matches
 	// [scada.ErrPermanent].
 	ErrAuth = errors.New("postgres: authentication or permission refused")
 	// ErrSchema marks tables that do not have the shape this package created
@@ -137,6 +141,9 @@ func classify(op string, err error, secret string) error {
 			e.err = context.DeadlineExceeded
 		}
 		e.Kind = ErrConnection
+	case isCertErr(err):
+		e.Msg = err.Error()
+		e.Kind = ErrAuth
 	default:
 		e.Msg = err.Error()
 		var netErr net.Error
@@ -146,6 +153,16 @@ func classify(op string, err error, secret string) error {
 	}
 	e.Msg = redact(e.Msg, secret)
 	return e
+}
+
+// isCertErr reports a server certificate that did not verify (unknown
+// authority, wrong host name, expired).
+func isCertErr(err error) bool {
+	var cve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ie x509.CertificateInvalidError
+	return errors.As(err, &cve) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ie)
 }
 
 func isConnectErr(err error) bool {

@@ -92,6 +92,10 @@ func New(ctx context.Context, cfg Config) (*Historian, error) {
 		return nil, h.classify("connect", err)
 	}
 	h.pool = pool
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, h.classify("connect", err)
+	}
 	if err := h.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
