@@ -86,7 +86,7 @@ func BenchmarkPostgresTarget(b *testing.B) {
 			b.StartTimer()
 			_, err := conn.CopyFrom(ctx, table, cols, pgx.CopyFromSlice(len(ps), func(j int) ([]any, error) {
 				p := &ps[j]
-				return []any{ids[p.Tag], p.Time, p.Value, int32(p.Quality), int16(p.Score), int16(postgres.GradeOf(p.Score)), int32(p.Reasons)}, nil
+				return []any{ids[p.Tag], p.Time, p.Value, int32(p.Quality), int16(p.Score), int16(scada.GradeOf(float64(p.Score))), int32(p.Reasons)}, nil
 			}))
 			if err != nil {
 				b.Fatal(err)

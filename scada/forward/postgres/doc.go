@@ -58,8 +58,9 @@
 // server's time of the transaction that committed it. quality is the OPC
 // UA status code with its 32 bits kept as a signed integer, so a Good
 // point has 0 <= quality < 2^30. score and grade are NULL when no stage
-// scored the point; grade is the band of the score with the values of
-// transform.Grade (see [GradeOf]). reasons holds the scada.Reason bits.
+// scored the point; grade is the band of the score, the value of
+// scada.Grade (0 Invalid, 1 Poor, 2 Fair, 3 Good, 4 Excellent; see
+// scada.GradeOf). reasons holds the scada.Reason bits.
 // The unit and source of a tag are those of its last stored point.
 //
 // One partition per day: a day of 1,000 tags at 1 s is 86 million rows,

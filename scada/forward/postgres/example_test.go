@@ -23,15 +23,3 @@ func ExampleConfig_Validate() {
 	// false <nil>
 	// false <nil>
 }
-
-// The grade stored beside a score.
-func ExampleGradeOf() {
-	for _, s := range []uint8{100, 94, 60, 39} {
-		fmt.Println(s, postgres.GradeOf(s))
-	}
-	// Output:
-	// 100 Excellent
-	// 94 Good
-	// 60 Fair
-	// 39 Invalid
-}

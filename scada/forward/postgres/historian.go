@@ -300,7 +300,7 @@ func (s *pointSource) Values() ([]any, error) {
 	s.row[3] = int32(p.Quality)
 	if p.Scored {
 		s.row[4] = int16(p.Score)
-		s.row[5] = int16(GradeOf(p.Score))
+		s.row[5] = int16(scada.GradeOf(float64(p.Score)))
 	} else {
 		s.row[4] = nil
 		s.row[5] = nil
@@ -310,44 +310,6 @@ func (s *pointSource) Values() ([]any, error) {
 }
 
 func (s *pointSource) Err() error { return nil }
-
-// Grade is the band of a quality score, as package transform defines it;
-// the points table stores it as a smallint with these values.
-type Grade int16
-
-// Grades, worst first (the values of transform.Grade).
-const (
-	Invalid   Grade = 0 // score < 40
-	Poor      Grade = 1 // 40 <= score < 60
-	Fair      Grade = 2 // 60 <= score < 80
-	GoodGrade Grade = 3 // 80 <= score < 95
-	Excellent Grade = 4 // score >= 95
-)
-
-var gradeNames = [...]string{"Invalid", "Poor", "Fair", "Good", "Excellent"}
-
-// String returns the grade's name, as transform.Grade spells it.
-func (g Grade) String() string {
-	if g >= 0 && int(g) < len(gradeNames) {
-		return gradeNames[g]
-	}
-	return fmt.Sprintf("Grade(%d)", int16(g))
-}
-
-// GradeOf returns the grade of a 0-100 score.
-func GradeOf(score uint8) Grade {
-	switch {
-	case score >= 95:
-		return Excellent
-	case score >= 80:
-		return GoodGrade
-	case score >= 60:
-		return Fair
-	case score >= 40:
-		return Poor
-	}
-	return Invalid
-}
 
 var (
 	minTime = time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC)

@@ -14,7 +14,6 @@ import (
 	"github.com/greenlang/gl001/scada/buffer"
 	"github.com/greenlang/gl001/scada/forward"
 	"github.com/greenlang/gl001/scada/forward/postgres"
-	"github.com/greenlang/gl001/transform"
 )
 
 func testCtx(t testing.TB) context.Context {
@@ -121,7 +120,7 @@ func samePoint(g postgres.Sample, w scada.Point) bool {
 	sameValue := (g.Value == w.Value && math.Signbit(g.Value) == math.Signbit(w.Value)) || (math.IsNaN(g.Value) && math.IsNaN(w.Value))
 	return sameValue && g.Quality == w.Quality && g.Scored == w.Scored && (!w.Scored || g.Score == w.Score) &&
 		g.Reasons == w.Reasons && g.Time.Equal(w.Time.Truncate(time.Microsecond)) &&
-		(!w.Scored || g.Grade == postgres.GradeOf(w.Score))
+		(!w.Scored || g.Grade == scada.GradeOf(float64(w.Score)))
 }
 
 func TestSendDropsOverlapAndResumes(t *testing.T) {
@@ -201,15 +200,6 @@ func TestRoundTripOddValuesAndNames(t *testing.T) {
 	}
 	if found != len(names) {
 		t.Fatalf("Tags: %d of %d names", found, len(names))
-	}
-}
-
-// The grade stored for a score is the one package transform gives it.
-func TestGradeMatchesTransform(t *testing.T) {
-	for s := range 101 {
-		if got, want := postgres.GradeOf(uint8(s)), transform.GradeOf(float64(s)); int(got) != int(want) {
-			t.Fatalf("score %d: grade %d, transform says %d", s, got, want)
-		}
 	}
 }
 

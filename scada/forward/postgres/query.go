@@ -15,9 +15,9 @@ import (
 
 // Sample is a stored point as a query returns it.
 type Sample struct {
-	scada.Point           // Unit and Source are the tag's, as last stored
-	Grade       Grade     // the band of Score; meaningful when Scored
-	Stored      time.Time // when the server committed it (server time)
+	scada.Point             // Unit and Source are the tag's, as last stored
+	Grade       scada.Grade // the band of Score; meaningful when Scored
+	Stored      time.Time   // when the server committed it (server time)
 }
 
 // good is the SQL condition of a Good quality: the severity bits (the top
@@ -112,7 +112,7 @@ func fill(s *Sample, q int32, score, grade pgtype.Int2, reasons int32) {
 		s.Score, s.Scored = uint8(score.Int16), true
 	}
 	if grade.Valid {
-		s.Grade = Grade(grade.Int16)
+		s.Grade = scada.Grade(grade.Int16)
 	}
 	s.Time = s.Time.UTC()
 	s.Stored = s.Stored.UTC()
