@@ -8,7 +8,8 @@
 // need and wire them together themselves:
 //
 //	units       quantities and unit conversion (standard library only)
-//	resilience  backoff, circuit breakers, connection supervision, HTTP retries
+//	resilience  backoff, circuit breakers, connection supervision
+//	  resilience/httpretry  HTTP retries and breaker for the ERP clients
 //	scada       Point, Quality, Source, Sink, Collector and the store-and-forward Buffer
 //	  scada/opcua    Source over OPC UA (gopcua)
 //	  scada/modbus   Source over Modbus TCP and Modbus/TCP Security
@@ -16,8 +17,9 @@
 //	  scada/scadatest  in-process OPC UA, Modbus and MQTT simulators
 //	  scada/sourcetest the conformance suite every Source passes
 //	erp         Client, Query, the record types and the shared HTTP machinery
+//	  erp/odata      Client for any OData V2/V4 service; sap and dynamics build on it
 //	  erp/sap, erp/oracle, erp/dynamics, erp/workday   one Client per system
-//	  erp/erptest    fake ERP servers speaking each system's wire format
+//	  erp/erptest    fake ERP servers and the conformance suite every Client passes
 //	coord       Message, Bus, in-process bus, Registry, Coordinator, Agent
 //	  coord/natsbus  Bus over NATS
 //	  coord/jwtauth  message signing and verification with JWT

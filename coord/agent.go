@@ -32,7 +32,7 @@ type AgentConfig struct {
 	// Guard checks incoming commands and queries; nil accepts them unsigned.
 	Guard *Guard
 	// SignTTL is the signature lifetime of messages without a deadline.
-	// Zero means DefaultSignTTL.
+	// Zero means DefaultSignTTL; Seal signs at most MaxSignLifetime.
 	SignTTL time.Duration
 	// Policy decides which senders may send which commands to this agent.
 	// Nil allows every sender.

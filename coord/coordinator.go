@@ -88,7 +88,7 @@ type CoordinatorConfig struct {
 	// Guard checks replies and heartbeats; nil accepts them unsigned.
 	Guard *Guard
 	// SignTTL is the signature lifetime of messages without a deadline.
-	// Zero means DefaultSignTTL.
+	// Zero means DefaultSignTTL; Seal signs at most MaxSignLifetime.
 	SignTTL time.Duration
 	// Logger receives the audit records (level Info, message "coord: audit")
 	// and warnings. Nil discards.

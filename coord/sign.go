@@ -92,8 +92,9 @@ type GuardConfig struct {
 	MaxLifetime time.Duration
 	// NotBefore refuses, as possible replays, messages issued before it: a
 	// Guard remembers nothing from before it was built. Zero means the time
-	// the Guard is built (see Guard for what a restart can and cannot
-	// reopen).
+	// the Guard is built, to the microsecond (see Guard for what a restart
+	// can and cannot reopen). A Verifier whose times are coarser than that
+	// may see messages of the Guard's first tick refused.
 	NotBefore time.Time
 	// MaxRemembered bounds the replay memory, in messages. When it is full
 	// of live entries, further messages are refused with ErrReplayMemoryFull
@@ -210,9 +211,9 @@ func NewGuard(cfg GuardConfig) (*Guard, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.NotBefore.IsZero() {
-		// At the millisecond precision of JWT times, so that a message
-		// signed in the Guard's first millisecond is not refused.
-		cfg.NotBefore = cfg.Now().Truncate(time.Millisecond)
+		// At the microsecond precision of jwtauth's times, so that a
+		// message signed in the Guard's first microsecond is not refused.
+		cfg.NotBefore = cfg.Now().Truncate(time.Microsecond)
 	}
 	g := &Guard{
 		v: cfg.Verifier, skew: cfg.Skew, life: cfg.MaxLifetime, notBefore: cfg.NotBefore, now: cfg.Now,

@@ -3,6 +3,7 @@ package coord_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,4 +84,22 @@ func TestSplitRecordsEdgeCases(t *testing.T) {
 	if _, err := coord.SplitRecords(coord.SplitConfig{}, "s", "items", 0, rec("")); err == nil {
 		t.Error("missing From accepted")
 	}
+}
+
+// Records of any type, split into messages of at most MaxPayload bytes.
+func ExampleSplitRecords() {
+	type reading struct {
+		Tag   string  `json:"tag"`
+		Value float64 `json:"value"`
+	}
+	rs := []reading{{"t1", 1.5}, {"t2", 2.5}}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	msgs, err := coord.SplitRecords(coord.SplitConfig{From: "GL-001", Now: func() time.Time { return now }},
+		"example.readings/v1", "readings", len(rs), func(i int) any { return rs[i] })
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(msgs), msgs[0].Name, string(msgs[0].Payload))
+	// Output:
+	// 1 readings {"schema":"example.readings/v1","part":1,"parts":1,"readings":[{"tag":"t1","value":1.5},{"tag":"t2","value":2.5}]}
 }

@@ -9,10 +9,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/greenlang/gl001/resilience"
 )
 
 // SecretProvider supplies a secret (a client secret, an API key, a
@@ -221,7 +224,9 @@ type Token struct {
 // grants other than client credentials (a refresh-token grant, for instance).
 // Tokens are cached, refreshed before they expire, fetched by one caller at a
 // time, and dropped when the system answers 401. Fetch is given the system's
-// pooled HTTP client (TLS policy and timeout applied).
+// pooled HTTP client with its TLS policy, the per-attempt Timeout and the
+// retry policy of ConnConfig.Retry applied to every request, POSTs included
+// (a token grant is safe to repeat), behind a circuit breaker of its own.
 type TokenSource struct {
 	Fetch func(ctx context.Context, hc *http.Client) (Token, error)
 	// RefreshBefore is how long before expiry a token is replaced; default
@@ -307,9 +312,14 @@ func (c ClientCredentials) build(hc *http.Client, system string) authenticator {
 			ClientID: c.ClientID, ClientSecret: s, TokenURL: c.TokenURL,
 			Scopes: c.Scopes, EndpointParams: c.Params, AuthStyle: style,
 		}
-		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+		attempts := new(atomic.Int64) // counted by the attempt timeout, retries included
+		tctx := context.WithValue(context.WithValue(ctx, oauth2.HTTPClient, hc), attemptsKey{}, attempts)
+		tok, err := cc.Token(tctx)
 		if err != nil {
-			return Token{}, s, tokenError(system, err, s)
+			if ctx.Err() != nil {
+				return Token{}, s, ctx.Err()
+			}
+			return Token{}, s, tokenError(system, err, s, c.TokenURL, int(attempts.Load()))
 		}
 		return Token{AccessToken: tok.AccessToken, Type: tok.Type(), Expiry: tok.Expiry}, s, nil
 	}
@@ -332,7 +342,7 @@ func (c ClientCredentials) build(hc *http.Client, system string) authenticator {
 
 // tokenError turns an oauth2 error into an *AuthError without the response
 // body or anything that could carry the secret.
-func tokenError(system string, err error, secret string) error {
+func tokenError(system string, err error, secret, tokenURL string, attempts int) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		ae := &AuthError{System: system, Code: re.ErrorCode}
@@ -348,7 +358,13 @@ func tokenError(system string, err error, secret string) error {
 	if errors.As(err, &ue) {
 		// Keep the cause (connection refused, TLS) but not the raw URL text,
 		// which could carry parameters.
-		return &AuthError{System: system, Err: ue.Err}
+		path := ""
+		if u, perr := url.Parse(tokenURL); perr == nil {
+			path = u.Path
+		}
+		return &AuthError{System: system, Err: &UnavailableError{System: system, Method: http.MethodPost,
+			Path: path, Attempts: attempts, BreakerOpen: errors.Is(ue.Err, resilience.ErrBreakerOpen),
+			Err: errors.New(redact(ue.Err.Error(), secret))}}
 	}
 	return &AuthError{System: system, Err: errors.New(redact(err.Error(), secret))}
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/greenlang/gl001/resilience"
+	"github.com/greenlang/gl001/resilience/httpretry"
 )
 
 // Defaults of ConnConfig for zero-valued fields.
@@ -68,8 +69,10 @@ type ConnConfig struct {
 	AllowHTTP bool
 	// Retry configures retries (429 and 5xx, Retry-After honoured,
 	// idempotent requests only) and the circuit breaker of this system. Its
-	// zero value has the defaults of package resilience.
-	Retry resilience.HTTPConfig
+	// zero value has the defaults of package resilience/httpretry. The token
+	// endpoint of ClientCredentials gets the same retry policy (a
+	// client-credentials grant is safe to repeat) with a breaker of its own.
+	Retry httpretry.Config
 	// Logger receives request logs at debug level and retries and throttling
 	// at info; nil discards them. Secrets never reach it.
 	Logger *slog.Logger
@@ -140,13 +143,14 @@ func (c ConnConfig) checkURL(field, raw string) error {
 type ConnStats struct {
 	Requests     uint64        // requests sent by callers (a retried request counts once)
 	Attempts     uint64        // attempts on the wire, retries included
-	Retries      uint64        // retries made by the retry policy
+	Retries      uint64        // retries made by the retry policy, token requests included
 	Throttled    uint64        // 429 (or 503 with Retry-After) answers received
 	TimedOut     uint64        // attempts that outlived Timeout (retried when idempotent)
 	Paused       uint64        // attempts that waited for a system-wide Retry-After pause
 	Unauthorized uint64        // 401 answers received
 	Errors       uint64        // requests that ended in an error
 	Malformed    uint64        // pages and records that could not be decoded (counted by system packages)
+	OutOfRange   uint64        // records the system sent outside the query's [From, To), dropped
 	PausedUntil  time.Time     // end of the current system-wide pause, zero if none
 	Breaker      string        // circuit breaker state: "closed", "open" or "half-open"
 	LastLatency  time.Duration // duration of the last successful request
@@ -155,22 +159,24 @@ type ConnStats struct {
 // Conn is the HTTP machinery for one ERP system: authentication with cached
 // tokens, a rate limit, a system-wide pause after throttling, retries and a
 // circuit breaker, a per-attempt timeout, a pooled TLS transport, and typed
-// errors. It is safe for concurrent use. System packages build one per
-// client; writers of new system packages use it the same way.
+// errors. It is safe for concurrent use. Every system package builds one per
+// client. An OData service needs no code of its own (configure erp/odata);
+// a system speaking another protocol (REST, SOAP) builds on a Conn as
+// erp/oracle and erp/workday do.
 type Conn struct {
 	cfg     ConnConfig
 	log     *slog.Logger
 	auth    authenticator
 	limiter *rate.Limiter
 	base    *http.Transport
-	retry   *resilience.Transport
+	retry   *httpretry.Transport
 	client  *http.Client
 	closed  atomic.Bool
 
 	pausedUntil atomic.Int64 // unix nanoseconds
 
-	requests, attempts, retries, throttled, timeouts, paused, unauthorized, errs, malformed atomic.Uint64
-	latency                                                                                 atomic.Int64
+	requests, attempts, retries, throttled, timeouts, paused, unauthorized, errs, malformed, outOfRange atomic.Uint64
+	latency                                                                                             atomic.Int64
 
 	// ParseError extracts the system's error code and message from an error
 	// body. Set by the system package before first use.
@@ -239,13 +245,13 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		rc.Logger = log
 	}
 	userRetry := rc.OnRetry
-	rc.OnRetry = func(e resilience.RetryEvent) {
+	rc.OnRetry = func(e httpretry.Event) {
 		c.retries.Add(1)
 		if userRetry != nil {
 			userRetry(e)
 		}
 	}
-	rt, err := resilience.NewTransport(&gate{c: c, next: c.base}, rc)
+	rt, err := httpretry.New(&gate{c: c, next: c.base}, rc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: Retry: %v", ErrConfig, err)
 	}
@@ -265,9 +271,21 @@ func NewConn(cfg ConnConfig) (*Conn, error) {
 		},
 	}
 	if cfg.Auth != nil {
-		// The token endpoint gets the same TLS policy and timeout, but
-		// neither the rate limit nor the API's retries.
-		c.auth = cfg.Auth.build(&http.Client{Transport: c.base, Timeout: cfg.Timeout}, cfg.System)
+		// The token endpoint gets the same TLS policy, attempt timeout and
+		// retry policy, with a breaker of its own, but not the rate limit:
+		// it is another server.
+		tc := cfg.Retry
+		tc.Name = rc.Name + " token endpoint"
+		tc.Logger = rc.Logger
+		tc.OnRetry = rc.OnRetry
+		// A client-credentials grant (or a refresh-token grant) is safe to
+		// repeat: at worst the endpoint issues a second token.
+		tc.Replayable = func(*http.Request) bool { return true }
+		tt, err := httpretry.New(&attemptTimeout{c: c, next: c.base}, tc)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Retry: %v", ErrConfig, err)
+		}
+		c.auth = cfg.Auth.build(&http.Client{Transport: tt}, cfg.System)
 	}
 	return c, nil
 }
@@ -286,12 +304,16 @@ func (c *Conn) Logger() *slog.Logger { return c.log }
 // CountMalformed adds n to the malformed counter of Stats.
 func (c *Conn) CountMalformed(n int) { c.malformed.Add(uint64(n)) }
 
+// CountOutOfRange adds n to the out-of-range counter of Stats: records the
+// system sent that lie outside the query's [From, To) and were dropped.
+func (c *Conn) CountOutOfRange(n int) { c.outOfRange.Add(uint64(n)) }
+
 // Stats returns a snapshot of the counters.
 func (c *Conn) Stats() ConnStats {
 	s := ConnStats{
 		Requests: c.requests.Load(), Attempts: c.attempts.Load(), Retries: c.retries.Load(),
 		Throttled: c.throttled.Load(), TimedOut: c.timeouts.Load(), Paused: c.paused.Load(), Unauthorized: c.unauthorized.Load(),
-		Errors: c.errs.Load(), Malformed: c.malformed.Load(),
+		Errors: c.errs.Load(), Malformed: c.malformed.Load(), OutOfRange: c.outOfRange.Load(),
 		Breaker: c.retry.BreakerState().String(), LastLatency: time.Duration(c.latency.Load()),
 	}
 	if p := c.pausedUntil.Load(); p > 0 && time.Now().UnixNano() < p {
@@ -331,8 +353,10 @@ type Response struct {
 // Do sends r and reads the answer. It waits for the rate limiter and any
 // system-wide pause, authenticates, retries per the Retry configuration, and
 // on a 401 drops the cached credentials and tries once more with fresh ones.
-// A 4xx or 5xx answer is returned as a *StatusError; transport failures are
-// wrapped with the system name, without the URL's query.
+// A 4xx or 5xx answer is returned as a *StatusError; a request that got no
+// answer at all (connections refused, reset or timed out on every attempt,
+// or an open circuit breaker) as an *UnavailableError matching
+// ErrUnavailable. Errors name the system and the path, never the URL's query.
 func (c *Conn) Do(ctx context.Context, r Request) (*Response, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
@@ -357,6 +381,8 @@ func (c *Conn) do(ctx context.Context, r Request) (*Response, error) {
 	if err := c.cfg.checkURL("request URL", r.URL); err != nil {
 		return nil, err
 	}
+	attempts := new(atomic.Int64) // counted by the gate, retries included
+	ctx = context.WithValue(ctx, attemptsKey{}, attempts)
 	for attempt := 0; ; attempt++ {
 		var body io.Reader
 		if r.Body != nil {
@@ -378,7 +404,7 @@ func (c *Conn) do(ctx context.Context, r Request) (*Response, error) {
 		start := time.Now()
 		resp, err := c.client.Do(req)
 		if err != nil {
-			return nil, c.transportErr(ctx, method, u, err)
+			return nil, c.transportErr(ctx, method, u, err, int(attempts.Load()))
 		}
 		data, rerr := c.readBody(resp)
 		resp.Body.Close()
@@ -394,7 +420,7 @@ func (c *Conn) do(ctx context.Context, r Request) (*Response, error) {
 			return nil, c.statusErr(method, u, resp, data)
 		}
 		if rerr != nil {
-			return nil, c.transportErr(ctx, method, u, rerr)
+			return nil, c.transportErr(ctx, method, u, rerr, int(attempts.Load()))
 		}
 		c.latency.Store(int64(time.Since(start)))
 		c.log.Debug("request", "method", method, "path", u.Path, "status", resp.StatusCode,
@@ -436,7 +462,11 @@ func (c *Conn) statusErr(method string, u *url.URL, resp *http.Response, body []
 	return e
 }
 
-func (c *Conn) transportErr(ctx context.Context, method string, u *url.URL, err error) error {
+// transportErr wraps an error that came without an answer from the system.
+// The caller's own context ending is returned as it is; a wait for the rate
+// limit that would outlive the caller's deadline too. Anything else (refused,
+// reset, timed-out attempts, the open breaker) is an *UnavailableError.
+func (c *Conn) transportErr(ctx context.Context, method string, u *url.URL, err error, attempts int) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
@@ -444,8 +474,15 @@ func (c *Conn) transportErr(ctx context.Context, method string, u *url.URL, err 
 	if errors.As(err, &ue) {
 		err = ue.Err // drop the URL text: its query may carry filters or keys
 	}
-	return fmt.Errorf("erp: %s: %s %s: %w", c.cfg.System, method, u.Path, c.scrubErr(err))
+	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, httpretry.ErrAttemptTimeout) {
+		return fmt.Errorf("erp: %s: %s %s: %w", c.cfg.System, method, u.Path, c.scrubErr(err))
+	}
+	return &UnavailableError{System: c.cfg.System, Method: method, Path: u.Path, Attempts: attempts,
+		BreakerOpen: errors.Is(err, resilience.ErrBreakerOpen), Err: c.scrubErr(err)}
 }
+
+// attemptsKey carries a request's attempt counter in its context.
+type attemptsKey struct{}
 
 // scrub removes every secret and token the Conn holds, and anything that
 // looks like a credential, from s.
@@ -532,6 +569,9 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w: the rate limit wait would exceed the deadline", context.DeadlineExceeded)
 	}
 	c.attempts.Add(1)
+	if n, ok := ctx.Value(attemptsKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	resp, err := g.next.RoundTrip(req.WithContext(actx))
 	if err != nil {
@@ -539,7 +579,7 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			// This attempt's timeout, not the caller's deadline: retried.
 			c.timeouts.Add(1)
-			return nil, fmt.Errorf("%w after %v: %w", resilience.ErrAttemptTimeout, c.cfg.Timeout, err)
+			return nil, fmt.Errorf("%w after %v: %w", httpretry.ErrAttemptTimeout, c.cfg.Timeout, err)
 		}
 		return nil, err
 	}
@@ -550,6 +590,31 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.pause(time.Now().Add(d))
 			c.log.Info("throttled; pausing every request to the system", "wait", d)
 		}
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// attemptTimeout gives each attempt to the token endpoint the Conn's
+// Timeout, marked as an attempt timeout so that the retry policy retries it.
+type attemptTimeout struct {
+	c    *Conn
+	next http.RoundTripper
+}
+
+func (a *attemptTimeout) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	if n, ok := ctx.Value(attemptsKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+	actx, cancel := context.WithTimeout(ctx, a.c.cfg.Timeout)
+	resp, err := a.next.RoundTrip(req.WithContext(actx))
+	if err != nil {
+		cancel()
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w after %v: %w", httpretry.ErrAttemptTimeout, a.c.cfg.Timeout, err)
+		}
+		return nil, err
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil

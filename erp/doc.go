@@ -1,8 +1,10 @@
 // Package erp is what GL-001 asks of a business system: energy consumption,
 // production and maintenance schedules and costs, as typed records streamed
 // page by page. The systems themselves live in subpackages (erp/sap,
-// erp/dynamics), each a Client built with New(cfg Config); erp/erptest has
-// in-process HTTPS fakes of them for tests.
+// erp/dynamics, erp/oracle, erp/workday), each a Client built with
+// New(cfg Config); erp/odata reads any other OData V2 or V4 service from a
+// service root and a field mapping; erp/erptest has in-process HTTPS fakes
+// of them and the conformance suite every Client passes.
 //
 // # Reading
 //
@@ -23,6 +25,17 @@
 // request. Query time ranges are half-open, [From, To), and every time in a
 // record is UTC.
 //
+// The range is a promise of the client, not of the server: every client
+// drops a record whose time (RangeTime: the reading instant, the planned
+// start, the posting day) lies outside [From, To), whatever the server did
+// with the filter, counts it in ConnStats.OutOfRange and logs it at debug
+// level. A bound with a time of day is never rounded; where a system
+// compares whole days, its filter is widened and the client trims.
+//
+// Query.PageSize zero takes the client's page size (1000 for the OData
+// clients); ServerPageSize lets the server choose. Query.OnTotal receives
+// the system's count of the matching records.
+//
 // # Records
 //
 // EnergyRecord, ProductionOrder, MaintenanceOrder and CostRecord carry a
@@ -35,7 +48,9 @@
 // currency's minor unit (Money.MinorUnits does that on request, and fails
 // rather than lose digits). Field mappings (EnergyFields, ProductionFields
 // ...) say which of a system's properties fill which field, because every
-// company customises its ERP.
+// company customises its ERP. A mapping is used as given or, when empty,
+// replaced by the system's default; never merged. One that lacks what its
+// record type needs is refused, every missing setting named (Validate).
 //
 // # Incremental retrieval
 //
@@ -64,7 +79,9 @@
 //   - A rate limit per system (golang.org/x/time/rate), 100 requests a
 //     minute by default; callers wait their turn within their context.
 //   - Retries of idempotent requests on 429 and 5xx with Retry-After
-//     honoured, and a circuit breaker per system, from package resilience.
+//     honoured, and a circuit breaker per system, from package
+//     resilience/httpretry. Token requests get the same retry policy (a
+//     client-credentials grant is safe to repeat) with a breaker of their own.
 //     After a 429 or 503 with Retry-After, every request to that system
 //     waits out the pause, not just the one refused.
 //   - A per-attempt timeout (2 s by default) on top of the caller's context;
@@ -74,11 +91,15 @@
 //     plain HTTP only with AllowHTTP, for test servers.
 //   - Typed errors: StatusError (matching ErrUnauthorized, ErrForbidden,
 //     ErrNotFound, ErrThrottled with the wait asked for, ErrServer,
-//     ErrBadRequest), MalformedError (ErrMalformed, naming the field),
-//     AuthError. While the circuit breaker is open, requests fail at once with
-//     an error matching resilience.ErrBreakerOpen. Secrets and tokens never
-//     appear in errors or logs: messages from systems are scrubbed of every
-//     credential the Conn holds.
+//     ErrBadRequest), UnavailableError (ErrUnavailable: no answer at all,
+//     connections refused, reset or timed out on every attempt, with the
+//     system and the attempt count), MalformedError (ErrMalformed, naming the
+//     field), AuthError. While the circuit breaker is open, requests fail at
+//     once with an UnavailableError matching ErrBreakerOpen (and
+//     resilience.ErrBreakerOpen). Errors and logs name the request's path,
+//     never its query (it can name plants and cost centres). Secrets and
+//     tokens never appear in errors or logs: messages from systems are
+//     scrubbed of every credential the Conn holds.
 //
 // Logs go to the *slog.Logger in the configuration (nil discards); counters
 // are read with Stats.
@@ -91,7 +112,12 @@
 //
 // # Writing a system package
 //
-// A new system is a thin package: build a Conn with NewConn, compile the
-// record mappings with EnergyFields.Mapping and friends, fetch pages with
-// Conn.Do and decode them into Rows for Mapping.Record.
+// An OData service needs no package: configure erp/odata. A system with
+// OData services and defaults of its own is a configuration of erp/odata
+// (odata.NewConn, one odata.Collection per record source), as erp/sap and
+// erp/dynamics are; the OData decoder and paging stay internal behind it.
+// A system speaking another protocol builds on Conn: NewConn, the record
+// mappings of EnergyFields.Mapping and friends, Conn.Do for its pages, and
+// Mapping.Record for each row, wrapped in KeepInRange, as erp/oracle (REST)
+// and erp/workday (SOAP) do. Every Client runs erptest.TestClient.
 package erp

@@ -45,6 +45,17 @@ var (
 	// a malformed page ends the stream, since its next link cannot be trusted.
 	// Retrying the same request usually fails the same way.
 	ErrMalformed = errors.New("erp: malformed response")
+	// ErrUnavailable means the system could not be reached: connections
+	// refused, reset or timed out on every attempt the retry policy allowed,
+	// or the circuit breaker of the system is open (then it also matches
+	// ErrBreakerOpen). The *UnavailableError names the system and the number
+	// of attempts. Safe to retry later.
+	ErrUnavailable = errors.New("erp: system unavailable")
+	// ErrBreakerOpen means the request was not sent because the circuit
+	// breaker of the system is open after repeated failures. It also matches
+	// ErrUnavailable and resilience.ErrBreakerOpen. Safe to retry after the
+	// breaker's delay (Retry.Breaker.Delay, 30 s by default).
+	ErrBreakerOpen = errors.New("erp: circuit breaker open")
 	// ErrNotSupported is returned when a system has no data of the kind asked
 	// for (for example production orders from a finance-only system). Not
 	// retryable.
@@ -111,6 +122,49 @@ func (e *StatusError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 ||
 		e.StatusCode == http.StatusRequestTimeout
 }
+
+// UnavailableError is a request that never got an answer from the system:
+// every attempt failed to connect, was reset or timed out, or the circuit
+// breaker refused it. It matches ErrUnavailable, and ErrBreakerOpen when the
+// breaker refused; Unwrap gives the last attempt's error (a *net.OpError, an
+// attempt timeout, resilience.ErrBreakerOpen).
+type UnavailableError struct {
+	System      string // system name, e.g. "sap"
+	Method      string // HTTP method
+	Path        string // request path, without query
+	Attempts    int    // attempts sent on the wire, retries included; 0 when the breaker refused at once
+	BreakerOpen bool   // the circuit breaker refused (the last) attempt
+	Err         error  // the last attempt's error, with secrets removed
+}
+
+func (e *UnavailableError) Error() string {
+	s := fmt.Sprintf("erp: %s: %s %s: system unavailable", e.System, e.Method, e.Path)
+	if e.BreakerOpen {
+		s += " (circuit breaker open"
+		if e.Attempts > 0 {
+			s += ", after " + strconv.Itoa(e.Attempts) + " attempts"
+		}
+		s += ")"
+	} else {
+		s += " after " + strconv.Itoa(e.Attempts) + " attempt"
+		if e.Attempts != 1 {
+			s += "s"
+		}
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Is reports whether target is ErrUnavailable, or ErrBreakerOpen when the
+// breaker refused.
+func (e *UnavailableError) Is(target error) bool {
+	return target == ErrUnavailable || (target == ErrBreakerOpen && e.BreakerOpen)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // MalformedError describes a response, page or record that could not be
 // decoded. It matches ErrMalformed.

@@ -65,3 +65,27 @@ func ExampleNewPoller() {
 	// WO-10001 Inspect steam trap bank 1
 	// context canceled
 }
+
+// Every client keeps a query's half-open range itself: a record the server
+// sent outside [From, To) is dropped and counted, never handed on.
+func ExampleKeepInRange() {
+	from := time.Date(2024, 2, 1, 12, 0, 0, 0, time.UTC)
+	q := erp.Query{From: from, To: from.Add(24 * time.Hour)}
+	sent := func(yield func(erp.EnergyRecord, error) bool) {
+		for _, h := range []int{-1, 0, 23, 24} { // what a server that rounded the bounds to days might send
+			at := from.Add(time.Duration(h) * time.Hour)
+			if !yield(erp.EnergyRecord{Source: erp.Source{Key: fmt.Sprint(h)}, Period: erp.Period{Start: at, End: at}}, nil) {
+				return
+			}
+		}
+	}
+	dropped := 0
+	for rec := range erp.KeepInRange(q, sent, func(erp.EnergyRecord) { dropped++ }) {
+		fmt.Println(rec.Source.Key, rec.Period.Start.Format(time.DateTime))
+	}
+	fmt.Println("dropped:", dropped)
+	// Output:
+	// 0 2024-02-01 12:00:00
+	// 23 2024-02-02 11:00:00
+	// dropped: 2
+}

@@ -3,6 +3,7 @@ package erp
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -226,7 +227,7 @@ func (r *rowReader) decimal(i int) Decimal {
 
 // quantity reads a value and its unit; strict makes a unit package units
 // cannot resolve an error (energy must be physical, production may count pieces).
-func (r *rowReader) quantity(vi, ui int, def string, strict bool) Quantity {
+func (r *rowReader) quantity(vi, ui int, def string, strict bool, fields string) Quantity {
 	if vi < 0 || len(r.row[vi]) == 0 {
 		return Quantity{}
 	}
@@ -246,6 +247,14 @@ func (r *rowReader) quantity(vi, ui int, def string, strict bool) Quantity {
 		r.units.Store(&unitCache{raw: string(raw), q: q})
 	}
 	if err != nil && strict {
+		if len(raw) == 0 {
+			// Say which setting fixes it, not only what is wrong.
+			if ui >= 0 {
+				err = fmt.Errorf("%w: the unit property %s is empty in this record; set %s.DefaultUnit for such records", err, r.names[ui], fields)
+			} else {
+				err = fmt.Errorf("%w: map %s.Unit to the system's unit property, or set %s.DefaultUnit", err, fields, fields)
+			}
+		}
 		if ui >= 0 {
 			r.fail(ui, err)
 		} else {
@@ -305,16 +314,105 @@ func (p *props) keys(names []string) []int {
 	return idx
 }
 
-func checkKey(what string, key []string) error {
-	if len(key) == 0 {
-		return fmt.Errorf("%w: %s mapping has no key properties", ErrConfig, what)
+// missing builds the error of a mapping that lacks required settings, naming
+// each; nil if none is missing.
+func missing(typ string, names ...string) error {
+	if len(names) == 0 {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: %s is partial: %s not set (a mapping is used as given, never merged with a system's defaults; leave it entirely empty for the defaults)",
+		ErrConfig, typ, typ+"."+strings.Join(names, ", "+typ+"."))
 }
 
-// Mapping compiles f. It fails if no key property is named.
+func hasKey(key []string) bool {
+	for _, k := range key {
+		if k != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// IsZero reports whether f maps nothing: a system package then uses its
+// default mapping. A mapping with any field set is used as given.
+func (f EnergyFields) IsZero() bool { return reflect.ValueOf(f).IsZero() }
+
+// IsZero reports whether f maps nothing (see EnergyFields.IsZero).
+func (f ProductionFields) IsZero() bool { return reflect.ValueOf(f).IsZero() }
+
+// IsZero reports whether f maps nothing (see EnergyFields.IsZero).
+func (f MaintenanceFields) IsZero() bool { return reflect.ValueOf(f).IsZero() }
+
+// IsZero reports whether f maps nothing (see EnergyFields.IsZero).
+func (f CostFields) IsZero() bool { return reflect.ValueOf(f).IsZero() }
+
+// Validate reports the settings f lacks, all named in one error matching
+// ErrConfig: Key, Quantity, a time (End.Date or Start.Date) and a unit (Unit
+// or DefaultUnit).
+func (f EnergyFields) Validate() error {
+	var m []string
+	if !hasKey(f.Key) {
+		m = append(m, "Key")
+	}
+	if f.Start.Date == "" && f.End.Date == "" {
+		m = append(m, "End.Date (or Start.Date)")
+	}
+	if f.Quantity == "" {
+		m = append(m, "Quantity")
+	}
+	if f.Unit == "" && f.DefaultUnit == "" {
+		m = append(m, "Unit (or DefaultUnit)")
+	}
+	return missing("EnergyFields", m...)
+}
+
+// Validate reports the settings f lacks: Key and PlannedStart.Date.
+func (f ProductionFields) Validate() error {
+	var m []string
+	if !hasKey(f.Key) {
+		m = append(m, "Key")
+	}
+	if f.PlannedStart.Date == "" {
+		m = append(m, "PlannedStart.Date")
+	}
+	return missing("ProductionFields", m...)
+}
+
+// Validate reports the settings f lacks: Key and PlannedStart.Date.
+func (f MaintenanceFields) Validate() error {
+	var m []string
+	if !hasKey(f.Key) {
+		m = append(m, "Key")
+	}
+	if f.PlannedStart.Date == "" {
+		m = append(m, "PlannedStart.Date")
+	}
+	return missing("MaintenanceFields", m...)
+}
+
+// Validate reports the settings f lacks: Key, Posting.Date, Amount and
+// Currency.
+func (f CostFields) Validate() error {
+	var m []string
+	if !hasKey(f.Key) {
+		m = append(m, "Key")
+	}
+	if f.Posting.Date == "" {
+		m = append(m, "Posting.Date")
+	}
+	if f.Amount == "" {
+		m = append(m, "Amount")
+	}
+	if f.Amount != "" && f.Currency == "" {
+		m = append(m, "Currency")
+	}
+	return missing("CostFields", m...)
+}
+
+// Mapping compiles f. It fails, naming them, if settings are missing (see
+// Validate).
 func (f EnergyFields) Mapping(o MappingOptions) (Mapping[EnergyRecord], error) {
-	if err := checkKey("energy", f.Key); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	m := &energyMapping{loc: o.Location, defUnit: f.DefaultUnit}
@@ -352,7 +450,7 @@ func (m *energyMapping) Record(src Source, row Row) (EnergyRecord, error) {
 		Meter:      r.istr(m.meter, &m.in[1]),
 		CostCenter: r.istr(m.cc, &m.in[2]),
 		Period:     Period{Start: r.time(m.start), End: r.time(m.end)},
-		Quantity:   r.quantity(m.qty, m.unit, m.defUnit, true),
+		Quantity:   r.quantity(m.qty, m.unit, m.defUnit, true, "EnergyFields"),
 		Cost:       r.money(m.amount, m.cur),
 		Changed:    r.time(timeIdx{m.changed, -1}),
 	}
@@ -362,9 +460,10 @@ func (m *energyMapping) Record(src Source, row Row) (EnergyRecord, error) {
 	return e, r.done(src)
 }
 
-// Mapping compiles f. It fails if no key property is named.
+// Mapping compiles f. It fails, naming them, if settings are missing (see
+// Validate).
 func (f ProductionFields) Mapping(o MappingOptions) (Mapping[ProductionOrder], error) {
-	if err := checkKey("production", f.Key); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	m := &productionMapping{loc: o.Location, defUnit: f.DefaultUnit}
@@ -403,8 +502,8 @@ func (m *productionMapping) Record(src Source, row Row) (ProductionOrder, error)
 		Status:    r.str(m.status),
 		Planned:   Period{Start: r.time(m.ps), End: r.time(m.pe)},
 		Actual:    Period{Start: r.time(m.as), End: r.time(m.ae)},
-		Quantity:  r.quantity(m.qty, m.unit, m.defUnit, false),
-		Confirmed: r.quantity(m.conf, m.unit, m.defUnit, false),
+		Quantity:  r.quantity(m.qty, m.unit, m.defUnit, false, "ProductionFields"),
+		Confirmed: r.quantity(m.conf, m.unit, m.defUnit, false, "ProductionFields"),
 		Changed:   r.time(timeIdx{m.changed, -1}),
 	}
 	if o.Order == "" {
@@ -413,9 +512,10 @@ func (m *productionMapping) Record(src Source, row Row) (ProductionOrder, error)
 	return o, r.done(src)
 }
 
-// Mapping compiles f. It fails if no key property is named.
+// Mapping compiles f. It fails, naming them, if settings are missing (see
+// Validate).
 func (f MaintenanceFields) Mapping(o MappingOptions) (Mapping[MaintenanceOrder], error) {
-	if err := checkKey("maintenance", f.Key); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	m := &maintenanceMapping{loc: o.Location}
@@ -465,9 +565,10 @@ func (m *maintenanceMapping) Record(src Source, row Row) (MaintenanceOrder, erro
 	return o, r.done(src)
 }
 
-// Mapping compiles f. It fails if no key property is named.
+// Mapping compiles f. It fails, naming them, if settings are missing (see
+// Validate).
 func (f CostFields) Mapping(o MappingOptions) (Mapping[CostRecord], error) {
-	if err := checkKey("cost", f.Key); err != nil {
+	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	m := &costMapping{loc: o.Location, defUnit: f.DefaultUnit}
@@ -506,7 +607,7 @@ func (m *costMapping) Record(src Source, row Row) (CostRecord, error) {
 		Account:     r.str(m.account),
 		Description: r.str(m.desc),
 		Amount:      r.money(m.amount, m.cur),
-		Quantity:    r.quantity(m.qty, m.unit, m.defUnit, false),
+		Quantity:    r.quantity(m.qty, m.unit, m.defUnit, false, "CostFields"),
 		Changed:     r.time(timeIdx{m.changed, -1}),
 	}
 	if !day.IsZero() {

@@ -69,32 +69,32 @@ func TestEnergyMapping(t *testing.T) {
 }
 
 func TestProductionMappingCountsPieces(t *testing.T) {
-	m, err := ProductionFields{Key: []string{"Order"}, Quantity: "Qty", Unit: "Uom"}.Mapping(MappingOptions{})
+	m, err := ProductionFields{Key: []string{"Order"}, PlannedStart: TimeFields{Date: "Start"}, Quantity: "Qty", Unit: "Uom"}.Mapping(MappingOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := m.Record(Source{}, row("42", "10", "ST"))
+	o, err := m.Record(Source{}, row("42", "", "10", "ST"))
 	if err != nil || o.Order != "42" || o.Quantity.Code != "ST" || !o.Quantity.Unit.IsZero() {
 		t.Errorf("order = %+v, %v", o, err)
 	}
 	// The cached unit is reused and does not leak into the next record's code.
-	o2, err := m.Record(Source{}, row("43", "3", "KG"))
+	o2, err := m.Record(Source{}, row("43", "", "3", "KG"))
 	if err != nil || o2.Quantity.Code != "KG" || o2.Quantity.Unit.String() != "kg" {
 		t.Errorf("order = %+v, %v", o2, err)
 	}
-	o3, err := m.Record(Source{}, row("44", "3", "KG"))
+	o3, err := m.Record(Source{}, row("44", "", "3", "KG"))
 	if err != nil || o3.Quantity.Unit.String() != "kg" {
 		t.Errorf("order = %+v, %v", o3, err)
 	}
 }
 
 func TestInternedValuesFollowTheData(t *testing.T) {
-	m, err := CostFields{Key: []string{"K"}, Plant: "P", Amount: "A", Currency: "C"}.Mapping(MappingOptions{})
+	m, err := CostFields{Key: []string{"K"}, Plant: "P", Posting: TimeFields{Date: "D"}, Amount: "A", Currency: "C"}.Mapping(MappingOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, tc := range []struct{ plant, cur string }{{"1010", "EUR"}, {"1010", "EUR"}, {"2020", "usd"}, {"1010", "EUR"}} {
-		c, err := m.Record(Source{}, row("k", tc.plant, "1.00", tc.cur))
+		c, err := m.Record(Source{}, row("k", tc.plant, "", "1.00", tc.cur))
 		if err != nil || c.Plant != tc.plant || c.Amount.Currency != strings.ToUpper(tc.cur) {
 			t.Errorf("record %d = %+v, %v", i, c, err)
 		}

@@ -37,8 +37,80 @@ type Query struct {
 	// are the system's own.
 	Filters []Filter
 	// PageSize is the number of records asked for per request; zero means the
-	// system package's default (1000). Servers may send fewer.
+	// client's configured page size (1000 for the OData clients). Servers
+	// may send fewer. ServerPageSize leaves the page size to the server where
+	// the protocol allows it (OData: no $top, the server's own next links);
+	// any other negative value is refused with ErrBadRequest.
 	PageSize int
+	// OnTotal, if set, asks the system for the total number of records that
+	// match the query ($inlinecount or $count in OData, totalResults in
+	// Oracle REST, Total_Results in Workday) and is called with it once, as
+	// soon as the system reports it: before the first record when the count
+	// precedes the records on the wire (OData), after the first page's
+	// records otherwise. It is the system's count, before the client drops
+	// records outside [From, To). Counting may cost the system a second
+	// query.
+	OnTotal func(total int64)
+}
+
+// ServerPageSize as Query.PageSize, or as the PageSize of a client's
+// configuration, sends no page size and follows the pages the server makes.
+const ServerPageSize = -1
+
+// Contains reports whether t lies in q's [From, To); a zero bound does not
+// bound.
+func (q Query) Contains(t time.Time) bool {
+	if !q.From.IsZero() && t.Before(q.From) {
+		return false
+	}
+	return q.To.IsZero() || t.Before(q.To)
+}
+
+// Bounded reports whether q has a lower or an upper time bound.
+func (q Query) Bounded() bool { return !q.From.IsZero() || !q.To.IsZero() }
+
+// RangeTime returns the time of rec that Query.From and Query.To bound: the
+// start of an energy record's period (the reading instant of a meter
+// reading), the planned start of a production or maintenance order, the
+// posting day of a cost record. It is zero when the system sent none.
+func RangeTime[T Record](rec T) time.Time {
+	switch r := any(rec).(type) {
+	case EnergyRecord:
+		return r.Period.Start
+	case ProductionOrder:
+		return r.Planned.Start
+	case MaintenanceOrder:
+		return r.Planned.Start
+	case CostRecord:
+		return r.Period.Start
+	}
+	return time.Time{}
+}
+
+// KeepInRange passes on the records and errors of seq, but drops every
+// record whose RangeTime lies outside q's [From, To) (a record without a
+// time too, when q is bounded), calling dropped for each. Every client
+// applies it, so a server that ignored or rounded a bound never hands the
+// caller a record the query excludes.
+func KeepInRange[T Record](q Query, seq iter.Seq2[T, error], dropped func(T)) iter.Seq2[T, error] {
+	if !q.Bounded() {
+		return seq
+	}
+	return func(yield func(T, error) bool) {
+		for rec, err := range seq {
+			if err == nil {
+				if t := RangeTime(rec); t.IsZero() || !q.Contains(t) {
+					if dropped != nil {
+						dropped(rec)
+					}
+					continue
+				}
+			}
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
 }
 
 // Op is a comparison in a Filter.

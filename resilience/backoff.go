@@ -39,7 +39,7 @@ func (b Backoff) Validate() error {
 	if b.Max < 0 {
 		errs = append(errs, fmt.Errorf("resilience: backoff Max %v is negative", b.Max))
 	}
-	if d := b.withDefaults(); d.Max < d.Initial && b.Initial >= 0 && b.Max >= 0 {
+	if d := b.WithDefaults(); d.Max < d.Initial && b.Initial >= 0 && b.Max >= 0 {
 		errs = append(errs, fmt.Errorf("resilience: backoff Max %v is below Initial %v", d.Max, d.Initial))
 	}
 	if b.Multiplier != 0 && (b.Multiplier < 1 || math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0)) {
@@ -51,7 +51,8 @@ func (b Backoff) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (b Backoff) withDefaults() Backoff {
+// WithDefaults returns b with its zero-valued fields set to the defaults.
+func (b Backoff) WithDefaults() Backoff {
 	if b.Initial == 0 {
 		b.Initial = DefaultBackoffInitial
 	}
@@ -70,7 +71,7 @@ func (b Backoff) withDefaults() Backoff {
 // Delay returns the delay before retry n, counting from 0: Delay(0) is about
 // Initial. Negative n counts as 0. Delay never exceeds Max and is never negative.
 func (b Backoff) Delay(n int) time.Duration {
-	return b.withDefaults().delay(n, rand.Float64())
+	return b.WithDefaults().delay(n, rand.Float64())
 }
 
 // delay computes the n-th delay of a Backoff whose defaults are applied, with

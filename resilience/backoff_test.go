@@ -7,7 +7,7 @@ import (
 )
 
 func TestBackoffDefaults(t *testing.T) {
-	b := Backoff{}.withDefaults()
+	b := Backoff{}.WithDefaults()
 	want := Backoff{Initial: 500 * time.Millisecond, Max: 60 * time.Second, Multiplier: 2, Jitter: 0.2}
 	if b != want {
 		t.Fatalf("defaults = %+v, want %+v", b, want)
@@ -31,7 +31,7 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 }
 
 func TestBackoffJitterBounds(t *testing.T) {
-	b := Backoff{Initial: time.Second, Max: time.Hour, Jitter: 0.25}.withDefaults()
+	b := Backoff{Initial: time.Second, Max: time.Hour, Jitter: 0.25}.WithDefaults()
 	for _, r := range []float64{0, 0.25, 0.5, 0.999999} {
 		got := b.delay(2, r) // 4s ± 25%
 		if got < 3*time.Second || got > 5*time.Second {
@@ -45,7 +45,7 @@ func TestBackoffJitterBounds(t *testing.T) {
 		t.Errorf("delay with r=0.5 = %v, want 4s", got)
 	}
 	// Jitter never lifts a delay above Max.
-	capped := Backoff{Initial: time.Second, Max: time.Second, Jitter: 0.5}.withDefaults()
+	capped := Backoff{Initial: time.Second, Max: time.Second, Jitter: 0.5}.WithDefaults()
 	if got := capped.delay(0, 0.999999); got > time.Second {
 		t.Errorf("jittered delay %v exceeds Max", got)
 	}
@@ -88,7 +88,7 @@ func TestBreakerConfigValidate(t *testing.T) {
 	if (BreakerConfig{FailureThreshold: -1}).Enabled() {
 		t.Error("negative FailureThreshold must disable the breaker")
 	}
-	d := BreakerConfig{}.withDefaults()
+	d := BreakerConfig{}.WithDefaults()
 	if d.FailureThreshold != 5 || d.Delay != 30*time.Second || d.SuccessThreshold != 1 {
 		t.Errorf("defaults = %+v", d)
 	}

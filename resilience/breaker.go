@@ -51,7 +51,8 @@ func (c BreakerConfig) Validate() error {
 // Enabled reports whether c describes a breaker (FailureThreshold is not negative).
 func (c BreakerConfig) Enabled() bool { return c.FailureThreshold >= 0 }
 
-func (c BreakerConfig) withDefaults() BreakerConfig {
+// WithDefaults returns c with its zero-valued fields set to the defaults.
+func (c BreakerConfig) WithDefaults() BreakerConfig {
 	if c.FailureThreshold == 0 {
 		c.FailureThreshold = DefaultBreakerFailureThreshold
 	}
@@ -104,7 +105,7 @@ func newBreaker[R any](c BreakerConfig, isFailure func(R, error) bool, jitter fl
 	if !c.Enabled() {
 		return nil
 	}
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	b := circuitbreaker.NewBuilder[R]().
 		WithFailureThreshold(uint(c.FailureThreshold)).
 		WithSuccessThreshold(uint(c.SuccessThreshold)).

@@ -1,9 +1,10 @@
 // Package resilience holds the policies every connector of the SDK shares:
 // exponential [Backoff] with jitter, circuit breakers ([BreakerConfig], and a
 // standalone [Breaker] for callers that guard their own calls),
-// [Retry] for idempotent calls, a [Supervisor] that keeps a long-lived
-// connection up, and an HTTP [Transport] that retries and breaks for the ERP
-// clients.
+// [Retry] for idempotent calls and a [Supervisor] that keeps a long-lived
+// connection up. The HTTP transport that retries and breaks for the ERP
+// clients lives in resilience/httpretry, so that a program that only
+// supervises device connections does not link net/http.
 //
 // It is built on github.com/failsafe-go/failsafe-go, whose retry policy and
 // circuit breaker do the work; this package chooses the defaults, adds the
@@ -16,8 +17,8 @@
 //   - Backoff: 500ms, doubling, capped at 60s, ±20% jitter.
 //   - Breaker: opens after 5 consecutive failures, lets a probe through after
 //     30s, closes after 1 successful probe.
-//   - Retry: 3 attempts in all. HTTP: 3 retries after the first attempt,
-//     Retry-After honoured up to 2 minutes.
+//   - Retry: 3 attempts in all. (resilience/httpretry: 3 retries after the
+//     first attempt, Retry-After honoured up to 2 minutes.)
 //   - Supervisor: connections that end within 30s of connecting count as
 //     short (only a run of them grows the backoff); a permanent refusal is
 //     retried after 1 min.

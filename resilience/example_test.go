@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"time"
 
 	"github.com/greenlang/gl001/resilience"
@@ -82,35 +78,6 @@ func ExampleSupervisor() {
 	// boiler-1: connected (attempts 2, last error "dial tcp 10.0.0.7:502: connection refused")
 	// boiler-1: stopped (attempts 2, last error "dial tcp 10.0.0.7:502: connection refused")
 	// Run: context canceled
-}
-
-func ExampleNewTransport() {
-	var calls atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
-			w.Header().Set("Retry-After", "0") // also understood: an HTTP-date
-			http.Error(w, "throttled", http.StatusTooManyRequests)
-			return
-		}
-		fmt.Fprint(w, `{"value":[]}`)
-	}))
-	defer srv.Close()
-
-	rt, err := resilience.NewTransport(srv.Client().Transport, resilience.HTTPConfig{Name: "sap-prod"})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	client := &http.Client{Transport: rt, Timeout: 30 * time.Second}
-	resp, err := client.Get(srv.URL + "/sap/opu/odata/sap/API_ENERGY")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(resp.StatusCode, string(body), "after", calls.Load(), "requests")
-	// Output: 200 {"value":[]} after 2 requests
 }
 
 func ExampleRedact() {

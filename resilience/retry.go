@@ -85,7 +85,7 @@ func RetryValue[T any](ctx context.Context, cfg RetryConfig, fn func(context.Con
 			return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 		}
 	}
-	backoff := cfg.Backoff.withDefaults()
+	backoff := cfg.Backoff.WithDefaults()
 	maxAttempts := cfg.MaxAttempts
 	if maxAttempts == 0 {
 		maxAttempts = DefaultMaxAttempts

@@ -217,7 +217,7 @@ func NewSupervisor(cfg SupervisorConfig, run func(ctx context.Context, connected
 	}
 	s := &Supervisor{
 		cfg:     cfg,
-		backoff: cfg.Backoff.withDefaults(),
+		backoff: cfg.Backoff.WithDefaults(),
 		run:     run,
 		log:     log.With("supervisor", cfg.Name),
 		now:     time.Now,

@@ -76,3 +76,25 @@ func TestQualityNamesOfScoringCodes(t *testing.T) {
 		t.Errorf("UncertainConfigurationError: %v", UncertainConfigurationError)
 	}
 }
+
+// FuzzReasonJSON: any input either fails to decode or decodes to findings
+// that encode back to the same set.
+func FuzzReasonJSON(f *testing.F) {
+	for _, s := range []string{`[]`, `["limit","stale"]`, `["hot"]`, `null`, `[1]`, `["limit","limit"]`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Reason
+		if err := json.Unmarshal(b, &r); err != nil {
+			return
+		}
+		out, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Reason
+		if err := json.Unmarshal(out, &back); err != nil || back != r {
+			t.Fatalf("%s -> %v -> %s -> %v (%v)", b, r, out, back, err)
+		}
+	})
+}

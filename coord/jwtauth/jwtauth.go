@@ -64,7 +64,7 @@ func numericDate(f float64) *jwt.NumericDate {
 
 // toTime converts a NumericDate. The fraction is rounded to the microsecond:
 // a float64 holds today's dates to about 0.2 µs, and truncating would turn
-// the millisecond fromTime wrote into the nanosecond before it.
+// the microsecond fromTime wrote into the nanosecond before it.
 func toTime(f float64) time.Time {
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3)
@@ -74,8 +74,10 @@ func fromTime(t time.Time) float64 {
 	if t.IsZero() {
 		return 0
 	}
-	// Milliseconds are plenty for expiry and keep the number short.
-	return float64(t.UnixMilli()) / 1e3
+	// Microseconds: a float64 holds them exactly for dates of this era, and
+	// coord.Guard compares issue times with the time it started, so a
+	// restart a millisecond after a message cannot make it look new.
+	return float64(t.UnixMicro()) / 1e6
 }
 
 // The jwt.Claims methods. Claims validation is off (coord.Guard judges

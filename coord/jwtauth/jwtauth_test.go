@@ -260,8 +260,9 @@ func TestFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Same key as NewHS256(secret): tokens interoperate.
+	g := guard(t, hs(t), nil) // built first: a Guard refuses what was issued before it
 	m := sealed(t, h, "GL-001")
-	if err := guard(t, hs(t), nil).Check(&m); err != nil {
+	if err := g.Check(&m); err != nil {
 		t.Errorf("token from FromEnv key rejected: %v", err)
 	}
 }

@@ -2,27 +2,27 @@ package dynamics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/greenlang/gl001/erp"
-	"github.com/greenlang/gl001/erp/internal/odata"
+	"github.com/greenlang/gl001/erp/odata"
 )
 
 // DefaultPageSize is the odata.maxpagesize preference when neither
 // Query.PageSize nor Config.PageSize is set.
-const DefaultPageSize = 1000
+const DefaultPageSize = odata.DefaultPageSize
 
 // Client reads a Dynamics 365 organisation over OData V4. It implements
-// erp.Client and is safe for concurrent use.
+// erp.Client and is safe for concurrent use. It is a configuration of
+// erp/odata: server paging, one Collection per entity set, one Conn.
 type Client struct {
 	cfg  Config
 	conn *erp.Conn
-	root *url.URL
+	root string
 
 	production  *odata.Collection[erp.ProductionOrder]
 	maintenance *odata.Collection[erp.MaintenanceOrder]
@@ -32,15 +32,20 @@ type Client struct {
 
 var _ erp.Client = (*Client)(nil)
 
-func pick[F any](e Entity, f F, hasKey bool, defE Entity, defF F) (Entity, F) {
+// pick replaces an unconfigured entity and an empty mapping by the
+// flavour's defaults. A mapping with any field set is used as given.
+func pick[F interface{ IsZero() bool }](e Entity, f F, defE Entity, defF F) (Entity, F) {
 	if e.EntitySet == "" {
 		e = defE
 	}
-	if !hasKey {
+	if f.IsZero() {
 		f = defF
 	}
 	return e, f
 }
+
+// ServiceRoot returns the service root the client reads from.
+func (c *Client) ServiceRoot() string { return c.root }
 
 // New validates cfg and returns a Client. It sends no request.
 func New(cfg Config) (*Client, error) {
@@ -56,8 +61,24 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
+	root := cfg.ServiceRoot
+	if root == "" {
+		rootPath := "api/data/" + cfg.APIVersion + "/"
+		if cfg.Flavour == FinanceOperations {
+			rootPath = "data/"
+		}
+		base, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/") + "/")
+		if err != nil {
+			return nil, fmt.Errorf("%w: BaseURL: %v", erp.ErrConfig, err)
+		}
+		root = base.ResolveReference(&url.URL{Path: rootPath}).String()
+	}
 	if cc, ok := cfg.Auth.(erp.ClientCredentials); ok && len(cc.Scopes) == 0 {
-		scope, err := Scope(cfg.BaseURL)
+		from := cfg.BaseURL
+		if from == "" {
+			from = root
+		}
+		scope, err := Scope(from)
 		if err != nil {
 			return nil, err
 		}
@@ -66,105 +87,43 @@ func New(cfg Config) (*Client, error) {
 	}
 	switch cfg.Flavour {
 	case FinanceOperations:
-		cfg.Production, cfg.ProductionFields = pick(cfg.Production, cfg.ProductionFields, len(cfg.ProductionFields.Key) > 0, DefaultFOProduction, DefaultFOProductionFields)
-		cfg.Maintenance, cfg.MaintenanceFields = pick(cfg.Maintenance, cfg.MaintenanceFields, len(cfg.MaintenanceFields.Key) > 0, DefaultFOMaintenance, DefaultFOMaintenanceFields)
-		cfg.Costs, cfg.CostFields = pick(cfg.Costs, cfg.CostFields, len(cfg.CostFields.Key) > 0, DefaultFOCosts, DefaultFOCostFields)
+		cfg.Production, cfg.ProductionFields = pick(cfg.Production, cfg.ProductionFields, DefaultFOProduction, DefaultFOProductionFields)
+		cfg.Maintenance, cfg.MaintenanceFields = pick(cfg.Maintenance, cfg.MaintenanceFields, DefaultFOMaintenance, DefaultFOMaintenanceFields)
+		cfg.Costs, cfg.CostFields = pick(cfg.Costs, cfg.CostFields, DefaultFOCosts, DefaultFOCostFields)
 	default:
-		cfg.Maintenance, cfg.MaintenanceFields = pick(cfg.Maintenance, cfg.MaintenanceFields, len(cfg.MaintenanceFields.Key) > 0, DefaultWebAPIMaintenance, DefaultWebAPIMaintenanceFields)
+		cfg.Maintenance, cfg.MaintenanceFields = pick(cfg.Maintenance, cfg.MaintenanceFields, DefaultWebAPIMaintenance, DefaultWebAPIMaintenanceFields)
 	}
-	base, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/") + "/")
-	if err != nil {
-		return nil, fmt.Errorf("%w: BaseURL: %v", erp.ErrConfig, err)
-	}
-	rootPath := "api/data/" + cfg.APIVersion + "/"
-	if cfg.Flavour == FinanceOperations {
-		rootPath = "data/"
-	}
-	conn, err := erp.NewConn(cfg.ConnConfig)
+	conn, err := odata.NewConn(cfg.ConnConfig)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetErrorParser(odata.ParseError)
-	c := &Client{cfg: cfg, conn: conn, root: base.ResolveReference(&url.URL{Path: rootPath})}
-	mo := erp.MappingOptions{Location: cfg.Location}
-	if c.production, err = collection(c, cfg.Production, cfg.ProductionFields.Key, cfg.ProductionFields.Changed, cfg.ProductionFields.Mapping, mo); err != nil {
-		return nil, err
+	c := &Client{cfg: cfg, conn: conn, root: root}
+	o := odata.Options{ServiceRoot: root, Version: 4, Location: cfg.Location, PageSize: cfg.PageSize,
+		Paging: odata.ServerPaging}
+	if cfg.Flavour == FinanceOperations && !cfg.SingleCompany {
+		o.Params = []odata.Param{{Name: "cross-company", Value: "true"}}
 	}
-	if c.maintenance, err = collection(c, cfg.Maintenance, cfg.MaintenanceFields.Key, cfg.MaintenanceFields.Changed, cfg.MaintenanceFields.Mapping, mo); err != nil {
-		return nil, err
-	}
-	if c.energy, err = collection(c, cfg.Energy, cfg.EnergyFields.Key, cfg.EnergyFields.Changed, cfg.EnergyFields.Mapping, mo); err != nil {
-		return nil, err
-	}
-	if c.costs, err = collection(c, cfg.Costs, cfg.CostFields.Key, cfg.CostFields.Changed, cfg.CostFields.Mapping, mo); err != nil {
+	var errs [4]error
+	c.production, errs[0] = odata.NewCollection(conn, entitySet(cfg.Production), cfg.ProductionFields, o)
+	c.maintenance, errs[1] = odata.NewCollection(conn, entitySet(cfg.Maintenance), cfg.MaintenanceFields, o)
+	c.energy, errs[2] = odata.NewCollection(conn, entitySet(cfg.Energy), cfg.EnergyFields, o)
+	c.costs, errs[3] = odata.NewCollection(conn, entitySet(cfg.Costs), cfg.CostFields, o)
+	if err := errors.Join(errs[:]...); err != nil {
+		conn.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-// collection builds the reader of one entity; an entity without an entity
-// set (or without a mapping) answers every query with erp.ErrNotSupported.
-func collection[T erp.Record](c *Client, e Entity, key []string, changed string,
-	mapping func(erp.MappingOptions) (erp.Mapping[T], error), mo erp.MappingOptions) (*odata.Collection[T], error) {
-	col := &odata.Collection[T]{Conn: c.conn, Root: c.root, EntitySet: e.EntitySet, Keys: key,
-		Changed: changed, Tracking: e.ChangeTracking}
-	if e.EntitySet == "" || len(key) == 0 {
-		col.Spec = func(erp.Query, bool) (odata.Spec, error) {
-			return odata.Spec{}, fmt.Errorf("%w: no entity set configured for this record type on %s",
-				erp.ErrNotSupported, c.cfg.System)
-		}
-		return col, nil
-	}
-	m, err := mapping(mo)
-	if err != nil {
-		return nil, err
-	}
-	col.Mapping = m
-	col.Spec = func(q erp.Query, tracked bool) (odata.Spec, error) { return specFor(c, e, m.Properties(), q, tracked) }
-	return col, nil
-}
-
-func specFor(c *Client, e Entity, props []string, q erp.Query, tracked bool) (odata.Spec, error) {
-	if q.Plant != "" && e.PlantProperty == "" {
-		return odata.Spec{}, fmt.Errorf("%w: %s has no plant property configured, so Query.Plant cannot be applied",
-			erp.ErrBadRequest, e.EntitySet)
-	}
-	if q.PageSize < 0 {
-		return odata.Spec{}, fmt.Errorf("%w: negative page size", erp.ErrBadRequest)
-	}
-	tk := odata.DateTimeOffset
+// entitySet translates an Entity; one without an EntitySet is not read
+// (erp.ErrNotSupported).
+func entitySet(e Entity) odata.EntitySet {
+	tl := odata.DateTimeOffset
 	if e.DateOnly {
-		tk = odata.Date
+		tl = odata.Date
 	}
-	conds, err := odata.QueryConds(q, e.TimeProperty, e.PlantProperty, 4, tk)
-	if err != nil {
-		return odata.Spec{}, err
-	}
-	size := q.PageSize
-	if size == 0 {
-		size = c.cfg.PageSize
-	}
-	var p odata.Params
-	if c.cfg.Flavour == FinanceOperations && !c.cfg.SingleCompany {
-		p.Add("cross-company", "true")
-	}
-	p.Add("$select", strings.Join(props, ","))
-	if len(conds) > 0 {
-		p.Add("$filter", odata.Filter(conds))
-	}
-	prefer := "odata.maxpagesize=" + strconv.Itoa(size)
-	if tracked {
-		prefer = "odata.track-changes," + prefer
-	}
-	h := http.Header{
-		"Accept":           {"application/json"},
-		"Odata-Version":    {"4.0"},
-		"Odata-Maxversion": {"4.0"},
-		"Prefer":           {prefer},
-	}
-	// No $skip: Dynamics pages only through @odata.nextLink.
-	return odata.Spec{Conn: c.conn, Entity: e.EntitySet, Root: c.root,
-		First: c.root.String() + e.EntitySet + "?" + p.Encode(), Header: h, PageSize: size}, nil
+	return odata.EntitySet{Name: e.EntitySet, TimeProperty: e.TimeProperty, TimeLiteral: tl,
+		PlantProperty: e.PlantProperty, ChangeTracking: e.ChangeTracking}
 }
 
 // Close releases the client's idle connections. Later calls fail with

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 
 	"github.com/greenlang/gl001/erp"
@@ -50,11 +51,20 @@ type Config struct {
 	erp.ConnConfig
 	// BaseURL is the organisation's address, e.g.
 	// "https://contoso.crm4.dynamics.com" or
-	// "https://contoso.operations.dynamics.com". Required.
+	// "https://contoso.operations.dynamics.com". Required unless ServiceRoot
+	// is set. The default client-credentials scope is derived from it (or
+	// from ServiceRoot's host).
 	BaseURL string
+	// ServiceRoot is the absolute URL of the OData service, used as given,
+	// e.g. "https://contoso.crm4.dynamics.com/api/data/v9.2/", or any other
+	// OData V4 service that speaks like Dataverse. Default: BaseURL +
+	// "/api/data/<APIVersion>/" (WebAPI) or BaseURL + "/data/"
+	// (FinanceOperations).
+	ServiceRoot string
 	// Flavour selects the Web API or F&O data entities. Default WebAPI.
 	Flavour Flavour
-	// APIVersion is the Web API version. Default "v9.2".
+	// APIVersion is the Web API version, "v" and dotted numbers. Default
+	// "v9.2". To reach another path, set ServiceRoot.
 	APIVersion string
 	// SingleCompany leaves out cross-company=true on F&O requests, so only
 	// the user's default legal entity is read.
@@ -62,7 +72,8 @@ type Config struct {
 	// Location interprets date-times without a zone. Nil means UTC.
 	Location *time.Location
 	// PageSize is the odata.maxpagesize preference when Query.PageSize is
-	// zero. Default 1000 (the server may send fewer, up to 5000).
+	// zero. Default 1000 (the server may send fewer, up to 5000);
+	// erp.ServerPageSize sends no preference (Dataverse then pages by 5000).
 	PageSize int
 
 	Production        Entity
@@ -126,6 +137,9 @@ var (
 	}
 )
 
+// apiVersion is what APIVersion may be: it goes into a path.
+var apiVersion = regexp.MustCompile(`^v[0-9]+(\.[0-9]+)*$`)
+
 // Validate reports every problem of c, joined with errors.Join.
 func (c Config) Validate() error {
 	cc := c.ConnConfig
@@ -133,16 +147,45 @@ func (c Config) Validate() error {
 		cc.System = "dynamics"
 	}
 	errs := []error{cc.Validate()}
-	if c.BaseURL == "" {
-		errs = append(errs, fmt.Errorf("%w: BaseURL is required", erp.ErrConfig))
-	} else if err := cc.CheckURL("BaseURL", c.BaseURL); err != nil {
-		errs = append(errs, err)
+	switch {
+	case c.BaseURL == "" && c.ServiceRoot == "":
+		errs = append(errs, fmt.Errorf("%w: BaseURL or ServiceRoot is required", erp.ErrConfig))
+	case c.BaseURL != "":
+		if err := cc.CheckURL("BaseURL", c.BaseURL); err != nil {
+			errs = append(errs, err)
+		} else if u, _ := url.Parse(c.BaseURL); u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%w: BaseURL must not have a query or fragment", erp.ErrConfig))
+		}
+	}
+	if c.ServiceRoot != "" {
+		if err := cc.CheckURL("ServiceRoot", c.ServiceRoot); err != nil {
+			errs = append(errs, err)
+		} else if u, _ := url.Parse(c.ServiceRoot); u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%w: ServiceRoot must not have a query or fragment", erp.ErrConfig))
+		}
+	}
+	if c.APIVersion != "" && !apiVersion.MatchString(c.APIVersion) {
+		errs = append(errs, fmt.Errorf("%w: APIVersion %q is not a Web API version like v9.2; set ServiceRoot to reach another service", erp.ErrConfig, c.APIVersion))
 	}
 	if c.Flavour != WebAPI && c.Flavour != FinanceOperations {
 		errs = append(errs, fmt.Errorf("%w: Flavour is unknown", erp.ErrConfig))
 	}
-	if c.PageSize < 0 || c.PageSize > 5000 {
-		errs = append(errs, fmt.Errorf("%w: PageSize must be between 0 and 5000", erp.ErrConfig))
+	if c.PageSize < erp.ServerPageSize || c.PageSize > 5000 {
+		errs = append(errs, fmt.Errorf("%w: PageSize must be between 1 and 5000, zero (1000) or erp.ServerPageSize", erp.ErrConfig))
+	}
+	for _, f := range []struct {
+		name string
+		zero bool
+		err  error
+	}{
+		{"ProductionFields", c.ProductionFields.IsZero(), c.ProductionFields.Validate()},
+		{"MaintenanceFields", c.MaintenanceFields.IsZero(), c.MaintenanceFields.Validate()},
+		{"EnergyFields", c.EnergyFields.IsZero(), c.EnergyFields.Validate()},
+		{"CostFields", c.CostFields.IsZero(), c.CostFields.Validate()},
+	} {
+		if !f.zero && f.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.name, f.err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -12,8 +12,18 @@
 // configurable, since every organisation customises; check them against
 // your environment's $metadata.
 //
+// The service root is BaseURL + /api/data/<APIVersion>/ (WebAPI) or
+// BaseURL + /data/ (FinanceOperations), or Config.ServiceRoot as given, which
+// also points the client at any other OData V4 service that speaks like
+// Dataverse. The client is a configuration of erp/odata (server paging, one
+// Collection per entity set); for a service that is neither, use erp/odata
+// directly.
+//
 // Requests carry OData-Version: 4.0 and Prefer: odata.maxpagesize=N;
-// paging follows @odata.nextLink only (Dynamics has no $skip).
+// paging follows @odata.nextLink only (Dynamics has no $skip). Time bounds
+// are Edm.DateTimeOffset literals, or whole days for DateOnly entities
+// (widened on the server, trimmed by the client): every record outside the
+// query's [From, To) is dropped and counted (erp.ConnStats.OutOfRange).
 // Authentication is Azure AD client credentials (erp.ClientCredentials with
 // AzureTokenURL(tenant) and erp.EnvSecret("DYNAMICS_CLIENT_SECRET")); when
 // no scope is given, https://<organisation host>/.default is used.

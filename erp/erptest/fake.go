@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,11 +29,15 @@ type fake struct {
 	faults faultQueue
 	stats  Stats
 	log    []Request
+
+	closing   chan struct{} // closed by Close, to release stalled answers
+	closeOnce sync.Once
 }
 
 // start serves h over TLS on 127.0.0.1:0.
 func (s *fake) start(h http.HandlerFunc) {
 	s.tokens = map[string]time.Time{}
+	s.closing = make(chan struct{})
 	s.srv = httptest.NewUnstartedServer(h)
 	s.srv.StartTLS()
 }
@@ -52,7 +57,10 @@ func (s *fake) TLSConfig() *tls.Config {
 }
 
 // Close shuts the server down.
-func (s *fake) Close() { s.srv.Close() }
+func (s *fake) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.srv.Close()
+}
 
 // Inject queues a fault for the data endpoints (never the token endpoint).
 func (s *fake) Inject(f Fault) {
@@ -91,7 +99,7 @@ func (s *fake) record(r *http.Request) ([]byte, *Fault) {
 	defer s.mu.Unlock()
 	s.stats.Requests++
 	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
-	f := s.faults.next(r.URL.Path, &s.stats)
+	f := s.faults.next(r.URL.Path, false, &s.stats)
 	if f != nil && f.ExpireToken {
 		clear(s.tokens)
 	}
@@ -134,6 +142,16 @@ func (s *fake) clientCredentials(w http.ResponseWriter, r *http.Request, clientI
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stats.TokenRequests++
+	if f := s.faults.next(r.URL.Path, true, &s.stats); f != nil && f.Status != 0 {
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+		return
+	}
 	s.stats.LastScope = r.PostForm.Get("scope")
 	w.Header().Set("Content-Type", "application/json")
 	if r.PostForm.Get("grant_type") != "client_credentials" || id != clientID || secret != clientSecret {
@@ -152,8 +170,29 @@ func (s *fake) clientCredentials(w http.ResponseWriter, r *http.Request, clientI
 }
 
 // servePage writes a page with a 200 and counts it; a fault's Body replaces
-// the page and Truncate cuts it in half.
-func (s *fake) servePage(w http.ResponseWriter, f *Fault, page []byte, ctype string) {
+// the page, Truncate cuts it in half and Stall sends half and waits for the
+// client to go away.
+func (s *fake) servePage(w http.ResponseWriter, r *http.Request, f *Fault, page []byte, ctype string) {
+	if f != nil && f.Stall {
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Length", strconv.Itoa(len(page)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(page[:len(page)/2])
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		if f.Stalled != nil {
+			select {
+			case f.Stalled <- struct{}{}:
+			default:
+			}
+		}
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		return
+	}
 	if f != nil && f.Body != "" {
 		page = []byte(f.Body)
 	}
@@ -177,10 +216,11 @@ func (q *faultQueue) add(f Fault) {
 	q.faults = append(q.faults, &f)
 }
 
-// next returns the fault for a request to path, if any.
-func (q *faultQueue) next(path string, st *Stats) *Fault {
+// next returns the fault for a request to path (of the token endpoint if
+// token), if any.
+func (q *faultQueue) next(path string, token bool, st *Stats) *Fault {
 	for i, f := range q.faults {
-		if f.Path != "" && !strings.Contains(path, f.Path) {
+		if f.TokenEndpoint != token || (f.Path != "" && !strings.Contains(path, f.Path)) {
 			continue
 		}
 		if f.Skip > 0 {

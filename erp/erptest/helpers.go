@@ -7,6 +7,7 @@ import (
 
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/resilience"
+	"github.com/greenlang/gl001/resilience/httpretry"
 )
 
 // FastConnConfig returns connection settings for a client of a fake: the
@@ -20,7 +21,7 @@ func FastConnConfig(system string, auth erp.Auth, tlsConf *tls.Config) erp.ConnC
 		TLS:               tlsConf,
 		RequestsPerMinute: -1,
 		Timeout:           10 * time.Second,
-		Retry: resilience.HTTPConfig{MaxRetries: 3,
+		Retry: httpretry.Config{MaxRetries: 3,
 			Backoff: resilience.Backoff{Initial: time.Millisecond, Max: 2 * time.Millisecond}},
 	}
 }

@@ -145,7 +145,7 @@ func (s *OracleServer) serve(w http.ResponseWriter, r *http.Request) {
 		oracleError(w, status, "", msg)
 		return
 	}
-	s.servePage(w, f, page, "application/vnd.oracle.adf.resourcecollection+json")
+	s.servePage(w, r, f, page, "application/vnd.oracle.adf.resourcecollection+json")
 }
 
 func (s *OracleServer) authorised(r *http.Request) bool {

@@ -51,6 +51,10 @@ type Config struct {
 	RelativeNext bool
 	// SAPClient, if set, is the only sap-client accepted.
 	SAPClient string
+	// IgnoreFilter makes the server answer as if no $filter had been sent,
+	// as a gateway that drops options it does not know does: every record
+	// of the set comes back, whatever the query's range.
+	IgnoreFilter bool
 }
 
 // Fault is a failure injected into the answers of matching requests.
@@ -70,19 +74,30 @@ type Fault struct {
 	// ExpireToken invalidates every token issued so far, so the request
 	// fails with 401 and the client must fetch a new one.
 	ExpireToken bool
+	// TokenEndpoint makes the fault apply to requests to the token endpoint
+	// instead of the data endpoints (Status and RetryAfter only).
+	TokenEndpoint bool
+	// Stall sends the headers and the first half of the page, then waits
+	// until the client goes away (or the server closes): a page the client
+	// is reading when its context is cancelled.
+	Stall bool
+	// Stalled, if not nil, is sent one value (without blocking) when a Stall
+	// has sent what it sends, so a test can act at that moment.
+	Stalled chan<- struct{}
 }
 
 // Stats counts what a Server saw.
 type Stats struct {
-	Requests     int // data requests (not token requests)
-	Pages        int // pages served with 200
-	TokensIssued int
-	TokenDenied  int
-	Unauthorized int // data requests refused with 401
-	Faults       int // faults applied
-	CSRFFetches  int
-	Writes       int
-	LastScope    string // scope of the last token request
+	Requests      int // data requests (not token requests)
+	Pages         int // pages served with 200
+	TokensIssued  int
+	TokenDenied   int
+	TokenRequests int // requests to the token endpoint, faults included
+	Unauthorized  int // data requests refused with 401
+	Faults        int // faults applied
+	CSRFFetches   int
+	Writes        int
+	LastScope     string // scope of the last token request
 }
 
 // Request is one request the server received, as sent.
@@ -274,7 +289,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if !s.cfg.Flavour.v2() {
 		w.Header().Set("OData-Version", "4.0")
 	}
-	s.servePage(w, f, page, "application/json")
+	s.servePage(w, r, f, page, "application/json")
 }
 
 func (s *Server) authorised(r *http.Request) bool {
@@ -362,6 +377,9 @@ func (s *Server) page(r *http.Request) ([]byte, int, string) {
 	conds, err := parseFilter(q.Get("$filter"))
 	if err != nil {
 		return nil, http.StatusBadRequest, "Invalid filter expression: " + err.Error()
+	}
+	if s.cfg.IgnoreFilter {
+		conds = nil
 	}
 	rows, err := filterRows(st.rows, conds)
 	if err != nil {

@@ -248,7 +248,7 @@ func (s *WorkdayServer) serve(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, status, "", msg)
 			return
 		}
-		s.servePage(w, f, page, "application/json")
+		s.servePage(w, r, f, page, "application/json")
 		return
 	}
 	svc, ok := strings.CutPrefix(r.URL.Path, "/ccx/service/"+s.cfg.Tenant+"/")
@@ -287,7 +287,7 @@ func (s *WorkdayServer) serve(w http.ResponseWriter, r *http.Request) {
 		soapFault(w, code, msg)
 		return
 	}
-	s.servePage(w, f, page, "text/xml; charset=utf-8")
+	s.servePage(w, r, f, page, "text/xml; charset=utf-8")
 }
 
 func writeFault(w http.ResponseWriter, f *Fault, soap bool) {

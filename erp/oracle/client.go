@@ -45,16 +45,16 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	if len(cfg.ProductionFields.Key) == 0 {
+	if cfg.ProductionFields.IsZero() {
 		cfg.ProductionFields = DefaultProductionFields
 	}
-	if len(cfg.MaintenanceFields.Key) == 0 {
+	if cfg.MaintenanceFields.IsZero() {
 		cfg.MaintenanceFields = DefaultMaintenanceFields
 	}
-	if len(cfg.EnergyFields.Key) == 0 {
+	if cfg.EnergyFields.IsZero() {
 		cfg.EnergyFields = DefaultEnergyFields
 	}
-	if len(cfg.CostFields.Key) == 0 {
+	if cfg.CostFields.IsZero() {
 		cfg.CostFields = DefaultCostFields
 	}
 	cfg.Production = cfg.Production.withDefaults(DefaultProduction, cfg.ProductionFields.Key)
@@ -166,7 +166,18 @@ func (col *collection[T]) changes(ctx context.Context, q erp.Query, since erp.Cu
 	return erp.WatermarkChanges(col.list, col.changed)(ctx, q, since, page)
 }
 
+// list streams the records matching q, only those whose time lies in
+// [q.From, q.To) whatever the server sent: the others are dropped and
+// counted (erp.ConnStats.OutOfRange).
 func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
+	return erp.KeepInRange(q, col.read(ctx, q), func(rec T) {
+		col.c.conn.CountOutOfRange(1)
+		col.c.conn.Logger().Debug("dropped a record outside the query's range", "resource", col.res.Name,
+			"time", erp.RangeTime(rec))
+	})
+}
+
+func (col *collection[T]) read(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		params, err := col.params(q)
@@ -199,9 +210,11 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 		hdr := http.Header{"Accept": {"application/json"}, "Rest-Framework-Version": {"1"}}
 		for offset := 0; ; {
 			p := append(odata.Params(nil), params...)
-			p.Add("limit", strconv.Itoa(size))
+			if size > 0 {
+				p.Add("limit", strconv.Itoa(size))
+			}
 			p.Add("offset", strconv.Itoa(offset))
-			if offset == 0 && col.c.cfg.TotalResults {
+			if offset == 0 && (col.c.cfg.TotalResults || q.OnTotal != nil) {
 				p.Add("totalResults", "true")
 			}
 			resp, err := conn.Do(ctx, erp.Request{URL: col.c.root + col.res.Name + "?" + p.Encode(), Header: hdr})
@@ -220,6 +233,9 @@ func (col *collection[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, er
 			}
 			if env.total >= 0 && offset == 0 {
 				conn.Logger().Debug("collection count", "resource", col.res.Name, "totalResults", env.total)
+				if q.OnTotal != nil {
+					q.OnTotal(env.total)
+				}
 			}
 			if !env.hasMore {
 				return
@@ -308,14 +324,18 @@ func malformed(system, entity string, err error) error {
 // params builds the query parameters for q, without limit and offset.
 func (col *collection[T]) params(q erp.Query) (odata.Params, error) {
 	res := col.res
-	if q.PageSize < 0 {
+	if q.PageSize < erp.ServerPageSize {
 		return nil, fmt.Errorf("%w: negative page size", erp.ErrBadRequest)
 	}
 	if q.Plant != "" && res.PlantAttribute == "" {
 		return nil, fmt.Errorf("%w: %s has no plant attribute configured, so Query.Plant cannot be applied",
 			erp.ErrBadRequest, res.Name)
 	}
-	conds, err := Conditions(q, res.TimeAttribute, res.PlantAttribute, res.DateOnly)
+	bounds := q
+	if res.DateOnly {
+		bounds.From, bounds.To = wholeDays(q.From, q.To, col.c.cfg.Location)
+	}
+	conds, err := Conditions(bounds, res.TimeAttribute, res.PlantAttribute, res.DateOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -336,6 +356,28 @@ func (col *collection[T]) params(q erp.Query) (odata.Params, error) {
 		p.Add("orderBy", strings.Join(ob, ","))
 	}
 	return p, nil
+}
+
+// wholeDays widens [from, to) to whole UTC days, and by a day more on each
+// side when dates are read in another zone: a date cannot carry a bound's
+// time of day, so the server is asked for a superset and the client trims
+// to [from, to) (erp.KeepInRange).
+func wholeDays(from, to time.Time, loc *time.Location) (time.Time, time.Time) {
+	slack := time.Duration(0)
+	if loc != nil && loc != time.UTC {
+		slack = 24 * time.Hour
+	}
+	if !from.IsZero() {
+		from = from.UTC().Truncate(24 * time.Hour).Add(-slack)
+	}
+	if !to.IsZero() {
+		d := to.UTC().Truncate(24 * time.Hour)
+		if d.Before(to) {
+			d = d.Add(24 * time.Hour)
+		}
+		to = d.Add(slack)
+	}
+	return from, to
 }
 
 // Conditions writes q's plant, time range [From, To) and filters as q

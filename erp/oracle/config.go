@@ -195,11 +195,27 @@ func (c Config) Validate() error {
 	if strings.ContainsAny(c.Version, "/?#") {
 		errs = append(errs, fmt.Errorf("%w: Version %q is not a resource version", erp.ErrConfig, c.Version))
 	}
-	if c.PageSize < 0 {
-		errs = append(errs, fmt.Errorf("%w: PageSize must not be negative", erp.ErrConfig))
+	if c.PageSize < erp.ServerPageSize {
+		errs = append(errs, fmt.Errorf("%w: PageSize must be positive, zero (500) or erp.ServerPageSize", erp.ErrConfig))
 	}
 	errs = append(errs, c.Production.validate("Production"), c.Maintenance.validate("Maintenance"),
 		c.Energy.validate("Energy"), c.Costs.validate("Costs"))
+	// A mapping is used as given, or replaced by the default when empty:
+	// never merged.
+	for _, f := range []struct {
+		name string
+		zero bool
+		err  error
+	}{
+		{"ProductionFields", c.ProductionFields.IsZero(), c.ProductionFields.Validate()},
+		{"MaintenanceFields", c.MaintenanceFields.IsZero(), c.MaintenanceFields.Validate()},
+		{"EnergyFields", c.EnergyFields.IsZero(), c.EnergyFields.Validate()},
+		{"CostFields", c.CostFields.IsZero(), c.CostFields.Validate()},
+	} {
+		if !f.zero && f.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.name, f.err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

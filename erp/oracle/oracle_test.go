@@ -325,7 +325,7 @@ func TestWatermarkChanges(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	err := oracle.Config{BaseURL: "http://fusion.example.com", PageSize: -1, Version: "a/b",
+	err := oracle.Config{BaseURL: "http://fusion.example.com", PageSize: -2, Version: "a/b",
 		Costs: oracle.Resource{Name: "invoices?x", TimeAttribute: "A B"}}.Validate()
 	for _, want := range []string{"plain http", "PageSize", "Version", "Costs.Name", "Costs"} {
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -5,31 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/greenlang/gl001/erp"
-	"github.com/greenlang/gl001/erp/internal/odata"
+	"github.com/greenlang/gl001/erp/odata"
 )
 
-// DefaultPageSize is $top when neither Query.PageSize nor Config.PageSize is set.
-const DefaultPageSize = 1000
+// DefaultPageSize is $top when neither Query.PageSize nor Config.PageSize is
+// set.
+const DefaultPageSize = odata.DefaultPageSize
 
 // Client reads an SAP S/4HANA system over OData. It implements erp.Client
-// and is safe for concurrent use.
+// and is safe for concurrent use. It is a configuration of erp/odata: one
+// Collection per service, sharing one Conn.
 type Client struct {
 	cfg  Config
 	conn *erp.Conn
-	base *url.URL
+	base *url.URL // nil when every service has a Root
 
-	production  *entity[erp.ProductionOrder]
-	planned     *entity[erp.ProductionOrder]
-	maintenance *entity[erp.MaintenanceOrder]
-	energy      *entity[erp.EnergyRecord]
-	costs       *entity[erp.CostRecord]
+	production  *odata.Collection[erp.ProductionOrder]
+	planned     *odata.Collection[erp.ProductionOrder]
+	maintenance *odata.Collection[erp.MaintenanceOrder]
+	energy      *odata.Collection[erp.EnergyRecord]
+	costs       *odata.Collection[erp.CostRecord]
 
 	csrfMu sync.Mutex
 	csrf   map[string]string // service root -> token
@@ -37,17 +37,18 @@ type Client struct {
 
 var _ erp.Client = (*Client)(nil)
 
-type entity[T erp.Record] = odata.Collection[T]
-
-func newEntity[T erp.Record](c *Client, svc Service, keys []string, changed string, m erp.Mapping[T]) (*entity[T], error) {
-	ref, err := url.Parse(strings.TrimPrefix(svc.Path, "/"))
-	if err != nil {
-		return nil, err
+// root returns the service root of svc: Root as given, else BaseURL + Path.
+func (c *Client) root(svc Service) string {
+	if svc.Root != "" {
+		return svc.Root
 	}
-	e := &entity[T]{Conn: c.conn, Root: c.base.ResolveReference(ref), EntitySet: svc.EntitySet,
-		Mapping: m, Keys: keys, Changed: changed, Tracking: svc.ChangeTracking, Fixup: c.fixup}
-	e.Spec = func(q erp.Query, tracked bool) (odata.Spec, error) { return specFor(c, svc, e, q, tracked) }
-	return e, nil
+	return c.base.ResolveReference(&url.URL{Path: strings.TrimPrefix(svc.Path, "/")}).String()
+}
+
+func (c *Client) entitySet(svc Service) odata.EntitySet {
+	return odata.EntitySet{ServiceRoot: c.root(svc), Version: svc.Version, Name: svc.EntitySet,
+		TimeProperty: svc.TimeProperty, TimeLiteral: svc.TimeLiteral, PlantProperty: svc.PlantProperty,
+		OrderBy: svc.OrderBy, ChangeTracking: svc.ChangeTracking}
 }
 
 // New validates cfg and returns a Client. It sends no request.
@@ -61,19 +62,21 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	if len(cfg.ProductionFields.Key) == 0 {
+	// A mapping is used as given, or entirely replaced by the default when
+	// empty: never merged (Validate named what a partial one lacks).
+	if cfg.ProductionFields.IsZero() {
 		cfg.ProductionFields = DefaultProductionFields
 	}
-	if len(cfg.PlannedFields.Key) == 0 {
+	if cfg.PlannedFields.IsZero() {
 		cfg.PlannedFields = DefaultPlannedFields
 	}
-	if len(cfg.MaintenanceFields.Key) == 0 {
+	if cfg.MaintenanceFields.IsZero() {
 		cfg.MaintenanceFields = DefaultMaintenanceFields
 	}
-	if len(cfg.EnergyFields.Key) == 0 {
+	if cfg.EnergyFields.IsZero() {
 		cfg.EnergyFields = DefaultEnergyFields
 	}
-	if len(cfg.CostFields.Key) == 0 {
+	if cfg.CostFields.IsZero() {
 		cfg.CostFields = DefaultCostFields
 	}
 	cfg.Production = cfg.Production.withDefaults(DefaultProduction, cfg.ProductionFields.Key)
@@ -82,42 +85,32 @@ func New(cfg Config) (*Client, error) {
 	cfg.Energy = cfg.Energy.withDefaults(DefaultEnergy, cfg.EnergyFields.Key)
 	cfg.Costs = cfg.Costs.withDefaults(DefaultCosts, cfg.CostFields.Key)
 
-	base, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/") + "/")
-	if err != nil {
-		return nil, fmt.Errorf("%w: BaseURL: %v", erp.ErrConfig, err)
-	}
-	conn, err := erp.NewConn(cfg.ConnConfig)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetErrorParser(odata.ParseError)
-	c := &Client{cfg: cfg, conn: conn, base: base, csrf: make(map[string]string)}
-	mo := erp.MappingOptions{Location: cfg.Location}
-	var errs []error
-	pm, err := cfg.ProductionFields.Mapping(mo)
-	errs = append(errs, err)
-	plm, err := cfg.PlannedFields.Mapping(mo)
-	errs = append(errs, err)
-	mm, err := cfg.MaintenanceFields.Mapping(mo)
-	errs = append(errs, err)
-	em, err := cfg.EnergyFields.Mapping(mo)
-	errs = append(errs, err)
-	cm, err := cfg.CostFields.Mapping(mo)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	if c.production, err = newEntity(c, cfg.Production, cfg.ProductionFields.Key, cfg.ProductionFields.Changed, pm); err == nil {
-		if c.planned, err = newEntity(c, cfg.Planned, cfg.PlannedFields.Key, cfg.PlannedFields.Changed, plm); err == nil {
-			if c.maintenance, err = newEntity(c, cfg.Maintenance, cfg.MaintenanceFields.Key, cfg.MaintenanceFields.Changed, mm); err == nil {
-				if c.energy, err = newEntity(c, cfg.Energy, cfg.EnergyFields.Key, cfg.EnergyFields.Changed, em); err == nil {
-					c.costs, err = newEntity(c, cfg.Costs, cfg.CostFields.Key, cfg.CostFields.Changed, cm)
-				}
-			}
+	c := &Client{cfg: cfg, csrf: make(map[string]string)}
+	if cfg.BaseURL != "" {
+		base, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/") + "/")
+		if err != nil {
+			return nil, fmt.Errorf("%w: BaseURL: %v", erp.ErrConfig, err)
 		}
+		c.base = base
 	}
+	conn, err := odata.NewConn(cfg.ConnConfig)
 	if err != nil {
-		return nil, fmt.Errorf("%w: service path: %v", erp.ErrConfig, err)
+		return nil, err
+	}
+	c.conn = conn
+	o := odata.Options{Location: cfg.Location, PageSize: cfg.PageSize, InlineCount: cfg.InlineCount}
+	if cfg.SAPClient != "" {
+		o.Params = []odata.Param{{Name: "sap-client", Value: cfg.SAPClient}}
+	}
+	var errs [5]error
+	c.production, errs[0] = odata.NewCollection(conn, c.entitySet(cfg.Production), cfg.ProductionFields, o)
+	c.planned, errs[1] = odata.NewCollection(conn, c.entitySet(cfg.Planned), cfg.PlannedFields, o)
+	c.maintenance, errs[2] = odata.NewCollection(conn, c.entitySet(cfg.Maintenance), cfg.MaintenanceFields, o)
+	c.energy, errs[3] = odata.NewCollection(conn, c.entitySet(cfg.Energy), cfg.EnergyFields, o)
+	c.costs, errs[4] = odata.NewCollection(conn, c.entitySet(cfg.Costs), cfg.CostFields, o)
+	if err := errors.Join(errs[:]...); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -194,79 +187,4 @@ func (c *Client) fixup(u *url.URL) {
 		u.RawQuery += "&"
 	}
 	u.RawQuery += "sap-client=" + url.QueryEscape(c.cfg.SAPClient)
-}
-
-// specFor builds the request for q against e. Tracked requests ask for
-// change tracking and rely on server paging.
-func specFor[T erp.Record](c *Client, svc Service, e *entity[T], q erp.Query, tracked bool) (odata.Spec, error) {
-	if q.Plant != "" && svc.PlantProperty == "" {
-		return odata.Spec{}, fmt.Errorf("%w: %s has no plant property configured, so Query.Plant cannot be applied",
-			erp.ErrBadRequest, svc.EntitySet)
-	}
-	if q.PageSize < 0 {
-		return odata.Spec{}, fmt.Errorf("%w: negative page size", erp.ErrBadRequest)
-	}
-	v := svc.Version
-	tk := odata.DateTime
-	switch svc.TimeLiteral {
-	case DateTimeOffset:
-		tk = odata.DateTimeOffset
-	case Date:
-		tk = odata.Date
-	}
-	conds, err := odata.QueryConds(q, svc.TimeProperty, svc.PlantProperty, v, tk)
-	if err != nil {
-		return odata.Spec{}, err
-	}
-	size := q.PageSize
-	if size == 0 {
-		size = c.cfg.PageSize
-	}
-	params := func(skip int, first bool) string {
-		var p odata.Params
-		if v == 2 {
-			p.Add("$format", "json")
-		}
-		p.Add("$select", strings.Join(e.Mapping.Properties(), ","))
-		if len(conds) > 0 {
-			p.Add("$filter", odata.Filter(conds))
-		}
-		if !tracked {
-			p.Add("$orderby", strings.Join(svc.OrderBy, ","))
-			p.Add("$top", strconv.Itoa(size))
-			if skip > 0 {
-				p.Add("$skip", strconv.Itoa(skip))
-			}
-		}
-		if first && c.cfg.InlineCount {
-			if v == 2 {
-				p.Add("$inlinecount", "allpages")
-			} else {
-				p.Add("$count", "true")
-			}
-		}
-		if c.cfg.SAPClient != "" {
-			p.Add("sap-client", c.cfg.SAPClient)
-		}
-		return e.Root.String() + svc.EntitySet + "?" + p.Encode()
-	}
-	h := http.Header{"Accept": {"application/json"}}
-	if v == 4 {
-		h.Set("OData-Version", "4.0")
-		h.Set("OData-MaxVersion", "4.0")
-	} else {
-		h.Set("DataServiceVersion", "2.0")
-		h.Set("MaxDataServiceVersion", "2.0")
-	}
-	if tracked {
-		h.Set("Prefer", "odata.track-changes")
-	}
-	spec := odata.Spec{
-		Conn: c.conn, Entity: svc.EntitySet, Root: e.Root, First: params(0, true),
-		Header: h, PageSize: size, Fixup: c.fixup,
-	}
-	if !tracked {
-		spec.Skip = func(skip int) string { return params(skip, false) }
-	}
-	return spec, nil
 }

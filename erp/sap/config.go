@@ -8,19 +8,24 @@ import (
 	"time"
 
 	"github.com/greenlang/gl001/erp"
+	"github.com/greenlang/gl001/erp/odata"
 )
 
-// TimeLiteral says how a service's time property is written in $filter.
-type TimeLiteral int
+// TimeLiteral says how a service's time property is written in $filter
+// (see erp/odata).
+type TimeLiteral = odata.TimeLiteral
 
 const (
-	// DateTime writes OData V2 Edm.DateTime literals, datetime'2024-01-01T00:00:00'
+	// DateTime writes OData V2 Edm.DateTime literals, datetime'2024-02-01T12:00:00'
 	// (the default for V2: most S/4HANA V2 date properties are Edm.DateTime).
-	DateTime TimeLiteral = iota + 1
-	// DateTimeOffset writes datetimeoffset'...Z' (V2) or ...Z (V4).
-	DateTimeOffset
-	// Date writes a V4 Edm.Date, 2024-01-01 (the default for V4).
-	Date
+	DateTime = odata.DateTime
+	// DateTimeOffset writes datetimeoffset'...Z' (V2) or 2024-02-01T12:00:00Z
+	// (V4). The default for V4.
+	DateTimeOffset = odata.DateTimeOffset
+	// Date writes a V4 Edm.Date, 2024-02-01, for Edm.Date properties: the
+	// bounds are widened to whole days and the client drops the records
+	// outside [From, To), so a time of day in a bound is never lost.
+	Date = odata.Date
 )
 
 // Service locates one entity set of one OData service and says how to query
@@ -28,9 +33,14 @@ const (
 type Service struct {
 	// Name is the service name, e.g. "API_PRODUCTION_ORDER_2_SRV".
 	Name string
-	// Path is the service root relative to Config.BaseURL. Default for V2:
-	// "/sap/opu/odata/sap/<Name>/". V4 services have longer roots
-	// ("/sap/opu/odata4/sap/<name>/srvd_a2x/sap/<entity>/0001/"): set Path.
+	// Root is the absolute URL of the service root, e.g.
+	// "https://my123456-api.s4hana.cloud.sap/sap/opu/odata4/sap/api_maintenanceorder/srvd_a2x/sap/maintenanceorder/0001/".
+	// It is used as given and takes precedence over Path.
+	Root string
+	// Path is the service root relative to Config.BaseURL, used when Root is
+	// empty. Default for V2: "/sap/opu/odata/sap/<Name>/". V4 services have
+	// longer roots ("/sap/opu/odata4/sap/<name>/srvd_a2x/sap/<entity>/0001/"):
+	// set Root or Path.
 	Path string
 	// EntitySet is the collection, e.g. "A_ProductionOrder_2".
 	EntitySet string
@@ -39,7 +49,10 @@ type Service struct {
 	// TimeProperty is compared with Query.From and Query.To.
 	TimeProperty string
 	// TimeLiteral is how TimeProperty is written in $filter; default DateTime
-	// for V2 and Date for V4.
+	// for V2 and DateTimeOffset for V4. Set Date for a V4 Edm.Date property.
+	// A V2 date property paired with a time-of-day property in the mapping
+	// (MsmtRdngDate and MsmtRdngTime) is compared in whole days and trimmed
+	// by the client.
 	TimeLiteral TimeLiteral
 	// PlantProperty is compared with Query.Plant. If empty, a query with a
 	// Plant is refused rather than answered unfiltered.
@@ -59,19 +72,23 @@ type Config struct {
 	// (e.g. erp.ClientCredentials with Secret erp.EnvSecret("SAP_CLIENT_SECRET")),
 	// rate limit (100/min), timeout (2 s), TLS, retries.
 	erp.ConnConfig
-	// BaseURL is the system's address, e.g. "https://my123456-api.s4hana.cloud.sap".
-	// Required; https unless AllowHTTP.
+	// BaseURL is the system's address, e.g. "https://my123456-api.s4hana.cloud.sap",
+	// under which the services' Paths lie. Required unless every service
+	// has a Root; https unless AllowHTTP.
 	BaseURL string
 	// SAPClient is the sap-client (Mandant) sent with every request, e.g.
 	// "100". Empty sends none (the system's default client).
 	SAPClient string
 	// Location interprets Edm.DateTime values, which carry no zone. Nil means UTC.
 	Location *time.Location
-	// PageSize is $top when Query.PageSize is zero. Default 1000.
+	// PageSize is $top when Query.PageSize is zero. Default 1000, so a
+	// service whose own page size is smaller still pages with next links;
+	// erp.ServerPageSize sends no $top and follows the server's pages.
 	PageSize int
 	// InlineCount asks for the total count on the first page
-	// ($inlinecount=allpages in V2, $count=true in V4); it is logged at debug
-	// level. Off by default: counting costs the server a second query.
+	// ($inlinecount=allpages in V2, $count=true in V4) of every query, for
+	// Query.OnTotal (a query with OnTotal asks for it anyway). Off by
+	// default: counting costs the server a second query.
 	InlineCount bool
 
 	Production        Service // default API_PRODUCTION_ORDER_2_SRV / A_ProductionOrder_2
@@ -141,6 +158,10 @@ var (
 	}
 )
 
+// Field mappings (ProductionFields ...) are used as given when any field
+// is set, never merged with the defaults below; an empty one means the
+// default. New names every setting a partial mapping lacks.
+
 func (s Service) withDefaults(def Service, key []string) Service {
 	if s.Name == "" {
 		s.Name = def.Name
@@ -160,7 +181,7 @@ func (s Service) withDefaults(def Service, key []string) Service {
 	if s.TimeLiteral == 0 {
 		s.TimeLiteral = DateTime
 		if s.Version == 4 {
-			s.TimeLiteral = Date
+			s.TimeLiteral = DateTimeOffset
 		}
 	}
 	if len(s.OrderBy) == 0 {
@@ -175,7 +196,7 @@ func (s Service) withDefaults(def Service, key []string) Service {
 	return s
 }
 
-func (s Service) validate(what string) error {
+func (s Service) validate(what string, cc erp.ConnConfig) error {
 	var errs []error
 	if s.Version != 0 && s.Version != 2 && s.Version != 4 {
 		errs = append(errs, fmt.Errorf("%w: %s.Version must be 2 or 4", erp.ErrConfig, what))
@@ -184,8 +205,15 @@ func (s Service) validate(what string) error {
 		errs = append(errs, fmt.Errorf("%w: %s.TimeLiteral is unknown", erp.ErrConfig, what))
 	}
 	if s.Path != "" {
-		if u, err := url.Parse(s.Path); err != nil || u.IsAbs() || u.RawQuery != "" {
+		if u, err := url.Parse(s.Path); err != nil || u.IsAbs() || u.Host != "" || u.RawQuery != "" || u.Fragment != "" {
 			errs = append(errs, fmt.Errorf("%w: %s.Path must be a path relative to BaseURL", erp.ErrConfig, what))
+		}
+	}
+	if s.Root != "" {
+		if err := cc.CheckURL(what+".Root", s.Root); err != nil {
+			errs = append(errs, err)
+		} else if u, _ := url.Parse(s.Root); u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("%w: %s.Root must not have a query or fragment", erp.ErrConfig, what))
 		}
 	}
 	return errors.Join(errs...)
@@ -199,15 +227,34 @@ func (c Config) Validate() error {
 	}
 	errs := []error{cc.Validate()}
 	if c.BaseURL == "" {
-		errs = append(errs, fmt.Errorf("%w: BaseURL is required", erp.ErrConfig))
+		if c.Production.Root == "" || c.Planned.Root == "" || c.Maintenance.Root == "" || c.Energy.Root == "" || c.Costs.Root == "" {
+			errs = append(errs, fmt.Errorf("%w: BaseURL is required unless every service has a Root", erp.ErrConfig))
+		}
 	} else if err := cc.CheckURL("BaseURL", c.BaseURL); err != nil {
 		errs = append(errs, err)
+	} else if u, _ := url.Parse(c.BaseURL); u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("%w: BaseURL must not have a query or fragment", erp.ErrConfig))
 	}
-	if c.PageSize < 0 {
-		errs = append(errs, fmt.Errorf("%w: PageSize must not be negative", erp.ErrConfig))
+	if c.PageSize < erp.ServerPageSize {
+		errs = append(errs, fmt.Errorf("%w: PageSize must be positive, zero (1000) or erp.ServerPageSize", erp.ErrConfig))
 	}
 	errs = append(errs,
-		c.Production.validate("Production"), c.Planned.validate("Planned"),
-		c.Maintenance.validate("Maintenance"), c.Energy.validate("Energy"), c.Costs.validate("Costs"))
+		c.Production.validate("Production", cc), c.Planned.validate("Planned", cc),
+		c.Maintenance.validate("Maintenance", cc), c.Energy.validate("Energy", cc), c.Costs.validate("Costs", cc))
+	for _, f := range []struct {
+		name string
+		zero bool
+		err  error
+	}{
+		{"ProductionFields", c.ProductionFields.IsZero(), c.ProductionFields.Validate()},
+		{"PlannedFields", c.PlannedFields.IsZero(), c.PlannedFields.Validate()},
+		{"MaintenanceFields", c.MaintenanceFields.IsZero(), c.MaintenanceFields.Validate()},
+		{"EnergyFields", c.EnergyFields.IsZero(), c.EnergyFields.Validate()},
+		{"CostFields", c.CostFields.IsZero(), c.CostFields.Validate()},
+	} {
+		if !f.zero && f.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.name, f.err))
+		}
+	}
 	return errors.Join(errs...)
 }

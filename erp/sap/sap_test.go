@@ -513,7 +513,7 @@ func TestWatermarkChanges(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	_, err := sap.New(sap.Config{BaseURL: "http://sap.example.com", PageSize: -1,
+	_, err := sap.New(sap.Config{BaseURL: "http://sap.example.com", PageSize: -2,
 		Energy: sap.Service{Version: 3}})
 	if !errors.Is(err, erp.ErrConfig) {
 		t.Fatalf("err = %v", err)

@@ -27,11 +27,23 @@ func (c *Client) Write(ctx context.Context, svc Service, method, path string, bo
 	default:
 		return nil, fmt.Errorf("%w: %s is not a write method", erp.ErrBadRequest, method)
 	}
-	svc = svc.withDefaults(Service{}, nil)
-	if svc.Name == "" && svc.Path == "/sap/opu/odata/sap//" {
-		return nil, fmt.Errorf("%w: Service.Name or Service.Path is required", erp.ErrBadRequest)
+	if svc.Root == "" && svc.Name == "" && svc.Path == "" {
+		return nil, fmt.Errorf("%w: Service.Root, Service.Name or Service.Path is required", erp.ErrBadRequest)
 	}
-	root := c.base.ResolveReference(&url.URL{Path: strings.TrimPrefix(svc.Path, "/")})
+	if svc.Root == "" && c.base == nil {
+		return nil, fmt.Errorf("%w: Service.Root is required without a BaseURL", erp.ErrBadRequest)
+	}
+	if err := svc.validate("Service", c.cfg.ConnConfig); err != nil {
+		return nil, fmt.Errorf("%w: %v", erp.ErrBadRequest, err)
+	}
+	svc = svc.withDefaults(Service{}, nil)
+	root, err := url.Parse(c.root(svc))
+	if err != nil {
+		return nil, fmt.Errorf("%w: service root: %v", erp.ErrBadRequest, err)
+	}
+	if !strings.HasSuffix(root.Path, "/") {
+		root.Path += "/"
+	}
 	target, err := url.Parse(strings.TrimPrefix(path, "/"))
 	if err != nil || target.IsAbs() || target.Host != "" {
 		return nil, fmt.Errorf("%w: path must be relative to the service root", erp.ErrBadRequest)

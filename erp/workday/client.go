@@ -13,7 +13,7 @@ import (
 
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/internal/odata"
-	"github.com/greenlang/gl001/resilience"
+	"github.com/greenlang/gl001/resilience/httpretry"
 )
 
 // Client reads Workday Financial Management: costs and spend through Web
@@ -53,7 +53,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Costs.Name == "" {
 		cfg.Costs = SupplierInvoices
 	}
-	if len(cfg.CostFields.Key) == 0 && !cfg.CostsReport.configured() {
+	if cfg.CostFields.IsZero() && !cfg.CostsReport.configured() {
 		switch cfg.Costs.Name {
 		case SupplierInvoices.Name:
 			cfg.CostFields = SupplierInvoiceFields
@@ -61,7 +61,7 @@ func New(cfg Config) (*Client, error) {
 			cfg.CostFields = JournalFields
 		}
 	}
-	if len(cfg.EnergyFields.Key) == 0 {
+	if cfg.EnergyFields.IsZero() {
 		cfg.EnergyFields = DefaultEnergyFields
 	}
 	if ts, ok := cfg.Auth.(erp.TokenSource); ok && ts.Fetch != nil {
@@ -224,7 +224,10 @@ func (r *reader[T]) filter(q erp.Query) (filter, error) {
 	return f, nil
 }
 
-func (f filter) keep(rec any) bool {
+// keep reports whether rec passes the filter; outOfRange is set when it
+// does not because its time lies outside [from, to) (or it has none while
+// the query is bounded), which the caller counts.
+func (f filter) keep(rec any) (ok, outOfRange bool) {
 	var start, changed time.Time
 	switch x := rec.(type) {
 	case erp.CostRecord:
@@ -232,23 +235,21 @@ func (f filter) keep(rec any) bool {
 	case erp.EnergyRecord:
 		start, changed = x.Period.Start, x.Changed
 	}
-	if !f.from.IsZero() && !start.IsZero() && start.Before(f.from) {
-		return false
-	}
-	if !f.to.IsZero() && !start.IsZero() && !start.Before(f.to) {
-		return false
+	q := erp.Query{From: f.from, To: f.to}
+	if q.Bounded() && (start.IsZero() || !q.Contains(start)) {
+		return false, true
 	}
 	if !f.after.IsZero() && (changed.Before(f.after) || (f.strict && changed.Equal(f.after))) {
-		return false
+		return false, false
 	}
-	return true
+	return true, false
 }
 
 func (r *reader[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		f, err := r.filter(q)
-		if err == nil && q.PageSize < 0 {
+		if err == nil && q.PageSize < erp.ServerPageSize {
 			err = fmt.Errorf("%w: negative page size", erp.ErrBadRequest)
 		}
 		if err != nil {
@@ -260,7 +261,11 @@ func (r *reader[T]) list(ctx context.Context, q erp.Query) iter.Seq2[T, error] {
 				r.c.conn.CountMalformed(1)
 				return yield(zero, err)
 			}
-			if !f.keep(rec) {
+			if ok, out := f.keep(rec); !ok {
+				if out {
+					r.c.conn.CountOutOfRange(1)
+					r.c.conn.Logger().Debug("dropped a record outside the query's range", "time", erp.RangeTime(rec))
+				}
 				return true
 			}
 			return yield(rec, nil)
@@ -288,7 +293,8 @@ func (r *reader[T]) readSOAP(ctx context.Context, q erp.Query, emit func(T, erro
 		return fmt.Errorf("%w: %s has no plant criteria configured, so Query.Plant cannot be applied", erp.ErrBadRequest, op.Name)
 	}
 	size := q.PageSize
-	if size == 0 {
+	if size <= 0 {
+		// Response_Filter needs a Count: ServerPageSize takes the configured one.
 		size = c.cfg.PageSize
 	}
 	size = min(size, MaxPageSize)
@@ -321,6 +327,9 @@ func (r *reader[T]) readSOAP(ctx context.Context, q erp.Query, emit func(T, erro
 			return &erp.MalformedError{System: c.cfg.System, Entity: op.Name, Field: "Response_Results/Total_Pages",
 				Offset: -1, Err: errors.New("missing, with documents in the page")}
 		}
+		if page == 1 && q.OnTotal != nil {
+			q.OnTotal(int64(res.TotalResults)) // the documents Workday counts, after the first page
+		}
 		if page >= res.TotalPages {
 			return nil
 		}
@@ -338,7 +347,7 @@ func (r *reader[T]) readSOAP(ctx context.Context, q erp.Query, emit func(T, erro
 func (c *Client) soap(ctx context.Context, u string, req *request, dec *Decoder, fn func(erp.Row) error) (Results, error) {
 	maxRetries := c.cfg.Retry.MaxRetries
 	if maxRetries == 0 {
-		maxRetries = resilience.DefaultHTTPMaxRetries
+		maxRetries = httpretry.DefaultMaxRetries
 	}
 	reasked := false
 	for retries := 0; ; {

@@ -201,6 +201,18 @@ func (c Config) Validate() error {
 			add("%s needs an Owner and a Name without / ? #", r.what)
 		}
 	}
+	// A mapping is used as given, or replaced by the default when empty:
+	// never merged.
+	if !c.CostFields.IsZero() {
+		if err := c.CostFields.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("CostFields: %w", err))
+		}
+	}
+	if !c.EnergyFields.IsZero() {
+		if err := c.EnergyFields.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("EnergyFields: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

@@ -7,7 +7,10 @@
 // records, and reads them through the SDK's clients: energy of one day
 // normalised to kWh with package erp/normalize, the coming production orders,
 // and a week of costs. SAP answers the first request with 429 Too Many
-// Requests and Retry-After: the client waits and retries by itself.
+// Requests and Retry-After: the client waits and retries by itself. Last,
+// the generic OData client (erp/odata) reads energy from a service that is
+// neither S/4HANA nor Dynamics, with its service root and a field mapping
+// alone, and hands back the service's count of matching readings.
 //
 //	go run ./examples/erp-fetch
 package main
@@ -25,6 +28,7 @@ import (
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/erptest"
 	"github.com/greenlang/gl001/erp/normalize"
+	"github.com/greenlang/gl001/erp/odata"
 	"github.com/greenlang/gl001/erp/oracle"
 	"github.com/greenlang/gl001/erp/sap"
 	"github.com/greenlang/gl001/erp/workday"
@@ -157,5 +161,48 @@ func run(ctx context.Context, out io.Writer) error {
 
 	s := sapClient.Stats()
 	fmt.Fprintf(out, "sap-s4        %d requests, %d throttled and retried after Retry-After\n", s.Requests, s.Throttled)
+	return capEnergy(ctx, out)
+}
+
+// capEnergy reads energy from an OData V4 service that is neither S/4HANA
+// nor Dynamics (a SAP CAP application, say) with the generic client: a
+// service root, an entity set and a field mapping. The range starts at
+// 06:30, and the reading at 06:00 is not handed over, whatever the server
+// sends.
+func capEnergy(ctx context.Context, out io.Writer) error {
+	capSecret := newSecret()
+	capSrv := erptest.NewServer(erptest.Config{Flavour: erptest.SAPV4, ClientSecret: capSecret})
+	defer capSrv.Close()
+	for h := range 4 {
+		at := day.Add(time.Duration(6+h) * time.Hour)
+		capSrv.Put("/odata/v4/energy/Readings", []string{"ID"}, erptest.Row{"ID": fmt.Sprint(h + 1), "plant": "1010",
+			"meter": "EM-CAP-1", "readAt": erptest.V4Time(at), "kwh": fmt.Sprintf("%d.5", 80+h)})
+	}
+	capClient, err := odata.New(odata.Config{
+		ConnConfig: erp.ConnConfig{System: "cap-energy", TLS: capSrv.TLSConfig(),
+			Auth: erp.ClientCredentials{TokenURL: capSrv.TokenURL(), ClientID: capSrv.ClientID(), Secret: secret(capSecret)}},
+		Options: odata.Options{ServiceRoot: capSrv.URL() + "/odata/v4/energy/"},
+		Energy:  odata.EntitySet{Name: "Readings", TimeProperty: "readAt", PlantProperty: "plant"},
+		EnergyFields: erp.EnergyFields{Key: []string{"ID"}, Plant: "plant", Meter: "meter",
+			End: erp.TimeFields{Date: "readAt"}, Quantity: "kwh", DefaultUnit: "kWh"},
+	})
+	if err != nil {
+		return err
+	}
+	defer capClient.Close()
+	var total int64
+	q := erp.Query{Plant: "1010", From: day.Add(6*time.Hour + 30*time.Minute), To: day.Add(24 * time.Hour),
+		OnTotal: func(n int64) { total = n }}
+	n, sum := 0, erp.Decimal{}
+	for rec, err := range capClient.Energy(ctx, q) {
+		if err != nil {
+			return err
+		}
+		n++
+		if sum, err = sum.Add(rec.Quantity.Value); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "cap-energy    energy: %d of %d readings, %s kWh\n", n, total, sum)
 	return nil
 }

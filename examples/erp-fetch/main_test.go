@@ -31,4 +31,5 @@ func Example() {
 	// workday       costs: 3 supplier invoices, 3003.75 USD
 	// workday       production: not supported: true
 	// sap-s4        2 requests, 1 throttled and retried after Retry-After
+	// cap-energy    energy: 3 of 3 readings, 247.5 kWh
 }

@@ -125,9 +125,13 @@ const (
 	// DropCorrupt: the points were in a segment that failed its checksum or
 	// could not be decoded; the segment was quarantined.
 	DropCorrupt
+	// DropMissing: the points' segment file was gone when the buffer
+	// opened (deleted, or something that is not a file in its place), or
+	// the log's own records show points that no segment holds.
+	DropMissing
 )
 
-// String returns "age", "bytes" or "corrupt".
+// String returns "age", "bytes", "corrupt" or "missing".
 func (r DropReason) String() string {
 	switch r {
 	case DropAge:
@@ -136,6 +140,8 @@ func (r DropReason) String() string {
 		return "bytes"
 	case DropCorrupt:
 		return "corrupt"
+	case DropMissing:
+		return "missing"
 	}
 	return fmt.Sprintf("DropReason(%d)", int(r))
 }
@@ -146,8 +152,9 @@ type DropEvent struct {
 	Reason   DropReason
 	From, To Offset // the dropped offsets are [From, To)
 	Points   uint64 // how many points were dropped (To-From unless part of the range was already gone)
-	Bytes    int64  // the storage they used
-	// Oldest and Newest are the append times of the dropped points.
+	Bytes    int64  // the storage they used, when known
+	// Oldest and Newest are the append times of the dropped points; zero
+	// when they are not known (DropMissing, and DropCorrupt when opening).
 	Oldest, Newest time.Time
 	// Unread maps each consumer that had not committed past all of the dropped
 	// points to how many of them it never committed. Empty when every consumer
@@ -159,11 +166,11 @@ type DropEvent struct {
 
 // DropCounts counts dropped points by reason.
 type DropCounts struct {
-	Age, Bytes, Corrupt uint64 // points
+	Age, Bytes, Corrupt, Missing uint64 // points
 }
 
 // Total returns the sum of the counts.
-func (d DropCounts) Total() uint64 { return d.Age + d.Bytes + d.Corrupt }
+func (d DropCounts) Total() uint64 { return d.Age + d.Bytes + d.Corrupt + d.Missing }
 
 func (d *DropCounts) add(r DropReason, n uint64) {
 	switch r {
@@ -173,7 +180,25 @@ func (d *DropCounts) add(r DropReason, n uint64) {
 		d.Bytes += n
 	case DropCorrupt:
 		d.Corrupt += n
+	case DropMissing:
+		d.Missing += n
 	}
+}
+
+// Faults counts damage a disk buffer found in its directory when it opened,
+// other than lost points (those are in [DropCounts] and reported to OnDrop).
+// Each fault is logged once at Error level, and repaired so that the next
+// open does not report it again.
+type Faults struct {
+	// CursorLog counts a cursor log that was missing beside existing
+	// segments: the cursors are lost, so every consumer starts again at the
+	// oldest retained point and may receive [Stats].First to Next again.
+	CursorLog uint64
+	// IDFile counts an identity file that was missing beside existing
+	// segments. The ID is restored from the segment headers, which carry
+	// it; only a log written entirely before they did gets a new ID (and
+	// a downstream target sees it as a new log).
+	IDFile uint64
 }
 
 // ConsumerStats is the state of one consumer of a [Buffer].
@@ -209,10 +234,13 @@ type Stats struct {
 	// Syncs counts group commits (fsync rounds) of a disk buffer.
 	Syncs uint64
 	// Truncated counts bytes of torn records cut off the tail when the buffer
-	// was opened after a crash. Only records never reported durable are cut.
+	// was opened after a crash: records never reported durable (see
+	// [Disk] for the one exception).
 	Truncated int64
 	// Quarantined lists the corrupt segment files renamed aside, as renamed.
 	Quarantined []string
+	// Faults counts damage found when a disk buffer opened.
+	Faults Faults
 
 	Consumers []ConsumerStats // sorted by name
 }

@@ -12,8 +12,23 @@ import (
 
 // The record codec of the disk buffer.
 //
-// A segment file is a 16-byte header, then records, then (once the segment is
-// sealed) a 56-byte trailer. A record is one frame:
+// A segment file is a header, then records, then (once the segment is sealed)
+// a 56-byte trailer. The header of version 2 is 48 bytes:
+//
+//	"GLSB", version byte 2, three zero bytes
+//	u64 LE  base offset (the offset of the segment's first point)
+//	16 bytes  the buffer's ID (see [Disk.ID])
+//	u32 LE  CRC32-C of the 32 bytes above
+//	u64 LE  durable mark: every point of the log before this offset was
+//	        durable (fsynced) when the mark was written
+//	u32 LE  CRC32-C of the mark
+//
+// The mark is rewritten in place while the segment is the active one (see
+// [Disk]): it is what tells a torn tail from damaged durable records after a
+// crash. Version 1 (before scores) has a 16-byte header (the first 16 bytes
+// above) and no mark; it is still read.
+//
+// A record is one frame:
 //
 //	u32 LE  payload length
 //	u32 LE  CRC32-C of the length bytes and the payload
@@ -32,17 +47,21 @@ import (
 //	bit 2     time is the predicted one (no time field); otherwise a zigzag
 //	          varint residual from the prediction follows
 //	bit 3     the tag is the one after the previous point's tag (no tag field)
-//	bit 4     quality changed: an intern reference follows
+//	bit 4     status changed: an intern reference follows
 //	bit 5     unit changed: an intern reference follows
 //	bit 6     source changed: an intern reference follows
 //	bit 7     wide time: varint seconds and uvarint nanoseconds instead of the
 //	          time field, for the zero Time and times outside 1678..2262
 //
-// Field order: tag, time, value, quality, unit, source. A tag field is a uvarint:
+// Field order: tag, time, value, status, unit, source. A tag field is a uvarint:
 // 0 defines a new tag (uvarint length, bytes) with the next id, n>0 is tag n-1.
-// Units and sources share one string table whose entry 0 is ""; qualities have a
-// table whose entry 0 is Good; references are 0 plus a new entry (string or
-// uvarint quality) or index+1. Tables and per-tag state (previous time, time
+// Units and sources share one string table whose entry 0 is ""; statuses (the
+// quality with the quality score) have a table whose entry 0 is Good and not
+// scored; references are 0 plus a new entry or index+1. A new string is a
+// uvarint length and the bytes; a new status is the uvarint quality, then (from
+// version 2) the uvarint Reasons<<9 | Score<<1 | Scored. A point that is not
+// scored therefore costs nothing more than before, and a scored one only when
+// its score or reasons differ from its tag's previous point. Tables and per-tag state (previous time, time
 // delta, value, scale, quality, unit, source) live for one segment, so records
 // decode in order from the segment's start. The time prediction of a tag is its
 // previous time plus its previous delta (delta of delta), or the record's append
@@ -54,8 +73,11 @@ import (
 
 const (
 	segMagic        = "GLSB"
-	segVersion      = 1
-	segHeaderSize   = 16
+	segVersion      = 2
+	segHeaderSize   = 48 // version 2
+	segHeaderSizeV1 = 16
+	segMarkAt       = 36 // the durable mark and its checksum
+	segIDLen        = 16
 	frameHeaderSize = 8
 	trailerMagic    = "GLSBSEAL"
 	trailerSize     = 56
@@ -129,6 +151,37 @@ func decimal(v float64, vbits uint64, k int8) (int64, bool) {
 	return n, true
 }
 
+// status is what a point carries besides its value: the quality code and the
+// quality score. Points of a tag usually repeat their status, so it is interned.
+type status struct {
+	quality scada.Quality
+	score   uint8
+	scored  bool
+	reasons scada.Reason
+}
+
+func statusOf(p *scada.Point) status {
+	return status{quality: p.Quality, score: p.Score, scored: p.Scored, reasons: p.Reasons}
+}
+
+// word packs the score fields for the segment format.
+func (s status) word() uint64 {
+	w := uint64(s.reasons)<<9 | uint64(s.score)<<1
+	if s.scored {
+		w |= 1
+	}
+	return w
+}
+
+// maxStatusWord bounds what a decoder accepts.
+const maxStatusWord = 1<<25 - 1
+
+func (s *status) setWord(w uint64) {
+	s.scored = w&1 != 0
+	s.score = uint8(w >> 1)
+	s.reasons = scada.Reason(w >> 9)
+}
+
 type tagState struct {
 	prevTime, prevDelta   int64
 	bits                  uint64
@@ -145,14 +198,14 @@ type segCodec struct {
 	tags    []tagState
 	prevTag int
 	strs    []string
-	quals   []scada.Quality
+	quals   []status
 }
 
 func (c *segCodec) reset() {
 	c.tags = c.tags[:0]
 	c.prevTag = -1
 	c.strs = append(c.strs[:0], "")
-	c.quals = append(c.quals[:0], scada.Good)
+	c.quals = append(c.quals[:0], status{quality: scada.Good})
 }
 
 // segEncoder encodes records for one segment.
@@ -161,7 +214,7 @@ type segEncoder struct {
 	tagNames []string
 	tagIDs   map[string]uint32
 	strIDs   map[string]uint32
-	qualIDs  map[scada.Quality]uint32
+	qualIDs  map[status]uint32
 }
 
 func newSegEncoder() *segEncoder {
@@ -175,7 +228,7 @@ func (e *segEncoder) reset() {
 	e.tagNames = e.tagNames[:0]
 	e.tagIDs = make(map[string]uint32)
 	e.strIDs = map[string]uint32{"": 0}
-	e.qualIDs = map[scada.Quality]uint32{scada.Good: 0}
+	e.qualIDs = map[status]uint32{{quality: scada.Good}: 0}
 }
 
 func appendUvarint(b []byte, v uint64) []byte {
@@ -305,18 +358,19 @@ func (e *segEncoder) appendPoint(dst []byte, p *scada.Point, recTime int64) []by
 		st.bits = vbits
 	}
 
-	// Quality, unit, source.
-	if p.Quality != e.quals[st.quality] {
+	// Status, unit, source.
+	if ps := statusOf(p); ps != e.quals[st.quality] {
 		h |= flagQuality
-		q, ok := e.qualIDs[p.Quality]
+		q, ok := e.qualIDs[ps]
 		if ok {
 			dst = appendUvarint(dst, uint64(q)+1)
 		} else {
 			q = uint32(len(e.quals))
-			e.quals = append(e.quals, p.Quality)
-			e.qualIDs[p.Quality] = q
+			e.quals = append(e.quals, ps)
+			e.qualIDs[ps] = q
 			dst = append(dst, 0)
-			dst = appendUvarint(dst, uint64(p.Quality))
+			dst = appendUvarint(dst, uint64(ps.quality))
+			dst = appendUvarint(dst, ps.word())
 		}
 		st.quality = q
 	}
@@ -364,16 +418,18 @@ const (
 	errFrameLen   = errCodec("frame length out of range")
 	errContinuity = errCodec("record offset does not follow the previous record")
 	errQuality    = errCodec("quality out of range")
+	errScore      = errCodec("quality score out of range")
 )
 
 // segDecoder decodes the records of one segment in order.
 type segDecoder struct {
 	segCodec
 	tagNames []string
+	version  byte // of the segment format
 }
 
 func newSegDecoder() *segDecoder {
-	d := &segDecoder{}
+	d := &segDecoder{version: segVersion}
 	d.reset()
 	return d
 }
@@ -591,8 +647,17 @@ func (d *segDecoder) decodePoint(r *decBuf, p *scada.Point, recTime int64) {
 				r.fail(errQuality)
 				return
 			}
+			s := status{quality: scada.Quality(q)}
+			if d.version >= 2 {
+				w := r.uvarint()
+				if w > maxStatusWord {
+					r.fail(errScore)
+					return
+				}
+				s.setWord(w)
+			}
 			st.quality = uint32(len(d.quals))
-			d.quals = append(d.quals, scada.Quality(q))
+			d.quals = append(d.quals, s)
 		} else {
 			if v-1 >= uint64(len(d.quals)) {
 				r.fail(errQualRef)
@@ -601,7 +666,8 @@ func (d *segDecoder) decodePoint(r *decBuf, p *scada.Point, recTime int64) {
 			st.quality = uint32(v - 1)
 		}
 	}
-	p.Quality = d.quals[st.quality]
+	ps := &d.quals[st.quality]
+	p.Quality, p.Score, p.Scored, p.Reasons = ps.quality, ps.score, ps.scored, ps.reasons
 	if h&flagUnit != 0 {
 		st.unit = d.strRef(r)
 	}

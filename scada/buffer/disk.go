@@ -1,7 +1,6 @@
 package buffer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -72,8 +72,9 @@ type DiskConfig struct {
 	// MaxPending is how many encoded bytes may wait for the disk before Append
 	// blocks. Zero means DefaultBufferMaxPending (16 MiB).
 	MaxPending int64
-	// OnDrop, if set, is called with every drop: retention, and corrupt
-	// segments quarantined when opening or reading. It runs without the
+	// OnDrop, if set, is called with every drop: retention, corrupt
+	// segments quarantined when opening or reading, and points found missing
+	// when opening (each reported once). It runs without the
 	// buffer's lock held (it may call Stats), on the goroutine that caused the
 	// drop, which may be the buffer's sync loop: it must return quickly.
 	OnDrop func(DropEvent)
@@ -142,10 +143,12 @@ type diskOp struct {
 	create bool   // create the file first (data starts with the header)
 	data   []byte // bytes to append
 	seal   bool   // data ends with the trailer: fsync and close after writing
+	final  bool   // the seal of Close: write the final durable mark after the fsync
 	remove bool   // delete the file (retention)
 
 	durCount uint64 // the segment's durable state once this op is synced
 	durEnd   int64
+	mark     Offset // create: the durable mark the header holds
 }
 
 // Disk is a [Buffer] that keeps its log in segmented append-only files in
@@ -164,14 +167,42 @@ type diskOp struct {
 //
 // # Durability and recovery
 //
-// See [SyncPolicy] for when a point is durable. Reopening a directory after a
-// crash checks the last segment record by record and cuts off a torn tail
-// (records never reported durable); the cut bytes are counted in
-// [Stats].Truncated. A segment that fails its checksum or does not
-// decode is renamed aside with a ".corrupt" suffix (quarantined): the error
-// is a *[CorruptError] naming the file and byte offset, its points are
-// counted as dropped (DropCorrupt), and the rest of the log stays readable.
-// Sealed segments are checked when read; the last one when opening.
+// See [SyncPolicy] for when a point is durable. The header of the active
+// segment holds a durable mark: the offset before which every point was
+// fsynced. Each group commit writes the mark of the one before it into the
+// same file (no extra fsync), a pause in appends of 20 ms writes the latest
+// one, and Close writes the end of the log.
+//
+// Reopening a directory after a crash checks the last segment record by
+// record. Damage past the durable mark is a torn tail (records never reported
+// durable): it is cut off and the cut bytes are counted in [Stats].Truncated.
+// Damage to records before the mark, or in a segment sealed with its trailer,
+// is damage to durable points: the segment is renamed aside with a ".corrupt"
+// suffix (quarantined, kept as evidence), the records before the damage stay
+// readable in a sealed copy, and the points from the damage on are reported
+// as dropped (DropCorrupt) with a *[CorruptError] naming the file and byte
+// offset. Only the last group commit before a crash is not covered by a mark
+// on disk: a bad record there (a crash and a disk fault at once) is taken for
+// a torn tail. Sealed segments are checked when read; the last one when
+// opening; damage found when reading quarantines the whole segment.
+//
+// Offsets are never given out twice for points a reader could have seen:
+// the log resumes at the highest end that anything in the directory shows
+// (the segments, the durable mark, the state record kept in cursors.log, the
+// consumer cursors). Offsets between the oldest retained point and that end
+// that no segment holds, and that were not reported before, are reported
+// once when opening: DropCorrupt for a quarantined segment (a bad header, a
+// header whose offset disagrees with the file name, a segment of another
+// buffer), DropMissing for a deleted segment or something that is not a file
+// in its place (moved aside with a ".missing" suffix). The state record then
+// lists them, so the next open is quiet. Only offsets of a torn tail, which no
+// reader ever saw, are given out again.
+//
+// The identity of the log (see [Disk.ID]) is in buffer.id and in every
+// segment header: a deleted buffer.id is restored from the headers and
+// counted in [Stats].Faults. A deleted cursors.log loses the cursors: every
+// consumer starts again at the oldest retained point, and the fault is
+// logged and counted in Stats.Faults.
 //
 // A failed write or fsync is sticky: the Append or Commit waiting for it and
 // every later one return the error (wrapping the operating system's, so
@@ -185,6 +216,7 @@ type Disk struct {
 	cfg  DiskConfig
 	dir  string
 	id   string
+	idb  [segIDLen]byte
 	log  *slog.Logger
 	lock *os.File
 
@@ -212,6 +244,8 @@ type Disk struct {
 	dropped                            DropCounts
 	droppedBytes, truncated            int64
 	quarantined                        []string
+	faults                             Faults
+	lost                               []span // offsets reported lost, for the state record
 
 	kick chan struct{}
 	quit chan struct{}
@@ -221,6 +255,9 @@ type Disk struct {
 	files   map[*segment]*segFile
 	zeros   []byte
 	curFile *segFile // cursors.log, preallocated like a segment
+	markSeg *segment // the newest segment: its header holds the durable mark
+
+	markDelay time.Duration
 }
 
 var _ Buffer = (*Disk)(nil)
@@ -240,13 +277,8 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := loadOrCreateID(cfg.Dir)
-	if err != nil {
-		unlockDir(lock)
-		return nil, err
-	}
 	b := &Disk{
-		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock, id: id,
+		cfg: cfg, dir: cfg.Dir, log: cfg.Logger, lock: lock, markDelay: markDelay,
 		readers: make(map[string]*segReader),
 		readErr: make(map[string]error),
 		notify:  make(chan struct{}),
@@ -258,13 +290,15 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	}
 	events, err := b.recover()
 	if err == nil {
-		err = b.loadCursors()
+		// Retention before the first append: what expired while the buffer
+		// was closed goes now. The cursor log, rewritten with the state after
+		// it, is durable before the files go.
+		events = append(events, b.retainLocked(b.cfg.Now())...)
+		b.curBuf = nil
+		err = b.writeCursorLog()
 	}
 	if err == nil {
-		// Retention before the first append: what expired while the buffer
-		// was closed goes now.
-		events = append(events, b.retainLocked(b.cfg.Now())...)
-		err = b.write(b.ops, nil, nil)
+		err = b.write(b.ops, nil, nil, logState{}, 0, false)
 		b.ops = nil
 	}
 	if err == nil {
@@ -285,182 +319,6 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	return b, nil
 }
 
-// recover lists the segments, validates the last one (cutting a torn tail),
-// and quarantines segments whose header or trailer is bad.
-func (b *Disk) recover() ([]DropEvent, error) {
-	entries, err := os.ReadDir(b.dir)
-	if err != nil {
-		return nil, fmt.Errorf("buffer: disk: %w", err)
-	}
-	type file struct {
-		name string
-		base Offset
-	}
-	var files []file
-	for _, e := range entries {
-		if base, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
-			files = append(files, file{e.Name(), base})
-		}
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].base < files[j].base })
-
-	type quarantined struct {
-		err   *CorruptError
-		base  Offset
-		count uint64 // the points before the damage; more may have been lost
-	}
-	var events []DropEvent
-	var bad []quarantined
-	b.next = 0
-	for i, f := range files {
-		path := filepath.Join(b.dir, f.name)
-		last := i == len(files)-1
-		b.next = max(b.next, f.base)
-		if !last {
-			if base, meta, size, ok := readSealed(path); ok && base == f.base {
-				b.addSealed(f.name, base, meta, size)
-				continue
-			}
-		}
-		res, err := scanSegment(path)
-		if err != nil {
-			return nil, fmt.Errorf("buffer: disk: %w", err)
-		}
-		switch {
-		case res.bad == nil && res.base != f.base:
-			res.bad = &CorruptError{File: path, Reason: fmt.Sprintf("header says base offset %d, the name %d", res.base, f.base)}
-		case last && res.bad != nil && res.end == 0 && res.size < segHeaderSize:
-			// Created but never written: a crash while starting a segment.
-			if err := os.Remove(path); err != nil {
-				return nil, fmt.Errorf("buffer: disk: %w", err)
-			}
-			b.log.Info("buffer: disk buffer removed an empty segment left by a crash", "file", path)
-			continue
-		case last && res.bad != nil && res.end > 0:
-			// Torn tail: cut it, then seal what is good.
-			cut := dataEnd(path, res.end) - res.end
-			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
-				return nil, fmt.Errorf("buffer: disk: recovering %s: %w", path, err)
-			}
-			b.truncated += cut
-			b.log.Warn("buffer: disk buffer cut a torn tail after a crash", "file", path, "at", res.end, "bytes", cut, "reason", res.bad.Reason)
-			b.addSealed(f.name, f.base, res.meta, res.end+trailerSize)
-			continue
-		case res.bad == nil && !res.sealed:
-			// Clean but unsealed: the process stopped without Close.
-			if err := truncateAndSeal(path, res.end, res.meta); err != nil {
-				return nil, fmt.Errorf("buffer: disk: recovering %s: %w", path, err)
-			}
-			b.addSealed(f.name, f.base, res.meta, res.end+trailerSize)
-			continue
-		case res.bad == nil:
-			b.addSealed(f.name, f.base, res.meta, res.size)
-			continue
-		}
-		// Corrupt: quarantine.
-		ce := res.bad
-		if err := b.quarantineFile(f.name, ce); err != nil {
-			return nil, err
-		}
-		bad = append(bad, quarantined{ce, f.base, res.meta.count})
-		b.next = max(b.next, f.base+Offset(res.meta.count))
-	}
-	if n := len(b.segs); n > 0 {
-		b.next = max(b.next, b.segs[n-1].end())
-	}
-	// Report the quarantined segments: their points run to the next segment
-	// or, for the last one, as far as it could be read.
-	for _, q := range bad {
-		from, to := q.base, q.base+Offset(q.count)
-		next := Offset(1<<64 - 1)
-		for _, s := range b.segs {
-			if s.base > from {
-				next = min(next, s.base)
-			}
-		}
-		for _, o := range bad {
-			if o.base > from {
-				next = min(next, o.base)
-			}
-		}
-		if next != 1<<64-1 {
-			to = next
-		}
-		e := DropEvent{Reason: DropCorrupt, From: from, To: to, Points: uint64(to - from), Err: q.err}
-		b.dropped.add(DropCorrupt, e.Points)
-		events = append(events, e)
-	}
-	b.durable = b.next
-	return events, nil
-}
-
-func (b *Disk) addSealed(name string, base Offset, meta segMeta, size int64) {
-	b.segs = append(b.segs, &segment{
-		name: name, base: base, meta: meta, bytes: size, sealed: true,
-		durCount: meta.count, durEnd: size - trailerSize,
-	})
-	b.bytes += size
-}
-
-func truncateAndSeal(path string, end int64, meta segMeta) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Truncate(end); err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(appendTrailer(nil, meta), end); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
-// quarantineFile renames a corrupt segment aside and records it.
-func (b *Disk) quarantineFile(name string, ce *CorruptError) error {
-	q := quarantineName(b.dir, name)
-	if err := os.Rename(filepath.Join(b.dir, name), filepath.Join(b.dir, q)); err != nil {
-		return fmt.Errorf("buffer: disk: quarantining %s: %w", name, err)
-	}
-	if err := syncDir(b.dir); err != nil {
-		return fmt.Errorf("buffer: disk: %w", err)
-	}
-	ce.Quarantine = q
-	b.quarantined = append(b.quarantined, q)
-	b.log.Error("buffer: disk buffer quarantined a corrupt segment", "file", ce.File, "at", ce.Offset, "reason", ce.Reason, "renamed", q)
-	return nil
-}
-
-func (b *Disk) loadCursors() error {
-	data, err := os.ReadFile(filepath.Join(b.dir, cursorFile))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("buffer: disk: %w", err)
-	}
-	m, good := parseCursors(data)
-	if tail := bytes.TrimRight(data[good:], "\x00"); len(tail) > 0 {
-		// Zeros are preallocated space; anything else is a torn commit.
-		b.log.Warn("buffer: disk buffer cut a torn tail of the cursor file", "bytes", len(tail))
-	}
-	for name, c := range m {
-		if c > b.next {
-			b.log.Warn("buffer: disk buffer moved a cursor back to the end of the recovered log", "consumer", name, "cursor", uint64(c), "end", uint64(b.next))
-			m[name] = b.next
-		}
-	}
-	b.cursors = m
-	compact := encodeCursors(m)
-	if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
-		return fmt.Errorf("buffer: disk: %w", err)
-	}
-	f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("buffer: disk: %w", err)
-	}
-	b.curFile = &segFile{f: f, wpos: int64(len(compact)), alloc: int64(len(compact))}
-	return nil
-}
-
 // startActive creates the segment new points go to, synchronously.
 func (b *Disk) startActive() error {
 	if n := len(b.segs); n > 0 && b.segs[n-1].meta.count == 0 && b.segs[n-1].base == b.next {
@@ -475,7 +333,7 @@ func (b *Disk) startActive() error {
 	s := b.newSegment()
 	f, err := os.OpenFile(filepath.Join(b.dir, s.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err == nil {
-		_, err = f.Write(appendSegHeader(nil, s.base))
+		_, err = f.Write(appendSegHeader(nil, s.base, b.idb, b.durable))
 		if err == nil {
 			err = f.Sync()
 		}
@@ -490,7 +348,8 @@ func (b *Disk) startActive() error {
 		return fmt.Errorf("buffer: disk: starting a segment: %w", err)
 	}
 	s.durEnd = segHeaderSize
-	b.files[s] = &segFile{f: f, wpos: segHeaderSize, alloc: segHeaderSize}
+	b.files[s] = &segFile{f: f, wpos: segHeaderSize, alloc: segHeaderSize, mark: b.durable}
+	b.markSeg = s
 	b.segs = append(b.segs, s)
 	b.bytes += s.bytes
 	return nil
@@ -536,7 +395,7 @@ func (b *Disk) rollLocked() {
 
 	n := b.newSegment()
 	b.segs = append(b.segs, n)
-	b.ops = append(b.ops, diskOp{seg: n, create: true, data: appendSegHeader(nil, n.base), durEnd: segHeaderSize})
+	b.ops = append(b.ops, diskOp{seg: n, create: true, data: appendSegHeader(nil, n.base, b.idb, b.durable), durEnd: segHeaderSize, mark: b.durable})
 	b.bytes += n.bytes
 	b.pending += n.bytes
 	b.queued = b.gen
@@ -665,6 +524,14 @@ func (b *Disk) Sync(ctx context.Context) error {
 	return b.waitSynced(ctx, gen)
 }
 
+// markDelay is how long the sync loop waits, once appends stop, before it
+// writes the durable mark of the last group commit into the active
+// segment's header with an fsync of its own. While appends go on, each group
+// commit carries the mark of the one before at no extra cost.
+// A variable so that tests can hold the mark back, as a crash at the wrong
+// moment would.
+var markDelay = 20 * time.Millisecond
+
 // syncLoop writes queued ops, fsyncs and publishes the durable state; it is
 // the only goroutine that writes files after OpenDisk returns.
 func (b *Disk) syncLoop() {
@@ -677,8 +544,11 @@ func (b *Disk) syncLoop() {
 	}
 	retain := time.NewTicker(time.Minute)
 	defer retain.Stop()
+	markTimer := time.NewTimer(b.markDelay)
+	markTimer.Stop()
+	defer markTimer.Stop()
 	for {
-		quitting := false
+		quitting, markOnly := false, false
 		select {
 		case <-b.kick:
 		case <-tick:
@@ -689,8 +559,12 @@ func (b *Disk) syncLoop() {
 			events := b.retainLocked(b.cfg.Now())
 			b.mu.Unlock()
 			b.report(events)
+		case <-markTimer.C:
+			markOnly = true
 		}
-		b.round()
+		if b.round(markOnly, quitting) {
+			markTimer.Reset(b.markDelay)
+		}
 		if quitting {
 			b.closeFiles()
 			return
@@ -698,8 +572,10 @@ func (b *Disk) syncLoop() {
 	}
 }
 
-// round does one group commit.
-func (b *Disk) round() {
+// round does one group commit. markOnly asks for the durable mark to be
+// written even if nothing else is; final is the last round, on Close. It
+// reports whether the mark in the active segment's header is behind.
+func (b *Disk) round(markOnly, final bool) bool {
 	b.mu.Lock()
 	ops, curs := b.ops, b.curBuf
 	b.ops, b.curBuf = nil, nil
@@ -707,18 +583,26 @@ func (b *Disk) round() {
 	b.gen++
 	b.pending = 0
 	var snapshot map[string]Offset
+	var st logState
 	if len(curs) > 0 && b.curFile.wpos+int64(len(curs)) > cursorCompactBytes {
 		snapshot = make(map[string]Offset, len(b.cursors))
 		for k, v := range b.cursors {
 			snapshot[k] = v
 		}
+		st = b.stateLocked(b.durable)
 	}
 	failed := b.failed
+	mark, next := b.durable, b.next
 	b.mu.Unlock()
 
 	var err error
-	if failed == nil && (len(ops) > 0 || len(curs) > 0) {
-		err = b.write(ops, curs, snapshot)
+	if failed == nil && (len(ops) > 0 || len(curs) > 0 || markOnly || final) {
+		err = b.write(ops, curs, snapshot, st, mark, markOnly)
+		if err == nil && final {
+			// Everything is durable now: say so in the header of an active
+			// segment that Close did not seal (it holds no points).
+			err = b.finalMark(next)
+		}
 	}
 
 	b.mu.Lock()
@@ -746,9 +630,28 @@ func (b *Disk) round() {
 			b.free = append(b.free, op.data[:0])
 		}
 	}
+	behind := false
+	if sf := b.files[b.markSeg]; sf != nil && b.failed == nil {
+		behind = sf.mark < b.durable
+	}
 	close(b.notify)
 	b.notify = make(chan struct{})
 	b.mu.Unlock()
+	return behind
+}
+
+// finalMark writes next as the durable mark of the active segment, if it is
+// still open, and fdatasyncs it. Only after everything is durable, on Close.
+func (b *Disk) finalMark(next Offset) error {
+	sf := b.files[b.markSeg]
+	if sf == nil || sf.mark >= next {
+		return nil
+	}
+	if _, err := sf.f.WriteAt(appendMark(nil, next), segMarkAt); err != nil {
+		return err
+	}
+	sf.mark = next
+	return fdatasync(sf.f)
 }
 
 // segFile is a segment (or the cursor log) open for writing. The file is extended with zeros
@@ -757,9 +660,10 @@ func (b *Disk) round() {
 // commit of the file's size. Sealing cuts the zeros off.
 type segFile struct {
 	f     *os.File
-	wpos  int64 // where the next record goes
-	alloc int64 // file size, zeros from wpos on
-	meta  bool  // the size changed since the last sync: full fsync needed
+	wpos  int64  // where the next record goes
+	alloc int64  // file size, zeros from wpos on
+	meta  bool   // the size changed since the last sync: full fsync needed
+	mark  Offset // the durable mark in the header (segments only)
 }
 
 // preallocStep returns how far ahead of the data a segment file is extended.
@@ -791,9 +695,28 @@ func (b *Disk) writeAt(sf *segFile, data []byte, step int64) error {
 	return nil
 }
 
-func (b *Disk) write(ops []diskOp, curs []byte, snapshot map[string]Offset) error {
+// write does the file work of one round: ops in order, then the cursor
+// records (the whole cursor log when snapshot is set, with st as its state),
+// then the durable mark into the active segment's header when that file is
+// written anyway (or force is set), then one fdatasync per file written.
+// When the round removes segments (retention), the cursor records (whose
+// state says so) are made durable first, so that a crash cannot leave a
+// segment gone without the record that explains it.
+func (b *Disk) write(ops []diskOp, curs []byte, snapshot map[string]Offset, st logState, mark Offset, force bool) error {
 	dirty := make(map[*segFile]bool)
 	dirSync := false
+	if len(curs) > 0 && slices.ContainsFunc(ops, func(op diskOp) bool { return op.remove }) {
+		if err := b.writeCursors(curs, snapshot, st, dirty); err != nil {
+			return err
+		}
+		if dirty[b.curFile] {
+			if err := b.syncFile(b.curFile); err != nil {
+				return err
+			}
+			delete(dirty, b.curFile)
+		}
+		curs = nil
+	}
 	for _, op := range ops {
 		path := filepath.Join(b.dir, op.seg.name)
 		if op.remove {
@@ -813,8 +736,9 @@ func (b *Disk) write(ops []diskOp, curs []byte, snapshot map[string]Offset) erro
 			if err != nil {
 				return err
 			}
-			sf = &segFile{f: f, meta: true}
+			sf = &segFile{f: f, meta: true, mark: op.mark}
 			b.files[op.seg] = sf
+			b.markSeg = op.seg
 			dirSync = true
 		}
 		if sf == nil {
@@ -830,6 +754,14 @@ func (b *Disk) write(ops []diskOp, curs []byte, snapshot map[string]Offset) erro
 			if err == nil {
 				err = sf.f.Sync()
 			}
+			if err == nil && op.final && op.seg == b.markSeg {
+				// Close: every point is durable now. Say so in the header,
+				// so that damage found on the next open is not taken for a
+				// torn tail.
+				if _, err = sf.f.WriteAt(appendMark(nil, op.seg.end()), segMarkAt); err == nil {
+					err = fdatasync(sf.f)
+				}
+			}
 			if cerr := sf.f.Close(); err == nil {
 				err = cerr
 			}
@@ -841,40 +773,63 @@ func (b *Disk) write(ops []diskOp, curs []byte, snapshot map[string]Offset) erro
 		dirty[sf] = true
 	}
 	if len(curs) > 0 {
-		if snapshot != nil {
-			compact := encodeCursors(snapshot)
-			b.curFile.f.Close()
-			b.curFile = nil
-			if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY, 0)
-			if err != nil {
-				return err
-			}
-			b.curFile = &segFile{f: f, wpos: int64(len(compact)), alloc: int64(len(compact))}
-		} else {
-			if err := b.writeAt(b.curFile, curs, 64<<10); err != nil {
-				return err
-			}
-			dirty[b.curFile] = true
-		}
-	}
-	for sf := range dirty {
-		var err error
-		if sf.meta {
-			err = sf.f.Sync()
-		} else {
-			err = fdatasync(sf.f)
-		}
-		if err != nil {
+		if err := b.writeCursors(curs, snapshot, st, dirty); err != nil {
 			return err
 		}
-		sf.meta = false
+	}
+	if sf := b.files[b.markSeg]; sf != nil && sf.mark < mark && (force || dirty[sf]) {
+		if _, err := sf.f.WriteAt(appendMark(nil, mark), segMarkAt); err != nil {
+			return err
+		}
+		sf.mark = mark
+		dirty[sf] = true
+	}
+	for sf := range dirty {
+		if err := b.syncFile(sf); err != nil {
+			return err
+		}
 	}
 	if dirSync {
 		return syncDir(b.dir)
 	}
+	return nil
+}
+
+func (b *Disk) syncFile(sf *segFile) error {
+	var err error
+	if sf.meta {
+		err = sf.f.Sync()
+	} else {
+		err = fdatasync(sf.f)
+	}
+	if err == nil {
+		sf.meta = false
+	}
+	return err
+}
+
+// writeCursors appends cursor records to the cursor log, or rewrites it
+// compactly from snapshot and st.
+func (b *Disk) writeCursors(curs []byte, snapshot map[string]Offset, st logState, dirty map[*segFile]bool) error {
+	if snapshot == nil {
+		if err := b.writeAt(b.curFile, curs, 64<<10); err != nil {
+			return err
+		}
+		dirty[b.curFile] = true
+		return nil
+	}
+	compact := encodeCursors(snapshot, st)
+	delete(dirty, b.curFile)
+	b.curFile.f.Close()
+	b.curFile = nil
+	if err := writeFileSync(b.dir, cursorFile, compact); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(b.dir, cursorFile), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	b.curFile = &segFile{f: f, wpos: int64(len(compact)), alloc: int64(len(compact))}
 	return nil
 }
 
@@ -890,8 +845,16 @@ func (b *Disk) closeFiles() {
 }
 
 // retainLocked drops whole segments that are too old or over the byte cap.
-func (b *Disk) retainLocked(now time.Time) []DropEvent {
-	var events []DropEvent
+//
+// The state record in the cursor log moves First with it, so that a reopen
+// tells these segments from segments deleted behind the buffer's back.
+func (b *Disk) retainLocked(now time.Time) (events []DropEvent) {
+	removed := false
+	defer func() {
+		if removed {
+			b.curBuf = appendStateRecord(b.curBuf, b.stateLocked(b.durable))
+		}
+	}()
 	cutoff := now.Add(-b.cfg.MaxAge).UnixNano()
 	for len(b.segs) > 0 {
 		s := b.segs[0]
@@ -911,6 +874,7 @@ func (b *Disk) retainLocked(now time.Time) []DropEvent {
 		b.segs = b.segs[1:]
 		b.bytes -= s.bytes
 		b.ops = append(b.ops, diskOp{seg: s, remove: true})
+		removed = true
 		b.queued = b.gen
 		if reason == 0 {
 			continue
@@ -977,6 +941,11 @@ func (b *Disk) quarantine(v segView, ce *CorruptError) {
 	}
 	b.segs = append(b.segs[:idx:idx], b.segs[idx+1:]...)
 	b.bytes -= s.bytes
+	// The state record says these offsets are reported, so that a reopen
+	// does not report them again.
+	b.lost = addSpan(b.lost, span{s.base, s.end()})
+	b.curBuf = appendStateRecord(b.curBuf, b.stateLocked(b.durable))
+	b.queued = b.gen
 	e := DropEvent{
 		Reason: DropCorrupt, From: s.base, To: s.end(), Points: s.meta.count, Bytes: s.bytes,
 		Oldest: time.Unix(0, s.meta.minAppend).UTC(), Newest: time.Unix(0, s.meta.maxAppend).UTC(),
@@ -1328,8 +1297,10 @@ func (b *Disk) Recent(ctx context.Context, window time.Duration) iter.Seq2[scada
 }
 
 // ID returns the identity of the log in the buffer's directory: created with
-// the directory and kept across restarts, so offsets paired with it name one
-// point for good. A directory wiped and opened again is a new log with a new ID.
+// the directory and kept across restarts (in buffer.id and in every segment
+// header, so losing the file does not change it), so offsets paired with it
+// name one point for good. A directory wiped and opened again is a new log
+// with a new ID.
 func (b *Disk) ID() string { return b.id }
 
 // Stats implements [Buffer].
@@ -1357,6 +1328,7 @@ func (b *Disk) Stats() Stats {
 		Dropped: b.dropped, DroppedBytes: b.droppedBytes,
 		Syncs: b.syncs, Truncated: b.truncated,
 		Quarantined: append([]string(nil), b.quarantined...),
+		Faults:      b.faults,
 		Consumers:   consumerStats(b.cursors, first, lag),
 	}
 }
@@ -1374,10 +1346,13 @@ func (b *Disk) Close() error {
 		if s := b.active(); s.meta.count > 0 {
 			op := b.opFor(s)
 			op.data = appendTrailer(op.data, s.meta)
-			op.seal = true
+			op.seal, op.final = true, true
 			s.sealed = true
 			s.bytes += trailerSize
 		}
+	}
+	if b.failed == nil {
+		b.curBuf = appendStateRecord(b.curBuf, b.stateLocked(b.next))
 	}
 	b.closed = true
 	for name, sr := range b.readers {

@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -108,17 +109,6 @@ func TestDiskBufferReopenResumes(t *testing.T) {
 	}
 }
 
-// TestDiskBufferFollowActiveSegment has a consumer follow the writer inside
-// one segment, so its cached reader reads up to the durable end again and
-// again while the writer fills the preallocated space after it.
-func TestDiskBufferFollowActiveSegment(t *testing.T) {
-	for _, sync := range []SyncPolicy{SyncGroupCommit, SyncInterval} {
-		t.Run(sync.String(), func(t *testing.T) {
-			testConsumerKeepsUp(t, openDisk(t, DiskConfig{Dir: t.TempDir(), Sync: sync, SyncInterval: time.Millisecond}))
-		})
-	}
-}
-
 func TestDiskBufferCursorLogCompaction(t *testing.T) {
 	dir := t.TempDir()
 	ctx := readTimeout(t)
@@ -182,7 +172,50 @@ func TestDiskBufferIntervalSync(t *testing.T) {
 	}
 }
 
+// holdMark keeps the sync loop of buffers opened from now on from writing
+// the durable mark of the last group commit while appends pause, so that a
+// copy of the directory looks like a crash right after the last Append
+// returned: the newest records are durable, but nothing on disk says so yet.
+func holdMark(t *testing.T) {
+	old := markDelay
+	markDelay = time.Hour
+	t.Cleanup(func() { markDelay = old })
+}
+
+// headerMark reads the durable mark in the header of the segment file at path.
+func headerMark(t *testing.T, path string) Offset {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := parseSegHeader(data)
+	if err != nil || !h.hasMark {
+		t.Fatalf("header of %s: %+v, %v", path, h, err)
+	}
+	return h.mark
+}
+
+// waitForMark waits until the newest segment's header says every point
+// before want is durable.
+func waitForMark(t *testing.T, dir string, want Offset) {
+	t.Helper()
+	ctx := readTimeout(t)
+	for {
+		segs := segFiles(t, dir)
+		if headerMark(t, segs[len(segs)-1]) >= want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the durable mark never reached %d", want)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 func TestDiskBufferTornTail(t *testing.T) {
+	holdMark(t)
 	dir := t.TempDir()
 	t0 := time.Now()
 	b := openDisk(t, DiskConfig{Dir: dir})
@@ -386,16 +419,38 @@ func TestDiskBufferRetentionAcrossReopen(t *testing.T) {
 	}
 }
 
+// TestDiskBufferCursorBeyondRecoveredEnd: a cursor past the end of what the
+// segments hold (here: a cursor log from a run whose last segments are gone)
+// proves those offsets were given out. The log goes on after it, so the
+// consumer never reads new points under offsets it committed, and the points
+// nothing holds are reported missing, once.
 func TestDiskBufferCursorBeyondRecoveredEnd(t *testing.T) {
 	dir := t.TempDir()
 	b := openDisk(t, DiskConfig{Dir: dir})
 	mustAppend(t, b, testPoints(0, 10, time.Now()))
 	b.Close()
-	// A cursor from a run whose last points were lost (interval mode, power cut).
 	os.WriteFile(filepath.Join(dir, cursorFile), appendCursorRecord(nil, "x", 500), 0o644)
-	b = openDisk(t, DiskConfig{Dir: dir})
-	if cs := b.Stats().Consumers; len(cs) != 1 || cs[0].Cursor != 10 {
-		t.Fatalf("consumers %+v, want x at 10", cs)
+	var events []DropEvent
+	b = openDisk(t, DiskConfig{Dir: dir, OnDrop: func(e DropEvent) { events = append(events, e) }})
+	st := b.Stats()
+	if cs := st.Consumers; len(cs) != 1 || cs[0].Cursor != 500 || st.Next != 500 {
+		t.Fatalf("consumers %+v, Next %d; want x at 500 and the log going on from there", cs, st.Next)
+	}
+	if len(events) != 1 || events[0].Reason != DropMissing || events[0].From != 10 || events[0].To != 500 || st.Dropped.Missing != 490 {
+		t.Fatalf("drop events %+v, Dropped %+v", events, st.Dropped)
+	}
+	if off := mustAppend(t, b, testPoints(500, 3, time.Now())); off != 500 {
+		t.Fatalf("Append at %d, want 500", off)
+	}
+	batch, err := b.Read(readTimeout(t), "x", 10)
+	if err != nil || batch.First != 500 || len(batch.Points) != 3 || batch.Missed != 0 {
+		t.Fatalf("x reads First %d, %d points, Missed %d, %v", batch.First, len(batch.Points), batch.Missed, err)
+	}
+	b.Close()
+	events = nil
+	b = openDisk(t, DiskConfig{Dir: dir, OnDrop: func(e DropEvent) { events = append(events, e) }})
+	if len(events) != 0 || b.Stats().Next != 503 {
+		t.Fatalf("second reopen: events %+v, Next %d", events, b.Stats().Next)
 	}
 }
 
@@ -498,8 +553,8 @@ func TestDiskBufferCompactOnRealisticData(t *testing.T) {
 func TestDiskBufferCrashWhileStartingASegment(t *testing.T) {
 	for name, content := range map[string][]byte{
 		"empty":       nil,
-		"half header": appendSegHeader(nil, 500)[:7],
-		"header":      append(appendSegHeader(nil, 500), make([]byte, 64<<10)...),
+		"half header": appendSegHeader(nil, 500, [segIDLen]byte{}, 0)[:7],
+		"zeros":       make([]byte, 64<<10),
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -561,4 +616,293 @@ func TestDiskBufferWriteFailureIsSticky(t *testing.T) {
 		t.Fatalf("%d points after reopen, want 100", len(got))
 	}
 	checkValues(t, got, 0)
+}
+
+// recorder collects DropEvents.
+type recorder struct {
+	mu     sync.Mutex
+	events []DropEvent
+}
+
+func (r *recorder) onDrop(e DropEvent) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) take() []DropEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.events
+	r.events = nil
+	return e
+}
+
+// TestDiskBufferNewestSegmentDamagedAfterClose: one flipped byte in the
+// newest segment after a clean Close with every point acknowledged is damage
+// to durable records, not a torn tail: the segment is quarantined (the file
+// kept aside as evidence), the records before the damage stay readable, the
+// rest is reported once as DropCorrupt, nothing is truncated, and the log
+// goes on where it ended, so a consumer that had committed the end reads only
+// new points under new offsets.
+func TestDiskBufferNewestSegmentDamagedAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	b := openDisk(t, DiskConfig{Dir: dir})
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		mustAppend(t, b, testPoints(i*100, 100, t0))
+	}
+	if err := b.Commit(ctx, "all", 2000); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx, "half", 1000); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	segs := segFiles(t, dir)
+	if len(segs) != 1 {
+		t.Fatalf("segments %v, want one", segs)
+	}
+	// Find the 13th record (points 1200..1299) and flip a byte in it.
+	res, err := scanSegment(segs[0])
+	if err != nil || res.bad != nil || !res.sealed || res.meta.count != 2000 {
+		t.Fatalf("scan: %+v, %v", res, err)
+	}
+	sr, err := openSegReader(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 12 {
+		if ok, err := sr.nextRecord(res.end); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	at := sr.pos
+	sr.close()
+	data, _ := os.ReadFile(segs[0])
+	data[at+frameHeaderSize+30] ^= 0x10
+	os.WriteFile(segs[0], data, 0o644)
+
+	var rec recorder
+	b = openDisk(t, DiskConfig{Dir: dir, OnDrop: rec.onDrop})
+	st := b.Stats()
+	events := rec.take()
+	if st.Next != 2000 || st.Truncated != 0 || len(st.Quarantined) != 1 || st.Dropped.Corrupt != 800 || st.Dropped.Total() != 800 {
+		t.Fatalf("after reopen: %+v", st)
+	}
+	if len(events) != 1 || events[0].Reason != DropCorrupt || events[0].From != 1200 || events[0].To != 2000 || events[0].Points != 800 ||
+		events[0].Unread["half"] != 800 || events[0].Unread["all"] != 0 {
+		t.Fatalf("drop events %+v", events)
+	}
+	var ce *CorruptError
+	if !errors.As(events[0].Err, &ce) || ce.File != segs[0] || ce.Offset != at || ce.Quarantine == "" {
+		t.Fatalf("event error %v", events[0].Err)
+	}
+	if kept, err := os.ReadFile(filepath.Join(dir, ce.Quarantine)); err != nil || !bytes.Equal(kept, data) {
+		t.Fatalf("the quarantined file is not the damaged segment: %v", err)
+	}
+	_, got, _ := scanAll(t, b, 0)
+	if len(got) != 1200 {
+		t.Fatalf("Scan: %d points; want the 1200 before the damage", len(got))
+	}
+	checkValues(t, got, 0)
+	if off := mustAppend(t, b, testPoints(5000, 5, time.Now())); off != 2000 {
+		t.Fatalf("Append at %d, want 2000", off)
+	}
+	batch, err := b.Read(ctx, "all", 100)
+	if err != nil || batch.First != 2000 || batch.Missed != 0 || len(batch.Points) != 5 {
+		t.Fatalf("all reads First %d, Missed %d, %d points, %v", batch.First, batch.Missed, len(batch.Points), err)
+	}
+	batch, err = b.Read(ctx, "half", 1000)
+	if err != nil || batch.First != 1000 || len(batch.Points) != 200 {
+		t.Fatalf("half reads First %d, %d points, %v", batch.First, len(batch.Points), err)
+	}
+	if err := b.Commit(ctx, "half", batch.Next()); err != nil {
+		t.Fatal(err)
+	}
+	batch, err = b.Read(ctx, "half", 1000)
+	if err != nil || batch.First != 2000 || batch.Missed != 800 {
+		t.Fatalf("half reads on from First %d with Missed %d, %v; want 2000 and 800", batch.First, batch.Missed, err)
+	}
+	b.Close()
+	b = openDisk(t, DiskConfig{Dir: dir, OnDrop: rec.onDrop})
+	if events := rec.take(); len(events) != 0 || b.Stats().Dropped.Total() != 0 || b.Stats().Next != 2005 {
+		t.Fatalf("second reopen: events %+v, %+v", events, b.Stats())
+	}
+}
+
+// TestDiskBufferNewestHeaderGarbled: garbage over the header of the newest
+// segment loses its points; the DropEvent says which and how many (from the
+// segment's name and trailer), Next stays at the end, and a consumer that had
+// committed into or past the segment is not moved back onto offsets that new
+// points then reuse.
+func TestDiskBufferNewestHeaderGarbled(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 4 << 10})
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // the same bytes, so the same segments, every run
+	for i := range 30 {
+		mustAppend(t, b, testPoints(i*100, 100, t0))
+	}
+	if err := b.Commit(ctx, "reader", 2950); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	// The newest segment with points (an Append that filled a segment
+	// leaves an empty one after it).
+	var newest string
+	for _, s := range segFiles(t, dir) {
+		if data, _ := os.ReadFile(s); len(bytes.TrimRight(data, "\x00")) > segHeaderSize {
+			newest = s
+		}
+	}
+	base, _ := parseSegName(filepath.Base(newest))
+	if base == 0 || base >= 2950 {
+		t.Fatalf("newest segment starts at %d", base)
+	}
+	data, _ := os.ReadFile(newest)
+	copy(data, bytes.Repeat([]byte{0xa5}, segHeaderSize))
+	os.WriteFile(newest, data, 0o644)
+
+	var rec recorder
+	b = openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 4 << 10, OnDrop: rec.onDrop})
+	st := b.Stats()
+	events := rec.take()
+	lost := uint64(3000 - base)
+	if len(events) != 1 || events[0].Reason != DropCorrupt || events[0].From != base || events[0].To != 3000 || events[0].Points != lost ||
+		events[0].Unread["reader"] != 50 {
+		t.Fatalf("drop events %+v", events)
+	}
+	if st.Next != 3000 || st.Dropped.Corrupt != lost || len(st.Quarantined) != 1 {
+		t.Fatalf("after reopen: %+v", st)
+	}
+	if cs := st.Consumers; len(cs) != 1 || cs[0].Cursor != 2950 {
+		t.Fatalf("consumers %+v: the reader was moved", cs)
+	}
+	if off := mustAppend(t, b, testPoints(7000, 10, t0)); off != 3000 {
+		t.Fatalf("Append at %d, want 3000", off)
+	}
+	batch, err := b.Read(ctx, "reader", 100)
+	if err != nil || batch.First != 3000 || batch.Missed != 50 || len(batch.Points) != 10 {
+		t.Fatalf("reader reads First %d, Missed %d, %d points, %v", batch.First, batch.Missed, len(batch.Points), err)
+	}
+	checkValues(t, batch.Points, 7000)
+}
+
+// TestDiskBufferCrashThenDamage: after a crash (the newest segment not
+// sealed), damage to records the durable mark covers is corruption, not a
+// torn tail; damage past the mark is a torn tail.
+func TestDiskBufferCrashThenDamage(t *testing.T) {
+	dir := t.TempDir()
+	b := openDisk(t, DiskConfig{Dir: dir})
+	for i := range 10 {
+		mustAppend(t, b, testPoints(i*100, 100, time.Now()))
+	}
+	waitForMark(t, dir, 1000) // appends paused: the idle round wrote the mark
+	crashed := copyDir(t, dir)
+	segs := segFiles(t, crashed)
+	last := segs[len(segs)-1]
+	res, err := scanSegment(last)
+	if err != nil || res.bad != nil || res.sealed || res.meta.count != 1000 {
+		t.Fatalf("scan of the crashed segment: %+v, %v", res, err)
+	}
+	data, _ := os.ReadFile(last)
+	data[res.end-5] ^= 0xFF // in the last record, acknowledged and covered by the mark
+	os.WriteFile(last, data, 0o644)
+	var rec recorder
+	b2 := openDisk(t, DiskConfig{Dir: crashed, OnDrop: rec.onDrop})
+	st := b2.Stats()
+	events := rec.take()
+	if st.Truncated != 0 || st.Next != 1000 || len(st.Quarantined) != 1 || st.Dropped.Corrupt != 100 ||
+		len(events) != 1 || events[0].From != 900 || events[0].To != 1000 {
+		t.Fatalf("damage under the mark: %+v, events %+v", st, events)
+	}
+	_, got, _ := scanAll(t, b2, 0)
+	if len(got) != 900 {
+		t.Fatalf("%d points kept, want 900", len(got))
+	}
+	checkValues(t, got, 0)
+}
+
+// TestDiskBufferDamageReportedOnce: each loss is reported on the open that
+// finds it and never again, also when the cursor log (whose state record
+// lists what was reported) is lost afterwards; a deleted oldest segment is
+// told from retention; the identity survives its file.
+func TestDiskBufferDamageReportedOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx := readTimeout(t)
+	var rec recorder
+	cfg := DiskConfig{Dir: dir, SegmentBytes: 1, OnDrop: rec.onDrop}
+	b := openDisk(t, cfg)
+	for i := range 6 {
+		mustAppend(t, b, testPoints(i*10, 10, time.Now()))
+	}
+	if err := b.Commit(ctx, "c", 25); err != nil {
+		t.Fatal(err)
+	}
+	id := b.ID()
+	b.Close()
+	segs := segFiles(t, dir)
+	os.Remove(segs[0]) // the oldest: not retention
+	os.Remove(segs[2])
+	os.Remove(filepath.Join(dir, idFile))
+
+	b = openDisk(t, cfg)
+	st := b.Stats()
+	events := rec.take()
+	if len(events) != 2 || events[0].Reason != DropMissing || events[0].From != 0 || events[0].To != 10 ||
+		events[1].Reason != DropMissing || events[1].From != 20 || events[1].To != 30 || events[1].Unread["c"] != 5 {
+		t.Fatalf("drop events %+v", events)
+	}
+	if st.Dropped.Missing != 20 || st.Faults.IDFile != 1 || b.ID() != id {
+		t.Fatalf("after reopen: Dropped %+v, Faults %+v, ID %s (was %s)", st.Dropped, st.Faults, b.ID(), id)
+	}
+	b.Close()
+	if got, err := os.ReadFile(filepath.Join(dir, idFile)); err != nil || strings.TrimSpace(string(got)) != id {
+		t.Fatalf("identity file after the restore: %q, %v", got, err)
+	}
+
+	os.Remove(filepath.Join(dir, cursorFile))
+	b = openDisk(t, cfg)
+	st = b.Stats()
+	if events := rec.take(); len(events) != 0 || st.Dropped.Total() != 0 || st.Faults.CursorLog != 1 || st.Faults.IDFile != 0 {
+		t.Fatalf("after losing the cursor log: events %+v, %+v", events, st)
+	}
+	b.Close()
+	b = openDisk(t, cfg)
+	if events, st := rec.take(), b.Stats(); len(events) != 0 || st.Dropped.Total() != 0 || st.Faults != (Faults{}) || st.Next != 60 {
+		t.Fatalf("third open: events %+v, %+v", events, st)
+	}
+}
+
+// TestDiskBufferForeignSegment: a segment of another buffer in this one's
+// directory is quarantined; its offsets in this log are reported lost.
+func TestDiskBufferForeignSegment(t *testing.T) {
+	mine, theirs := t.TempDir(), t.TempDir()
+	for _, dir := range []string{mine, theirs} {
+		b := openDisk(t, DiskConfig{Dir: dir, SegmentBytes: 1})
+		for i := range 3 {
+			mustAppend(t, b, testPoints(i*10, 10, time.Now()))
+		}
+		b.Close()
+	}
+	data, err := os.ReadFile(segFiles(t, theirs)[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(segFiles(t, mine)[1], data, 0o644)
+	var rec recorder
+	b := openDisk(t, DiskConfig{Dir: mine, OnDrop: rec.onDrop})
+	events := rec.take()
+	if len(events) != 1 || events[0].Reason != DropCorrupt || events[0].From != 10 || events[0].To != 20 ||
+		!strings.Contains(events[0].Err.Error(), "another buffer") {
+		t.Fatalf("drop events %+v", events)
+	}
+	_, got, _ := scanAll(t, b, 0)
+	if len(got) != 20 {
+		t.Fatalf("%d points, want 20", len(got))
+	}
+	checkValues(t, got[:10], 0)
+	checkValues(t, got[10:], 20)
 }

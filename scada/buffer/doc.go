@@ -22,10 +22,17 @@
 // concurrent appenders share each fsync. After a crash, reopening cuts a torn
 // tail and keeps every point Append reported durable; a corrupt segment is
 // quarantined with a [CorruptError] naming the file and byte offset, and the
-// rest of the log stays readable.
+// rest of the log stays readable. Points lost to damage (a flipped byte, a
+// deleted or renamed segment file) are reported once, with their offsets, and
+// an offset a reader saw is never given to another point.
+//
+// Points keep every field through both buffers, the quality score
+// ([scada.Point].Score, Scored and Reasons) included; a point no stage scored
+// costs the disk buffer nothing extra.
 //
 // # Conformance
 //
-// Every Buffer of this module passes the same suite of tests; a Buffer written
-// elsewhere is held to the same promises.
+// Every Buffer of this module passes the suite in package buffertest; a
+// Buffer written elsewhere runs the same suite and is held to the same
+// promises.
 package buffer

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/greenlang/gl001/scada"
@@ -131,4 +133,52 @@ func ExampleMemoryConfig_onDrop() {
 	// dropped 10 points [0, 10) by age; unread: map[historian:6]
 	// retained 5 dropped by age 10
 	// historian reads from 10 having missed 6
+}
+
+// Points that disappear from a disk buffer's directory (here a segment file
+// deleted by hand) are reported when the buffer opens, with their offsets,
+// once: the next open is quiet. The log goes on after them.
+func ExampleDiskConfig_onDrop() {
+	dir, err := os.MkdirTemp("", "buffer-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	cfg := buffer.DiskConfig{
+		Dir:          dir,
+		SegmentBytes: 1, // a segment per Append, to have one to delete
+		OnDrop: func(e buffer.DropEvent) {
+			fmt.Printf("dropped %d points [%d, %d): %s\n", e.Points, e.From, e.To, e.Reason)
+		},
+	}
+	buf, err := buffer.OpenDisk(cfg)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for range 3 {
+		buf.Append(ctx, make([]scada.Point, 10))
+	}
+	buf.Close()
+
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	sort.Strings(segs)
+	os.Remove(segs[1]) // the points [10, 20)
+
+	for range 2 {
+		buf, err = buffer.OpenDisk(cfg)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		st := buf.Stats()
+		fmt.Println("opened: next offset", st.Next, "missing", st.Dropped.Missing)
+		buf.Close()
+	}
+	// Output:
+	// dropped 10 points [10, 20): missing
+	// opened: next offset 30 missing 10
+	// opened: next offset 30 missing 0
 }

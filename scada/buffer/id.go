@@ -11,37 +11,48 @@ import (
 	"strings"
 )
 
-// idFile holds a disk buffer's identity beside its segments.
+// idFile holds a disk buffer's identity beside its segments. Every segment
+// header (format version 2) carries the identity too, so a lost idFile is
+// restored from them rather than replaced by a new identity: a new one would
+// make a downstream target take the same offsets for other points.
 const idFile = "buffer.id"
 
 // newID returns 16 random bytes in hex: the identity of a new log.
 func newID() string {
-	var b [16]byte
+	var b [segIDLen]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// loadOrCreateID reads the identity of the log in dir, creating it (durably)
-// when the directory holds none yet.
-func loadOrCreateID(dir string) (string, error) {
+// idBytes returns the raw bytes of a hex identity.
+func idBytes(id string) [segIDLen]byte {
+	var b [segIDLen]byte
+	hex.Decode(b[:], []byte(id))
+	return b
+}
+
+// readID reads the identity of the log in dir; ok is false when there is
+// no identity file.
+func readID(dir string) (id string, ok bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, idFile))
 	switch {
 	case err == nil:
 		id := strings.TrimSpace(string(b))
-		if len(id) != 32 {
-			return "", fmt.Errorf("buffer: disk: %s holds %q, not a buffer id", idFile, id)
+		if _, err := hex.DecodeString(id); err != nil || len(id) != 2*segIDLen {
+			return "", false, fmt.Errorf("buffer: disk: %s holds %q, not a buffer id", idFile, id)
 		}
-		if _, err := hex.DecodeString(id); err != nil {
-			return "", fmt.Errorf("buffer: disk: %s holds %q, not a buffer id", idFile, id)
-		}
-		return id, nil
+		return id, true, nil
 	case errors.Is(err, fs.ErrNotExist):
-		id := newID()
-		if err := writeFileSync(dir, idFile, []byte(id+"\n")); err != nil {
-			return "", fmt.Errorf("buffer: disk: writing %s: %w", idFile, err)
-		}
-		return id, nil
+		return "", false, nil
 	default:
-		return "", fmt.Errorf("buffer: disk: %w", err)
+		return "", false, fmt.Errorf("buffer: disk: %w", err)
 	}
+}
+
+// writeID stores id in dir, durably.
+func writeID(dir, id string) error {
+	if err := writeFileSync(dir, idFile, []byte(id+"\n")); err != nil {
+		return fmt.Errorf("buffer: disk: writing %s: %w", idFile, err)
+	}
+	return nil
 }

@@ -230,7 +230,7 @@ func reportDrops(l *slog.Logger, onDrop func(DropEvent), events []DropEvent) {
 
 func logDrop(l *slog.Logger, e DropEvent) {
 	level := slog.LevelDebug
-	if len(e.Unread) > 0 || e.Reason == DropCorrupt {
+	if len(e.Unread) > 0 || e.Reason == DropCorrupt || e.Reason == DropMissing {
 		level = slog.LevelWarn
 	}
 	attrs := []any{"reason", e.Reason.String(), "from", uint64(e.From), "to", uint64(e.To), "points", e.Points, "bytes", e.Bytes}

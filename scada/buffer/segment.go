@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -29,23 +28,83 @@ func parseSegName(name string) (Offset, bool) {
 	return Offset(v), err == nil
 }
 
-func appendSegHeader(b []byte, base Offset) []byte {
-	b = append(b, segMagic...)
-	b = append(b, segVersion, 0, 0, 0)
-	return binary.LittleEndian.AppendUint64(b, uint64(base))
+// segHeader is what a segment's header says.
+type segHeader struct {
+	version byte
+	base    Offset
+	id      [segIDLen]byte // zero in version 1
+	mark    Offset         // the durable mark; valid when hasMark
+	hasMark bool
+	size    int64 // bytes of the header: where the records start
 }
 
-func parseSegHeader(b []byte) (Offset, error) {
-	if len(b) < segHeaderSize {
-		return 0, errShort
+func headerSize(version byte) int64 {
+	if version == 1 {
+		return segHeaderSizeV1
+	}
+	return segHeaderSize
+}
+
+// appendSegHeader appends a version 2 header.
+func appendSegHeader(b []byte, base Offset, id [segIDLen]byte, mark Offset) []byte {
+	start := len(b)
+	b = append(b, segMagic...)
+	b = append(b, segVersion, 0, 0, 0)
+	b = binary.LittleEndian.AppendUint64(b, uint64(base))
+	b = append(b, id[:]...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+	return appendMark(b, mark)
+}
+
+// appendMark appends the durable mark part of a header (bytes 36 to 48).
+func appendMark(b []byte, mark Offset) []byte {
+	start := len(b)
+	b = binary.LittleEndian.AppendUint64(b, uint64(mark))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
+}
+
+// parseSegHeader parses the start of a segment file. It needs the first 16
+// bytes to learn the version, and headerSize(version) bytes in all; with
+// fewer it returns errShort. A mark that fails its checksum (torn while it
+// was rewritten) is not an error: hasMark is false.
+func parseSegHeader(b []byte) (segHeader, error) {
+	var h segHeader
+	if len(b) < segHeaderSizeV1 {
+		return h, errShort
 	}
 	if string(b[:4]) != segMagic {
-		return 0, errCodec("not a buffer segment (bad magic)")
+		return h, errCodec("not a buffer segment (bad magic)")
 	}
-	if b[4] != segVersion {
-		return 0, errCodec(fmt.Sprintf("unsupported segment version %d", b[4]))
+	h.version = b[4]
+	if h.version != 1 && h.version != 2 {
+		return h, errCodec(fmt.Sprintf("unsupported segment version %d", b[4]))
 	}
-	return Offset(binary.LittleEndian.Uint64(b[8:])), nil
+	h.size = headerSize(h.version)
+	if int64(len(b)) < h.size {
+		return h, errShort
+	}
+	h.base = Offset(binary.LittleEndian.Uint64(b[8:]))
+	if h.version == 1 {
+		return h, nil
+	}
+	if crc32.Checksum(b[:32], castagnoli) != binary.LittleEndian.Uint32(b[32:]) {
+		return h, errCodec("header checksum mismatch")
+	}
+	copy(h.id[:], b[16:32])
+	if crc32.Checksum(b[36:44], castagnoli) == binary.LittleEndian.Uint32(b[44:]) {
+		h.mark, h.hasMark = Offset(binary.LittleEndian.Uint64(b[36:])), true
+	}
+	return h, nil
+}
+
+// readSegHeader reads and parses the header of an open segment file.
+func readSegHeader(f *os.File) (segHeader, error) {
+	var b [segHeaderSize]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return segHeader{}, err
+	}
+	return parseSegHeader(b[:n])
 }
 
 // segMeta is what a segment's trailer records, and what the buffer keeps in
@@ -150,7 +209,8 @@ type segReader struct {
 	pos     int64  // file position of the next frame
 	next    Offset // offset of the first point of the next record
 	dec     *segDecoder
-	hdr     [frameHeaderSize]byte
+	hdr     segHeader
+	fhdr    [frameHeaderSize]byte
 	payload []byte
 
 	// The last decoded record: pts[i:] are not consumed yet.
@@ -166,19 +226,23 @@ func openSegReader(path string) (*segReader, error) {
 		return nil, err
 	}
 	sr := &segReader{path: path, f: f, dec: newSegDecoder()}
-	sr.src = &windowReader{f: f, limit: segHeaderSize}
-	sr.r = bufio.NewReaderSize(sr.src, 256<<10)
-	var h [segHeaderSize]byte
-	if _, err := io.ReadFull(sr.r, h[:]); err != nil {
-		f.Close()
-		return nil, sr.corrupt(0, "segment header truncated")
-	}
-	base, err := parseSegHeader(h[:])
+	h, err := readSegHeader(f)
 	if err != nil {
 		f.Close()
-		return nil, sr.corrupt(0, err.Error())
+		if errors.Is(err, errShort) {
+			return nil, sr.corrupt(0, "segment header truncated")
+		}
+		var ce errCodec
+		if errors.As(err, &ce) {
+			return nil, sr.corrupt(0, err.Error())
+		}
+		return nil, fmt.Errorf("buffer: reading buffer segment %s: %w", path, err)
 	}
-	sr.base, sr.next, sr.first, sr.pos = base, base, base, segHeaderSize
+	sr.hdr = h
+	sr.dec.version = h.version
+	sr.src = &windowReader{f: f, off: h.size, limit: h.size}
+	sr.r = bufio.NewReaderSize(sr.src, 256<<10)
+	sr.base, sr.next, sr.first, sr.pos = h.base, h.base, h.base, h.size
 	return sr, nil
 }
 
@@ -204,10 +268,10 @@ func (sr *segReader) nextRecord(limit int64) (bool, error) {
 	if limit-at < frameHeaderSize {
 		return false, sr.corrupt(at, "frame header truncated")
 	}
-	if _, err := io.ReadFull(sr.r, sr.hdr[:]); err != nil {
+	if _, err := io.ReadFull(sr.r, sr.fhdr[:]); err != nil {
 		return false, sr.ioErr(at, err)
 	}
-	n := int64(binary.LittleEndian.Uint32(sr.hdr[:]))
+	n := int64(binary.LittleEndian.Uint32(sr.fhdr[:]))
 	if n == 0 || n > maxFrameLen || n > limit-at-frameHeaderSize {
 		return false, sr.corrupt(at, fmt.Sprintf("%s: %d", errFrameLen, n))
 	}
@@ -218,7 +282,7 @@ func (sr *segReader) nextRecord(limit int64) (bool, error) {
 	if _, err := io.ReadFull(sr.r, sr.payload); err != nil {
 		return false, sr.ioErr(at, err)
 	}
-	if err := checkFrame(sr.hdr[:], sr.payload); err != nil {
+	if err := checkFrame(sr.fhdr[:], sr.payload); err != nil {
 		return false, sr.corrupt(at, err.Error())
 	}
 	rel, at2, pts, err := sr.dec.decodeRecord(sr.payload, sr.pts[:0])
@@ -246,6 +310,7 @@ func (sr *segReader) ioErr(at int64, err error) error {
 
 // scanResult is what scanning a whole segment found.
 type scanResult struct {
+	hdr     segHeader
 	base    Offset
 	meta    segMeta
 	end     int64 // byte position after the last good record
@@ -253,6 +318,10 @@ type scanResult struct {
 	sealed  bool // a valid trailer follows the last record
 	bad     *CorruptError
 	trailer segMeta
+	// hasTrailer: the file ends with a valid trailer, whether or not the
+	// records before it are good. A trailer is written only when the
+	// segment is sealed, after every record of it.
+	hasTrailer bool
 }
 
 // scanSegment reads a segment file from the start, validating every record,
@@ -274,14 +343,15 @@ func scanSegment(path string) (scanResult, error) {
 		return res, err
 	}
 	defer sr.close()
+	res.hdr = sr.hdr
 	res.base = sr.base
-	res.end = segHeaderSize
+	res.end = sr.hdr.size
 	limit := res.size
 	// A sealed file ends with a trailer: stop there when it is valid.
-	if tm, ok := readTrailer(sr.f, res.size); ok {
+	if tm, ok := readTrailer(sr.f, res.size, sr.hdr.size); ok {
 		res.trailer = tm
 		limit = res.size - trailerSize
-		res.sealed = true
+		res.sealed, res.hasTrailer = true, true
 	}
 	for {
 		ok, err := sr.nextRecord(limit)
@@ -313,8 +383,8 @@ func scanSegment(path string) (scanResult, error) {
 	return res, nil
 }
 
-func readTrailer(f *os.File, size int64) (segMeta, bool) {
-	if size < segHeaderSize+trailerSize {
+func readTrailer(f *os.File, size, hdrSize int64) (segMeta, bool) {
+	if size < hdrSize+trailerSize {
 		return segMeta{}, false
 	}
 	var b [trailerSize]byte
@@ -324,28 +394,71 @@ func readTrailer(f *os.File, size int64) (segMeta, bool) {
 	return parseTrailer(b[:])
 }
 
-// readSealed reads the header and trailer of a sealed segment without reading
-// its records.
-func readSealed(path string) (Offset, segMeta, int64, bool) {
+// probe is what a segment file says about itself without reading its records.
+type probe struct {
+	hdr        segHeader
+	hdrErr     error // the header is not a valid segment header
+	size       int64
+	trailer    segMeta
+	hasTrailer bool
+}
+
+// probeSegment reads the header and the trailer of a segment file. The error
+// is an I/O error; damage is in the result.
+func probeSegment(path string) (probe, error) {
+	var p probe
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, segMeta{}, 0, false
+		return p, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, segMeta{}, 0, false
+		return p, err
 	}
-	var h [segHeaderSize]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil {
-		return 0, segMeta{}, 0, false
-	}
-	base, err := parseSegHeader(h[:])
+	p.size = fi.Size()
+	p.hdr, err = readSegHeader(f)
 	if err != nil {
-		return 0, segMeta{}, 0, false
+		var ce errCodec
+		if !errors.As(err, &ce) {
+			return p, err
+		}
+		p.hdrErr = err
 	}
-	m, ok := readTrailer(f, fi.Size())
-	return base, m, fi.Size(), ok
+	hs := p.hdr.size
+	if p.hdrErr != nil {
+		hs = segHeaderSizeV1
+	}
+	p.trailer, p.hasTrailer = readTrailer(f, p.size, hs)
+	return p, nil
+}
+
+// countFrames counts the points of the checksummed records that follow each
+// other from byte start, without decoding them (their first fields do not
+// depend on the records before). It is how many points a segment with a bad
+// header held.
+func countFrames(path string, start int64) uint64 {
+	data, err := os.ReadFile(path)
+	if err != nil || start > int64(len(data)) {
+		return 0
+	}
+	var n uint64
+	b := data[start:]
+	for len(b) >= frameHeaderSize {
+		l := int(binary.LittleEndian.Uint32(b))
+		if l == 0 || l > len(b)-frameHeaderSize || checkFrame(b[:frameHeaderSize], b[frameHeaderSize:frameHeaderSize+l]) != nil {
+			break
+		}
+		r := decBuf{b: b[frameHeaderSize : frameHeaderSize+l]}
+		rel := r.uvarint()
+		count := r.uvarint()
+		if r.err != nil || rel != n || count == 0 || count > maxRecordPoints {
+			break
+		}
+		n += count
+		b = b[frameHeaderSize+l:]
+	}
+	return n
 }
 
 func syncDir(dir string) error {
@@ -358,16 +471,6 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
-}
-
-func quarantineName(dir, name string) string {
-	q := name + ".corrupt"
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(filepath.Join(dir, q)); errors.Is(err, os.ErrNotExist) {
-			return q
-		}
-		q = fmt.Sprintf("%s.corrupt.%d", name, i)
-	}
 }
 
 // allZero reports whether f holds only zero bytes from off to size.

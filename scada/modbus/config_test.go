@@ -29,6 +29,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 	c := Config{
 		Address:      "nohostport",
 		MaxRegisters: 200,
+		MaxInFlight:  -1,
 		Devices: []Device{
 			{UnitID: 1, Tags: []Tag{
 				{Name: "f", Address: 10, Type: Float32, Length: 1},    // a float32 on one register
@@ -57,6 +58,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 		"Name is empty",
 		`Address "nohostport"`,
 		"MaxRegisters 200",
+		"MaxInFlight -1 is negative",
 		`"f": Length is only for strings`,
 		`"s": string tags deliver text through Config.OnText`,
 		`"s" (string 20..23) and "u" (uint16 22..22) overlap`,
@@ -76,8 +78,8 @@ func TestValidateListsEveryProblem(t *testing.T) {
 			t.Errorf("Validate does not report %q; got:\n%s", want, msg)
 		}
 	}
-	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 17 {
-		t.Errorf("Validate reported %d problems, want 17:\n%s", n, msg)
+	if n := len(err.(interface{ Unwrap() []error }).Unwrap()); n != 18 {
+		t.Errorf("Validate reported %d problems, want 18:\n%s", n, msg)
 	}
 	if _, err := New(c); err == nil {
 		t.Error("New accepted a config Validate rejects")

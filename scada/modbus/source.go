@@ -290,7 +290,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 		}()
 	}
 	wg.Wait()
-	s.noteFraming(c.t.framingBlame())
+	c.noteFraming()
 	if fatal == nil || ctx.Err() != nil {
 		return nil
 	}
@@ -416,6 +416,7 @@ type Conn struct {
 	dev    []connDev    // per device of the Source
 	silent atomic.Int64 // requests in a row that timed out, with no answer in between
 	closed atomic.Bool
+	noted  sync.Once // the framing blame was passed to the Source
 }
 
 // connDev is a device's state on one connection.
@@ -444,10 +445,19 @@ func (c *Conn) Close() error {
 func (c *Conn) Poll(ctx context.Context, sink scada.Sink) error {
 	for i, d := range c.s.devices {
 		if err := c.pollDevice(ctx, i, d, sink); err != nil {
+			if errors.Is(err, scada.ErrConnection) {
+				c.noteFraming()
+			}
 			return err
 		}
 	}
 	return nil
+}
+
+// noteFraming passes, once per connection, who broke its framing to the
+// Source, so the next connections isolate that unit.
+func (c *Conn) noteFraming() {
+	c.noted.Do(func() { c.s.noteFraming(c.t.framingBlame()) })
 }
 
 // Write is [Source.Write] on this connection.
@@ -524,6 +534,9 @@ func (c *Conn) busyRetry(ctx context.Context, op func() error) error {
 
 // pollDevice reads the device's planned requests and delivers one batch.
 func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sink) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cd := &c.dev[di]
 	cd.mu.Lock()
 	defer cd.mu.Unlock()
@@ -542,6 +555,12 @@ func (c *Conn) pollDevice(ctx context.Context, di int, d *device, sink scada.Sin
 			s.st.skipped.Add(1)
 			skip = scada.BadCommunicationError
 		}
+	}
+	if err := c.t.brokenErr(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // closed because Run is ending: nothing to report
+		}
+		fatal = fmt.Errorf("modbus: %s: %w", s.cfg.Address, err) // the connection is gone: report it whatever is skipped
 	}
 	clean := true // every request got a well-formed answer
 	reqs := d.plan()

@@ -131,3 +131,48 @@ func FuzzTransportAnswer(f *testing.F) {
 		}
 	})
 }
+
+// When the framing breaks before an answer's transaction id has arrived,
+// with requests of two units in flight, neither unit can be blamed for
+// sure: both become suspects, polled alone until they answer cleanly.
+func TestFramingBlameAmbiguous(t *testing.T) {
+	client, dev := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer dev.Close()
+		req := make([]byte, 24)
+		if _, err := io.ReadFull(dev, req); err != nil {
+			return
+		}
+		_, _ = dev.Write([]byte{0}) // one byte of an answer, then nothing
+		_, _ = io.Copy(io.Discard, dev)
+	}()
+	tr := newPipelinedTransport(client, 200*time.Millisecond, 2)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			_, errs[i] = tr.read(context.Background(), reqInfo{unit: uint8(i + 1), timeout: time.Hour}, HoldingRegister, 0, 1)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, scada.ErrConnection) || !errors.Is(err, scada.ErrBadInput) {
+			t.Errorf("request %d: %v, want a broken frame", i, err)
+		}
+	}
+	b := tr.framingBlame()
+	if b.Certain || len(b.Units) != 2 {
+		t.Errorf("blame %+v, want both units, uncertain", b)
+	}
+	_ = tr.close()
+	<-done
+
+	s := newSource(t, Config{Name: "gw", Address: "127.0.0.1:502", Devices: []Device{
+		{UnitID: 1, Tags: []Tag{{Name: "a"}}}, {UnitID: 2, Tags: []Tag{{Name: "b"}}}, {UnitID: 3, Tags: []Tag{{Name: "c"}}}}})
+	s.noteFraming(b)
+	if st := s.Stats(); !st.Units[0].Isolated || !st.Units[1].Isolated || st.Units[2].Isolated || st.FramingFaults != 0 {
+		t.Errorf("after an uncertain blame: %+v", st)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 
 	"github.com/greenlang/gl001/resilience"
@@ -271,7 +272,14 @@ type publisher struct {
 // newPublisher connects a paho client over conn with a clean session.
 func newPublisher(t *testing.T, conn net.Conn, clientID, username, password string) *publisher {
 	t.Helper()
-	cli := paho.NewClient(paho.ClientConfig{ClientID: clientID, Conn: conn})
+	// paho bounds CONNECT and each acknowledged PUBLISH by PacketTimeout,
+	// 10 s unless set, whatever the context says: under load that, not
+	// waitTimeout, would decide. paho writes a packet's header and body
+	// apart, from several goroutines; on a TLS connection two packets could
+	// interleave their records (mosquitto then drops the client for a
+	// malformed packet, and the PUBACK never comes), so every packet is
+	// written under the connection's lock, as paho's docs ask.
+	cli := paho.NewClient(paho.ClientConfig{ClientID: clientID, Conn: packets.NewThreadSafeConn(conn), PacketTimeout: waitTimeout})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	cp := &paho.Connect{ClientID: clientID, KeepAlive: 30, CleanStart: true}
@@ -364,7 +372,7 @@ func TestInteropMosquittoPassword(t *testing.T) {
 		pub.publish("plant/north/boiler1/steam_temp", "451.5", 1)
 		pub.publish("plant/north/boiler1/flow", "12", 0)
 		got := sink.waitTags(t, "north.boiler1.steam_temp", "north.boiler1.flow")
-		if p := got["north.boiler1.steam_temp"]; p.Value != 451.5 || p.Unit != "degC" || !p.Quality.IsGood() || p.Source != "mqtt" {
+		if p := got["north.boiler1.steam_temp"]; p.Value != 451.5 || p.Unit != "degC" || !p.Quality.IsGood() || p.Source != src.Name() {
 			t.Errorf("steam_temp = %+v", p)
 		}
 		eventually(t, "the QoS 1 message acknowledged", func() bool { return src.Stats().Acked == 1 })
@@ -455,7 +463,7 @@ func TestInteropMosquittoMutualTLS(t *testing.T) {
 
 	t.Run("client certificate accepted", func(t *testing.T) {
 		src := newSource(t, mqtt.Config{
-			Broker: b.url("mqtts"), ClientID: "gl001-tls",
+			Broker: b.url("mqtts"), ClientID: "gl001-tls", ConnectTimeout: waitTimeout,
 			CAFile: p.caFile, CertFile: p.certFile, KeyFile: p.keyFile,
 			Subscriptions: []mqtt.Subscription{{Topic: "tls/{tag}", Tag: "{tag}", QoS: 1}},
 		})
@@ -514,6 +522,9 @@ func TestInteropMosquittoMutualTLS(t *testing.T) {
 		// broker checks the certificate; its alert arrives on the first read.
 		if !strings.Contains(err.Error(), "certificate required") {
 			t.Errorf("Run = %v, want the broker's certificate_required alert", err)
+		}
+		if !errors.Is(err, scada.ErrPermanent) {
+			t.Errorf("Run = %v, want it to match scada.ErrPermanent", err)
 		}
 		t.Logf("Run without a client certificate: %v", err)
 	})
@@ -710,6 +721,86 @@ func TestInteropMosquittoSharedSubscription(t *testing.T) {
 		t.Errorf("the group did not split the messages: %d and %d", a, c)
 	}
 	t.Logf("mosquitto split %d messages %d/%d", n, a, c)
+}
+
+// A member of a clean-start shared group stops while messages are
+// published: mosquitto gives the whole stream to the member still running,
+// because the stopped member's session ended with its connection (the
+// default session expiry with CleanStart). With a session kept after the
+// disconnect, mosquitto would go on queueing the stopped member's share for
+// a session the next clean start discards.
+func TestInteropMosquittoSharedMemberStopped(t *testing.T) {
+	b := passwordBroker(t, t.TempDir())
+	var (
+		srcs  [2]*mqtt.Source
+		sinks [2]*notifySink
+		stops [2]func() error
+	)
+	for i := range srcs {
+		srcs[i] = newSource(t, mqtt.Config{
+			Broker: b.url("mqtt"), ClientID: "gl001-member-" + itoa(i), CleanStart: true,
+			Username: interopUser, Password: interopPassword, ConnectTimeout: waitTimeout,
+			Subscriptions: []mqtt.Subscription{{Topic: "$share/gl001/firehose/{tag}", Tag: "{tag}", QoS: 1}},
+		})
+		sinks[i] = newNotifySink()
+		stops[i] = running(t, srcs[i], sinks[i])
+		sinks[i].waitConnects(t, 1)
+	}
+	pub := tcpPublisher(t, b, "edge-shared-stop")
+	const n = 100
+	for i := range n {
+		pub.publish("firehose/a"+itoa(i), itoa(i), 1)
+	}
+	eventually(t, "the first half acknowledged by the group", func() bool {
+		return srcs[0].Stats().Acked+srcs[1].Stats().Acked >= n
+	})
+	if err := stops[1](); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopping a member: Run = %v", err)
+	}
+	// The stopped member's DISCONNECT and the publisher's messages travel on
+	// different connections: wait until mosquitto has processed the
+	// disconnect (its log says so) before publishing the second half.
+	eventually(t, "mosquitto to see the member leave", func() bool {
+		data, _ := os.ReadFile(filepath.Join(b.dir, "mosquitto.log"))
+		return strings.Contains(string(data), "Client gl001-member-1 disconnected")
+	})
+	for i := range n {
+		pub.publish("firehose/b"+itoa(i), itoa(i), 1)
+	}
+	eventually(t, "the second half at the running member", func() bool {
+		c := 0
+		for _, p := range sinks[0].snapshot() {
+			if strings.HasPrefix(p.Tag, "b") {
+				c++
+			}
+		}
+		return c >= n
+	})
+	seen := map[string]int{}
+	for _, s := range sinks {
+		for _, p := range s.snapshot() {
+			seen[p.Tag]++
+		}
+	}
+	if len(seen) != 2*n {
+		t.Errorf("the group received %d distinct tags, want %d", len(seen), 2*n)
+	}
+	for tag, c := range seen {
+		if c != 1 {
+			t.Errorf("%s delivered %d times, want once in the group", tag, c)
+		}
+	}
+	t.Logf("before the stop the group split %d/%d; after it the running member got all %d", n-count(sinks[1].snapshot(), "a"), count(sinks[1].snapshot(), "a"), n)
+}
+
+func count(points []scada.Point, prefix string) int {
+	c := 0
+	for _, p := range points {
+		if strings.HasPrefix(p.Tag, prefix) {
+			c++
+		}
+	}
+	return c
 }
 
 func TestInteropMosquittoCollectorAcrossKill(t *testing.T) {

@@ -84,6 +84,9 @@ type Decoder struct {
 	// page share one member order, so the j-th key is checked against the
 	// j-th key seen before one comparison instead of a map lookup.
 	order []member
+	// OnCount, if set, is called with the collection count as soon as it is
+	// read, before the entities that follow it.
+	OnCount func(int64)
 }
 
 type member struct {
@@ -151,6 +154,9 @@ func (d *Decoder) Decode(body []byte, fn func(row erp.Row, e Entity) error) (Met
 			if m.Count, err = s.countValue(false); err != nil {
 				return m, s.fail(string(key), err)
 			}
+			if d.OnCount != nil {
+				d.OnCount(m.Count)
+			}
 		case "error":
 			return m, &Error{Field: "error", Offset: int64(s.i), Err: errors.New("the service answered with an error object")}
 		default:
@@ -212,6 +218,9 @@ func (d *Decoder) v2(m *Meta, fn func(erp.Row, Entity) error) (bool, error) {
 		case "__count":
 			if m.Count, err = s.countValue(true); err != nil {
 				return found, s.fail("d.__count", err)
+			}
+			if d.OnCount != nil {
+				d.OnCount(m.Count)
 			}
 		default:
 			if err := s.skip(0); err != nil {

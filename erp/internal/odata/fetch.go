@@ -26,6 +26,9 @@ type Spec struct {
 	// Fixup, if set, adjusts every next link before it is followed (to add
 	// sap-client, say).
 	Fixup func(u *url.URL)
+	// OnCount, if set, is called once with the collection count of the
+	// first page, as soon as it is read.
+	OnCount func(int64)
 }
 
 // Resolve resolves a next or delta link against the service root. A link
@@ -57,6 +60,12 @@ var errPageLoop = errors.New("the next link leads back to a page already read")
 // that leads back to a page already read ends it with an erp.MalformedError.
 func Fetch(ctx context.Context, s Spec, props *Props, fn func(row erp.Row, e Entity) error) (Meta, error) {
 	dec := NewDecoder(props)
+	if s.OnCount != nil {
+		dec.OnCount = func(n int64) {
+			dec.OnCount = nil // the first count only
+			s.OnCount(n)
+		}
+	}
 	next := s.First
 	received := 0
 	// A server that links back to a page already read would page forever:
@@ -81,6 +90,7 @@ func Fetch(ctx context.Context, s Spec, props *Props, fn func(row erp.Row, e Ent
 			return m, err
 		}
 		received += m.Entities
+		dec.OnCount = nil // a count on a later page is not the first page's
 		if m.Count >= 0 {
 			s.Conn.Logger().Debug("collection count", "entity", s.Entity, "count", m.Count)
 		}

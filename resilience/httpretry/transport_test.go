@@ -1,4 +1,4 @@
-package resilience
+package httpretry
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+
+	"github.com/greenlang/gl001/resilience"
 )
 
 // script is an httptest handler that answers each request with the next of
@@ -114,8 +116,8 @@ func get(t *testing.T, rt http.RoundTripper, url string) (*http.Response, string
 func TestTransportRetriesAndDrains(t *testing.T) {
 	sc, srv := serve(t, step{status: 503, body: "busy"}, step{status: 502, body: "gateway"}, step{status: 200, body: "ok"})
 	tr := &tracker{next: srv.Client().Transport}
-	var events []RetryEvent
-	rt, err := NewTransport(tr, HTTPConfig{Backoff: fast, OnRetry: func(e RetryEvent) { events = append(events, e) }})
+	var events []Event
+	rt, err := New(tr, Config{Backoff: fast, OnRetry: func(e Event) { events = append(events, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,10 +159,10 @@ func TestTransportRetryAfter(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			sc, srv := serve(t, c.first, step{status: 200, body: "ok"})
 			var delays []time.Duration
-			rt, err := NewTransport(srv.Client().Transport, HTTPConfig{
-				Backoff:       Backoff{Initial: time.Hour, Max: time.Hour},
+			rt, err := New(srv.Client().Transport, Config{
+				Backoff:       resilience.Backoff{Initial: time.Hour, Max: time.Hour},
 				MaxRetryAfter: time.Minute,
-				OnRetry:       func(e RetryEvent) { delays = append(delays, e.Delay) },
+				OnRetry:       func(e Event) { delays = append(delays, e.Delay) },
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -219,7 +221,7 @@ func TestRetryAfterParsing(t *testing.T) {
 
 func TestTransportReturnsLastResponseWhenExhausted(t *testing.T) {
 	sc, srv := serve(t, step{status: 500, body: "first"}, step{status: 500, body: "last"})
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{MaxRetries: 2, Backoff: fast, Breaker: BreakerConfig{FailureThreshold: -1}})
+	rt, err := New(srv.Client().Transport, Config{MaxRetries: 2, Backoff: fast, Breaker: resilience.BreakerConfig{FailureThreshold: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func TestTransportReturnsLastResponseWhenExhausted(t *testing.T) {
 
 func TestTransportDoesNotRetryNonIdempotent(t *testing.T) {
 	sc, srv := serve(t, step{status: 503}, step{status: 201})
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast})
+	rt, err := New(srv.Client().Transport, Config{Backoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestTransportDoesNotRetryNonIdempotent(t *testing.T) {
 
 func TestTransportReplaysBodyWithIdempotencyKey(t *testing.T) {
 	sc, srv := serve(t, step{status: 503}, step{status: 500}, step{status: 201})
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast})
+	rt, err := New(srv.Client().Transport, Config{Backoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +272,7 @@ func TestTransportReplaysBodyWithIdempotencyKey(t *testing.T) {
 	}
 	// A PUT whose body cannot be read again is sent once.
 	sc2, srv2 := serve(t, step{status: 503})
-	rt2, _ := NewTransport(srv2.Client().Transport, HTTPConfig{Backoff: fast})
+	rt2, _ := New(srv2.Client().Transport, Config{Backoff: fast})
 	req2, _ := http.NewRequest(http.MethodPut, srv2.URL, io.NopCloser(strings.NewReader("x")))
 	req2.GetBody = nil
 	resp2, err := rt2.RoundTrip(req2)
@@ -287,9 +289,9 @@ func TestTransportRetriesConnectionErrors(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there now
-	var events []RetryEvent
-	rt, err := NewTransport(nil, HTTPConfig{MaxRetries: 2, Backoff: fast, Breaker: BreakerConfig{FailureThreshold: -1},
-		OnRetry: func(e RetryEvent) { events = append(events, e) }})
+	var events []Event
+	rt, err := New(nil, Config{MaxRetries: 2, Backoff: fast, Breaker: resilience.BreakerConfig{FailureThreshold: -1},
+		OnRetry: func(e Event) { events = append(events, e) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,10 +310,10 @@ func TestTransportBreaker(t *testing.T) {
 	sc, srv := serve(t, step{status: 500})
 	var changes []string
 	var mu sync.Mutex
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{
+	rt, err := New(srv.Client().Transport, Config{
 		MaxRetries: -1,
-		Breaker:    BreakerConfig{FailureThreshold: 2, Delay: time.Hour},
-		OnBreakerChange: func(from, to BreakerState) {
+		Breaker:    resilience.BreakerConfig{FailureThreshold: 2, Delay: time.Hour},
+		OnBreakerChange: func(from, to resilience.BreakerState) {
 			mu.Lock()
 			changes = append(changes, from.String()+"->"+to.String())
 			mu.Unlock()
@@ -328,14 +330,14 @@ func TestTransportBreaker(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	if rt.BreakerState() != BreakerOpen {
+	if rt.BreakerState() != resilience.BreakerOpen {
 		t.Fatalf("breaker %v after 2 failures, want open", rt.BreakerState())
 	}
 	body := &closeRecorder{Reader: strings.NewReader("payload")}
 	req, _ := http.NewRequest(http.MethodPut, srv.URL, body)
 	_, err = client.Do(req)
-	if !errors.Is(err, ErrBreakerOpen) || !errors.Is(err, circuitbreaker.ErrOpen) {
-		t.Fatalf("err = %v, want ErrBreakerOpen", err)
+	if !errors.Is(err, resilience.ErrBreakerOpen) || !errors.Is(err, circuitbreaker.ErrOpen) {
+		t.Fatalf("err = %v, want resilience.ErrBreakerOpen", err)
 	}
 	if !body.closed.Load() {
 		t.Error("the refused request's body was not closed")
@@ -362,9 +364,9 @@ func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
 
 func TestTransportBreakerProbes(t *testing.T) {
 	sc, srv := serve(t, step{status: 500}, step{status: 500}, step{status: 200, body: "back"})
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{
+	rt, err := New(srv.Client().Transport, Config{
 		MaxRetries: -1,
-		Breaker:    BreakerConfig{FailureThreshold: 2, Delay: time.Millisecond},
+		Breaker:    resilience.BreakerConfig{FailureThreshold: 2, Delay: time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +379,7 @@ func TestTransportBreakerProbes(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
 		resp, err := rt.RoundTrip(req)
 		if err != nil {
-			if !errors.Is(err, ErrBreakerOpen) {
+			if !errors.Is(err, resilience.ErrBreakerOpen) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			return false
@@ -385,7 +387,7 @@ func TestTransportBreakerProbes(t *testing.T) {
 		resp.Body.Close()
 		return true
 	})
-	if sc.count() != 3 || rt.BreakerState() != BreakerClosed {
+	if sc.count() != 3 || rt.BreakerState() != resilience.BreakerClosed {
 		t.Errorf("server saw %d requests, breaker %v; want 3, closed", sc.count(), rt.BreakerState())
 	}
 }
@@ -394,9 +396,9 @@ func TestTransportStopsOnCancelDuringDelay(t *testing.T) {
 	_, srv := serve(t, step{status: 502})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{
-		Backoff: Backoff{Initial: time.Hour, Max: time.Hour},
-		OnRetry: func(RetryEvent) { cancel() },
+	rt, err := New(srv.Client().Transport, Config{
+		Backoff: resilience.Backoff{Initial: time.Hour, Max: time.Hour},
+		OnRetry: func(Event) { cancel() },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -410,8 +412,8 @@ func TestTransportStopsOnCancelDuringDelay(t *testing.T) {
 
 func TestTransportRedactsEventURL(t *testing.T) {
 	_, srv := serve(t, step{status: 503}, step{status: 200})
-	var ev RetryEvent
-	rt, _ := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast, OnRetry: func(e RetryEvent) { ev = e }})
+	var ev Event
+	rt, _ := New(srv.Client().Transport, Config{Backoff: fast, OnRetry: func(e Event) { ev = e }})
 	u := strings.Replace(srv.URL, "http://", "http://svc:pa55word@", 1) + "/x?api_key=K123"
 	get(t, rt, u)
 	if strings.Contains(ev.URL, "pa55word") || strings.Contains(ev.URL, "K123") || ev.URL == "" {
@@ -420,12 +422,12 @@ func TestTransportRedactsEventURL(t *testing.T) {
 }
 
 func TestNewTransportValidates(t *testing.T) {
-	_, err := NewTransport(nil, HTTPConfig{MaxRetryAfter: -1, Backoff: Backoff{Multiplier: 0.1}})
+	_, err := New(nil, Config{MaxRetryAfter: -1, Backoff: resilience.Backoff{Multiplier: 0.1}})
 	if err == nil || !strings.Contains(err.Error(), "MaxRetryAfter") || !strings.Contains(err.Error(), "Multiplier") {
 		t.Fatalf("err = %v", err)
 	}
-	rt, err := NewTransport(nil, HTTPConfig{MaxRetries: -1, Breaker: BreakerConfig{FailureThreshold: -1}})
-	if err != nil || rt.Unwrap() != http.DefaultTransport || rt.BreakerState() != BreakerClosed {
+	rt, err := New(nil, Config{MaxRetries: -1, Breaker: resilience.BreakerConfig{FailureThreshold: -1}})
+	if err != nil || rt.Unwrap() != http.DefaultTransport || rt.BreakerState() != resilience.BreakerClosed {
 		t.Fatalf("rt = %+v, err = %v", rt, err)
 	}
 }
@@ -448,7 +450,7 @@ func TestTransportConcurrent(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	rt, err := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast, Breaker: BreakerConfig{FailureThreshold: 1000}})
+	rt, err := New(srv.Client().Transport, Config{Backoff: fast, Breaker: resilience.BreakerConfig{FailureThreshold: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +490,7 @@ func TestTransportConcurrent(t *testing.T) {
 func TestTransportDoesNotRetryClientErrorsOr501(t *testing.T) {
 	for _, status := range []int{400, 401, 404, 409, 422, 501} {
 		sc, srv := serve(t, step{status: status, body: "no"}, step{status: 200})
-		rt, err := NewTransport(srv.Client().Transport, HTTPConfig{Backoff: fast})
+		rt, err := New(srv.Client().Transport, Config{Backoff: fast})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -541,8 +543,8 @@ func TestTransportRetriesAttemptTimeouts(t *testing.T) {
 	defer srv.Close()
 	defer close(hang)
 	var retries atomic.Int64
-	rt, err := NewTransport(perAttempt{timeout: 50 * time.Millisecond, next: http.DefaultTransport},
-		HTTPConfig{MaxRetries: 2, Backoff: fast, OnRetry: func(RetryEvent) { retries.Add(1) }})
+	rt, err := New(perAttempt{timeout: 50 * time.Millisecond, next: http.DefaultTransport},
+		Config{MaxRetries: 2, Backoff: fast, OnRetry: func(Event) { retries.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +560,7 @@ func TestTransportRetriesAttemptTimeouts(t *testing.T) {
 
 	// The caller's own deadline is not retried.
 	hits.Store(0)
-	rt, err = NewTransport(http.DefaultTransport, HTTPConfig{MaxRetries: 2, Backoff: fast})
+	rt, err = New(http.DefaultTransport, Config{MaxRetries: 2, Backoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package resilience
+package httpretry
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
+
+	"github.com/greenlang/gl001/resilience"
 )
 
 // ErrAttemptTimeout marks an attempt that outlived a timeout of its own, set
@@ -24,21 +27,21 @@ import (
 // Transport retries such an attempt and counts it against the breaker, as it
 // does a 5xx, instead of ending the retries as it does for the caller's
 // deadline.
-var ErrAttemptTimeout = errors.New("resilience: attempt timed out")
+var ErrAttemptTimeout = errors.New("httpretry: attempt timed out")
 
-// Defaults of [HTTPConfig] for zero-valued fields.
+// Defaults of [Config] for zero-valued fields.
 const (
-	DefaultHTTPMaxRetries    = 3
-	DefaultHTTPMaxRetryAfter = 2 * time.Minute
+	DefaultMaxRetries    = 3
+	DefaultMaxRetryAfter = 2 * time.Minute
 )
 
 // drainLimit is how much of a retried response's body is read before it is
 // closed, so that its connection can be reused; bigger bodies are just closed.
 const drainLimit = 64 << 10
 
-// HTTPConfig configures a [Transport]. Zero-valued fields take documented
+// Config configures a [Transport]. Zero-valued fields take documented
 // defaults.
-type HTTPConfig struct {
+type Config struct {
 	// Name identifies the transport (an ERP tenant, say) in logs.
 	Name string
 	// MaxRetries is how often a failed idempotent request is retried after the
@@ -46,29 +49,36 @@ type HTTPConfig struct {
 	MaxRetries int
 	// Backoff sets the delay before a retry when the response carries no
 	// Retry-After; its zero value has defaults (500ms doubling to 60s, ±20%).
-	Backoff Backoff
+	Backoff resilience.Backoff
 	// Breaker opens after consecutive failed attempts (connection errors,
 	// timeouts and 5xx responses other than 501; 429 is not a failure of the
 	// server) and then
 	// refuses requests with ErrBreakerOpen; its zero value has defaults (5
 	// failures, 30s). A negative Breaker.FailureThreshold disables it.
-	Breaker BreakerConfig
+	Breaker resilience.BreakerConfig
 	// MaxRetryAfter is the longest Retry-After the transport waits for; a
 	// response asking for longer is returned to the caller at once. Default 2m.
 	MaxRetryAfter time.Duration
+	// Replayable, if not nil, decides which requests may be sent again. Nil
+	// means the rule of [Transport]: idempotent methods, or any method with an
+	// Idempotency-Key header. A request whose body cannot be read again
+	// (Request.GetBody unset) is never retried, whatever Replayable says.
+	// Set it for a POST that is safe to repeat, such as an OAuth 2.0 token
+	// request.
+	Replayable func(*http.Request) bool
 	// OnRetry, if not nil, is called before each retry's delay.
-	OnRetry func(RetryEvent)
+	OnRetry func(Event)
 	// OnBreakerChange, if not nil, is called after every transition of the
 	// breaker, without locks held.
-	OnBreakerChange func(from, to BreakerState)
+	OnBreakerChange func(from, to resilience.BreakerState)
 	// Logger receives retries and breaker transitions; nil discards them.
 	Logger *slog.Logger
 }
 
-// RetryEvent describes a retry the [Transport] is about to make.
-type RetryEvent struct {
+// Event describes a retry the [Transport] is about to make.
+type Event struct {
 	Method     string
-	URL        string        // the request URL, secrets redacted
+	URL        string        // the request URL without user info, query or fragment (they may carry filters and keys)
 	Attempt    int           // the attempt that failed, counting from 1
 	StatusCode int           // its response status, or 0 if it failed without a response
 	Error      string        // its error, secrets redacted; empty if it had a response
@@ -76,7 +86,7 @@ type RetryEvent struct {
 }
 
 // Validate reports every problem of c, joined with errors.Join.
-func (c HTTPConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if err := c.Backoff.Validate(); err != nil {
 		errs = append(errs, err)
@@ -85,7 +95,7 @@ func (c HTTPConfig) Validate() error {
 		errs = append(errs, err)
 	}
 	if c.MaxRetryAfter < 0 {
-		errs = append(errs, fmt.Errorf("resilience: MaxRetryAfter %v is negative", c.MaxRetryAfter))
+		errs = append(errs, fmt.Errorf("httpretry: MaxRetryAfter %v is negative", c.MaxRetryAfter))
 	}
 	return errors.Join(errs...)
 }
@@ -110,11 +120,11 @@ func (c HTTPConfig) Validate() error {
 // Transport, and the request's own context is still live.
 //
 // When the breaker is open, RoundTrip returns an error matching
-// [ErrBreakerOpen] without sending the request.
+// [resilience.ErrBreakerOpen] without sending the request.
 type Transport struct {
 	next    http.RoundTripper
-	cfg     HTTPConfig
-	backoff Backoff
+	cfg     Config
+	backoff resilience.Backoff
 	log     *slog.Logger
 	breaker circuitbreaker.CircuitBreaker[*http.Response]
 	retry   retrypolicy.RetryPolicy[*http.Response]
@@ -123,9 +133,9 @@ type Transport struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// NewTransport returns a Transport that sends requests through next
+// New returns a Transport that sends requests through next
 // (http.DefaultTransport if nil).
-func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
+func New(next http.RoundTripper, cfg Config) (*Transport, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -133,10 +143,10 @@ func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
 		next = http.DefaultTransport
 	}
 	if cfg.MaxRetries == 0 {
-		cfg.MaxRetries = DefaultHTTPMaxRetries
+		cfg.MaxRetries = DefaultMaxRetries
 	}
 	if cfg.MaxRetryAfter == 0 {
-		cfg.MaxRetryAfter = DefaultHTTPMaxRetryAfter
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -145,11 +155,11 @@ func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
 	t := &Transport{
 		next:    next,
 		cfg:     cfg,
-		backoff: cfg.Backoff.withDefaults(),
+		backoff: cfg.Backoff.WithDefaults(),
 		log:     log.With("transport", cfg.Name),
 		now:     time.Now,
 	}
-	t.breaker = newBreaker(cfg.Breaker, serverFailed, t.backoff.Jitter, func(from, to BreakerState) {
+	t.breaker = newBreaker(cfg.Breaker, t.backoff.Jitter, func(from, to resilience.BreakerState) {
 		t.log.Warn("circuit breaker changed", "from", from.String(), "to", to.String())
 		if cfg.OnBreakerChange != nil {
 			cfg.OnBreakerChange(from, to)
@@ -159,7 +169,7 @@ func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
 		t.retry = failsafehttp.NewRetryPolicyBuilder().
 			WithMaxRetries(cfg.MaxRetries).
 			ReturnLastFailure().
-			AbortOnErrors(ErrBreakerOpen).
+			AbortOnErrors(resilience.ErrBreakerOpen).
 			AbortIf(func(_ *http.Response, err error) bool {
 				return errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrAttemptTimeout)
 			}).
@@ -172,6 +182,37 @@ func NewTransport(next http.RoundTripper, cfg HTTPConfig) (*Transport, error) {
 			Build()
 	}
 	return t, nil
+}
+
+// newBreaker builds the failsafe-go breaker c describes, counting what
+// serverFailed counts, or nil when c disables the breaker.
+func newBreaker(c resilience.BreakerConfig, jitter float64, onChange func(from, to resilience.BreakerState)) circuitbreaker.CircuitBreaker[*http.Response] {
+	if !c.Enabled() {
+		return nil
+	}
+	c = c.WithDefaults()
+	b := circuitbreaker.NewBuilder[*http.Response]().
+		WithFailureThreshold(uint(c.FailureThreshold)).
+		WithSuccessThreshold(uint(c.SuccessThreshold)).
+		WithDelay(c.Delay).
+		HandleIf(serverFailed).
+		OnStateChanged(func(e circuitbreaker.StateChangedEvent) {
+			onChange(stateOf(e.OldState), stateOf(e.NewState))
+		})
+	if jitter > 0 {
+		b = b.WithJitterFactor(jitter)
+	}
+	return b.Build()
+}
+
+func stateOf(s circuitbreaker.State) resilience.BreakerState {
+	switch s {
+	case circuitbreaker.OpenState:
+		return resilience.BreakerOpen
+	case circuitbreaker.HalfOpenState:
+		return resilience.BreakerHalfOpen
+	}
+	return resilience.BreakerClosed
 }
 
 // serverFailed reports whether an attempt counts as a failure of the server for
@@ -188,11 +229,11 @@ func (t *Transport) Unwrap() http.RoundTripper { return t.next }
 
 // BreakerState returns the state of the Transport's breaker (BreakerClosed if
 // it has none).
-func (t *Transport) BreakerState() BreakerState {
+func (t *Transport) BreakerState() resilience.BreakerState {
 	if t.breaker == nil {
-		return BreakerClosed
+		return resilience.BreakerClosed
 	}
-	return breakerStateOf(t.breaker.State())
+	return stateOf(t.breaker.State())
 }
 
 // CloseIdleConnections closes the idle connections of the underlying
@@ -207,7 +248,7 @@ func (t *Transport) CloseIdleConnections() {
 // RoundTrip sends req, retrying and breaking as the Transport's doc says.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var policies []failsafe.Policy[*http.Response]
-	if t.retry != nil && replayable(req) {
+	if t.retry != nil && t.replayable(req) {
 		policies = append(policies, t.retry)
 	}
 	if t.breaker != nil {
@@ -244,9 +285,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // requestKey carries the request being sent in the execution's context.
 type requestKey struct{}
 
-// replayable reports whether req may be sent again: it is idempotent and its
-// body, if any, can be read again.
-func replayable(req *http.Request) bool {
+// replayable reports whether req may be sent again: it is idempotent (or
+// Config.Replayable says so) and its body, if any, can be read again.
+func (t *Transport) replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return false
+	}
+	if t.cfg.Replayable != nil {
+		return t.cfg.Replayable(req)
+	}
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 	default:
@@ -269,10 +316,10 @@ func (t *Transport) delay(exec failsafe.ExecutionAttempt[*http.Response]) time.D
 // retryScheduled drains and closes the response that is being retried, and
 // reports the retry.
 func (t *Transport) retryScheduled(e failsafe.ExecutionScheduledEvent[*http.Response]) {
-	ev := RetryEvent{Attempt: e.Attempts(), Delay: e.Delay}
+	ev := Event{Attempt: e.Attempts(), Delay: e.Delay}
 	if req, ok := e.Context().Value(requestKey{}).(*http.Request); ok {
 		ev.Method = req.Method
-		ev.URL = Redact(req.URL.Redacted())
+		ev.URL = resilience.Redact(Location(req.URL))
 	}
 	if resp := e.LastResult(); resp != nil {
 		ev.StatusCode = resp.StatusCode
@@ -280,13 +327,25 @@ func (t *Transport) retryScheduled(e failsafe.ExecutionScheduledEvent[*http.Resp
 		_ = resp.Body.Close()
 	}
 	if err := e.LastError(); err != nil {
-		ev.Error = Redact(err.Error())
+		ev.Error = resilience.Redact(err.Error())
 	}
 	t.log.Info("retrying request", "method", ev.Method, "url", ev.URL, "attempt", ev.Attempt,
 		"status", ev.StatusCode, "error", ev.Error, "delay", ev.Delay)
 	if t.cfg.OnRetry != nil {
 		t.cfg.OnRetry(ev)
 	}
+}
+
+// Location returns u without its user info, query and fragment:
+// scheme://host/path, what the Transport logs and reports of a request. A
+// query can name plants, cost centres or keys; errors of the ERP clients
+// leave it out too.
+func Location(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
+	return v.String()
 }
 
 // maxRetryAfter caps what retryAfter returns, so absurd values cannot overflow.
