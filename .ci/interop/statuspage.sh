@@ -10,8 +10,8 @@ if ! command -v chromium >/dev/null 2>&1; then
 	SUDO=""
 	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 	$SUDO apt-get update
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y chromium
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends chromium
 fi
 chromium --version
 
-go test -tags interop -count=1 -run StatusPage ./examples/orchestrator/...
+go test -race -tags interop -count=1 -run StatusPage ./examples/orchestrator/...
