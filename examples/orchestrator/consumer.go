@@ -131,9 +131,10 @@ const (
 )
 
 // tagInfos is what the status page shows of each tag: its newest value
-// and quality as the consumer read them, and a sparkline of its recent
-// values read back from the buffer (Buffer.Recent).
-func (c *consumer) tagInfos(ctx context.Context, now time.Time) []TagInfo {
+// and quality as the consumer read them, and a sparkline of its values
+// since the later of since and sparkWindow ago, read back from the buffer
+// (Buffer.Recent).
+func (c *consumer) tagInfos(ctx context.Context, now, since time.Time) []TagInfo {
 	latest := c.latestPoints()
 	if len(latest) == 0 {
 		return nil
@@ -144,7 +145,10 @@ func (c *consumer) tagInfos(ctx context.Context, now time.Time) []TagInfo {
 	}
 	series := make(map[string]*acc, len(latest))
 	from := now.Add(-sparkWindow)
-	step := sparkWindow / sparkPoints
+	if since.After(from) {
+		from = since
+	}
+	step := max(now.Sub(from)/sparkPoints, time.Millisecond)
 	for p, err := range c.buf.Recent(ctx, sparkWindow) {
 		if err != nil {
 			break
@@ -152,7 +156,7 @@ func (c *consumer) tagInfos(ctx context.Context, now time.Time) []TagInfo {
 		if p.Quality.IsBad() || math.IsNaN(p.Value) || math.IsInf(p.Value, 0) || p.Time.Before(from) {
 			continue
 		}
-		i := min(int(p.Time.Sub(from)/step), sparkPoints-1)
+		i := max(min(int(p.Time.Sub(from)/step), sparkPoints-1), 0)
 		a := series[p.Tag]
 		if a == nil {
 			a = &acc{}

@@ -47,7 +47,8 @@ type TagInfo struct {
 	Time    time.Time `json:"time"`
 	Source  string    `json:"source,omitempty"`
 	// Spark is the mean value in each of sparkPoints equal slices of the
-	// last sparkWindow, oldest first; null where the tag had no good value.
+	// last sparkWindow (or of the time since the start, if shorter),
+	// oldest first; null where the tag had no good value.
 	Spark []*float64 `json:"spark,omitempty"`
 }
 
@@ -162,7 +163,7 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	}
 	h.Consumed = o.consumer.count()
 	if withTags {
-		h.Tags = o.consumer.tagInfos(ctx, now)
+		h.Tags = o.consumer.tagInfos(ctx, now, o.start)
 	}
 	h.Connectors = o.ingest.connectorInfos(&h.Problems)
 	for _, c := range h.Connectors {
