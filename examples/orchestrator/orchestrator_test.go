@@ -189,6 +189,22 @@ func TestEndToEnd(t *testing.T) {
 		"gl001_coordination_duration_seconds_bucket",
 		"gl001_buffer_bytes",
 		"go_goroutines",
+		// Errors by source and kind, with the protocol on every SCADA series.
+		`gl001_scada_errors_total{kind="tag_error",protocol="opcua",source="boilerhouse"}`,
+		`gl001_scada_errors_total{kind="exception",protocol="modbus",source="energy-meters"}`,
+		`gl001_scada_errors_total{kind="timeout",protocol="modbus",source="energy-meters"}`,
+		`gl001_scada_errors_total{kind="bad_message",protocol="mqtt",source="iot-sensors"}`,
+		`gl001_scada_errors_total{kind="unmatched",protocol="mqtt",source="sparkplug-edge"}`,
+		`gl001_scada_connected{protocol="modbus",source="energy-meters"} 1`,
+		`gl001_scada_breaker_open{protocol="opcua",source="boilerhouse"} 0`,
+		`gl001_scada_reconnects_total{protocol="mqtt",source="iot-sensors"}`,
+		`gl001_scada_last_point_timestamp_seconds{protocol="opcua",source="boilerhouse"}`,
+		`gl001_erp_request_errors_total{kind="throttled",system="oracle-fusion"}`,
+		`gl001_erp_request_errors_total{kind="timeout",system="sap-s4"}`,
+		`gl001_erp_breaker_open{system="workday"} 0`,
+		`gl001_erp_last_success_timestamp_seconds{system="dynamics-fs"}`,
+		`gl001_erp_record_issues_total{kind="gap",system="sap-s4"}`,
+		`gl001_build_info{goversion="go`,
 	} {
 		if !bytes.Contains(body, []byte(m)) {
 			t.Errorf("/metrics lacks %s", m)
