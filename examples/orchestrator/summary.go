@@ -134,8 +134,8 @@ func summaryBlock(h Health, final bool) []string {
 	}
 	add("%s %s %s  t=%.0fs  %s", head, h.ID, h.Extra, h.Uptime, strings.ToUpper(h.Status))
 	for i, p := range h.Problems {
-		if i == 4 {
-			add("  ! and %d more problems: see /healthz", len(h.Problems)-4)
+		if i == 3 {
+			add("  ! and %d more problems: see /healthz", len(h.Problems)-3)
 			break
 		}
 		for j, l := range wrap(p, summaryWidth-4, 2) {

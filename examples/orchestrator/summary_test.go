@@ -35,7 +35,7 @@ func TestSummaryFits80Columns(t *testing.T) {
 		}
 	}
 	block := strings.Join(summaryBlock(h, true), "\n")
-	for _, want := range []string{"── final GL-001", "DEGRADED", "! round 0 optimize_heat_distribution", "and 2 more problems", "last error: energy: erp: sap-s4"} {
+	for _, want := range []string{"── final GL-001", "DEGRADED", "! round 0 optimize_heat_distribution", "and 3 more problems", "last error: energy: erp: sap-s4"} {
 		if !strings.Contains(block, want) {
 			t.Errorf("summary lacks %q:\n%s", want, block)
 		}
