@@ -2,6 +2,7 @@ package scadatest
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,5 +62,64 @@ func TestOPCUACloseWhileClientsConnect(t *testing.T) {
 		}
 		cancel()
 		wg.Wait()
+	}
+}
+
+// acceptQuiet reads the goroutines' stacks: the acceptor must wait in
+// Accept, and every goroutine it started must read in Receive, including
+// one that has not started running yet (only the go statement's wrapper
+// shows), which is how the race was still seen under load.
+func TestOPCUAAcceptQuiet(t *testing.T) {
+	const acceptor = "server.(*Server).acceptAndRegister(0xc000100000"
+	const waiting = `goroutine 19 [IO wait]:
+net.(*TCPListener).AcceptTCP(0xc0001b2000)
+	/usr/local/go/src/net/tcpsock.go:374 +0x30
+github.com/gopcua/opcua/uacp.(*Listener).Accept(0xc0001b4000, {0x0?, 0x0?})
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/uacp/conn.go:149 +0x1f
+github.com/gopcua/opcua/server.(*Server).acceptAndRegister(0xc000100000, {0x7c2620, 0xc0000a0000}, 0xc0001b4000)
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:304 +0x85
+created by github.com/gopcua/opcua/server.(*Server).Start in goroutine 8
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:268 +0x2a5`
+	const handshaking = `goroutine 19 [IO wait]:
+github.com/gopcua/opcua/uacp.(*Conn).srvhandshake(0xc0001c0000, {0xc0001d0000, 0x1a})
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/uacp/conn.go:260 +0x5c
+github.com/gopcua/opcua/uacp.(*Listener).Accept(0xc0001b4000, {0x0?, 0x0?})
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/uacp/conn.go:154 +0x17c
+github.com/gopcua/opcua/server.(*Server).acceptAndRegister(0xc000100000, {0x7c2620, 0xc0000a0000}, 0xc0001b4000)
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:304 +0x85`
+	const notStarted = `goroutine 2819 [runnable]:
+github.com/gopcua/opcua/server.(*Server).acceptAndRegister.gowrap1()
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:325
+runtime.goexit({})
+	/usr/local/go/src/runtime/asm_amd64.s:1771 +0x1
+created by github.com/gopcua/opcua/server.(*Server).acceptAndRegister in goroutine 19
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:325 +0x324`
+	const registered = `goroutine 2820 [IO wait]:
+github.com/gopcua/opcua/uasc.(*SecureChannel).Receive(0xc0002a0000, {0x7c2620, 0xc0000a0000})
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/uasc/secure_channel.go:250 +0x45
+github.com/gopcua/opcua/server.(*channelBroker).RegisterConn(0xc0001a0000, {0x7c2620, 0xc0000a0000}, 0xc0001c0000, {0x0, 0x0, 0x0}, 0x0)
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/channel_broker.go:105 +0x2f1
+created by github.com/gopcua/opcua/server.(*Server).acceptAndRegister in goroutine 19
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:325 +0x324`
+	const otherServer = `goroutine 3000 [runnable]:
+github.com/gopcua/opcua/server.(*Server).acceptAndRegister.gowrap1()
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:325
+created by github.com/gopcua/opcua/server.(*Server).acceptAndRegister in goroutine 77
+	/root/go/pkg/mod/github.com/gopcua/opcua@v0.8.0/server/server.go:325 +0x324`
+	for _, c := range []struct {
+		name   string
+		blocks []string
+		quiet  bool
+	}{
+		{"acceptor waiting, nothing handed on", []string{waiting}, true},
+		{"a registered connection", []string{waiting, registered}, true},
+		{"another server's connection", []string{waiting, otherServer}, true},
+		{"acceptor in a handshake", []string{handshaking, registered}, false},
+		{"a connection goroutine not started yet", []string{waiting, registered, notStarted}, false},
+		{"acceptor gone", []string{registered}, true},
+	} {
+		if got := acceptQuiet(strings.Join(c.blocks, "\n\n"), acceptor); got != c.quiet {
+			t.Errorf("%s: quiet = %v, want %v", c.name, got, c.quiet)
+		}
 	}
 }
