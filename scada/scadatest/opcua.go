@@ -387,16 +387,19 @@ func (s *OPCUAServer) Close() error {
 // awaitAcceptQuiet works around a race in the library's server (v0.8.0):
 // its acceptor hands every connection to a new goroutine that registers it
 // (channelBroker.RegisterConn, which calls WaitGroup.Add), while Close waits
-// on that WaitGroup; a connection still registering when Close begins is an
-// Add concurrent with Wait, a data race and, at worst, a panic. So Close
-// first makes sure no connection is on its way in. The relay, closed
-// before, sends no more; a Hello of its own, answered, shows that the
-// acceptor has taken every connection queued before it; then it waits (at
-// most 10 s) until the acceptor is back in Accept and every connection it
-// handed on has registered (its goroutine reads in SecureChannel.Receive)
-// or ended. The library offers no handle on these goroutines, so it finds
-// them in the goroutines' stacks, the acceptor by its *server.Server. A
-// client that dials DirectEndpoint during Close is not covered.
+// on that WaitGroup. Nothing orders such an Add before the Wait, so a
+// connection that registers while Close begins, or that is still
+// registered then, is a data race (and, at worst, a panic). A connection
+// goroutine that has ended is ordered before Close: it left through the
+// broker's mutex, which Close takes before waiting. So Close first lets
+// every connection end: the relay, closed before, cut them and sends no
+// more; a Hello of its own, answered, shows that the acceptor has taken
+// every connection queued before it; then it waits (at most 10 s) until the
+// acceptor is back in Accept and every goroutine it started has returned.
+// The library offers no handle on these goroutines, so it finds them in
+// the goroutines' stacks, the acceptor by its *server.Server. A client
+// still connected to DirectEndpoint keeps its goroutine: Close then waits
+// the 10 s and the race is not excluded.
 func (s *OPCUAServer) awaitAcceptQuiet() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	if c, err := uacp.Dial(ctx, s.DirectEndpoint()); err == nil {
@@ -421,7 +424,7 @@ func (s *OPCUAServer) awaitAcceptQuiet() {
 
 // acceptQuiet reports whether, in stacks (runtime.Stack of all goroutines),
 // the goroutine running acceptor waits in Accept and none of the
-// connection goroutines it started is still on its way to registering.
+// connection goroutines it started is left, registering or registered.
 func acceptQuiet(stacks, acceptor string) bool {
 	blocks := strings.Split(stacks, "\n\n")
 	id := ""
@@ -437,14 +440,13 @@ func acceptQuiet(stacks, acceptor string) bool {
 		}
 	}
 	if id == "" {
-		return true // the acceptor has ended: it hands nothing on any more
+		return true // the acceptor has ended, or cannot be told apart
 	}
-	// A goroutine the acceptor started is registering until it reads in
-	// Receive: that includes one not running yet, whose stack shows only
-	// the go statement's wrapper (acceptAndRegister.gowrap1).
+	// That includes a goroutine not running yet, whose stack shows only the
+	// go statement's wrapper (acceptAndRegister.gowrap1).
 	created := "server.(*Server).acceptAndRegister in goroutine " + id + "\n"
 	for _, b := range blocks {
-		if strings.Contains(b, created) && !strings.Contains(b, "uasc.(*SecureChannel).Receive") {
+		if strings.Contains(b, created) {
 			return false
 		}
 	}
