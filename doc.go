@@ -28,9 +28,19 @@
 //	            aggregate; ERP normalisation; agent message payloads
 //
 // The core packages (units, scada, erp, coord, transform) import only the
-// standard library, golang.org/x and each other; protocol libraries appear only in
-// the leaf packages, so a caller who needs only Modbus links only Modbus.
+// standard library, golang.org/x, resilience and each other. units and coord
+// link nothing outside the standard library. scada, erp and transform reach,
+// through resilience, the one third-party library it wraps, failsafe-go, and
+// the two that failsafe-go brings (bits-and-blooms/bitset and
+// influxdata/tdigest); erp adds golang.org/x/oauth2 and golang.org/x/time.
+// Protocol libraries (gopcua, simonvetter/modbus, paho, nats.go, jwt) appear
+// only in the leaf packages, so a caller who needs only Modbus links only
+// Modbus. `go list -deps` on a package shows exactly what it links.
 //
-// examples/orchestrator is the reference wiring: the whole GL-001 loop on one
-// machine, on embedded simulators.
+// The runnable programs live in a module of their own, examples/ (with a
+// replace directive pointing at this one), so that importers of this module
+// never inherit their dependencies (Prometheus, TOML); go.work at the root
+// joins the two for work in this repository. examples/orchestrator is the
+// reference wiring: the whole GL-001 loop on one machine, on embedded
+// simulators.
 package gl001

@@ -33,8 +33,8 @@ func BenchmarkDeliver(b *testing.B) {
 			cfg.Transform.Calibration[tag] = CalibrationConfig{Factor: 1.02}
 		}
 	}
-	o := &Orchestrator{cfg: cfg, log: slog.New(slog.DiscardHandler)}
-	if err := o.buildPipeline(); err != nil {
+	in, err := newIngest(cfg.Transform, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
 		b.Fatal(err)
 	}
 	buf, err := buffer.NewMemory(buffer.MemoryConfig{MaxBytes: 64 << 20})
@@ -42,7 +42,7 @@ func BenchmarkDeliver(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer buf.Close()
-	o.buffer = buf
+	in.buf = buf
 
 	batch := make([]scada.Point, 1024)
 	t0 := time.Now()
@@ -57,7 +57,11 @@ func BenchmarkDeliver(b *testing.B) {
 				Time: t0.Add(time.Duration(k) * time.Millisecond), Source: "bench",
 			}
 		}
-		if err := o.deliver(ctx, batch); err != nil {
+		pts, err := in.pipeline.Process(ctx, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := in.store(ctx, pts); err != nil {
 			b.Fatal(err)
 		}
 	}

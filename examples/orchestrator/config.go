@@ -259,13 +259,124 @@ func ParseConfig(text string) (Config, error) {
 	}
 	var errs problems
 	for _, k := range md.Undecoded() {
-		errs.add(k.String(), "unknown key")
+		if line := keyLine(text, k); line > 0 {
+			errs.add(fmt.Sprintf("line %d: %s", line, k.String()), "unknown key")
+		} else {
+			errs.add(k.String(), "unknown key")
+		}
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	cfg.setDefaults()
 	return cfg, nil
+}
+
+// keyLine returns the line of text where key is set or its table begins,
+// or 0. The TOML library keeps key positions to itself, so this follows the
+// file's table headers and "key =" lines; a key inside a multi-line value is
+// not found.
+func keyLine(text string, key toml.Key) int {
+	var table []string
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		var path []string
+		switch {
+		case strings.HasPrefix(line, "[["):
+			end := strings.Index(line, "]]")
+			if end < 0 {
+				continue
+			}
+			table = splitKey(line[2:end])
+			path = table
+		case line[0] == '[':
+			end := strings.Index(line, "]")
+			if end < 0 {
+				continue
+			}
+			table = splitKey(line[1:end])
+			path = table
+		default:
+			k, _, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			path = append(slices.Clip(table), splitKey(k)...)
+		}
+		if slices.Equal(path, key) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// splitKey splits a dotted TOML key into its parts, unquoting quoted ones.
+func splitKey(s string) []string {
+	var parts []string
+	var cur strings.Builder
+	quote := byte(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteByte(c)
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '.':
+			parts = append(parts, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		case c == ' ' || c == '\t':
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(parts, strings.TrimSpace(cur.String()))
+}
+
+// CheckFiles reports, joined, every certificate, key and CA file the
+// configuration names (directly or through SCADA_CERT_PATH, SCADA_KEY_PATH
+// and SCADA_CA_PATH) that cannot be read. Validate checks the shape of the
+// configuration; this checks the machine it runs on, as -check does.
+func (c *Config) CheckFiles(getenv func(string) string) error {
+	var p problems
+	file := func(field, path string) {
+		if path == "" {
+			return
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			p.add(field, "cannot read %s: %v", path, errors.Unwrap(err))
+			return
+		}
+		f.Close()
+	}
+	envFiles := func(field string) {
+		for _, v := range []string{"SCADA_CERT_PATH", "SCADA_KEY_PATH", "SCADA_CA_PATH"} {
+			file(field+" ("+v+")", getenv(v))
+		}
+	}
+	for i, o := range c.OPCUA {
+		if o.SecurityPolicy != "None" || o.Auth == "certificate" {
+			envFiles(fmt.Sprintf("opcua[%d]", i))
+		}
+	}
+	for i, m := range c.Modbus {
+		if m.TLS {
+			envFiles(fmt.Sprintf("modbus[%d].tls", i))
+		}
+	}
+	for i, m := range c.MQTT {
+		file(fmt.Sprintf("mqtt[%d].ca_file", i), m.CAFile)
+	}
+	if len(p) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(p...))
+	}
+	return nil
 }
 
 // setDefaults fills zero fields with the documented defaults.

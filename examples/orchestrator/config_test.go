@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +106,9 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		env  map[string]string
 		want []string // every substring must appear in the error
 	}{
-		{"unknown key", minimal + "\n[http]\nlisen = \"127.0.0.1:1\"\n", nil, []string{"http.lisen: unknown key"}},
-		{"unknown nested key", strings.Replace(minimal, `type = "float32"`, "type = \"float32\"\nwordorder = \"CDAB\"", 1), nil, []string{"modbus.devices.tags.wordorder: unknown key"}},
+		{"unknown key", minimal + "\n[http]\nlisen = \"127.0.0.1:1\"\n", nil, []string{"line 12: http.lisen: unknown key"}},
+		{"unknown nested key", strings.Replace(minimal, `type = "float32"`, "type = \"float32\"\nwordorder = \"CDAB\"", 1), nil, []string{"line 10: modbus.devices.tags.wordorder: unknown key"}},
+		{"unknown quoted key", minimal + "\n[transform.limits.\"a.b\"]\nunit = \"°C\"\nrnage = [0.0, 1.0]\n", nil, []string{`line 13: transform.limits."a.b".rnage: unknown key`}},
 		{"wrong type", minimal + "\n[http]\nlisten = 8080\n", nil, []string{"http.listen", "incompatible types"}},
 		{"bad duration", minimal + "\n[coordination]\ninterval = \"soon\"\n", nil, []string{"coordination.interval", "invalid duration"}},
 		{"bad enum", strings.Replace(minimal, `"float32"`, `"float33"`, 1), nil, []string{"modbus.devices.tags.type", "float33"}},
@@ -228,16 +230,97 @@ func TestMainRejectsBadConfigBeforeStarting(t *testing.T) {
 	}
 }
 
-func TestMainCheckAcceptsTheSample(t *testing.T) {
+// sampleWithFiles writes the sample configuration, with its CA file and
+// the certificate paths of the environment pointing at files that exist,
+// and sets the environment; missing names a file to leave out.
+func sampleWithFiles(t *testing.T, missing string) string {
+	t.Helper()
+	dir := t.TempDir()
 	for k, v := range allSecrets {
 		t.Setenv(k, v)
 	}
+	files := map[string]string{"SCADA_CERT_PATH": "client.pem", "SCADA_KEY_PATH": "client.key", "SCADA_CA_PATH": "ca.pem", "ca_file": "plant-ca.pem"}
+	for env, name := range files {
+		path := filepath.Join(dir, name)
+		if env != missing {
+			if err := os.WriteFile(path, []byte("-----BEGIN CERTIFICATE-----\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if env != "ca_file" {
+			t.Setenv(env, path)
+		}
+	}
+	sample, err := os.ReadFile("orchestrator.sample.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(sample), `"/etc/gl001/plant-ca.pem"`, strconv.Quote(filepath.Join(dir, "plant-ca.pem")), 1)
+	path := filepath.Join(dir, "plant.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestMainCheckAcceptsTheSample(t *testing.T) {
+	path := sampleWithFiles(t, "")
 	var stdout, stderr bytes.Buffer
-	if err := mainErr([]string{"-config", "orchestrator.sample.toml", "-check"}, &stdout, &stderr); err != nil {
+	if err := mainErr([]string{"-config", path, "-check"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout.String(), "configuration ok") {
 		t.Errorf("stdout = %q", stdout.String())
+	}
+}
+
+// -check fails on a certificate, key or CA file that does not exist, naming
+// the field and the path.
+func TestMainCheckRefusesMissingFiles(t *testing.T) {
+	for _, c := range []struct{ missing, want string }{
+		{"SCADA_KEY_PATH", "opcua[0] (SCADA_KEY_PATH): cannot read"},
+		{"SCADA_CA_PATH", "opcua[0] (SCADA_CA_PATH): cannot read"},
+		{"ca_file", "mqtt[0].ca_file: cannot read"},
+	} {
+		t.Run(c.missing, func(t *testing.T) {
+			path := sampleWithFiles(t, c.missing)
+			var stdout, stderr bytes.Buffer
+			err := mainErr([]string{"-config", path, "-check"}, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "no such file") {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+			if strings.Contains(stdout.String(), "configuration ok") {
+				t.Errorf("stdout = %q", stdout.String())
+			}
+		})
+	}
+}
+
+// The command line: -h is not an error, a bad flag is explained once (by
+// the flag package, with the usage), and a duration without a unit gets a
+// hint.
+func TestMainFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := mainErr([]string{"-h"}, &stdout, &stderr); err != nil {
+		t.Errorf("-h: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "-duration") || strings.Contains(stderr.String(), "help requested") {
+		t.Errorf("-h printed:\n%s", stderr.String())
+	}
+
+	stderr.Reset()
+	err := mainErr([]string{"-bogus"}, &stdout, &stderr)
+	if !errors.Is(err, errUsage) {
+		t.Errorf("-bogus: err = %v, want errUsage (already explained)", err)
+	}
+	if n := strings.Count(stderr.String(), "-bogus"); n != 1 {
+		t.Errorf("-bogus named %d times:\n%s", n, stderr.String())
+	}
+
+	stderr.Reset()
+	err = mainErr([]string{"-duration", "5"}, &stdout, &stderr)
+	if !errors.Is(err, errUsage) || !strings.Contains(stderr.String(), "did you mean 5s?") {
+		t.Errorf("-duration 5: err = %v, stderr:\n%s", err, stderr.String())
 	}
 }
 
@@ -248,7 +331,7 @@ func TestMainRunsTheSimulation(t *testing.T) {
 	if err := mainErr([]string{"-duration", "4s", "-agents", "3", "-http", "127.0.0.1:0"}, &stdout, &stderr); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"status page http://127.0.0.1:", "── final GL-001 (embedded simulators)", "agents  3 registered", "drained:", "stopped after"} {
+	for _, want := range []string{"status page http://127.0.0.1:", "── final GL-001 (embedded simulators)", "agents  3 registered", "drained:", "stopped after running"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}

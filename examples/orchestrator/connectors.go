@@ -108,6 +108,9 @@ type connector struct {
 	protocol string // "opcua", "modbus", "mqtt"
 	src      scada.Source
 	detail   func() string // protocol counters, one line
+	// errors returns the source's error counters by kind, as the metrics
+	// export them (gl001_scada_errors_total).
+	errors func() map[string]uint64
 }
 
 // newSources builds every SCADA source of cfg; nothing connects yet.
@@ -124,7 +127,10 @@ func newSources(cfg Config, getenv func(string) string, log *slog.Logger) ([]con
 		}
 		out = append(out, connector{name: o.Name, protocol: "opcua", src: src, detail: func() string {
 			s := src.Stats()
-			return fmt.Sprintf("%d monitored items, %d publishes, %d keep-alives, %d tag errors", s.MonitoredItems, s.Publishes, s.KeepAlives, s.TagErrors)
+			return fmt.Sprintf("%d items, %d publishes, %d tag errors", s.MonitoredItems, s.Publishes, s.TagErrors)
+		}, errors: func() map[string]uint64 {
+			s := src.Stats()
+			return map[string]uint64{"tag_error": s.TagErrors, "bad_input": s.BadInput, "sequence_gap": s.SequenceGaps, "disconnect": s.Disconnects}
 		}})
 	}
 	for _, m := range cfg.Modbus {
@@ -144,7 +150,10 @@ func newSources(cfg Config, getenv func(string) string, log *slog.Logger) ([]con
 		reqs := len(src.Plan())
 		out = append(out, connector{name: m.Name, protocol: "modbus", src: src, detail: func() string {
 			s := src.Stats()
-			return fmt.Sprintf("%d polls, %d requests a poll, %d exceptions, %d timeouts", s.Polls, reqs, s.Exceptions, s.Timeouts)
+			return fmt.Sprintf("%d polls of %d requests, %d exceptions, %d timeouts", s.Polls, reqs, s.Exceptions, s.Timeouts)
+		}, errors: func() map[string]uint64 {
+			s := src.Stats()
+			return map[string]uint64{"exception": s.Exceptions, "timeout": s.Timeouts, "bad_input": s.BadInput, "dial_error": s.DialErrors}
 		}})
 	}
 	for _, m := range cfg.MQTT {
@@ -161,13 +170,13 @@ func newSources(cfg Config, getenv func(string) string, log *slog.Logger) ([]con
 		out = append(out, connector{name: m.Name, protocol: "mqtt", src: src, detail: func() string {
 			s := src.Stats()
 			return fmt.Sprintf("%d messages, %d bad, %d unmatched", s.Messages, s.BadMessages, s.Unmatched)
+		}, errors: func() map[string]uint64 {
+			s := src.Stats()
+			return map[string]uint64{"bad_message": s.BadMessages, "unmatched": s.Unmatched, "reply_dropped": s.RepliesDropped}
 		}})
 	}
 	return out, nil
 }
-
-// statser is implemented by every ERP client of the SDK.
-type statser interface{ Stats() erp.ConnStats }
 
 // newERPClient builds the client of one [[erp]] section. trust, when not
 // nil, is the TLS configuration to reach it with (the simulators' own

@@ -44,23 +44,25 @@ type heatReply struct {
 	TagsSeen      int     `json:"tags_seen,omitempty"`
 }
 
-// simFleet returns the Options.Fleet hook that runs n simulated agents.
-func simFleet(n int, log *slog.Logger) func(ctx context.Context, bus coord.Bus, signer coord.Signer, verifier coord.Verifier) func() {
-	return func(ctx context.Context, bus coord.Bus, signer coord.Signer, verifier coord.Verifier) func() {
+// simFleet returns the Options.Fleet hook that runs n simulated agents until
+// ctx ends.
+func simFleet(n int, log *slog.Logger) func(ctx context.Context, bus coord.Bus, signer coord.Signer, verifier coord.Verifier) error {
+	return func(ctx context.Context, bus coord.Bus, signer coord.Signer, verifier coord.Verifier) error {
 		var wg sync.WaitGroup
+		defer wg.Wait()
 		for i := range n {
 			a, err := newSimAgent(i, bus, signer, verifier, log)
 			if err != nil {
-				log.Error("simulated agent", "err", err)
-				continue
+				return fmt.Errorf("simulated agent %d: %w", i+2, err)
 			}
 			wg.Go(func() {
-				if err := a.Run(ctx); err != nil {
+				if err := a.Run(ctx); err != nil && ctx.Err() == nil {
 					log.Error("simulated agent", "agent", a.ID(), "err", err)
 				}
 			})
 		}
-		return wg.Wait
+		<-ctx.Done()
+		return nil
 	}
 }
 

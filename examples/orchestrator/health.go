@@ -3,68 +3,92 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"maps"
-	"sort"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/greenlang/gl001/coord"
-	"github.com/greenlang/gl001/resilience"
-	"github.com/greenlang/gl001/scada"
 )
 
 // Health is the snapshot /healthz serves, the status page shows and the
-// summary prints.
+// summary prints. It is the one source of every figure they show.
 type Health struct {
-	Status       string           `json:"status"` // "ok" or "degraded"
+	// Status is "ok" or "degraded"; Problems say what is degraded and why,
+	// each naming the part and the reason. Warnings are findings that do
+	// not degrade the loop (ERP record issues).
+	Status       string           `json:"status"`
 	Problems     []string         `json:"problems,omitempty"`
+	Warnings     []string         `json:"warnings,omitempty"`
 	ID           string           `json:"id"`
+	Extra        string           `json:"extra,omitempty"`
+	At           time.Time        `json:"at"`
 	Uptime       float64          `json:"uptime_s"`
 	PointsPerSec float64          `json:"points_per_s"`
 	Points       uint64           `json:"points"`
 	Buffered     uint64           `json:"buffered"`
 	Consumed     uint64           `json:"consumed"`
 	BufferLag    uint64           `json:"buffer_lag"`
+	LastPoint    time.Time        `json:"last_point,omitzero"`
 	Grades       map[string]int64 `json:"grades"`
+	Tags         []TagInfo        `json:"tags,omitempty"`
 	Connectors   []ConnectorInfo  `json:"connectors"`
 	ERP          []ERPInfo        `json:"erp"`
 	Agents       AgentsInfo       `json:"agents"`
 	Coordination CoordinationInfo `json:"coordination"`
 }
 
+// TagInfo is one tag: its newest value as the buffer's consumer read it,
+// and its recent values for a sparkline.
+type TagInfo struct {
+	Tag     string    `json:"tag"`
+	Value   *float64  `json:"value"` // null when Bad or not a number
+	Unit    string    `json:"unit,omitempty"`
+	Quality string    `json:"quality"`
+	Score   float64   `json:"score"`
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source,omitempty"`
+	// Spark is the mean value in each of sparkPoints equal slices of the
+	// last sparkWindow (or of the time since the start, if shorter),
+	// oldest first; null where the tag had no good value.
+	Spark []*float64 `json:"spark,omitempty"`
+}
+
 // ConnectorInfo is one SCADA source.
 type ConnectorInfo struct {
-	Name       string    `json:"name"`
-	Protocol   string    `json:"protocol"`
-	State      string    `json:"state"`
-	Breaker    string    `json:"breaker"`
-	Healthy    bool      `json:"healthy"`
-	Points     uint64    `json:"points"`
-	BadPoints  uint64    `json:"bad_points"`
-	Reconnects int64     `json:"reconnects"`
-	LastPoint  time.Time `json:"last_point,omitzero"`
-	LastError  string    `json:"last_error,omitempty"`
-	Detail     string    `json:"detail"`
+	Name           string            `json:"name"`
+	Protocol       string            `json:"protocol"`
+	State          string            `json:"state"`
+	Breaker        string            `json:"breaker"`
+	Healthy        bool              `json:"healthy"`
+	Points         uint64            `json:"points"`
+	BadPoints      uint64            `json:"bad_points"`
+	Reconnects     int64             `json:"reconnects"`
+	ConnectedSince time.Time         `json:"connected_since,omitzero"`
+	LastPoint      time.Time         `json:"last_point,omitzero"`
+	LastError      string            `json:"last_error,omitempty"`
+	Errors         map[string]uint64 `json:"errors,omitempty"`
+	Detail         string            `json:"detail"`
 }
 
 // ERPInfo is one ERP system.
 type ERPInfo struct {
-	Name      string            `json:"name"`
-	Kind      string            `json:"kind"`
-	Healthy   bool              `json:"healthy"`
-	Breaker   string            `json:"breaker"`
-	Fetches   uint64            `json:"fetches"`
-	LastFetch time.Time         `json:"last_fetch,omitzero"`
-	Records   map[string]int    `json:"records"`
-	Total     map[string]uint64 `json:"records_total"`
-	EnergyKWh float64           `json:"energy_kwh_24h"`
-	Costs     string            `json:"costs_30d,omitempty"`
-	Issues    int               `json:"issues"`
-	Requests  uint64            `json:"requests"`
-	Retries   uint64            `json:"retries"`
-	Throttled uint64            `json:"throttled"`
-	LastError string            `json:"last_error,omitempty"`
+	Name        string            `json:"name"`
+	Kind        string            `json:"kind"`
+	Healthy     bool              `json:"healthy"`
+	Breaker     string            `json:"breaker"`
+	Fetches     uint64            `json:"fetches"`
+	LastFetch   time.Time         `json:"last_fetch,omitzero"`
+	LastSuccess time.Time         `json:"last_success,omitzero"`
+	Records     map[string]int    `json:"records"` // last fetch, by kind
+	Total       map[string]uint64 `json:"records_total"`
+	EnergyKWh   float64           `json:"energy_kwh_24h"`
+	Costs       string            `json:"costs_30d,omitempty"`
+	Issues      map[string]uint64 `json:"issues"` // what the normalisers found so far, by kind
+	LastIssue   string            `json:"last_issue,omitempty"`
+	Requests    uint64            `json:"requests"`
+	Retries     uint64            `json:"retries"`
+	Throttled   uint64            `json:"throttled"`
+	Errors      map[string]uint64 `json:"errors,omitempty"` // request errors by kind
+	LastError   string            `json:"last_error,omitempty"`
 }
 
 // AgentsInfo is the fleet as the registry sees it.
@@ -78,14 +102,15 @@ type AgentsInfo struct {
 
 // AgentInfo is one agent.
 type AgentInfo struct {
-	ID           string   `json:"id"`
-	Health       string   `json:"health"`
-	Capabilities []string `json:"capabilities"`
-	LatencyMS    float64  `json:"latency_ms"`
-	SuccessRate  float64  `json:"success_rate"`
-	InFlight     int      `json:"in_flight"`
-	Requests     uint64   `json:"requests"`
-	Failures     uint64   `json:"failures"`
+	ID           string        `json:"id"`
+	Health       string        `json:"health"`
+	Capabilities []string      `json:"capabilities"`
+	LatencyMS    float64       `json:"latency_ms"`
+	SuccessRate  float64       `json:"success_rate"`
+	InFlight     int           `json:"in_flight"`
+	Requests     uint64        `json:"requests"`
+	Failures     uint64        `json:"failures"`
+	LastFailure  *agentFailure `json:"last_failure,omitempty"`
 }
 
 // CoordinationInfo is the last coordination round.
@@ -96,12 +121,15 @@ type CoordinationInfo struct {
 
 // rateMeter turns a counter into a rate over the last few seconds.
 type rateMeter struct {
+	mu    sync.Mutex
 	at    time.Time
 	count uint64
 	rate  float64
 }
 
 func (r *rateMeter) update(now time.Time, count uint64) float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.at.IsZero() {
 		r.at, r.count = now, count
 		return 0
@@ -113,17 +141,19 @@ func (r *rateMeter) update(now time.Time, count uint64) float64 {
 	return r.rate
 }
 
-var gradeNames = []scada.Grade{scada.GradeExcellent, scada.GradeGood, scada.GradeFair, scada.GradePoor, scada.GradeInvalid}
-
-// Health takes the snapshot. The orchestrator is degraded when a connector
-// is not connected, an ERP system failed its last fetch or has its breaker
-// open, or an agent misses heartbeats.
-func (o *Orchestrator) Health() Health {
+// Health takes the snapshot from every part. The orchestrator is degraded
+// when a connector is not connected, an ERP system failed its last fetch or
+// has its breaker open, agents miss heartbeats or are missing, or agents
+// failed or did not answer in the last round; each problem says why.
+// withTags adds each tag's value and sparkline, read back from the buffer.
+func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	now := time.Now()
-	h := Health{ID: o.cfg.Orchestrator.ID, Uptime: now.Sub(o.start).Seconds(), Points: o.pointsIn.Load(), Grades: map[string]int64{}}
+	h := Health{ID: o.cfg.Orchestrator.ID, Extra: o.opts.Extra, At: now, Uptime: now.Sub(o.start).Seconds(),
+		Points: o.ingest.pointsIn.Load(), Grades: map[string]int64{}}
 	for _, g := range gradeNames {
-		h.Grades[g.String()] = int64(o.grades[g].Load())
+		h.Grades[g.String()] = int64(o.ingest.grades[g].Load())
 	}
+	h.PointsPerSec = o.rate.update(now, h.Points)
 	bs := o.buffer.Stats()
 	h.Buffered = bs.Appended
 	for _, c := range bs.Consumers {
@@ -131,50 +161,32 @@ func (o *Orchestrator) Health() Health {
 			h.BufferLag = c.Lag
 		}
 	}
-	o.mu.Lock()
-	h.PointsPerSec = o.rate.update(now, h.Points)
-	h.Consumed = o.consumed
-	h.Coordination = CoordinationInfo{Rounds: o.rounds, Last: o.last}
-	o.mu.Unlock()
-
-	for _, c := range o.conns {
-		ci := ConnectorInfo{Name: c.name, Protocol: c.protocol, Detail: c.detail()}
-		if sh, ok := o.collector.HealthOf(c.name); ok {
-			ci.State = sh.State.String()
-			ci.Breaker = sh.Breaker.String()
-			ci.Healthy = sh.State == resilience.StateConnected
-			ci.Points, ci.BadPoints, ci.Reconnects = sh.Points, sh.BadPoints, sh.Reconnects
-			ci.LastPoint, ci.LastError = sh.LastPointTime, sh.LastError
+	h.Consumed = o.consumer.count()
+	if withTags {
+		h.Tags = o.consumer.tagInfos(ctx, now, o.start)
+	}
+	h.Connectors = o.ingest.connectorInfos(&h.Problems)
+	for _, c := range h.Connectors {
+		if c.LastPoint.After(h.LastPoint) {
+			h.LastPoint = c.LastPoint
 		}
-		if !ci.Healthy {
-			h.Problems = append(h.Problems, fmt.Sprintf("connector %s is %s", c.name, ci.State))
-		}
-		h.Connectors = append(h.Connectors, ci)
+	}
+	if st := o.ingest.stats(); st.LastSinkError != "" && st.Queued > 0 {
+		h.Problems = append(h.Problems, "pipeline: "+st.LastSinkError)
 	}
 	for _, e := range o.erps {
-		e.mu.Lock()
-		ei := ERPInfo{
-			Name: e.cfg.Name, Kind: e.cfg.Kind, Fetches: e.fetches, LastFetch: e.lastFetch,
-			Records: maps.Clone(e.records), Total: maps.Clone(e.total), EnergyKWh: e.energyKWh, Costs: e.costs,
-			Issues: e.issues, LastError: e.lastErr,
-		}
-		e.mu.Unlock()
-		ei.Breaker = "closed"
-		if s, ok := e.client.(statser); ok {
-			st := s.Stats()
-			ei.Breaker, ei.Requests, ei.Retries, ei.Throttled = st.Breaker, st.Requests, st.Retries, st.Throttled
-		}
-		ei.Healthy = ei.LastError == "" && ei.Breaker == "closed"
-		if !ei.Healthy {
-			h.Problems = append(h.Problems, fmt.Sprintf("erp %s: breaker %s %s", e.cfg.Name, ei.Breaker, ei.LastError))
-		}
-		h.ERP = append(h.ERP, ei)
+		h.ERP = append(h.ERP, e.info(&h.Problems, &h.Warnings))
 	}
+	var failures map[string]agentFailure
+	h.Coordination, failures = o.rounds.info(&h.Problems)
 	for _, a := range o.registry.Agents() {
 		ai := AgentInfo{
 			ID: a.ID, Health: a.Health.String(), Capabilities: a.Capabilities,
 			LatencyMS: float64(a.Perf.Latency.Microseconds()) / 1000, SuccessRate: a.Perf.SuccessRate,
 			InFlight: a.Perf.InFlight, Requests: a.Perf.Requests, Failures: a.Perf.Failures,
+		}
+		if f, ok := failures[a.ID]; ok {
+			ai.LastFailure = &f
 		}
 		switch a.Health {
 		case coord.Healthy:
@@ -198,81 +210,4 @@ func (o *Orchestrator) Health() Health {
 		h.Status = "degraded"
 	}
 	return h
-}
-
-// summaryLoop prints the live summary every SummaryInterval.
-func (o *Orchestrator) summaryLoop(ctx context.Context, out io.Writer) {
-	t := time.NewTicker(o.cfg.Orchestrator.SummaryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			o.writeSummary(out, false)
-		}
-	}
-}
-
-// writeSummary prints one readable block: throughput and grades, every
-// connector, every ERP system, the fleet and the last coordination round.
-func (o *Orchestrator) writeSummary(out io.Writer, final bool) {
-	h := o.Health()
-	var b strings.Builder
-	head := "──"
-	if final {
-		head = "── final"
-	}
-	fmt.Fprintf(&b, "%s %s %s  t=%.0fs  %s", head, h.ID, o.opts.Extra, h.Uptime, h.Status)
-	if len(h.Problems) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(h.Problems, "; "))
-	}
-	b.WriteString("\n")
-	fmt.Fprintf(&b, "  scada   %d points, %.0f/s; buffered %d, consumed %d, lag %d\n", h.Points, h.PointsPerSec, h.Buffered, h.Consumed, h.BufferLag)
-	fmt.Fprintf(&b, "  quality")
-	for _, g := range gradeNames {
-		fmt.Fprintf(&b, " %s %d", g, h.Grades[g.String()])
-	}
-	b.WriteString("\n")
-	for _, c := range h.Connectors {
-		fmt.Fprintf(&b, "  %-7s %-16s %-12s breaker %-9s %6d points (%d bad) %s", c.Protocol, c.Name, c.State, c.Breaker, c.Points, c.BadPoints, c.Detail)
-		if c.LastError != "" {
-			fmt.Fprintf(&b, "  last error: %s", c.LastError)
-		}
-		b.WriteString("\n")
-	}
-	for _, e := range h.ERP {
-		kinds := make([]string, 0, len(e.Records))
-		for k, n := range e.Records {
-			kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
-		}
-		sort.Strings(kinds)
-		fmt.Fprintf(&b, "  erp     %-16s %-8s breaker %-9s fetches %d: %s", e.Name, e.Kind, e.Breaker, e.Fetches, strings.Join(kinds, ", "))
-		if e.EnergyKWh > 0 {
-			fmt.Fprintf(&b, "; %.1f kWh in 24 h", e.EnergyKWh)
-		}
-		if e.Costs != "" {
-			fmt.Fprintf(&b, "; costs %s", e.Costs)
-		}
-		if e.LastError != "" {
-			fmt.Fprintf(&b, "; last error: %s", e.LastError)
-		}
-		b.WriteString("\n")
-	}
-	a := h.Agents
-	fmt.Fprintf(&b, "  agents  %d registered: %d healthy, %d suspect, %d unreachable\n", a.Total, a.Healthy, a.Suspect, a.Unreachable)
-	for _, r := range h.Coordination.Last {
-		fmt.Fprintf(&b, "  round %d %-26s %-15s %-8s %d/%d answered, %d timed out, %d failed in %.0f ms",
-			r.Round, r.Name, r.Strategy, r.Aggregate, r.Answered, r.Targets, r.TimedOut, r.Failed, r.ElapsedMS)
-		if r.Value != "" {
-			fmt.Fprintf(&b, " -> %s %s", r.Field, r.Value)
-		}
-		if r.Error != "" {
-			fmt.Fprintf(&b, " error: %s", r.Error)
-		}
-		b.WriteString("\n")
-	}
-	o.outMu.Lock()
-	defer o.outMu.Unlock()
-	_, _ = io.WriteString(out, b.String())
 }

@@ -4,28 +4,40 @@
 // With no arguments it starts embedded simulators on 127.0.0.1 (an OPC UA
 // server with boiler and furnace tags, a Modbus gateway with four energy
 // meters, an MQTT broker with JSON sensors and a Sparkplug B edge node, fake
-// SAP S/4HANA, Oracle Fusion and Dynamics 365 endpoints, and 99 agents
-// GL-002..GL-100) and runs against them:
+// SAP S/4HANA, Oracle Fusion, Dynamics 365 and Workday endpoints, and 99
+// agents GL-002..GL-100) and runs against them:
 //
 //	go run ./examples/orchestrator -duration 20s
 //
+// The simulators inject faults on purpose: a few agents always fail, some
+// fail now and then, some answer too late, a sensor sends stale timestamps
+// and another a Bad quality now and then. So the status is "degraded" most
+// of the time, and the summary and the status page say why.
+//
 // With -config it reads a TOML file naming real SCADA endpoints, ERP systems
 // and the NATS URL (see orchestrator.sample.toml); secrets come from the
-// environment variables listed in README.md. -check validates the file and
+// environment variables listed in README.md. -check validates the file,
+// including that the certificate, key and CA files it names exist, and
 // exits.
 //
-// Points flow from the Collector through the transform pipeline (calibrate,
-// convert, validate and score, deadband) into the store-and-forward buffer;
-// a consumer reads the buffer for the coordination rounds, which send
-// optimize_heat_distribution with the recent SCADA values and the ERP energy
-// picture to every agent, and three queries that use the other strategies
-// and aggregations. A summary is printed every few seconds; the status page,
-// /healthz and /metrics are served on 127.0.0.1:8080. Ctrl-C stops it
-// cleanly.
+// The loop is made of parts, each with a Run method, started in order and
+// stopped in the reverse order by one runner (runParts): the simulated
+// fleet, the agent registry, the buffer's consumer, the SCADA ingest (the
+// Collector, whose sink runs the transform pipeline: calibrate, convert,
+// validate and score, deadband, then the store-and-forward buffer), one
+// poller per ERP system, the coordination rounds (optimize_heat_distribution
+// with the recent SCADA values and the ERP energy picture to every agent,
+// and three queries that use the other strategies and aggregations), the
+// status server (the status page, /healthz and /metrics on 127.0.0.1:8080)
+// and the summary. On a terminal the summary redraws itself in place;
+// otherwise it prints one line per interval and the full summary at the
+// end. -duration counts from when the loop runs (the first coordination
+// round), not from when the simulators start. Ctrl-C stops it cleanly.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,28 +46,67 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
 
 func main() {
-	if err := mainErr(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := mainErr(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package has printed the problem and the usage
+	default:
 		fmt.Fprintln(os.Stderr, "orchestrator:", err)
 		os.Exit(1)
 	}
+}
+
+// errUsage is a command line the flag package refused and has explained.
+var errUsage = errors.New("usage")
+
+// durationFlag is a time.Duration flag that, given a bare number, says
+// which unit it lacks.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return "0s"
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+			return fmt.Errorf("%q has no unit: did you mean %ss?", s, s)
+		}
+		return fmt.Errorf("%q is not a duration such as 20s, 5m or 1h", s)
+	}
+	if d < 0 {
+		return fmt.Errorf("%q is negative", s)
+	}
+	*f.d = d
+	return nil
 }
 
 func mainErr(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("orchestrator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "TOML configuration of real systems; empty runs the embedded simulators")
-	check := fs.Bool("check", false, "validate the configuration and exit")
-	duration := fs.Duration("duration", 0, "stop after this long (0: run until interrupted)")
+	check := fs.Bool("check", false, "validate the configuration (and that the files it names exist) and exit")
+	var duration time.Duration
+	fs.Var(durationFlag{&duration}, "duration", "stop this long after the loop starts running, e.g. 20s (0: run until interrupted)")
 	httpAddr := fs.String("http", "", `status page address, overriding the configuration (default "127.0.0.1:8080"; "off" disables)`)
 	agents := fs.Int("agents", 99, "simulated agents (without -config)")
 	verbose := fs.Bool("v", false, "log the SDK's events to stderr")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -63,11 +114,6 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
 
 	var cfg Config
 	var opts Options
@@ -106,7 +152,7 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 			cfg.HTTP.Listen = *httpAddr
 		}
 		opts.Getenv = os.Getenv
-		if err := cfg.Validate(opts.Getenv); err != nil {
+		if err := errors.Join(cfg.Validate(opts.Getenv), cfg.CheckFiles(opts.Getenv)); err != nil {
 			return err
 		}
 		if *check {
@@ -120,9 +166,42 @@ func mainErr(args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelInfo
 	}
 	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts.Terminal = isTerminal(stdout)
 
-	started := time.Now()
+	// -duration counts from when the loop runs, so that a slow start (the
+	// first run compiles, a loaded machine starts the simulators slowly)
+	// does not eat the run.
+	var started time.Time
+	if duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var timer *time.Timer
+		opts.OnRunning = func() {
+			started = time.Now()
+			timer = time.AfterFunc(duration, cancel)
+		}
+		defer func() {
+			if timer != nil {
+				timer.Stop()
+			}
+		}()
+	} else {
+		opts.OnRunning = func() { started = time.Now() }
+	}
 	err := run(ctx, cfg, opts, stdout)
-	fmt.Fprintf(stdout, "stopped after %s\n", time.Since(started).Round(100*time.Millisecond))
+	if !started.IsZero() {
+		fmt.Fprintf(stdout, "stopped after running %s\n", time.Since(started).Round(100*time.Millisecond))
+	}
 	return err
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uacp"
 	"github.com/gopcua/opcua/uasc"
 
 	"github.com/greenlang/gl001/scada"
@@ -371,6 +373,7 @@ func (s *OPCUAServer) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait() // the update loop is done: nothing notifies the server any more
 	s.relay.close()
+	s.awaitAcceptQuiet()
 	s.ns.setServer(nil)
 	s.deleteSubscriptions()
 	// Close before cancelling: the library's connection goroutines hand
@@ -379,6 +382,75 @@ func (s *OPCUAServer) Close() error {
 	err := s.srv.Close()
 	s.cancel()
 	return err
+}
+
+// awaitAcceptQuiet works around a race in the library's server (v0.8.0):
+// its acceptor hands every connection to a new goroutine that registers it
+// (channelBroker.RegisterConn, which calls WaitGroup.Add), while Close waits
+// on that WaitGroup. Nothing orders such an Add before the Wait, so a
+// connection that registers while Close begins, or that is still
+// registered then, is a data race (and, at worst, a panic). A connection
+// goroutine that has ended is ordered before Close: it left through the
+// broker's mutex, which Close takes before waiting. So Close first lets
+// every connection end: the relay, closed before, cut them and sends no
+// more; a Hello of its own, answered, shows that the acceptor has taken
+// every connection queued before it; then it waits (at most 10 s) until the
+// acceptor is back in Accept and every goroutine it started has returned.
+// The library offers no handle on these goroutines, so it finds them in
+// the goroutines' stacks, the acceptor by its *server.Server. A client
+// still connected to DirectEndpoint keeps its goroutine: Close then waits
+// the 10 s and the race is not excluded.
+func (s *OPCUAServer) awaitAcceptQuiet() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if c, err := uacp.Dial(ctx, s.DirectEndpoint()); err == nil {
+		_ = c.Close()
+	}
+	cancel()
+	acceptor := fmt.Sprintf("server.(*Server).acceptAndRegister(%p", s.srv)
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 64<<10)
+	for time.Now().Before(deadline) {
+		n := runtime.Stack(buf, true)
+		for n == len(buf) {
+			buf = make([]byte, 2*len(buf))
+			n = runtime.Stack(buf, true)
+		}
+		if acceptQuiet(string(buf[:n]), acceptor) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// acceptQuiet reports whether, in stacks (runtime.Stack of all goroutines),
+// the goroutine running acceptor waits in Accept and none of the
+// connection goroutines it started is left, registering or registered.
+func acceptQuiet(stacks, acceptor string) bool {
+	blocks := strings.Split(stacks, "\n\n")
+	id := ""
+	for _, b := range blocks {
+		if !strings.Contains(b, acceptor) {
+			continue
+		}
+		if !strings.Contains(b, "AcceptTCP") || strings.Contains(b, "srvhandshake") {
+			return false // taking a connection in
+		}
+		if f := strings.Fields(b); len(f) > 1 && f[0] == "goroutine" {
+			id = f[1]
+		}
+	}
+	if id == "" {
+		return true // the acceptor has ended, or cannot be told apart
+	}
+	// That includes a goroutine not running yet, whose stack shows only the
+	// go statement's wrapper (acceptAndRegister.gowrap1).
+	created := "server.(*Server).acceptAndRegister in goroutine " + id + "\n"
+	for _, b := range blocks {
+		if strings.Contains(b, created) {
+			return false
+		}
+	}
+	return true
 }
 
 // Set sets a tag's value (with quality Good) and notifies subscribers.
@@ -875,6 +947,7 @@ type opcuaRelay struct {
 
 	mu        sync.Mutex
 	accepting bool
+	closing   bool          // close has begun: no new relayed connection
 	frozen    chan struct{} // closed when not frozen
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
@@ -920,6 +993,14 @@ func (r *opcuaRelay) serve() {
 			continue
 		}
 		r.mu.Lock()
+		if r.closing {
+			// close has dropped the connections it knew: this one would
+			// outlive it.
+			r.mu.Unlock()
+			c.Close()
+			up.Close()
+			continue
+		}
 		r.conns[c], r.conns[up] = struct{}{}, struct{}{}
 		r.mu.Unlock()
 		r.wg.Add(2)
@@ -983,6 +1064,9 @@ func (r *opcuaRelay) drop() {
 }
 
 func (r *opcuaRelay) close() {
+	r.mu.Lock()
+	r.closing = true
+	r.mu.Unlock()
 	r.l.Close()
 	r.drop()
 	r.wg.Wait()
