@@ -5,7 +5,15 @@
 // side of the trust, not the server's). It prints "READY <endpoint>" once it
 // listens on 127.0.0.1.
 //
-// Usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password>
+// For events and history it also serves alarms and a historian:
+// Boiler1.FlueTemp (480 °C) with an ExclusiveLimitAlarm (high at 450,
+// so active from the start), Boiler1.FlameOk (false) with an OffNormalAlarm
+// (normal is true, so active from the start), both reported through the
+// Server object; Boiler1.Counter, a historized counter that counts up by 1
+// every 20 ms, so a reader sees a gap or a duplicate as a step that is not 1.
+// Condition refresh, Acknowledge and Confirm are node-opcua's own.
+//
+// Usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password> [port]
 import {
 	OPCUAServer,
 	OPCUACertificateManager,
@@ -16,7 +24,7 @@ import {
 	makeEUInformation,
 } from "node-opcua";
 
-const [certificateFile, privateKeyFile, pkiDir, user, password] = process.argv.slice(2);
+const [certificateFile, privateKeyFile, pkiDir, user, password, portArg] = process.argv.slice(2);
 if (!password) {
 	console.error("usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password>");
 	process.exit(2);
@@ -35,7 +43,7 @@ const userCertificateManager = new OPCUACertificateManager({
 
 const server = new OPCUAServer({
 	host: "127.0.0.1",
-	port: 0,
+	port: Number(portArg || 0), // a fixed port lets a test restart the server where the client expects it
 	certificateFile,
 	privateKeyFile,
 	serverCertificateManager,
@@ -50,7 +58,14 @@ const server = new OPCUAServer({
 await server.initialize();
 const addressSpace = server.engine.addressSpace;
 const ns = addressSpace.getOwnNamespace();
-const boiler = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, nodeId: "s=Boiler1", browseName: "Boiler1" });
+addressSpace.installAlarmsAndConditionsService();
+const boiler = ns.addObject({
+	organizedBy: addressSpace.rootFolder.objects,
+	nodeId: "s=Boiler1",
+	browseName: "Boiler1",
+	eventNotifier: 1,
+	notifierOf: addressSpace.rootFolder.objects.server,
+});
 
 let temp = 150;
 setInterval(() => { temp += 0.5; }, 20);
@@ -87,6 +102,73 @@ ns.addVariable({
 		set: (v) => { stage = v.value; return 0; },
 	},
 });
+
+// Alarms: both active from the start, so a client that connects (or a
+// server that restarts) has active conditions to refresh.
+const flueTemp = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlueTemp",
+	browseName: "FlueTemp",
+	dataType: "Double",
+	eventSourceOf: boiler,
+	value: { dataType: DataType.Double, value: 20 },
+});
+ns.instantiateExclusiveLimitAlarm("ExclusiveLimitAlarmType", {
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlueTempAlarm",
+	browseName: "FlueTempAlarm",
+	conditionName: "FlueTempHigh",
+	conditionSource: flueTemp,
+	inputNode: flueTemp,
+	highHighLimit: 550,
+	highLimit: 450,
+	lowLimit: 0,
+	lowLowLimit: -10,
+	optionals: ["ConfirmedState", "Confirm"],
+});
+const flameOk = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlameOk",
+	browseName: "FlameOk",
+	dataType: "Boolean",
+	eventSourceOf: boiler,
+	value: { dataType: DataType.Boolean, value: true },
+});
+const flameNormal = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlameNormal",
+	browseName: "FlameNormal",
+	dataType: "Boolean",
+	value: { dataType: DataType.Boolean, value: true },
+});
+ns.instantiateOffNormalAlarm({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlameFailure",
+	browseName: "FlameFailure",
+	conditionName: "FlameFailure",
+	conditionSource: flameOk,
+	inputNode: flameOk,
+	normalState: flameNormal,
+});
+flueTemp.setValueFromSource({ dataType: DataType.Double, value: 480 });
+flameOk.setValueFromSource({ dataType: DataType.Boolean, value: false });
+
+// The historian: a counter that steps by 1, historized in memory.
+const counter = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.Counter",
+	browseName: "Counter",
+	dataType: "Double",
+	accessLevel: "CurrentRead | HistoryRead",
+	userAccessLevel: "CurrentRead | HistoryRead",
+	value: { dataType: DataType.Double, value: 0 },
+});
+addressSpace.installHistoricalDataNode(counter, { maxOnlineValues: 200000 });
+let count = 0;
+setInterval(() => {
+	count += 1;
+	counter.setValueFromSource({ dataType: DataType.Double, value: count }, 0, new Date());
+}, 20);
 
 await server.start();
 console.log("READY opc.tcp://127.0.0.1:" + server.endpoints[0].port);

@@ -67,7 +67,10 @@ func (ss *session) backfillBefore(i int, q scada.Quality, ts time.Time) bool {
 	}
 	if bf.pending[i] {
 		bf.pending[i] = false
-		from := time.Unix(0, ss.s.last[i]+1)
+		// From the last point itself, which is skipped below: servers keep
+		// time at a coarser resolution than Go (node-opcua in milliseconds),
+		// so a start just after it would be rounded back to it anyway.
+		from := time.Unix(0, ss.s.last[i])
 		if maxGap := ss.cfg.Backfill.MaxGap; ts.Sub(from) > maxGap {
 			ss.cfg.Logger.Warn("opcua: backfill gap longer than MaxGap, reading only the end",
 				"source", ss.cfg.Name, "tag", ss.tags[i].Name, "gap", ts.Sub(from), "max", maxGap)
@@ -77,6 +80,9 @@ func (ss *session) backfillBefore(i int, q scada.Quality, ts time.Time) bool {
 			if err != nil {
 				ss.cfg.Logger.Warn("opcua: backfill", "source", ss.cfg.Name, "tag", ss.tags[i].Name, "err", err)
 				continue
+			}
+			if p.Time.UnixNano() <= ss.s.last[i] {
+				continue // delivered before the outage
 			}
 			p.Quality |= scada.Backfilled
 			ss.batch = append(ss.batch, p)

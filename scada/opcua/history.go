@@ -80,7 +80,8 @@ const historyPage = 1000
 //
 // A refused read or a bad answer is a *HistoryError and ends the sequence;
 // a value outside [from, to), without a timestamp or not numeric is a
-// *HistoryValueError and the read goes on. Both are counted in
+// *HistoryValueError and the read goes on. A value at exactly to, which
+// some servers return as the end bound, is skipped without an error. Both are counted in
 // EventStats.HistoryErrors.
 func (s *Source) History(ctx context.Context, tag string, from, to time.Time) iter.Seq2[scada.Point, error] {
 	return func(yield func(scada.Point, error) bool) {
@@ -166,6 +167,9 @@ func (ss *session) history(ctx context.Context, i int, from, to time.Time) iter.
 				values = hd.DataValues
 			}
 			for _, dv := range values {
+				if dv != nil && dv.SourceTimestamp.Equal(to) {
+					continue // the end bound, which some servers (node-opcua) return: not in [from, to)
+				}
 				p, err := ss.historyPoint(i, dv, from, to, now)
 				if err != nil {
 					ss.s.ev.historyErrors.Add(1)
