@@ -12,6 +12,11 @@
 // Server object; Boiler1.Counter, a historized counter that counts up by 1
 // every 20 ms, so a reader sees a gap or a duplicate as a step that is not 1.
 // Condition refresh, Acknowledge and Confirm are node-opcua's own.
+// Writing N to Boiler1.EventBurst raises N events (severity 500, message
+// "burst") at once, for the event benchmark. With GL001_HISTORY_TAGS=n and
+// GL001_HISTORY_SECONDS=s in the environment, Hist.0 .. Hist.<n-1> hold s
+// seconds of history at 1 s ending now (value = seconds since the start),
+// for the history benchmark.
 //
 // Usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password> [port]
 import {
@@ -169,6 +174,52 @@ setInterval(() => {
 	count += 1;
 	counter.setValueFromSource({ dataType: DataType.Double, value: count }, 0, new Date());
 }, 20);
+
+let burstSeq = 0;
+ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.EventBurst",
+	browseName: "EventBurst",
+	dataType: "UInt32",
+	accessLevel: "CurrentRead | CurrentWrite",
+	userAccessLevel: "CurrentRead | CurrentWrite",
+	value: {
+		get: () => new Variant({ dataType: DataType.UInt32, value: burstSeq }),
+		set: (v) => {
+			for (let i = 0; i < v.value; i++) {
+				burstSeq += 1;
+				boiler.raiseEvent("BaseEventType", {
+					message: { dataType: DataType.LocalizedText, value: { text: "burst" } },
+					severity: { dataType: DataType.UInt16, value: 500 },
+				});
+			}
+			return 0;
+		},
+	},
+});
+
+const histTags = Number(process.env.GL001_HISTORY_TAGS || 0);
+const histSeconds = Number(process.env.GL001_HISTORY_SECONDS || 0);
+if (histTags > 0 && histSeconds > 0) {
+	const end = Date.now() - (Date.now() % 1000);
+	const start = end - histSeconds * 1000;
+	for (let k = 0; k < histTags; k++) {
+		const v = ns.addVariable({
+			organizedBy: boiler,
+			nodeId: "s=Hist." + k,
+			browseName: "Hist" + k,
+			dataType: "Double",
+			accessLevel: "CurrentRead | HistoryRead",
+			userAccessLevel: "CurrentRead | HistoryRead",
+			value: { dataType: DataType.Double, value: 0 },
+		});
+		addressSpace.installHistoricalDataNode(v, { maxOnlineValues: histSeconds + 10 });
+		for (let t = 0; t < histSeconds; t++) {
+			v.setValueFromSource({ dataType: DataType.Double, value: t }, 0, new Date(start + t * 1000));
+		}
+	}
+	console.log("HISTORY " + start);
+}
 
 await server.start();
 console.log("READY opc.tcp://127.0.0.1:" + server.endpoints[0].port);

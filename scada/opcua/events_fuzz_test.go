@@ -109,7 +109,11 @@ func TestHandleEventsIsolatesBadEvents(t *testing.T) {
 	ss := &session{s: src, cfg: src.cfg, ev: &eventState{base: 5, n: 1, fields: extraFields}}
 	bad := goodFields()
 	bad[fSeverity] = ua.MustVariant("critical")
+	marker := goodFields() // a RefreshStartEvent, severity 0 as servers send it: skipped, not bad
+	marker[fEventType] = ua.MustVariant(ua.NewNumericNodeID(0, 2787))
+	marker[fSeverity] = ua.MustVariant(uint16(0))
 	ss.handleEvents(&ua.EventNotificationList{Events: []*ua.EventFieldList{
+		{ClientHandle: 5, EventFields: marker},
 		{ClientHandle: 5, EventFields: goodFields()},
 		{ClientHandle: 5, EventFields: bad},
 		nil,

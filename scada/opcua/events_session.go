@@ -178,6 +178,9 @@ func (ss *session) handleEvents(n *ua.EventNotificationList) {
 			ss.s.stats.badInput.Add(1)
 			continue
 		}
+		if refreshMarker(f.EventFields) {
+			continue // RefreshStartEvent, RefreshEndEvent: markers only, and servers leave their fields empty
+		}
 		ev, ok, err := mapEvent(f.EventFields, st.fields, ss.cfg.Name)
 		if err != nil {
 			ss.s.ev.badEvents.Add(1)
@@ -186,12 +189,25 @@ func (ss *session) handleEvents(n *ua.EventNotificationList) {
 		if !ok {
 			continue
 		}
-		switch ev.EventType {
-		case "i=2787", "i=2788": // RefreshStartEventType, RefreshEndEventType: markers only
-			continue
-		}
 		st.batch = append(st.batch, ev)
 	}
+}
+
+// refreshMarker reports whether an event field list is a RefreshStartEvent
+// or a RefreshEndEvent, which frame the events of a ConditionRefresh.
+func refreshMarker(fields []*ua.Variant) bool {
+	if len(fields) <= fEventType || fields[fEventType] == nil {
+		return false
+	}
+	n, ok := fields[fEventType].Value().(*ua.NodeID)
+	if !ok || n == nil || n.Namespace() != 0 {
+		return false
+	}
+	switch n.IntID() {
+	case id.RefreshStartEventType, id.RefreshEndEventType:
+		return true
+	}
+	return false
 }
 
 // flushEvents delivers the pending events in batches of at most BatchSize.

@@ -28,13 +28,14 @@ import (
 
 // nodeProc is one node-opcua server process.
 type nodeProc struct {
-	endpoint string
-	stop     func()
+	endpoint     string
+	historyStart time.Time // the start of the Hist.* history, when the environment asked for it
+	stop         func()
 }
 
 // startNodeAt starts the interop server with the given certificate on port
-// (0 for any) and waits until it listens.
-func startNodeAt(t *testing.T, certFile, keyFile, pki string, port int) nodeProc {
+// (0 for any), with env added to its environment, and waits until it listens.
+func startNodeAt(t testing.TB, certFile, keyFile, pki string, port int, env ...string) nodeProc {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -47,6 +48,7 @@ func startNodeAt(t *testing.T, certFile, keyFile, pki string, port int) nodeProc
 	cmd := exec.Command(node, filepath.Join(interop, "opcua_server.mjs"), certFile, keyFile, pki, interopUser, interopPassword, fmt.Sprint(port))
 	cmd.Dir = interop
 	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +76,13 @@ func startNodeAt(t *testing.T, certFile, keyFile, pki string, port int) nodeProc
 	}
 	t.Cleanup(stop)
 	ready := make(chan string, 1)
+	var histMS int64
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if ms, ok := strings.CutPrefix(sc.Text(), "HISTORY "); ok {
+				fmt.Sscan(ms, &histMS)
+			}
 			if ep, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
 				ready <- ep
 			}
@@ -88,8 +94,8 @@ func startNodeAt(t *testing.T, certFile, keyFile, pki string, port int) nodeProc
 		if !ok {
 			t.Fatal("node-opcua server exited before it was ready")
 		}
-		return nodeProc{endpoint: ep, stop: stop}
-	case <-time.After(90 * time.Second):
+		return nodeProc{endpoint: ep, historyStart: time.UnixMilli(histMS), stop: stop}
+	case <-time.After(180 * time.Second):
 		t.Fatal("node-opcua server did not start")
 	}
 	return nodeProc{}
@@ -202,7 +208,7 @@ func TestInteropAlarms(t *testing.T) {
 	if flue.Fields["high"] != 450.0 {
 		t.Fatalf("flue alarm fields = %v, want the high limit 450", flue.Fields)
 	}
-	if st := src.EventStats(); st.ConditionRefreshes < 1 || st.EventItems != 1 {
+	if st := src.EventStats(); st.ConditionRefreshes < 1 || st.EventItems != 1 || st.BadEvents != 0 {
 		t.Fatalf("stats = %+v", st)
 	}
 
