@@ -22,9 +22,15 @@ import (
 // What the server did not historize cannot be filled; a history read that
 // fails is logged and counted (EventStats.HistoryErrors) and the live
 // points go on. The memory is the Source's: a new Source (a restarted
-// process) starts without it and fills nothing.
+// process) starts without it, unless Last tells it where its Buffer ends.
 type BackfillConfig struct {
 	Enabled bool
+	// Last, if set, gives the timestamp of the newest point already stored
+	// for a tag (where the caller's Buffer ends; zero for none). It is asked
+	// once per tag, when the Source has no memory of its own (a restarted
+	// process): the first session then fills the gap from there. It is
+	// called from Run's goroutine and must not block for long.
+	Last func(tag string) time.Time
 	// MaxGap caps the history read after a long outage: only the last
 	// MaxGap before the first live point is read. Default 24 h.
 	MaxGap time.Duration
@@ -44,6 +50,14 @@ func (ss *session) startBackfill(ctx context.Context) {
 		return
 	}
 	bf := &backfillState{ctx: ctx, pending: make([]bool, len(ss.tags)), appended: make([]int64, len(ss.tags))}
+	if f := ss.cfg.Backfill.Last; f != nil && !ss.s.lastAsked {
+		ss.s.lastAsked = true
+		for i, t := range ss.cfg.Tags {
+			if ts := f(t.Name); !ts.IsZero() && ss.s.last[i] == 0 {
+				ss.s.last[i] = ts.UnixNano()
+			}
+		}
+	}
 	for i, last := range ss.s.last {
 		bf.pending[i] = last != 0
 		bf.appended[i] = last

@@ -38,9 +38,10 @@ type Source struct {
 	cancel  context.CancelFunc
 	client  *gopcua.Client // the live client of the current Run, for Browse and Write
 
-	stats counters
-	ev    eventCounters // events, history and backfill (events_session.go)
-	last  []int64       // per tag, the newest point the Sink accepted, unix nanos (backfill.go)
+	stats     counters
+	ev        eventCounters // events, history and backfill (events_session.go)
+	last      []int64       // per tag, the newest point the Sink accepted, unix nanos (backfill.go)
+	lastAsked bool          // Config.Backfill.Last was consulted (backfill.go)
 }
 
 type counters struct {
