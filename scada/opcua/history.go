@@ -189,8 +189,8 @@ func (ss *session) history(ctx context.Context, i int, from, to time.Time) iter.
 				return
 			}
 			if len(values) == 0 && bytes.Equal(r.ContinuationPoint, cp) {
-				cp = r.ContinuationPoint
 				fail(&HistoryError{Tag: t.Name, Err: fmt.Errorf("%w: %w", errStuck, scada.ErrBadInput)})
+				cp = r.ContinuationPoint // released on the way out
 				return
 			}
 			cp = r.ContinuationPoint

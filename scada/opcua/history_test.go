@@ -239,9 +239,13 @@ func TestHistory(t *testing.T) {
 	})
 
 	t.Run("stuck continuation point", func(t *testing.T) {
+		before := h.released.Load()
 		ps, errs := collect(src, "stuck", from, to)
 		if len(ps) != 1 || len(errs) != 1 || !errors.Is(errs[0], scada.ErrBadInput) {
 			t.Fatalf("points %v, errors %v; want 1 point and a bad-input error", ps, errs)
+		}
+		if h.released.Load() != before+1 {
+			t.Fatal("the stuck continuation point was not released")
 		}
 	})
 
