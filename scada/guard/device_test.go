@@ -16,8 +16,9 @@ import (
 type memDevice struct {
 	mu      sync.Mutex
 	values  map[string]scada.Point
-	keepOld bool // accept writes but keep the old value
-	down    bool // every call fails as a lost connection
+	keepOld bool  // accept writes but keep the old value
+	down    bool  // every call fails as a lost connection
+	refuse  error // Write fails with it
 	writes  []float64
 
 	inWrite, overlaps atomic.Int32
@@ -61,6 +62,9 @@ func (d *memDevice) Write(_ context.Context, tag string, v float64) error {
 	defer d.mu.Unlock()
 	if d.down {
 		return fmt.Errorf("mem: %w", scada.ErrConnection)
+	}
+	if d.refuse != nil {
+		return d.refuse
 	}
 	p, ok := d.values[tag]
 	if !ok {

@@ -26,7 +26,7 @@ const (
 	BadQuality                       // the current value is not Good and the limits need it
 	Disconnected                     // the device cannot be reached: nothing is queued
 	NoCurrentValue                   // the current value could not be read
-	WriteFailed                      // the device refused the write or the connection failed during it
+	WriteFailed                      // the device refused the write
 	Unconfirmed                      // written, but the read-back did not show the value in time
 	Canceled                         // ctx ended before the write's turn came
 )
@@ -82,14 +82,17 @@ var (
 	ErrBadQuality = errors.New("guard: current quality is not good")
 	// ErrDisconnected: the device cannot be reached, so the write is refused
 	// now; it is never queued for later. It also matches
-	// scada.ErrConnection. Retryable after the connection is back.
+	// scada.ErrConnection. Usually found before the write, and then nothing
+	// was sent; when the connection failed while the write was being sent
+	// (Record.Detail says so), the device may have taken it. Retryable
+	// after the connection is back, once the tag reads as expected.
 	ErrDisconnected = errors.New("guard: device disconnected, write refused")
 	// ErrNoCurrentValue: the current value could not be read for another
 	// reason than the connection. Not retryable without a fix.
 	ErrNoCurrentValue = errors.New("guard: current value unreadable")
-	// ErrWriteFailed: the device refused the write, or the connection failed
-	// while it was sent (the value may or may not have been taken: read the
-	// tag before retrying). The device's error is wrapped.
+	// ErrWriteFailed: the device refused the write (a Bad status, an
+	// exception, a broker's refusal). The device's error is wrapped.
+	// Retrying the same write fails the same way.
 	ErrWriteFailed = errors.New("guard: write failed")
 	// ErrUnconfirmed: the write was sent but the read-back did not show the
 	// value within the tolerance and time limit: the device did not confirm.

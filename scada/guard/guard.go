@@ -213,6 +213,11 @@ func (g *Guard) apply(ctx context.Context, req Request, rec *Record) error {
 
 	ts.lastWrite = time.Now()
 	if err := g.cfg.Writer.Write(ctx, req.Tag, req.Value); err != nil {
+		if isDisconnect(err) {
+			// The connection was found lost only now (a cached current value
+			// looked fine). Nothing is retried or queued.
+			return refuse(Disconnected, err, "the connection failed while the write was sent")
+		}
 		return refuse(WriteFailed, err, "the device did not take the write")
 	}
 	p, ok, err := g.readBack(ctx, req.Tag, l, req.Value)

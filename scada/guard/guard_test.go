@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -120,7 +121,9 @@ func TestRefusals(t *testing.T) {
 			req: guard.Request{Requester: "GL-001", Tag: tag, Value: 41}, want: guard.Disconnected, target: guard.ErrDisconnected},
 		{name: "unreadable", mut: func(c *guard.Config) { c.Tags["ghost"] = guard.Limits{Max: 1} },
 			req: guard.Request{Requester: "GL-001", Tag: "ghost", Value: 1}, want: guard.NoCurrentValue, target: scada.ErrUnknownTag},
-		{name: "unconfirmed", mut: func(c *guard.Config) { c.Tags[tag] = guard.Limits{Min: 0, Max: 100, ConfirmWithin: 20 * time.Millisecond} },
+		{name: "unconfirmed", mut: func(c *guard.Config) {
+			c.Tags[tag] = guard.Limits{Min: 0, Max: 100, ConfirmWithin: 20 * time.Millisecond}
+		},
 			dev: func(d *memDevice) { d.keepOld = true },
 			req: guard.Request{Requester: "GL-001", Tag: tag, Value: 41}, want: guard.Unconfirmed, target: guard.ErrUnconfirmed},
 	}
@@ -225,26 +228,38 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 func TestWriteFailed(t *testing.T) {
 	dev := newMemDevice(map[string]float64{tag: 40})
-	dev.entered = make(chan struct{}, 1)
+	dev.refuse = fmt.Errorf("mem: BadUserAccessDenied: %w", scada.ErrNotWritable)
 	g, _ := newGuard(t, dev, nil)
-	dev.mu.Lock()
-	dev.down = false
-	dev.mu.Unlock()
-	// The device goes away between the read and the write.
+	_, err := g.Apply(context.Background(), guard.Request{Requester: "GL-001", Tag: tag, Value: 41})
+	if !errors.Is(err, guard.ErrWriteFailed) || !errors.Is(err, scada.ErrNotWritable) {
+		t.Fatalf("device refusal: %v", err)
+	}
+}
+
+// A connection found lost only when the write is sent (the current value
+// came from a cache) is reported as Disconnected, not retried.
+func TestDisconnectedDuringWrite(t *testing.T) {
+	dev := newMemDevice(map[string]float64{tag: 40})
+	dev.entered = make(chan struct{}, 1)
 	dev.release = make(chan struct{})
+	g, _ := newGuard(t, dev, nil)
 	done := make(chan error, 1)
 	go func() {
 		_, err := g.Apply(context.Background(), guard.Request{Requester: "GL-001", Tag: tag, Value: 41})
 		done <- err
 	}()
-	<-dev.entered
+	<-dev.entered // the current value was read; the write is on its way
 	dev.mu.Lock()
 	dev.down = true
 	dev.mu.Unlock()
 	close(dev.release)
 	err := <-done
-	if !errors.Is(err, guard.ErrWriteFailed) || !errors.Is(err, scada.ErrConnection) {
+	var ge *guard.Error
+	if !errors.Is(err, guard.ErrDisconnected) || !errors.Is(err, scada.ErrConnection) || !errors.As(err, &ge) || !strings.Contains(ge.Detail, "while the write was sent") {
 		t.Fatalf("got %v", err)
+	}
+	if n := len(dev.written()); n != 0 {
+		t.Fatalf("%d writes", n)
 	}
 }
 

@@ -448,12 +448,13 @@ type opcuaNamespace struct {
 
 type opcuaVar struct {
 	OPCUATag
-	id, euID *ua.NodeID
-	key      string // id.String(), the library's key for monitored items
-	node     *server.Node
-	value    float64
-	status   ua.StatusCode
-	removed  bool
+	id, euID     *ua.NodeID
+	key          string // id.String(), the library's key for monitored items
+	node         *server.Node
+	value        float64
+	status       ua.StatusCode
+	removed      bool
+	ignoreWrites bool // IgnoreWrites: accept writes, keep the value
 }
 
 func newOPCUANamespace(uri string) *opcuaNamespace {
@@ -768,6 +769,10 @@ func (ns *opcuaNamespace) SetAttribute(nid *ua.NodeID, attr ua.AttributeID, val 
 	if !ok {
 		ns.mu.Unlock()
 		return ua.StatusBadTypeMismatch
+	}
+	if v.ignoreWrites {
+		ns.mu.Unlock()
+		return ua.StatusOK
 	}
 	v.value, v.status = f, 0
 	ns.mu.Unlock()
