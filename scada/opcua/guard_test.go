@@ -41,13 +41,17 @@ func TestGuard(t *testing.T) {
 			}
 
 			guardtest.Run(t, guardtest.Device{
-				Writer:        src,
-				Reader:        reader,
-				Tag:           "firing_rate",
-				Truth:         func() (float64, error) { return sim.Value("FiringRate") },
-				IgnoreWrites:  func(on bool) { _ = sim.IgnoreWrites("FiringRate", on) },
-				Disconnect:    func() { _ = sim.Stop() },
-				Reconnect:     func() { _ = sim.Start() },
+				Writer:       src,
+				Reader:       reader,
+				Tag:          "firing_rate",
+				Truth:        func() (float64, error) { return sim.Value("FiringRate") },
+				IgnoreWrites: func(on bool) { _ = sim.IgnoreWrites("FiringRate", on) },
+				Disconnect:   func() { _ = sim.Stop() },
+				Reconnect: func() {
+					n := src.Stats().Connects
+					_ = sim.Start()
+					waitUntil(t, "the source reconnected", func() bool { st := src.Stats(); return st.Connected && st.Connects > n })
+				},
 				ConfirmWithin: 10 * time.Second,
 			})
 		})
