@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/guard"
 )
 
@@ -85,4 +86,20 @@ func Example_unconfirmed() {
 	fmt.Println(rec.Result, rec.ReadBack, errors.Is(err, guard.ErrUnconfirmed))
 	// Output:
 	// unconfirmed 3 true
+}
+
+// Latest reads back through a Source's stream: it keeps the last point of
+// every tag and lets the guard wait for the written value to be reported.
+func ExampleLatest() {
+	lat := guard.NewLatest(nil) // or NewLatest(next), in front of the Sink that takes the points further
+	ctx := context.Background()
+	_ = lat.Deliver(ctx, []scada.Point{{Tag: "boiler1.o2_sp", Value: 3, Quality: scada.Good, Time: time.Now()}})
+
+	go func() { // what the Source delivers once the device took the write
+		_ = lat.Deliver(ctx, []scada.Point{{Tag: "boiler1.o2_sp", Value: 3.5, Quality: scada.Good, Time: time.Now()}})
+	}()
+	p, err := lat.Await(ctx, "boiler1.o2_sp", func(p scada.Point) bool { return p.Value == 3.5 })
+	fmt.Println(p.Value, err)
+	// Output:
+	// 3.5 <nil>
 }
