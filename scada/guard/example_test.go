@@ -103,3 +103,25 @@ func ExampleLatest() {
 	// Output:
 	// 3.5 <nil>
 }
+
+// A History behind OnAudit is what a status page lists: the latest writes
+// and refusals, newest first.
+func ExampleHistory() {
+	dev := newMemDevice(map[string]float64{"boiler1.firing_rate": 40})
+	recent := guard.NewHistory(50)
+	g, _ := guard.New(guard.Config{
+		Writer: dev, Reader: dev,
+		Tags:    map[string]guard.Limits{"boiler1.firing_rate": {Min: 0, Max: 100}},
+		Rules:   []guard.Rule{{Requesters: []string{"GL-001"}}},
+		OnAudit: recent.Add,
+	})
+	ctx := context.Background()
+	_, _ = g.Apply(ctx, guard.Request{Requester: "GL-001", Tag: "boiler1.firing_rate", Value: 42})
+	_, _ = g.Apply(ctx, guard.Request{Requester: "GL-001", Tag: "boiler1.firing_rate", Value: 140})
+	for _, r := range recent.Records() {
+		fmt.Printf("%s %s %v: %s\n", r.Requester, r.Tag, r.Requested, r.Result)
+	}
+	// Output:
+	// GL-001 boiler1.firing_rate 140: out_of_range
+	// GL-001 boiler1.firing_rate 42: confirmed
+}

@@ -414,3 +414,17 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryWraps(t *testing.T) {
+	h := guard.NewHistory(3)
+	if n := len(h.Records()); n != 0 {
+		t.Fatalf("%d records in a new history", n)
+	}
+	for i := range 5 {
+		h.Add(guard.Record{Requested: float64(i)})
+	}
+	got := h.Records()
+	if len(got) != 3 || got[0].Requested != 4 || got[1].Requested != 3 || got[2].Requested != 2 {
+		t.Fatalf("%+v", got)
+	}
+}
