@@ -29,6 +29,13 @@
 // Dry-run mode (Config.DryRun) checks and audits every write but sends
 // nothing.
 //
+// [Guard.As] gives a scada.Writer bound to one requester, for code that
+// takes a Writer. [Latest] is a Sink that keeps each tag's last point, so
+// the guard reads the current value and the read-back from a Source's
+// stream (MQTT and Sparkplug have no read on demand). [History] keeps the
+// latest audit records for a status page. Package scada/guard/guardtest is
+// the suite every protocol's writer passes under the guard.
+//
 // # Errors
 //
 // Apply returns nil for a confirmed write (or a dry run that passed) and a
