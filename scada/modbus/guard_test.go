@@ -56,6 +56,10 @@ func TestGuard(t *testing.T) {
 					return float64(int16(sim.Registers(1, scadatest.ModbusHolding, 10, 1)[0])), nil
 				},
 				IgnoreWrites: sim.IgnoreWrites,
+				// An exception for the register: reads turn Bad
+				// (BadDeviceFailure) and writes are refused.
+				SetBad:       fault(sim),
+				RefuseWrites: fault(sim),
 				Disconnect:   func() { _ = sim.Stop() },
 				Reconnect: func() {
 					n := src.Stats().Connects
@@ -74,3 +78,16 @@ func TestGuard(t *testing.T) {
 }
 
 func discard(context.Context, []scada.Point) error { return nil }
+
+// fault returns a switch for a server-failure exception on register 10.
+func fault(sim *scadatest.ModbusServer) func(bool) {
+	var remove func()
+	return func(on bool) {
+		if on {
+			remove = sim.AddFault(scadatest.ModbusFault{UnitID: 1, Table: scadatest.ModbusHolding, First: 10, Exception: 4})
+		} else if remove != nil {
+			remove()
+			remove = nil
+		}
+	}
+}

@@ -53,6 +53,14 @@ func TestGuard(t *testing.T) {
 					waitUntil(t, "the source reconnected", func() bool { st := src.Stats(); return st.Connected && st.Connects > n })
 				},
 				ConfirmWithin: 10 * time.Second,
+				SetBad: func(on bool) {
+					q := scada.Good
+					if on {
+						q = scada.BadSensorFailure
+					}
+					_ = sim.SetStatus("FiringRate", q)
+				},
+				RefuseWrites: func(on bool) { _ = sim.RefuseWrites("FiringRate", on) },
 			})
 		})
 	}

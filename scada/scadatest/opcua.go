@@ -455,6 +455,7 @@ type opcuaVar struct {
 	status       ua.StatusCode
 	removed      bool
 	ignoreWrites bool // IgnoreWrites: accept writes, keep the value
+	refuseWrites bool // RefuseWrites: answer BadUserAccessDenied
 }
 
 func newOPCUANamespace(uri string) *opcuaNamespace {
@@ -757,7 +758,7 @@ func (ns *opcuaNamespace) SetAttribute(nid *ua.NodeID, attr ua.AttributeID, val 
 	case attr != ua.AttributeIDValue || !v.id.Equal(nid):
 		ns.mu.Unlock()
 		return ua.StatusBadNotWritable
-	case !v.Writable:
+	case !v.Writable || v.refuseWrites:
 		ns.mu.Unlock()
 		return ua.StatusBadUserAccessDenied
 	}

@@ -41,6 +41,14 @@ type Device struct {
 	// and returns once the Source is connected again (a cached Reader shows
 	// what the device holds again). Required.
 	Disconnect, Reconnect func()
+	// SetBad, when set, makes the device report the tag with a Bad quality
+	// (on) or Good again (off): the suite checks RequireGood. Optional; the
+	// test is not run without it (MQTT payloads carry no quality).
+	SetBad func(on bool)
+	// RefuseWrites, when set, makes the device refuse writes of the tag (a
+	// Bad status, an exception); a read of it may turn Bad meanwhile.
+	// Optional; the test is not run without it.
+	RefuseWrites func(on bool)
 	// Secrets must not appear in the audit log (passwords the Source was
 	// configured with). Optional.
 	Secrets []string
@@ -57,6 +65,69 @@ func Run(t *testing.T, d Device) {
 	t.Run("Unconfirmed", func(t *testing.T) { TestUnconfirmed(t, d) })
 	t.Run("Concurrent", func(t *testing.T) { TestConcurrent(t, d) })
 	t.Run("Disconnected", func(t *testing.T) { TestDisconnected(t, d) })
+	if d.SetBad != nil {
+		t.Run("BadQuality", func(t *testing.T) { TestBadQuality(t, d) })
+	}
+	if d.RefuseWrites != nil {
+		t.Run("WriteFailed", func(t *testing.T) { TestWriteFailed(t, d) })
+	}
+}
+
+// TestBadQuality makes the tag Bad: a guard that requires Good refuses,
+// and nothing is written.
+func TestBadQuality(t *testing.T, d Device) {
+	cur := truth(t, d)
+	waitRead(t, d, cur)
+	d.SetBad(true)
+	waitBad(t, d)
+	g, a := newGuard(t, d, cur, guard.Limits{RequireGood: true})
+	_, err := g.Apply(ctx(t), guard.Request{Requester: "GL-001", Tag: d.Tag, Value: cur + 1})
+	d.SetBad(false)
+	if !errors.Is(err, guard.ErrBadQuality) {
+		t.Fatalf("write to a Bad tag: %v", err)
+	}
+	if v := truth(t, d); v != cur {
+		t.Errorf("the refused write reached the device: %v", v)
+	}
+	waitRead(t, d, cur)
+	a.Check(t, 1, d.Secrets)
+}
+
+// TestWriteFailed makes the device refuse the write: the device's refusal
+// comes back as WriteFailed, wrapped.
+func TestWriteFailed(t *testing.T, d Device) {
+	cur := truth(t, d)
+	waitRead(t, d, cur)
+	d.RefuseWrites(true)
+	g, a := newGuard(t, d, cur, guard.Limits{})
+	rec, err := g.Apply(ctx(t), guard.Request{Requester: "GL-001", Tag: d.Tag, Value: cur + 1})
+	d.RefuseWrites(false)
+	var ge *guard.Error
+	if !errors.Is(err, guard.ErrWriteFailed) || !errors.As(err, &ge) || ge.Err == nil || rec.Result != guard.WriteFailed {
+		t.Fatalf("a refused write: %v", err)
+	}
+	if v := truth(t, d); v != cur {
+		t.Errorf("the device holds %v after refusing", v)
+	}
+	waitRead(t, d, cur)
+	a.Check(t, 1, d.Secrets)
+}
+
+// waitBad waits until the Reader reads the tag with a quality that is not
+// Good.
+func waitBad(t *testing.T, d Device) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := d.Reader.Read(ctx(t), d.Tag)
+		if err == nil && !p.Quality.IsGood() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader never read the tag Bad: %+v %v", p, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a real device; the deadline bounds it
+	}
 }
 
 // Audit collects a guard's audit log (as JSON lines) and hook records.

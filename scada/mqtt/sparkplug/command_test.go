@@ -30,6 +30,7 @@ type edgeNode struct {
 	value  int32
 	mode   bool
 	ignore bool
+	bad    bool
 
 	cmds chan sparkplug.Payload // DCMD and NCMD payloads, for the device loop
 	seen chan cmdSeen           // every command as received, for the test
@@ -52,8 +53,20 @@ func (e *edgeNode) payload(metrics ...sparkplug.Metric) []byte {
 }
 
 func (e *edgeNode) firing() sparkplug.Metric {
-	return sparkplug.Metric{Name: "firing_rate", Alias: aliasFiring, HasAlias: true, DataType: sparkplug.Int32,
+	m := sparkplug.Metric{Name: "firing_rate", Alias: aliasFiring, HasAlias: true, DataType: sparkplug.Int32,
 		Kind: sparkplug.IntValue, Int: uint32(e.value)}
+	if e.bad { // the Quality property: 0 is Bad
+		m.Properties = []sparkplug.Property{{Key: "Quality", Type: sparkplug.Int32, Kind: sparkplug.IntValue, Int: 0}}
+	}
+	return m
+}
+
+// setBad publishes the metric with a Bad (or Good) quality.
+func (e *edgeNode) setBad(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.bad = on
+	e.publish("spBv1.0/plant/DDATA/edge1/boiler1", e.payload(e.firing()))
 }
 
 // birth publishes NBIRTH and DBIRTH (a new session: bdSeq and seq restart).
@@ -289,6 +302,7 @@ func TestGuard(t *testing.T) {
 			r.edge.death()
 			r.await(t, firingTag, func(p scada.Point) bool { return p.Quality == scada.BadNoCommunication })
 		},
+		SetBad: r.edge.setBad,
 		Reconnect: func() {
 			r.edge.birth()
 			r.await(t, firingTag, func(p scada.Point) bool { return p.Quality.IsGood() })
