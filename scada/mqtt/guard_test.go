@@ -199,3 +199,25 @@ func TestCommanderRefusals(t *testing.T) {
 		t.Errorf("write with the broker down: %v", err)
 	}
 }
+
+func TestCommanderBadCredentials(t *testing.T) {
+	const wrong = "pw-wrong-5e1d"
+	b := newBroker(t, scadatest.MQTTBrokerConfig{Users: map[string]string{"gl001": "right"}})
+	src, err := mqtt.New(mqtt.Config{Broker: b.URL(), ClientID: "c", Username: "gl001", Password: wrong,
+		Subscriptions: []mqtt.Subscription{{Topic: "x/#"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := mqtt.NewCommander(src, mqtt.CommanderConfig{Commands: map[string]mqtt.Command{"a": {Topic: "x/a/set"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Write(context.Background(), "a", 1)
+	var ce *mqtt.ConnackError
+	if !errors.As(err, &ce) || !errors.Is(err, scada.ErrPermanent) {
+		t.Fatalf("write with a wrong password: %v", err)
+	}
+	if strings.Contains(err.Error(), wrong) {
+		t.Error("the password appears in the error")
+	}
+}
