@@ -29,6 +29,11 @@
 //   - [Browser]: discover the tags a server offers.
 //   - [HistoryReader]: read the raw values a server's historian kept.
 //   - [ConditionAcker]: acknowledge and confirm alarms.
+//   - [Reader]: read a tag's current value on demand.
+//
+// Writes that a person or an agent asks for should go through the write
+// guard of package scada/guard: limits, permission, an audit record and a
+// read-back for every attempt.
 //
 // # Events and alarms
 //

@@ -21,8 +21,8 @@ import (
 )
 
 // Source reads tags from one OPC UA server. It implements [scada.Source],
-// [scada.Browser], [scada.Writer], [scada.HistoryReader] and
-// [scada.ConditionAcker]; with Config.Events it reports events and alarms.
+// [scada.Browser], [scada.Writer], [scada.Reader], [scada.HistoryReader]
+// and [scada.ConditionAcker]; with Config.Events it reports events and alarms.
 //
 // Run holds one connection: it connects, creates the subscriptions (or polls),
 // delivers points and returns when ctx ends or the connection fails. It does
