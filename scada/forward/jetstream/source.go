@@ -78,6 +78,9 @@ type SourceConfig struct {
 	// AckWait is how long the stream waits for an acknowledgement before
 	// it delivers a message again (default 30s).
 	AckWait time.Duration
+	// ConnectWait is how long Run waits for the connection and the stream
+	// to be available before it fails with scada.ErrConnection (default 2s).
+	ConnectWait time.Duration
 	// OnBadInput, if not nil, is called with every *BadMessageError.
 	OnBadInput func(error)
 	// Logger receives bad messages and connection losses; nil discards.
@@ -102,8 +105,8 @@ func (c SourceConfig) Validate() error {
 	if !c.StartTime.IsZero() && c.StartSequence != 0 {
 		errs = append(errs, errors.New("jetstream: StartTime and StartSequence are exclusive"))
 	}
-	if c.MaxBatch < 0 || c.AckWait < 0 {
-		errs = append(errs, errors.New("jetstream: MaxBatch and AckWait must not be negative"))
+	if c.MaxBatch < 0 || c.AckWait < 0 || c.ConnectWait < 0 {
+		errs = append(errs, errors.New("jetstream: MaxBatch, AckWait and ConnectWait must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -151,6 +154,9 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if cfg.AckWait == 0 {
 		cfg.AckWait = DefaultAckWait
 	}
+	if cfg.ConnectWait == 0 {
+		cfg.ConnectWait = 2 * time.Second
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -176,14 +182,25 @@ func connErr(what string, err error) error {
 // sink error ends Run and the batch's messages are delivered again later.
 func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	nc := s.cfg.Conn
+	cons, err := s.consumer(ctx)
+	if err != nil {
+		return err
+	}
 	status := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
 	defer nc.RemoveStatusListener(status)
 	if !nc.IsConnected() {
 		return connErr("connect", errors.New("not connected"))
 	}
+	return s.consume(ctx, cons, status, sink)
+}
+
+// consumer finds or creates the durable consumer, waiting up to
+// ConnectWait for the connection and the stream.
+func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	nc := s.cfg.Conn
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	cfg := jetstream.ConsumerConfig{
 		Durable:       s.cfg.Durable,
@@ -200,21 +217,47 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	case s.cfg.StartSequence != 0:
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, s.cfg.StartSequence
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	cons, err := js.Consumer(cctx, s.cfg.Stream, s.cfg.Durable)
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		cons, err = js.CreateConsumer(cctx, s.cfg.Stream, cfg)
-	}
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	deadline := time.Now().Add(s.cfg.ConnectWait)
+	for {
+		if nc.IsConnected() {
+			cctx, cancel := context.WithTimeout(ctx, max(100*time.Millisecond, time.Until(deadline)))
+			cons, err := js.Consumer(cctx, s.cfg.Stream, s.cfg.Durable)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cons, err = js.CreateConsumer(cctx, s.cfg.Stream, cfg)
+			}
+			cancel()
+			if err == nil {
+				return cons, nil
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			transient := !nc.IsConnected() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+				errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+				errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting)
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.Code == 503 {
+				transient = true
+			}
+			if !transient {
+				return nil, fmt.Errorf("jetstream: consumer %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
+			}
+			if time.Now().After(deadline) {
+				return nil, connErr("consumer "+s.cfg.Durable, err)
+			}
+		} else if time.Now().After(deadline) {
+			return nil, connErr("connect", errors.New("not connected"))
 		}
-		if !nc.IsConnected() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
-			return connErr("consumer "+s.cfg.Durable, err)
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		return fmt.Errorf("jetstream: consumer %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
 	}
+}
+
+// consume delivers what cons brings until ctx ends or the connection fails.
+func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status chan nats.Status, sink scada.Sink) error {
 
 	msgs := make(chan jetstream.Msg, 1024)
 	stop := make(chan struct{})
