@@ -66,7 +66,8 @@ type lane struct {
 	// stopReq, once done, asks the lane to stop reading and finish.
 	stopReq context.Context
 
-	cur      []scada.Point // the batch being filled: [curFirst, next)
+	cur      []scada.Point   // the batch being filled: [curFirst, next)
+	free     [][]scada.Point // slices of acknowledged batches, for reuse
 	curFirst buffer.Offset
 	curBytes int
 	curStart time.Time
@@ -241,18 +242,40 @@ func (l *lane) room() int {
 
 func (l *lane) take(pts []scada.Point) int {
 	cfg := &l.f.cfg
+	room := min(cfg.MaxPoints-len(l.cur), len(pts))
+	if l.stop != noStop {
+		room = min(room, int(min(uint64(l.stop-l.next), uint64(room))))
+	}
+	if l.cutAt != 0 && l.next < l.cutAt {
+		room = min(room, int(min(uint64(l.cutAt-l.next), uint64(room))))
+	} else if l.cutAt != 0 && len(l.cur) > 0 {
+		room = 0
+	}
 	n := 0
-	for i := range pts {
-		if len(l.cur) >= cfg.MaxPoints || l.curBytes >= cfg.MaxBytes || l.next >= l.stop ||
-			l.cutAt != 0 && l.next >= l.cutAt && len(l.cur) > 0 {
-			break
-		}
-		l.cur = append(l.cur, pts[i])
-		l.curBytes += pointBytes(&pts[i])
-		l.next++
+	for n < room && l.curBytes < cfg.MaxBytes {
+		l.curBytes += pointBytes(&pts[n])
 		n++
 	}
+	if n == 0 {
+		return 0
+	}
+	if l.cur == nil {
+		l.cur = l.newBatch()
+	}
+	l.cur = append(l.cur, pts[:n]...)
+	l.next += buffer.Offset(n)
 	return n
+}
+
+// newBatch returns an empty slice for a batch, reusing one of an
+// acknowledged batch when there is one.
+func (l *lane) newBatch() []scada.Point {
+	if k := len(l.free); k > 0 {
+		s := l.free[k-1]
+		l.free = l.free[:k-1]
+		return s
+	}
+	return make([]scada.Point, 0, min(l.f.cfg.MaxPoints, 1<<16))
 }
 
 // pointBytes estimates the size of a point on the wire, generously.
@@ -337,7 +360,7 @@ func (l *lane) closeScan() {
 // dispatch sends the batch being filled.
 func (l *lane) dispatch(ctx context.Context) error {
 	b := Batch{Stream: l.f.stream, First: l.curFirst, Points: l.cur}
-	l.cur, l.curBytes = make([]scada.Point, 0, len(b.Points)), 0
+	l.cur, l.curBytes = nil, 0
 	if l.cutAt != 0 && b.Next() >= l.cutAt {
 		l.cutAt = 0
 	} else if l.sentMark != "" {
@@ -446,6 +469,12 @@ func (l *lane) advance() {
 		return
 	}
 	next := l.q[n-1].b.Next()
+	for _, fl := range l.q[:n] {
+		if len(l.free) < 4 {
+			clear(fl.b.Points)
+			l.free = append(l.free, fl.b.Points[:0])
+		}
+	}
 	clear(l.q[:n])
 	l.q = l.q[n:]
 	var oldest time.Time

@@ -15,14 +15,14 @@ import (
 // node is one nats-server with JetStream that can be stopped and started
 // again on the same ports and store.
 type node struct {
-	t    *testing.T
+	t    testing.TB
 	opts server.Options
 	mu   sync.Mutex
 	srv  *server.Server
 }
 
 // freePorts returns n ports free on loopback at the time of the call.
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
@@ -41,7 +41,7 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // startNode starts a single JetStream server.
-func startNode(t *testing.T) *node {
+func startNode(t testing.TB) *node {
 	t.Helper()
 	n := &node{t: t, opts: server.Options{
 		ServerName: "solo", Host: "127.0.0.1", Port: freePorts(t, 1)[0], JetStream: true,
@@ -53,7 +53,7 @@ func startNode(t *testing.T) *node {
 }
 
 // startCluster starts three JetStream servers routed to each other.
-func startCluster(t *testing.T) []*node {
+func startCluster(t testing.TB) []*node {
 	t.Helper()
 	ports := freePorts(t, 6)
 	var routes []*url.URL
@@ -82,7 +82,7 @@ func startCluster(t *testing.T) []*node {
 	return nodes
 }
 
-func waitClusterReady(t *testing.T, nodes []*node) {
+func waitClusterReady(t testing.TB, nodes []*node) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

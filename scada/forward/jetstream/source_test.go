@@ -70,9 +70,9 @@ func TestSourceConformance(t *testing.T) {
 			return tg.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "edge", Buffer: "b"}, First: first,
 				Points: []scada.Point{{Tag: tag, Value: v, Quality: scada.Good, Time: time.Now(), Source: "plc1"}}})
 		},
-		Stop:     func() error { n.stop(); return nil },
-		Start:    func() error { n.start(); return nil },
-		Features: sourcetest.Features{ChangeDriven: true},
+		Stop:             func() error { n.stop(); return nil },
+		Start:            func() error { n.start(); return nil },
+		Features:         sourcetest.Features{ChangeDriven: true},
 		IgnoreGoroutines: serverGoroutines(),
 	})
 }
