@@ -135,4 +135,3 @@ func TestBackfillSurvivesRestart(t *testing.T) {
 	s.checkExactlyOnce(t, total, false)
 	checkLanesInOrder(t, s)
 }
-
