@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -230,4 +231,13 @@ func waitCommitted(t *testing.T, f *forward.Forwarder, n buffer.Offset, within t
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// exampleDir makes a temporary directory for an Example's server.
+func exampleDir() (string, func()) {
+	dir, err := os.MkdirTemp("", "gl001-forward-example")
+	if err != nil {
+		panic(err)
+	}
+	return dir, func() { os.RemoveAll(dir) }
 }
