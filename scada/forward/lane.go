@@ -113,9 +113,11 @@ func (l *lane) run(ctx context.Context) error {
 		if l.next >= l.stop && len(l.cur) == 0 && len(l.q) == 0 {
 			return l.commit.flush(ctx)
 		}
-		if len(l.q) < l.window && l.next < l.stop {
-			if err := l.fill(ctx); err != nil {
-				return err
+		if len(l.q) < l.window {
+			if l.next < l.stop {
+				if err := l.fill(ctx); err != nil {
+					return err
+				}
 			}
 			if l.ready() {
 				if err := l.dispatch(ctx); err != nil {
@@ -359,7 +361,7 @@ func (l *lane) closeScan() {
 
 // dispatch sends the batch being filled.
 func (l *lane) dispatch(ctx context.Context) error {
-	b := Batch{Stream: l.f.stream, First: l.curFirst, Points: l.cur}
+	b := Batch{Stream: l.f.stream, First: l.curFirst, Points: l.cur, Backfill: l.kind == laneBackfill}
 	l.cur, l.curBytes = nil, 0
 	if l.cutAt != 0 && b.Next() >= l.cutAt {
 		l.cutAt = 0

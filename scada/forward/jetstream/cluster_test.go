@@ -36,7 +36,7 @@ func TestCluster(t *testing.T) {
 }
 
 // siteSource reads one edge's points back.
-func siteSource(t *testing.T, nc *nats.Conn, edge string, col *collector) {
+func siteSource(t *testing.T, nc *nats.Conn, edge string, col *collector) *fjs.Source {
 	t.Helper()
 	src, err := fjs.NewSource(fjs.SourceConfig{Name: "central", Conn: nc, Stream: streamName, Durable: "c-" + edge,
 		Filter: "gl001.points." + edge + ".>", AckWait: 5 * time.Second})
@@ -57,6 +57,7 @@ func siteSource(t *testing.T, nc *nats.Conn, edge string, col *collector) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	return src
 }
 
 func streamLeader(t *testing.T, nc *nats.Conn) string {
@@ -97,7 +98,7 @@ func appendSlowly(t *testing.T, b buffer.Buffer, total int, every time.Duration)
 func testLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 	const edge, total = "leader-killed", 30000
 	col := newCollector()
-	siteSource(t, nc, edge, col)
+	src := siteSource(t, nc, edge, col)
 	b := openDisk(t, t.TempDir())
 	defer b.Close()
 	f, _ := newForwarder(t, b, nc, func(c *forward.Config) { c.Edge = edge; c.MaxPoints = 500; c.Window = 8 })
@@ -120,7 +121,7 @@ func testLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 	stop()
 	col.check(t, total, clusterTags)
 	st := f.Stats()
-	t.Logf("forwarder: %d batches, %d redelivered, %d failures", st.Batches, st.Redelivered, st.Failures)
+	t.Logf("forwarder: %d batches, %d redelivered, %d failures; source: %+v", st.Batches, st.Redelivered, st.Failures, src.Stats())
 	waitClusterReady(t, nodes)
 }
 

@@ -18,41 +18,51 @@
 // what a router needs without decoding: Content-Type, Gl-Version (1),
 // Gl-Edge, Gl-Buffer, Gl-Source, Gl-First and Gl-Last (the batch's first
 // and last Buffer offsets, decimal), Gl-Part and Gl-Parts (this message's
-// place among the batch's messages, 1-based), and Nats-Msg-Id:
+// place among the batch's messages, 1-based), Gl-Acked and Gl-Acked-Seq
+// (below), Gl-Lane ("backfill" for a backlog's batch), and Nats-Msg-Id:
 //
 //	<edge>/<buffer id>/<first>-<last>/<part>
 //
 // # Exactly once, and why
 //
 // The central side sees each point once, in order per source, across
-// failures of the link, of the stream's servers and of the edge process.
-// Three mechanisms, each for one kind of failure:
+// failures of the link, of the stream's servers (an R3 leader change
+// included) and of the edge process. Every message also carries Gl-Acked
+// and Gl-Acked-Seq: how far the stream had acknowledged the edge's Stream
+// when the message was sent (every point before offset Gl-Acked is stored,
+// the last of them at stream sequence Gl-Acked-Seq).
 //
 //   - A send whose acknowledgement did not come is sent again by the
 //     Forwarder with the same boundaries, hence the same Nats-Msg-Id, and
 //     the stream's duplicate window drops it if it was stored after all.
-//   - After any failed publish the Target reads, before its next publish
-//     for that Stream, the stream's last message for the site
-//     (GetLastMsgForSubject on <prefix>.points.<site>.>) and leaves out
-//     what it holds: so a re-send is exact even after the duplicate window
-//     has passed (a long outage).
+//   - Before that re-send, and at the first publish of a Target, the
+//     Target reads what the stream holds: the last message for the site
+//     (GetLastMsgForSubject on <prefix>.points.<site>.>) gives the
+//     acknowledged prefix, and the site's messages after Gl-Acked-Seq are
+//     exactly the ones sent after it that were stored. Messages in flight
+//     across a leader change can be stored with gaps (a later one stored,
+//     an earlier one lost); reading them all, rather than trusting the
+//     last one, finds the gaps. The Target then leaves out what is stored,
+//     point by point (a message holds every point of its source in its
+//     batch's range), so a re-send is exact even when the duplicate window
+//     has passed.
 //   - After a crash of the edge, [Target.Resume] (forward.Resumer) does the
-//     same at start: the Forwarder starts after the last batch stored, or
-//     at the first offset of a batch of which only some messages were
-//     stored, whose remaining messages the Target then sends with their
-//     original ids.
+//     same at start: the Forwarder starts at the acknowledged prefix,
+//     extended over the complete batches stored after it, and the Target
+//     leaves out the parts stored beyond it.
 //
-// Reading the last message is enough because the stream holds a prefix of
-// what the Target sent: the Forwarder keeps at most Window batches in
-// flight counted from the oldest unacknowledged one and sends nothing new
-// while one has failed, the messages of one connection are stored in
-// order, and a stream's replicas agree on a prefix of its log (R3 leader
-// changes included). This is why one site is fed by one edge: [Resume]
-// refuses with [ErrSiteConflict] a last message of another edge.
+// Every message of the Stream sent after the acknowledged prefix has a
+// higher stream sequence than the prefix's last message: a stream stores
+// the messages of one connection in the order they arrive and its replicas
+// agree on a prefix of its log, and the Forwarder sends batch n+Window only
+// after batch n was acknowledged. This is why one site is fed by one edge:
+// Resume refuses with [ErrSiteConflict] a last message of another edge.
 //
-// While a Forwarder backfills (forward.Backfill), exactly once rests on
-// the duplicate window instead, which must then outlast the edge's restart
-// (see [StreamConfig.Duplicates]).
+// While a Forwarder backfills (forward.Backfill), the backfill lane's
+// batches (Gl-Lane: backfill) are outside the acknowledged prefix, which
+// then follows the live lane; their re-sends after a restart rely on the
+// duplicate window, which must outlast the edge's restart (see
+// [StreamConfig.Duplicates]).
 //
 // # The central Source
 //

@@ -122,7 +122,12 @@ type SourceStats struct {
 	// Bad counts terminated messages: BadSubject foreign subjects,
 	// BadVersion unknown versions, BadDecode the rest.
 	Bad, BadSubject, BadVersion, BadDecode uint64
-	LastError                              string // the last bad message or failure
+	// Gaps counts deliveries the consumer lost in flight (a consumer
+	// leader change): the newer messages were held until the lost ones came
+	// again, so the Sink saw stream order. GapsGivenUp counts holds that
+	// ended without them (after three AckWaits), releasing what had come.
+	Gaps, GapsGivenUp uint64
+	LastError         string // the last bad message or failure
 }
 
 // Source is a scada.Source reading the point batches that edges forwarded
@@ -300,39 +305,62 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		batch []jetstream.Msg
 		seqs  []uint64
 	)
+	seq := &sequencer{ackWait: s.cfg.AckWait}
+	tick := time.NewTicker(max(s.cfg.AckWait/6, 10*time.Millisecond))
+	defer tick.Stop()
+	defer func() {
+		for _, m := range seq.pending() {
+			_ = m.Nak()
+		}
+		s.mu.Lock()
+		s.st.Gaps += seq.gaps
+		s.st.GapsGivenUp += seq.givenUp
+		s.mu.Unlock()
+	}()
+	var ready []jetstream.Msg
 	for {
-		var first jetstream.Msg
-		select {
-		case first = <-msgs:
-		case st := <-status:
-			return connErr("connection", fmt.Errorf("connection %v", st))
-		case err := <-consumeErr:
-			return connErr("consume", err)
-		case <-ctx.Done():
-			return ctx.Err()
+		if len(ready) == 0 {
+			select {
+			case m := <-msgs:
+				ready = seq.push(m, ready, s.ackedSeq())
+			case <-tick.C:
+				ready = seq.tick(ready)
+			case st := <-status:
+				return connErr("connection", fmt.Errorf("connection %v", st))
+			case err := <-consumeErr:
+				return connErr("consume", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			// More that are in already.
+			for more := true; more && len(ready) < 4096; {
+				select {
+				case m := <-msgs:
+					ready = seq.push(m, ready, s.ackedSeq())
+				default:
+					more = false
+				}
+			}
+			if len(ready) == 0 {
+				continue
+			}
 		}
 		pts, batch, seqs = pts[:0], batch[:0], seqs[:0]
-		m := first
-		for {
-			pts, batch, seqs = s.take(m, &d, pts, batch, seqs)
-			if len(pts) >= s.cfg.MaxBatch {
-				break
-			}
-			var ok bool
-			select {
-			case m, ok = <-msgs:
-			default:
-			}
-			if !ok {
-				break
-			}
+		n := 0
+		for n < len(ready) && len(pts) < s.cfg.MaxBatch {
+			pts, batch, seqs = s.take(ready[n], &d, pts, batch, seqs)
+			n++
 		}
+		ready = ready[:copy(ready, ready[n:])]
 		if len(batch) == 0 {
 			continue
 		}
 		if len(pts) > 0 {
 			if err := sink.Deliver(ctx, pts); err != nil {
 				for _, m := range batch {
+					_ = m.Nak()
+				}
+				for _, m := range ready {
 					_ = m.Nak()
 				}
 				if ctx.Err() != nil {
@@ -352,6 +380,12 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		s.st.Points += uint64(len(pts))
 		s.mu.Unlock()
 	}
+}
+
+func (s *Source) ackedSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.acked
 }
 
 func (s *Source) noteAcked(seq uint64) {
