@@ -30,7 +30,6 @@ type store struct {
 	fail     func(b forward.Batch, attempt int) error
 	attempts map[buffer.Offset]int
 	changed  chan struct{}
-	resume   bool
 }
 
 func newStore() *store {

@@ -24,16 +24,15 @@ const noStop = buffer.Offset(math.MaxUint64)
 
 // flight is one batch sent and not yet committed.
 type flight struct {
-	b         Batch
-	sent      time.Time
-	oldest    time.Time // the source time of its first point
-	newest    time.Time // the newest source time among its points
-	done      bool
-	err       error
-	acked     bool
-	attempts  int
-	rejected  bool
-	cancelCtx context.CancelFunc
+	b        Batch
+	sent     time.Time
+	oldest   time.Time // the source time of its first point
+	newest   time.Time // the newest source time among its points
+	done     bool
+	err      error
+	acked    bool
+	attempts int
+	rejected bool
 }
 
 type result struct {

@@ -117,6 +117,22 @@ func testLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 	<-appended
 	waitCommitted(t, f, total, 2*time.Minute)
 	killed.start()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("forwarder %+v; source %+v", f.Stats(), src.Stats())
+			js, _ := jetstream.New(nc)
+			if st, err := js.Stream(context.Background(), streamName); err == nil {
+				info, err := st.Info(context.Background(), jetstream.WithSubjectFilter("gl001.points."+edge+".>"))
+				if err == nil {
+					n := uint64(0)
+					for _, c := range info.State.Subjects {
+						n += c
+					}
+					t.Logf("the stream holds %d messages of the site", n)
+				}
+			}
+		}
+	})
 	col.waitFor(t, total, 2*time.Minute)
 	stop()
 	col.check(t, total, clusterTags)

@@ -54,10 +54,20 @@
 // Every message of the Stream sent after the acknowledged prefix has a
 // higher stream sequence than the prefix's last message: a stream stores
 // the messages of one connection in the order they arrive and its replicas
-// agree on a prefix of its log, and the Forwarder sends batch n+Window only
-// after batch n was acknowledged. This is why one site is fed by one edge:
+// agree on a prefix of its log. This is why one site is fed by one edge:
 // Resume refuses with [ErrSiteConflict] a last message of another edge.
 //
+// Order: the Target encodes a batch while the previous one is in flight
+// but publishes it only once that one is acknowledged (the messages of one
+// batch, one per source, go out together). Otherwise a leader change with
+// several batches in flight could store batch n+1 and lose batch n, whose
+// re-send would reach the central side after n+1's points of the same
+// source. Config.Unordered lifts this for throughput, keeping exactly once.
+// On the central side, a consumer leader change can lose deliveries in
+// flight, which the stream sends again only after AckWait, after newer
+// messages; the Source sees the gap in the delivery sequence and holds the
+// newer messages until the lost ones are back (SourceStats.Gaps).
+
 // While a Forwarder backfills (forward.Backfill), the backfill lane's
 // batches (Gl-Lane: backfill) are outside the acknowledged prefix, which
 // then follows the live lane; their re-sends after a restart rely on the

@@ -107,12 +107,6 @@ func (c *collector) Deliver(ctx context.Context, batch []scada.Point) error {
 	return nil
 }
 
-func (c *collector) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.points
-}
-
 // waitFor waits until n points arrived, failing on the first error.
 func (c *collector) waitFor(t *testing.T, n int, within time.Duration) {
 	t.Helper()

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,7 +28,21 @@ type sequencer struct {
 	since     time.Time
 	touched   time.Time
 
-	gaps, givenUp uint64
+	mu    *sync.Mutex
+	stats *SourceStats
+}
+
+func (q *sequencer) count(gap bool) {
+	if q.stats == nil {
+		return
+	}
+	q.mu.Lock()
+	if gap {
+		q.stats.Gaps++
+	} else {
+		q.stats.GapsGivenUp++
+	}
+	q.mu.Unlock()
 }
 
 func streamSeq(m jetstream.Msg) uint64 {
@@ -39,7 +54,7 @@ func streamSeq(m jetstream.Msg) uint64 {
 }
 
 // push takes m and appends to out the messages ready to process, in order.
-func (q *sequencer) push(m jetstream.Msg, out []jetstream.Msg, acked uint64) []jetstream.Msg {
+func (q *sequencer) push(m jetstream.Msg, out []jetstream.Msg, wasAcked func(uint64) bool) []jetstream.Msg {
 	md, err := m.Metadata()
 	if err != nil {
 		return append(out, m) // the Source rejects it
@@ -51,7 +66,7 @@ func (q *sequencer) push(m jetstream.Msg, out []jetstream.Msg, acked uint64) []j
 			q.holding, q.missing, q.floor = true, int(d-q.next), sseq
 			q.held = append(q.held[:0], m)
 			q.since, q.touched = now, now
-			q.gaps++
+			q.count(true)
 			q.next = d + 1
 			_ = m.InProgress()
 			return out
@@ -61,7 +76,7 @@ func (q *sequencer) push(m jetstream.Msg, out []jetstream.Msg, acked uint64) []j
 	}
 	q.next = max(q.next, d+1)
 	switch {
-	case sseq <= acked:
+	case wasAcked(sseq):
 		return append(out, m) // a delivery again of what was acknowledged
 	case sseq < q.floor:
 		if !containsSeq(q.recovered, sseq) {
@@ -86,7 +101,7 @@ func (q *sequencer) tick(out []jetstream.Msg) []jetstream.Msg {
 	}
 	now := time.Now()
 	if now.Sub(q.since) > 3*q.ackWait {
-		q.givenUp++
+		q.count(false)
 		return q.release(out)
 	}
 	if now.Sub(q.touched) > q.ackWait/3 {
@@ -115,9 +130,6 @@ func (q *sequencer) release(out []jetstream.Msg) []jetstream.Msg {
 	q.held, q.recovered = nil, nil
 	return out
 }
-
-// pending returns the messages held, to settle them when Run ends.
-func (q *sequencer) pending() []jetstream.Msg { return append(q.recovered, q.held...) }
 
 func containsSeq(ms []jetstream.Msg, seq uint64) bool {
 	return slices.ContainsFunc(ms, func(m jetstream.Msg) bool { return streamSeq(m) == seq })

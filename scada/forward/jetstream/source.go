@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -140,7 +141,19 @@ type Source struct {
 	mu    sync.Mutex
 	st    SourceStats
 	acked uint64 // the highest stream sequence acknowledged
+	// recent holds the stream sequences acknowledged lately, to tell a
+	// message delivered again after its acknowledgement was lost from one
+	// delivered again for the first time out of order.
+	recent     map[uint64]struct{}
+	recentRing []uint64
+	recentPos  int
+	// carry holds the messages a Run received but had not delivered when
+	// its connection was lost, for the next Run to deliver first.
+	carry []jetstream.Msg
+	seq   *sequencer // used by one Run at a time
 }
+
+const recentAcks = 1 << 16
 
 // NewSource returns a Source, not yet running.
 func NewSource(cfg SourceConfig) (*Source, error) {
@@ -267,11 +280,25 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 	msgs := make(chan jetstream.Msg, 1024)
 	stop := make(chan struct{})
 	consumeErr := make(chan error, 1)
+	// keep says, at the end, that the connection was lost: the messages
+	// received and not yet delivered are kept for the next Run, which
+	// delivers them first. Handing them back (Nak) over a connection
+	// that is going away can be lost, and the stream would then deliver
+	// them only after AckWait, after newer ones.
+	var keep atomic.Bool
+	var lateMu sync.Mutex
+	var late []jetstream.Msg
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case msgs <- m:
 		case <-stop:
-			_ = m.Nak()
+			if keep.Load() {
+				lateMu.Lock()
+				late = append(late, m)
+				lateMu.Unlock()
+			} else {
+				_ = m.Nak()
+			}
 		}
 	}, jetstream.PullMaxMessages(2048), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -284,19 +311,6 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 	if err != nil {
 		return connErr("consume", err)
 	}
-	defer func() {
-		cc.Stop()
-		close(stop)
-		<-cc.Closed()
-		for {
-			select {
-			case m := <-msgs:
-				_ = m.Nak()
-			default:
-				return
-			}
-		}
-	}()
 	scada.NotifyConnected(sink)
 
 	var (
@@ -305,29 +319,53 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		batch []jetstream.Msg
 		seqs  []uint64
 	)
-	seq := &sequencer{ackWait: s.cfg.AckWait}
+	// The sequencer outlives a Run: the consumer's delivery sequence goes
+	// on, and a gap across a reconnect is a gap all the same.
+	if s.seq == nil {
+		s.seq = &sequencer{ackWait: s.cfg.AckWait, stats: &s.st, mu: &s.mu}
+	}
+	seq := s.seq
 	tick := time.NewTicker(max(s.cfg.AckWait/6, 10*time.Millisecond))
 	defer tick.Stop()
+	ready := s.takeCarry()
 	defer func() {
-		for _, m := range seq.pending() {
+		cc.Stop()
+		close(stop)
+		<-cc.Closed()
+		rest := seq.release(ready)
+		for more := true; more; {
+			select {
+			case m := <-msgs:
+				rest = append(rest, m)
+			default:
+				more = false
+			}
+		}
+		lateMu.Lock()
+		rest = append(rest, late...)
+		lateMu.Unlock()
+		if keep.Load() {
+			s.mu.Lock()
+			s.carry = rest
+			s.mu.Unlock()
+			return
+		}
+		for _, m := range rest {
 			_ = m.Nak()
 		}
-		s.mu.Lock()
-		s.st.Gaps += seq.gaps
-		s.st.GapsGivenUp += seq.givenUp
-		s.mu.Unlock()
 	}()
-	var ready []jetstream.Msg
 	for {
 		if len(ready) == 0 {
 			select {
 			case m := <-msgs:
-				ready = seq.push(m, ready, s.ackedSeq())
+				ready = seq.push(m, ready, s.wasAcked)
 			case <-tick.C:
 				ready = seq.tick(ready)
 			case st := <-status:
+				keep.Store(true)
 				return connErr("connection", fmt.Errorf("connection %v", st))
 			case err := <-consumeErr:
+				keep.Store(true)
 				return connErr("consume", err)
 			case <-ctx.Done():
 				return ctx.Err()
@@ -336,7 +374,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 			for more := true; more && len(ready) < 4096; {
 				select {
 				case m := <-msgs:
-					ready = seq.push(m, ready, s.ackedSeq())
+					ready = seq.push(m, ready, s.wasAcked)
 				default:
 					more = false
 				}
@@ -363,6 +401,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 				for _, m := range ready {
 					_ = m.Nak()
 				}
+				ready = nil
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
@@ -382,18 +421,38 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 	}
 }
 
-func (s *Source) ackedSeq() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.acked
-}
-
 func (s *Source) noteAcked(seq uint64) {
 	s.mu.Lock()
 	if seq > s.acked {
 		s.acked = seq
 	}
+	if s.recent == nil {
+		s.recent = make(map[uint64]struct{}, recentAcks)
+		s.recentRing = make([]uint64, recentAcks)
+	}
+	if old := s.recentRing[s.recentPos]; old != 0 {
+		delete(s.recent, old)
+	}
+	s.recentRing[s.recentPos] = seq
+	s.recentPos = (s.recentPos + 1) % recentAcks
+	s.recent[seq] = struct{}{}
 	s.mu.Unlock()
+}
+
+// takeCarry returns the messages a Run that lost its connection kept.
+func (s *Source) takeCarry() []jetstream.Msg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.carry
+	s.carry = nil
+	return c
+}
+
+func (s *Source) wasAcked(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.recent[seq]
+	return ok
 }
 
 // take decodes m, appending its points to pts and m to batch, or settles
@@ -403,17 +462,12 @@ func (s *Source) take(m jetstream.Msg, d *wire.Decoded, pts []scada.Point, batch
 	var seq uint64
 	if md, err := m.Metadata(); err == nil {
 		seq = md.Sequence.Stream
-		if md.NumDelivered > 1 {
+		if s.wasAcked(seq) {
 			s.mu.Lock()
-			dup := seq <= s.acked
-			if dup {
-				s.st.Duplicates++
-			}
+			s.st.Duplicates++
 			s.mu.Unlock()
-			if dup {
-				_ = m.Ack()
-				return pts, batch, seqs
-			}
+			_ = m.Ack()
+			return pts, batch, seqs
 		}
 	}
 	if err := s.check(m, d); err != nil {
