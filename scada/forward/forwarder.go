@@ -39,8 +39,11 @@ var (
 // batches in flight over one ordered link, as a message stream does. Start
 // begins sending b and returns once b is on its way: batches reach the
 // target in the order of the Start calls. The returned Pending reports the
-// outcome; Start may keep b.Points until then. A Forwarder calls Start from
-// one goroutine and calls Wait on every Pending it got.
+// outcome; Start may keep b.Points until then. Start may block, honouring
+// ctx (a target that publishes a batch only once the previous one is
+// acknowledged, to keep order across a failover). A Forwarder calls Start
+// from one goroutine per lane (two while it backfills) and calls Wait on
+// every Pending it got.
 //
 // A Target without Pipeliner receives concurrent Send calls when
 // Config.Window is above 1, in no guaranteed order of arrival; the Forwarder

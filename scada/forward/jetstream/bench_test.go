@@ -3,7 +3,6 @@ package jetstream_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,8 +63,6 @@ func newBenchEnv(b *testing.B, replicas int) *benchEnv {
 
 var benchRun atomic.Int64
 
-var prefill = os.Getenv("PREFILL") != ""
-
 // BenchmarkForwardJetStream measures points per second from a Buffer to a
 // stream acknowledged by the server: forward runs a Forwarder (reading,
 // batching, encoding, publishing, committing) while the buffer is fed;
@@ -83,8 +80,12 @@ func BenchmarkForwardJetStream(b *testing.B) {
 			}
 			return env
 		}
-		b.Run(fmt.Sprintf("R%d/forward", r), func(b *testing.B) { benchForward(b, get(b)) })
+		b.Run(fmt.Sprintf("R%d/forward", r), func(b *testing.B) { benchForward(b, get(b), false) })
 		b.Run(fmt.Sprintf("R%d/raw", r), func(b *testing.B) { benchRaw(b, get(b)) })
+		// Batches pipelined without waiting for the previous one's
+		// acknowledgement (Config.Unordered): exactly once still, order
+		// across a leader change not.
+		b.Run(fmt.Sprintf("R%d/forward-unordered", r), func(b *testing.B) { benchForward(b, get(b), true) })
 	}
 }
 
@@ -110,7 +111,7 @@ var (
 	benchSourceNames = []string{"plc-a", "plc-b", "plc-c", "plc-d"}
 )
 
-func benchForward(b *testing.B, env *benchEnv) {
+func benchForward(b *testing.B, env *benchEnv, unordered bool) {
 	mem, err := buffer.NewMemory(buffer.MemoryConfig{MaxBytes: -1})
 	if err != nil {
 		b.Fatal(err)
@@ -118,7 +119,7 @@ func benchForward(b *testing.B, env *benchEnv) {
 	defer mem.Close()
 	total := b.N * benchBatch
 	var bytes atomic.Int64
-	tg, err := fjs.New(fjs.Config{Conn: env.nc, Stream: streamName, Site: "bench" + strconv.FormatInt(benchRun.Add(1), 10)})
+	tg, err := fjs.New(fjs.Config{Conn: env.nc, Stream: streamName, Site: "bench" + strconv.FormatInt(benchRun.Add(1), 10), Unordered: unordered})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func benchForward(b *testing.B, env *benchEnv) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < b.N; i++ {
-			for !prefill {
+			for {
 				st := f.Stats()
 				if mem.Stats().Next-st.Committed < 32*benchBatch {
 					break
@@ -156,10 +157,6 @@ func benchForward(b *testing.B, env *benchEnv) {
 			}
 		}
 	}()
-	if prefill {
-		wg.Wait()
-		b.ResetTimer()
-	}
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
 	for f.Stats().Committed < buffer.Offset(total) {
