@@ -237,7 +237,7 @@ func benchRaw(b *testing.B, env *benchEnv) {
 				c.Header[k] = v
 			}
 			c.Header.Set(jetstream.MsgIDHeader, site+"/"+strconv.Itoa(i)+"/"+strconv.Itoa(j))
-			if _, err := js.PublishMsgAsync(c, jetstream.WithExpectStream(streamName)); err != nil {
+			if _, err := js.PublishMsgAsync(c, jetstream.WithExpectStream(streamName), jetstream.WithStallWait(time.Minute)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -262,7 +262,7 @@ func BenchmarkJetStreamSource(b *testing.B) {
 	pts := benchPoints(0, benchBatch)
 	for i := 0; i < b.N; i++ {
 		for _, m := range encodeBatch(pts, site, buffer.Offset(i*benchBatch)) {
-			if _, err := js.PublishMsgAsync(m); err != nil {
+			if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 				b.Fatal(err)
 			}
 		}
