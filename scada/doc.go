@@ -27,6 +27,23 @@
 // A Source may implement these; find them by type assertion:
 //   - [Writer]: write a setpoint to a tag the configuration marks writable.
 //   - [Browser]: discover the tags a server offers.
+//   - [HistoryReader]: read the raw values a server's historian kept.
+//   - [ConditionAcker]: acknowledge and confirm alarms.
+//
+// # Events and alarms
+//
+// Events are not points: an [Event] (a burner trip, a limit alarm) has a
+// severity, a message and, for alarms, a [Condition] state. A Source that
+// reports events delivers them to an [EventSink]: the Sink given to Run when
+// it implements EventSink too, or one its configuration names. A
+// [Collector] carries points only; give event-reporting Sources their
+// EventSink through their configuration.
+//
+// # Backfill
+//
+// A Source that reads history can fill the gap an outage left: the points
+// it reads from the server's history carry the [Backfilled] quality bit, so
+// a consumer can tell them from live ones ([Quality.IsBackfilled]).
 //
 // # Processing once
 //

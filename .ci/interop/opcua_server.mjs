@@ -5,7 +5,20 @@
 // side of the trust, not the server's). It prints "READY <endpoint>" once it
 // listens on 127.0.0.1.
 //
-// Usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password>
+// For events and history it also serves alarms and a historian:
+// Boiler1.FlueTemp (480 °C) with an ExclusiveLimitAlarm (high at 450,
+// so active from the start), Boiler1.FlameOk (false) with an OffNormalAlarm
+// (normal is true, so active from the start), both reported through the
+// Server object; Boiler1.Counter, a historized counter that counts up by 1
+// every 20 ms, so a reader sees a gap or a duplicate as a step that is not 1.
+// Condition refresh, Acknowledge and Confirm are node-opcua's own.
+// Writing N to Boiler1.EventBurst raises N events (severity 500, message
+// "burst") at once, for the event benchmark. With GL001_HISTORY_TAGS=n and
+// GL001_HISTORY_SECONDS=s in the environment, Hist.0 .. Hist.<n-1> hold s
+// seconds of history at 1 s ending now (value = seconds since the start),
+// for the history benchmark.
+//
+// Usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password> [port]
 import {
 	OPCUAServer,
 	OPCUACertificateManager,
@@ -16,7 +29,7 @@ import {
 	makeEUInformation,
 } from "node-opcua";
 
-const [certificateFile, privateKeyFile, pkiDir, user, password] = process.argv.slice(2);
+const [certificateFile, privateKeyFile, pkiDir, user, password, portArg] = process.argv.slice(2);
 if (!password) {
 	console.error("usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password>");
 	process.exit(2);
@@ -35,7 +48,7 @@ const userCertificateManager = new OPCUACertificateManager({
 
 const server = new OPCUAServer({
 	host: "127.0.0.1",
-	port: 0,
+	port: Number(portArg || 0), // a fixed port lets a test restart the server where the client expects it
 	certificateFile,
 	privateKeyFile,
 	serverCertificateManager,
@@ -50,7 +63,14 @@ const server = new OPCUAServer({
 await server.initialize();
 const addressSpace = server.engine.addressSpace;
 const ns = addressSpace.getOwnNamespace();
-const boiler = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, nodeId: "s=Boiler1", browseName: "Boiler1" });
+addressSpace.installAlarmsAndConditionsService();
+const boiler = ns.addObject({
+	organizedBy: addressSpace.rootFolder.objects,
+	nodeId: "s=Boiler1",
+	browseName: "Boiler1",
+	eventNotifier: 1,
+	notifierOf: addressSpace.rootFolder.objects.server,
+});
 
 let temp = 150;
 setInterval(() => { temp += 0.5; }, 20);
@@ -87,6 +107,119 @@ ns.addVariable({
 		set: (v) => { stage = v.value; return 0; },
 	},
 });
+
+// Alarms: both active from the start, so a client that connects (or a
+// server that restarts) has active conditions to refresh.
+const flueTemp = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlueTemp",
+	browseName: "FlueTemp",
+	dataType: "Double",
+	eventSourceOf: boiler,
+	value: { dataType: DataType.Double, value: 20 },
+});
+ns.instantiateExclusiveLimitAlarm("ExclusiveLimitAlarmType", {
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlueTempAlarm",
+	browseName: "FlueTempAlarm",
+	conditionName: "FlueTempHigh",
+	conditionSource: flueTemp,
+	inputNode: flueTemp,
+	highHighLimit: 550,
+	highLimit: 450,
+	lowLimit: 0,
+	lowLowLimit: -10,
+	optionals: ["ConfirmedState", "Confirm"],
+});
+const flameOk = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlameOk",
+	browseName: "FlameOk",
+	dataType: "Boolean",
+	eventSourceOf: boiler,
+	value: { dataType: DataType.Boolean, value: true },
+});
+const flameNormal = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlameNormal",
+	browseName: "FlameNormal",
+	dataType: "Boolean",
+	value: { dataType: DataType.Boolean, value: true },
+});
+ns.instantiateOffNormalAlarm({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.FlameFailure",
+	browseName: "FlameFailure",
+	conditionName: "FlameFailure",
+	conditionSource: flameOk,
+	inputNode: flameOk,
+	normalState: flameNormal,
+});
+flueTemp.setValueFromSource({ dataType: DataType.Double, value: 480 });
+flameOk.setValueFromSource({ dataType: DataType.Boolean, value: false });
+
+// The historian: a counter that steps by 1, historized in memory.
+const counter = ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.Counter",
+	browseName: "Counter",
+	dataType: "Double",
+	accessLevel: "CurrentRead | HistoryRead",
+	userAccessLevel: "CurrentRead | HistoryRead",
+	value: { dataType: DataType.Double, value: 0 },
+});
+addressSpace.installHistoricalDataNode(counter, { maxOnlineValues: 200000 });
+let count = 0;
+setInterval(() => {
+	count += 1;
+	counter.setValueFromSource({ dataType: DataType.Double, value: count }, 0, new Date());
+}, 20);
+
+let burstSeq = 0;
+ns.addVariable({
+	componentOf: boiler,
+	nodeId: "s=Boiler1.EventBurst",
+	browseName: "EventBurst",
+	dataType: "UInt32",
+	accessLevel: "CurrentRead | CurrentWrite",
+	userAccessLevel: "CurrentRead | CurrentWrite",
+	value: {
+		get: () => new Variant({ dataType: DataType.UInt32, value: burstSeq }),
+		set: (v) => {
+			for (let i = 0; i < v.value; i++) {
+				burstSeq += 1;
+				boiler.raiseEvent("BaseEventType", {
+					message: { dataType: DataType.LocalizedText, value: { text: "burst" } },
+					severity: { dataType: DataType.UInt16, value: 500 },
+				});
+			}
+			return 0;
+		},
+	},
+});
+
+const histTags = Number(process.env.GL001_HISTORY_TAGS || 0);
+const histSeconds = Number(process.env.GL001_HISTORY_SECONDS || 0);
+if (histTags > 0 && histSeconds > 0) {
+	const end = Date.now() - (Date.now() % 1000);
+	const start = end - histSeconds * 1000;
+	for (let k = 0; k < histTags; k++) {
+		const v = ns.addVariable({
+			organizedBy: boiler,
+			nodeId: "s=Hist." + k,
+			browseName: "Hist" + k,
+			dataType: "Double",
+			accessLevel: "CurrentRead | HistoryRead",
+			userAccessLevel: "CurrentRead | HistoryRead",
+			value: { dataType: DataType.Double, value: 0 },
+		});
+		addressSpace.installHistoricalDataNode(v, { maxOnlineValues: histSeconds + 10 });
+		for (let t = 0; t < histSeconds; t++) {
+			v.setValueFromSource({ dataType: DataType.Double, value: t }, 0, new Date(start + t * 1000));
+		}
+	}
+	console.log("HISTORY " + start);
+}
 
 await server.start();
 console.log("READY opc.tcp://127.0.0.1:" + server.endpoints[0].port);

@@ -223,6 +223,13 @@ type Config struct {
 	// BatchSize caps the points in one Deliver call. Default 10,000.
 	BatchSize int
 
+	// Events, if not nil, subscribes to events and alarms (see
+	// EventConfig). It needs subscriptions (PollInterval 0).
+	Events *EventConfig
+	// Backfill fills the gap of an outage from the server's history (see
+	// BackfillConfig).
+	Backfill BackfillConfig
+
 	// Logger receives connection events; nil discards. Secrets are never logged.
 	Logger *slog.Logger
 	// OnTagError, if set, is called with every per-tag problem (a *TagError):
@@ -367,6 +374,13 @@ func (c Config) Validate() error {
 	if c.MaxItemsPerSubscription < 0 || c.PublishRequests < 0 || c.BatchSize < 0 {
 		bad("MaxItemsPerSubscription, PublishRequests and BatchSize must not be negative")
 	}
+	errs = append(errs, c.Events.validate()...)
+	if c.Events != nil && c.PollInterval > 0 {
+		errs = append(errs, errEventsInPollMode)
+	}
+	if c.Backfill.MaxGap < 0 {
+		bad("Backfill.MaxGap must not be negative")
+	}
 	return errors.Join(errs...)
 }
 
@@ -431,6 +445,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Backfill.MaxGap == 0 {
+		c.Backfill.MaxGap = 24 * time.Hour
 	}
 	return c
 }

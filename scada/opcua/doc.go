@@ -149,9 +149,61 @@
 // with tight session limits answer BadTooManySessions) and the latency of
 // opening a session.
 //
+// [Source.History] ([scada.HistoryReader]), [Source.Call] and
+// [Source.Acknowledge] / [Source.Confirm] ([scada.ConditionAcker]) do the
+// same.
+//
+// # Events and alarms
+//
+// With Config.Events ([EventConfig]) a Source also subscribes to events: one
+// more subscription with an event monitored item per object (the Server
+// object by default) and an EventFilter whose select clauses are the
+// standard fields of scada.Event (BaseEventType; ConditionType's
+// ConditionId, ConditionName, BranchId, Retain; AlarmConditionType's
+// ActiveState; AcknowledgeableConditionType's AckedState and
+// ConfirmedState) plus the caller's [EventField]s, and whose where clause
+// is OfType for EventConfig.Types and Severity >= EventConfig.MinSeverity.
+// After every (re)connect the Source calls ConditionRefresh, so the active
+// alarms are reported again. Events go to EventConfig.Sink, or to the Sink
+// given to Run when it is a scada.EventSink; they are delivered after the
+// points of the same publish response.
+//
+// An event field list that does not map (a missing or mistyped field) is an
+// [*EventFieldError], counted in EventStats.BadEvents: the event is still
+// delivered when only an optional field is wrong, dropped when EventId,
+// EventType, Time or Severity is; the events around it are delivered.
+//
+// Guarantee: the events the server queued for the subscription reach the
+// EventSink at most once per session, in the server's order. Events raised
+// while the connection is down are lost, except that the conditions still
+// retained come back through ConditionRefresh; a consumer keys them by
+// Condition.ID and Condition.Branch, last state wins. Events are not
+// written to a scada/buffer Buffer yet.
+//
+// # Method calls
+//
+// [Source.Call] calls a method with typed input arguments and returns its
+// outputs; a refusal is a [*CallError] with the method's status and each
+// argument's ([*ArgumentError]). Acknowledge and Confirm are the
+// AcknowledgeableConditionType methods called on the condition with the
+// event's EventId.
+//
+// # History and backfill
+//
+// [Source.History] reads raw history (HistoryRead, ReadRawModifiedDetails)
+// over [from, to), page by page through continuation points, releasing
+// them when the caller stops early. A bad status ends the read with a
+// [*HistoryError]; a value out of [from, to), without timestamp or not
+// numeric is a [*HistoryValueError] and the read goes on; both are counted
+// in EventStats.HistoryErrors. With Config.Backfill ([BackfillConfig]) the
+// Source fills the gap of an outage from history: the filled points carry
+// the scada.Backfilled quality bit, and per tag no point is delivered twice
+// or out of timestamp order.
+//
 // # Observability
 //
 // [Source.Stats] returns counters (points, Bad points, tag errors, keep-alives,
-// sequence gaps, the operation limits in use). Connection events go to
+// sequence gaps, the operation limits in use), [Source.EventStats] those of
+// events, history and backfill. Connection events go to
 // Config.Logger (nil discards).
 package opcua

@@ -35,6 +35,9 @@ type session struct {
 
 	subIDs   []uint32
 	lastLife time.Time
+
+	ev *eventState    // nil without Config.Events
+	bf *backfillState // nil without Config.Backfill
 }
 
 type tagState struct {
@@ -79,6 +82,7 @@ func (ss *session) fatal(op string, err error) error {
 
 func (ss *session) run(ctx context.Context) error {
 	ss.lastLife = time.Now()
+	ss.startBackfill(ctx)
 	ss.resolve()
 	if err := ss.readLimits(ctx); err != nil {
 		return err
@@ -195,6 +199,9 @@ func (ss *session) emit(i int, dv *ua.DataValue, now time.Time) {
 	case !q.IsBad():
 		ss.tags[i].reported = 0
 	}
+	if ss.bf != nil && !ss.backfillBefore(i, q, ts) {
+		return
+	}
 	ss.appendPoint(i, v, q, ts)
 }
 
@@ -219,10 +226,12 @@ func (ss *session) flush(ctx context.Context) error {
 			return fmt.Errorf("opcua: deliver: %w", err)
 		}
 		ss.s.stats.points.Add(uint64(len(b)))
+		ss.backfillDelivered(b)
 		return nil
 	})
 	if err == nil {
 		ss.s.stats.badPoints.Add(bad)
+		err = ss.flushEvents(ctx)
 	}
 	clear(ss.batch) // drop the strings for the GC; the Sink keeps copies
 	ss.batch = ss.batch[:0]

@@ -21,7 +21,8 @@ import (
 )
 
 // Source reads tags from one OPC UA server. It implements [scada.Source],
-// [scada.Browser] and [scada.Writer].
+// [scada.Browser], [scada.Writer], [scada.HistoryReader] and
+// [scada.ConditionAcker]; with Config.Events it reports events and alarms.
 //
 // Run holds one connection: it connects, creates the subscriptions (or polls),
 // delivers points and returns when ctx ends or the connection fails. It does
@@ -37,7 +38,10 @@ type Source struct {
 	cancel  context.CancelFunc
 	client  *gopcua.Client // the live client of the current Run, for Browse and Write
 
-	stats counters
+	stats     counters
+	ev        eventCounters // events, history and backfill (events_session.go)
+	last      []int64       // per tag, the newest point the Sink accepted, unix nanos (backfill.go)
+	lastAsked bool          // Config.Backfill.Last was consulted (backfill.go)
 }
 
 type counters struct {
@@ -87,6 +91,9 @@ func New(cfg Config) (*Source, error) {
 	s := &Source{cfg: cfg, index: make(map[string]int, len(cfg.Tags))}
 	for i, t := range cfg.Tags {
 		s.index[t.Name] = i
+	}
+	if cfg.Backfill.Enabled {
+		s.last = make([]int64, len(cfg.Tags))
 	}
 	return s, nil
 }
@@ -451,6 +458,8 @@ var _ interface {
 	scada.Source
 	scada.Browser
 	scada.Writer
+	scada.HistoryReader
+	scada.ConditionAcker
 } = (*Source)(nil)
 
 var _ slog.LogValuer = Secret("")

@@ -55,6 +55,9 @@ func (ss *session) subscribe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := ss.subscribeEvents(ctx); err != nil {
+		return err
+	}
 	if err := ss.flush(ctx); err != nil {
 		return err
 	}
@@ -452,6 +455,8 @@ func (ss *session) handle(res *ua.PublishResponse, now time.Time) error {
 				}
 				ss.emit(int(item.ClientHandle), item.Value, now)
 			}
+		case *ua.EventNotificationList:
+			ss.handleEvents(n)
 		case *ua.StatusChangeNotification:
 			if ua.StatusCode(n.Status)&0x80000000 != 0 {
 				return ss.fatal("subscription", fmt.Errorf("%w: %w", ErrSubscriptionLost,

@@ -1,0 +1,434 @@
+//go:build interop
+
+package opcua_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/opcua"
+)
+
+// The events and history part of the interop tier: node-opcua raises
+// alarms (an exclusive limit alarm on a temperature, an off-normal alarm on
+// a flame) and historizes a counter, which gopcua's in-process server cannot.
+
+// nodeProc is one node-opcua server process.
+type nodeProc struct {
+	endpoint     string
+	historyStart time.Time // the start of the Hist.* history, when the environment asked for it
+	stop         func()
+}
+
+// startNodeAt starts the interop server with the given certificate on port
+// (0 for any), with env added to its environment, and waits until it listens.
+func startNodeAt(t testing.TB, certFile, keyFile, pki string, port int, env ...string) nodeProc {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("interop peer missing: node is not installed (run .ci/interop/opcua.sh): %v", err)
+	}
+	interop, err := filepath.Abs("../../.ci/interop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, filepath.Join(interop, "opcua_server.mjs"), certFile, keyFile, pki, interopUser, interopPassword, fmt.Sprint(port))
+	cmd.Dir = interop
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			stdin.Close()
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	t.Cleanup(stop)
+	ready := make(chan string, 1)
+	var histMS int64
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if ms, ok := strings.CutPrefix(sc.Text(), "HISTORY "); ok {
+				fmt.Sscan(ms, &histMS)
+			}
+			if ep, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
+				ready <- ep
+			}
+		}
+		close(ready)
+	}()
+	select {
+	case ep, ok := <-ready:
+		if !ok {
+			t.Fatal("node-opcua server exited before it was ready")
+		}
+		return nodeProc{endpoint: ep, historyStart: time.UnixMilli(histMS), stop: stop}
+	case <-time.After(180 * time.Second):
+		t.Fatal("node-opcua server did not start")
+	}
+	return nodeProc{}
+}
+
+// eventRecorder is an EventSink that keeps every event.
+type eventRecorder struct {
+	mu     sync.Mutex
+	events []scada.Event
+}
+
+func (r *eventRecorder) DeliverEvents(_ context.Context, b []scada.Event) error {
+	r.mu.Lock()
+	r.events = append(r.events, b...)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *eventRecorder) snapshot() []scada.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]scada.Event(nil), r.events...)
+}
+
+func waitEvents(t *testing.T, r *eventRecorder, what string, f func([]scada.Event) bool) []scada.Event {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		evs := r.snapshot()
+		if f(evs) {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; %d events: %+v", what, len(evs), evs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lastOf returns the newest event of the named condition, from index from on.
+func lastOf(evs []scada.Event, name string, from int) (scada.Event, bool) {
+	for i := len(evs) - 1; i >= from; i-- {
+		if c := evs[i].Condition; c != nil && c.Name == name && c.Branch == "" {
+			return evs[i], true
+		}
+	}
+	return scada.Event{}, false
+}
+
+// supervise runs src again and again until the test ends, as a Collector
+// would, so the source reconnects after an outage.
+func supervise(t *testing.T, src *opcua.Source, sink scada.Sink) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			_ = src.Run(ctx, sink)
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func eventsConfig(t *testing.T, srv nodeServer, endpoint string) opcua.Config {
+	cfg := secureConfig(t, srv, opcua.ModeSign)
+	cfg.Endpoint = endpoint
+	cfg.Tags = []opcua.Tag{{Name: "counter", NodeID: "ns=1;s=Boiler1.Counter"}}
+	cfg.KeepAliveCount = 5
+	cfg.NoDataTimeout = 2 * time.Second
+	cfg.RequestTimeout = 5 * time.Second
+	cfg.DialTimeout = 5 * time.Second
+	return cfg
+}
+
+func TestInteropAlarms(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeCert(t, dir, "server", "urn:gl001:interop:server")
+	first := startNodeAt(t, certFile, keyFile, filepath.Join(dir, "pki"), 0)
+	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(first.endpoint, "opc.tcp://"))
+	var port int
+	fmt.Sscan(portStr, &port)
+
+	srv := nodeServer{endpoint: first.endpoint, serverCert: certFile, dir: dir}
+	cfg := eventsConfig(t, srv, first.endpoint)
+	evs := &eventRecorder{}
+	cfg.Events = &opcua.EventConfig{Sink: evs, Types: []string{"i=2915"} /* AlarmConditionType */, MinSeverity: 1,
+		Fields: []opcua.EventField{{Name: "high", Type: "i=2955" /* LimitAlarmType */, Path: "HighLimit"}}}
+	src, err := opcua.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	supervise(t, src, newRecorder())
+
+	active := func(from int) func([]scada.Event) bool {
+		return func(e []scada.Event) bool {
+			a, ok1 := lastOf(e, "FlueTempHigh", from)
+			b, ok2 := lastOf(e, "FlameFailure", from)
+			return ok1 && ok2 && a.Condition.Active && a.Condition.Retain && b.Condition.Active
+		}
+	}
+	got := waitEvents(t, evs, "both alarms active after ConditionRefresh", active(0))
+	flue, _ := lastOf(got, "FlueTempHigh", 0)
+	if flue.Severity < 1 || flue.EventType == "" || flue.SourceNode != "ns=1;s=Boiler1.FlueTemp" || len(flue.ID) == 0 || flue.Condition.Acknowledged {
+		t.Fatalf("flue alarm = %+v %+v", flue, flue.Condition)
+	}
+	if flue.Fields["high"] != 450.0 {
+		t.Fatalf("flue alarm fields = %v, want the high limit 450", flue.Fields)
+	}
+	if st := src.EventStats(); st.ConditionRefreshes < 1 || st.EventItems != 1 || st.BadEvents != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+
+	// Acknowledge: the server reports the acknowledged state.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := src.Acknowledge(ctx, flue, "seen by the interop test"); err != nil {
+		t.Fatalf("Acknowledge: %v", err)
+	}
+	mark := len(got)
+	waitEvents(t, evs, "the acknowledged flue alarm", func(e []scada.Event) bool {
+		ev, ok := lastOf(e, "FlueTempHigh", mark)
+		return ok && ev.Condition.Acknowledged && ev.Condition.Active
+	})
+	// The same event again: refused, with the method's status as a typed error.
+	err = src.Acknowledge(ctx, flue, "again")
+	var ce *opcua.CallError
+	if !errors.As(err, &ce) || !ce.Code.IsBad() {
+		t.Fatalf("second Acknowledge = %v, want a *CallError", err)
+	}
+
+	// Restart the server with its alarms active: ConditionRefresh on the
+	// new session reports them again.
+	refreshes := src.EventStats().ConditionRefreshes
+	first.stop()
+	mark = len(evs.snapshot())
+	startNodeAt(t, certFile, keyFile, filepath.Join(dir, "pki"), port)
+	waitEvents(t, evs, "both alarms active after the restart", active(mark))
+	if st := src.EventStats(); st.ConditionRefreshes <= refreshes {
+		t.Fatalf("stats = %+v, want a refresh after the restart", st)
+	}
+}
+
+// proxy forwards TCP connections to a target until cut: then it drops every
+// connection and refuses new ones until healed. It stands for a network
+// outage between the collector and the server.
+type proxy struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	p.wg.Go(p.serve)
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if p.down.Load() {
+			c.Close()
+			continue
+		}
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, u)
+		p.mu.Unlock()
+		p.wg.Go(func() { io.Copy(u, c); u.Close() })
+		p.wg.Go(func() { io.Copy(c, u); c.Close() })
+	}
+}
+
+func (p *proxy) cut() {
+	p.down.Store(true)
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+	p.mu.Unlock()
+}
+
+func (p *proxy) heal() { p.down.Store(false) }
+
+// An outage (3 s here, scaled down from the 60 s of a real one) filled by
+// backfill: from the last point before the outage to the first live one
+// after it, the counter steps by exactly 1, so nothing is missing and
+// nothing doubled, and the filled points carry the Backfilled bit.
+func TestInteropBackfill(t *testing.T) {
+	srv := startNodeOPCUA(t)
+	px := newProxy(t, strings.TrimPrefix(srv.endpoint, "opc.tcp://"))
+	cfg := eventsConfig(t, srv, "opc.tcp://"+px.ln.Addr().String())
+	cfg.Backfill = opcua.BackfillConfig{Enabled: true}
+	cfg.SamplingInterval, cfg.PublishingInterval = 100*time.Millisecond, 100*time.Millisecond
+	src, err := opcua.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	supervise(t, src, rec)
+	rec.waitFor(t, "live counter values", func(ps []scada.Point) bool { return len(good(ps)) >= 5 })
+
+	px.cut()
+	rec.waitFor(t, "the outage", func(ps []scada.Point) bool {
+		return len(ps) > 0 && ps[len(ps)-1].Quality.Code() == scada.BadNoCommunication
+	})
+	outage := time.Now()
+	for time.Since(outage) < 3*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	px.heal()
+	ps := rec.waitFor(t, "backfilled then live values", func(ps []scada.Point) bool {
+		g := good(ps)
+		for i, p := range g {
+			if p.Quality.IsBackfilled() {
+				for _, q := range g[i:] {
+					if !q.Quality.IsBackfilled() {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
+	g := good(ps)
+	first := -1
+	for i, p := range g {
+		if p.Quality.IsBackfilled() {
+			first = i
+			break
+		}
+	}
+	if first < 1 {
+		t.Fatalf("no live point before the backfill: %v", g)
+	}
+	n := 0
+	for i := first; i < len(g); i++ {
+		if g[i].Value-g[i-1].Value != 1 || !g[i].Time.After(g[i-1].Time) {
+			t.Fatalf("step %v (%v) -> %v (%v) at %d: a gap or a duplicate", g[i-1].Value, g[i-1].Time, g[i].Value, g[i].Time, i)
+		}
+		n++
+		if !g[i].Quality.IsBackfilled() {
+			break // the first live point after the backfill
+		}
+	}
+	if n < 100 { // 3 s at one value per 20 ms
+		t.Fatalf("only %d points filled a 3 s outage", n)
+	}
+	// And from then on: no duplicate.
+	for i := first + 1; i < len(g); i++ {
+		if !g[i].Time.After(g[i-1].Time) {
+			t.Fatalf("point %d at %v not after %v: duplicate", i, g[i].Time, g[i-1].Time)
+		}
+	}
+	if st := src.EventStats(); st.Backfilled < uint64(n-1) || st.HistoryErrors != 0 {
+		t.Fatalf("stats = %+v", st)
+	}
+
+	// A new Source (a restarted collector) whose Buffer ends at a point
+	// before the outage fills from there (BackfillConfig.Last).
+	resume := g[first-1]
+	cfg2 := cfg
+	cfg2.Backfill.Last = func(tag string) time.Time {
+		if tag == "counter" {
+			return resume.Time
+		}
+		return time.Time{}
+	}
+	src2, err := opcua.New(cfg2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec2 := newRecorder()
+	supervise(t, src2, rec2)
+	ps2 := rec2.waitFor(t, "a resumed backfill then live values", func(ps []scada.Point) bool {
+		g := good(ps)
+		return len(g) > 0 && !g[len(g)-1].Quality.IsBackfilled()
+	})
+	g2 := good(ps2)
+	if len(g2) < 2 || !g2[0].Quality.IsBackfilled() || g2[0].Value != resume.Value+1 {
+		t.Fatalf("resumed source delivered %v first, want the backfilled value after %v", g2[:min(len(g2), 3)], resume.Value)
+	}
+	for i := 1; i < len(g2); i++ {
+		if g2[i].Value-g2[i-1].Value != 1 {
+			t.Fatalf("resumed source: step %v -> %v at %d", g2[i-1].Value, g2[i].Value, i)
+		}
+		if !g2[i].Quality.IsBackfilled() {
+			break // the first live point; later ones follow the sampling interval
+		}
+	}
+
+	// History reads the same values, oldest first, in a half-open range.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	from, to := g[first].Time, g[first+10].Time
+	var hist []scada.Point
+	for p, err := range src.History(ctx, "counter", from, to) {
+		if err != nil {
+			t.Fatalf("History: %v", err)
+		}
+		hist = append(hist, p)
+	}
+	if len(hist) != 10 || hist[0].Value != g[first].Value || hist[9].Value != g[first+9].Value {
+		t.Fatalf("History [%v, %v) = %v", from, to, hist)
+	}
+}
+
+func good(ps []scada.Point) []scada.Point {
+	var out []scada.Point
+	for _, p := range ps {
+		if p.Tag == "counter" && !p.Quality.IsBad() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
