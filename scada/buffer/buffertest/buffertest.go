@@ -23,8 +23,8 @@ type Config struct {
 	// EventMaxBytes caps the event log (Features.Events); zero: the
 	// buffer's default. Retention of events goes batch by batch too.
 	EventMaxBytes int64
-	Now      func() time.Time
-	OnDrop   func(buffer.DropEvent)
+	Now           func() time.Time
+	OnDrop        func(buffer.DropEvent)
 }
 
 // Features says what a buffer does beyond the basic contract.
