@@ -222,6 +222,20 @@ type diskOp struct {
 //
 // Consumer cursors are kept in cursors.log beside the segments and made
 // durable by the same group commit as the points.
+//
+// # Events
+//
+// The event log (see [EventLog]) lives in the subdirectory "events", in its
+// own segment files (*.evs, one record per AppendEvents batch with a CRC32-C
+// checksum) and a state file holding the event cursors. AppendEvents returns
+// once its record is fsynced, whatever the Sync policy (concurrent appenders
+// share fsyncs); CommitEvents rewrites the state file atomically. Reopening
+// checks every event record: a bad record at the end of the newest segment is
+// cut as a torn tail (counted in [EventStats].Truncated, and reported as
+// DropCorrupt if the state file shows those events were durable), a bad
+// record in an older segment quarantines it like a point segment. Retention
+// uses MaxAge and EventMaxBytes, whole event segments at a time
+// (EventSegmentBytes).
 type Disk struct {
 	cfg  DiskConfig
 	dir  string

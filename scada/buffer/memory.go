@@ -85,7 +85,9 @@ type memRecord struct {
 
 // Memory is a [Buffer] that keeps its log in memory: fast, bounded by
 // MaxBytes, lost when the process ends. Its points are durable as soon as
-// Append returns, for the life of the process.
+// Append returns, for the life of the process. Its event log (see
+// [EventLog]) keeps events encoded, exactly as a [Disk] stores them, capped
+// by EventMaxBytes.
 type Memory struct {
 	cfg MemoryConfig
 	id  string
