@@ -16,7 +16,10 @@ const DefaultMaxEvents = 256
 // EventBatch is a run of consecutive events of one Stream's event log (see
 // buffer.EventLog) that a Forwarder hands to an [EventTarget]: Events[i] has
 // the event offset First+i. Event offsets are those of the event log, not
-// of the points.
+// of the points. The events of a batch all have the same Source: the event
+// lane cuts a batch where the source changes, so that a target can store a
+// batch as one message and tell from the last one it holds where the
+// Stream's events end.
 type EventBatch struct {
 	Stream Stream
 	First  buffer.Offset
@@ -156,7 +159,14 @@ func (e *eventLane) run(ctx context.Context) error {
 		if b.Missed > 0 {
 			e.update(func(s *EventStats) { s.Missed += b.Missed })
 		}
-		batch := EventBatch{Stream: f.stream, First: b.First, Events: b.Events}
+		evs := b.Events
+		for i := 1; i < len(evs); i++ {
+			if evs[i].Source != evs[0].Source {
+				evs = evs[:i]
+				break
+			}
+		}
+		batch := EventBatch{Stream: f.stream, First: b.First, Events: evs}
 		if err := e.send(ctx, batch); err != nil {
 			return err
 		}
