@@ -439,8 +439,8 @@ func decodeField(r *decBuf) any {
 	return nil
 }
 
-// encodeEvents encodes a batch, each event as uvarint length and bytes, and
-// returns the encoding and the offsets where each event's length starts.
+// encodeEvents encodes a batch, each event as a uvarint length and its
+// encoding.
 func encodeEvents(batch []scada.Event) ([]byte, error) {
 	var out, tmp []byte
 	for i := range batch {
