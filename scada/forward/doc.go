@@ -30,11 +30,9 @@
 //     stream). Without it, a Target gets up to Window concurrent Send calls
 //     with no order of arrival guaranteed; use Window 1 for a target that
 //     needs order.
-//
 //   - [Resumer]: the target says where its copy of the Stream ends. The
 //     Forwarder asks at start and moves its cursor there, so what the target
 //     committed is not sent again after a crash that lost the cursor.
-//
 //   - [EventTarget]: the target takes events too. When the Buffer is a
 //     buffer.EventLog (both buffers of package buffer are), Run forwards
 //     its event log in an event lane beside the points: read from the
