@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,4 +144,57 @@ func TestForwardEventsExactlyOnce(t *testing.T) {
 		t.Fatalf("EventStats after restart: %+v", st)
 	}
 	checkStreamEvents(t, nc, 340)
+
+	// The central side: every event once, in order, and a bad message
+	// between them terminated and counted.
+	if err := nc.Publish("gl001.events.edge-1.opcua0", []byte("not an event batch")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var bad []error
+	var badMu sync.Mutex
+	src, err := fjs.NewEventSource(fjs.SourceConfig{Name: "central", Conn: nc, Stream: streamName, Durable: "central-events",
+		OnBadInput: func(err error) { badMu.Lock(); bad = append(bad, err); badMu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []scada.Event, 100)
+	sctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(sctx, scada.EventSinkFunc(func(_ context.Context, evs []scada.Event) error {
+			got <- append([]scada.Event(nil), evs...) // the slice is the Source's
+			return nil
+		}))
+	}()
+	var all []scada.Event
+	deadline := time.After(time.Minute)
+	for len(all) < 340 || src.Stats().Bad == 0 {
+		select {
+		case evs := <-got:
+			all = append(all, evs...)
+		case <-deadline:
+			t.Fatalf("EventSource delivered %d events: %+v", len(all), src.Stats())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("EventSource.Run: %v", err)
+	}
+	for i, ev := range all {
+		if ev.Message != fmt.Sprintf("alarm %d", i) {
+			t.Fatalf("event %d: %q", i, ev.Message)
+		}
+	}
+	if len(all) != 340 {
+		t.Fatalf("%d events delivered, want 340", len(all))
+	}
+	badMu.Lock()
+	defer badMu.Unlock()
+	if st := src.Stats(); st.Events != 340 || st.Bad != 1 || len(bad) != 1 || !errors.Is(bad[0], scada.ErrBadInput) {
+		t.Fatalf("EventSource stats %+v, bad %v", st, bad)
+	}
 }
