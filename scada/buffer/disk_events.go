@@ -139,6 +139,7 @@ type diskEvents struct {
 	dropped                            DropCounts
 	droppedBytes, truncated            int64
 	quarantined                        []string
+	faults                             Faults
 }
 
 type eventState struct {
@@ -267,6 +268,10 @@ func (l *diskEvents) recover() ([]DropEvent, error) {
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].base < files[j].base })
+	if !haveState && len(files) > 0 {
+		l.faults.CursorLog++
+		l.log.Error("buffer: disk buffer event state missing or damaged beside event segments: event cursors are lost", "dir", l.dir)
+	}
 	var claims []evClaim
 	hi := st.durable
 	for _, c := range st.cursors {
@@ -968,7 +973,7 @@ func (l *diskEvents) stats() EventStats {
 		First: first, Next: l.next, Durable: l.durable, Events: events, Bytes: l.bytes, Segments: len(l.segs),
 		Appended: l.appended, Batches: l.batches, Rejected: l.rejected,
 		Dropped: l.dropped, DroppedBytes: l.droppedBytes, Syncs: l.syncs, Truncated: l.truncated,
-		Quarantined: slices.Clone(l.quarantined),
+		Quarantined: slices.Clone(l.quarantined), Faults: l.faults,
 		Consumers: consumerStats(l.cursors, first, func(from Offset) uint64 {
 			var n uint64
 			for _, s := range l.segs {

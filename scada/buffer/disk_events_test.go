@@ -240,7 +240,7 @@ func TestDiskEventsMissingSegment(t *testing.T) {
 	}
 	b = openDisk(t, DiskConfig{Dir: dir})
 	st := b.EventStats()
-	if st.Next != 50 || len(st.Consumers) != 0 {
+	if st.Next != 50 || len(st.Consumers) != 0 || st.Faults.CursorLog != 1 {
 		t.Fatalf("EventStats without the state file: %+v", st)
 	}
 	if seqs, missed, _ := readEvents(t, b, "c"); len(seqs) != 40 || missed != 10 {

@@ -103,6 +103,11 @@ type EventStats struct {
 	Truncated int64
 	// Quarantined lists corrupt event segment files renamed aside.
 	Quarantined []string
+	// Faults counts damage found when a disk buffer opened: CursorLog a
+	// missing or damaged event state file beside existing event segments
+	// (the event cursors are lost: every consumer starts again at the
+	// oldest retained event).
+	Faults Faults
 
 	Consumers []ConsumerStats // sorted by name
 }
