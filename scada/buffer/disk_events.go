@@ -268,10 +268,6 @@ func (l *diskEvents) recover() ([]DropEvent, error) {
 		}
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].base < files[j].base })
-	if !haveState && len(files) > 0 {
-		l.faults.CursorLog++
-		l.log.Error("buffer: disk buffer event state missing or damaged beside event segments: event cursors are lost", "dir", l.dir)
-	}
 	var claims []evClaim
 	hi := st.durable
 	for _, c := range st.cursors {
@@ -377,6 +373,11 @@ func (l *diskEvents) recover() ([]DropEvent, error) {
 		}
 		l.segs = append(l.segs, s)
 		l.bytes += s.bytes
+	}
+
+	if !haveState && (len(claims) > 0 || slices.ContainsFunc(l.segs, func(s *evSeg) bool { return len(s.recs) > 0 })) {
+		l.faults.CursorLog++
+		l.log.Error("buffer: disk buffer event state missing or damaged beside event segments: event cursors are lost", "dir", l.dir)
 	}
 
 	// Where the log resumes, and what is gone.
