@@ -256,3 +256,25 @@ func readEventsN(t *testing.T, b buffer.EventLog, n int) []scada.Event {
 	}
 	return eb.Events
 }
+
+// TestEventLaneStopsWhenTheBufferCloses: closing the buffer ends Run with
+// an error matching scada.ErrClosed, both lanes stopped.
+func TestEventLaneStopsWhenTheBufferCloses(t *testing.T) {
+	b, err := buffer.NewMemory(buffer.MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newEventStore()
+	f, err := forward.New(forward.Config{Buffer: b, Consumer: "central", Edge: "edge1", Target: s, Backoff: fastBackoff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.Run(context.Background()) }()
+	appendEvents(t, b, 0, 3)
+	s.waitForEvents(t, 3)
+	b.Close()
+	if err := <-done; !errors.Is(err, scada.ErrClosed) {
+		t.Fatalf("Run after Close: %v", err)
+	}
+}
