@@ -149,9 +149,12 @@ func (r DropReason) String() string {
 // DropEvent reports points a [Buffer] dropped. It goes to the OnDrop hook of the
 // configuration.
 type DropEvent struct {
+	// Events is true when the drop is of the event log (see [EventLog]):
+	// From, To and Points then count events, in the event log's offsets.
+	Events   bool
 	Reason   DropReason
 	From, To Offset // the dropped offsets are [From, To)
-	Points   uint64 // how many points were dropped (To-From unless part of the range was already gone)
+	Points   uint64 // how many points (or events) were dropped (To-From unless part of the range was already gone)
 	Bytes    int64  // the storage they used, when known
 	// Oldest and Newest are the append times of the dropped points; zero
 	// when they are not known (DropMissing, and DropCorrupt when opening).

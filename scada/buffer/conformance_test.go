@@ -16,14 +16,15 @@ import (
 func TestMemoryConformance(t *testing.T) {
 	buffertest.TestBuffer(t, buffertest.Harness{
 		Open: func(t *testing.T, _ string, cfg buffertest.Config) (buffer.Buffer, error) {
-			return buffer.NewMemory(buffer.MemoryConfig{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop})
+			return buffer.NewMemory(buffer.MemoryConfig{MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, EventMaxBytes: cfg.EventMaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop})
 		},
+		Features: buffertest.Features{Events: true},
 	})
 }
 
 func openDiskHarness(t *testing.T, store string, cfg buffertest.Config) (buffer.Buffer, error) {
 	b, err := buffer.OpenDisk(buffer.DiskConfig{
-		Dir: store, MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop,
+		Dir: store, MaxAge: cfg.MaxAge, MaxBytes: cfg.MaxBytes, EventMaxBytes: cfg.EventMaxBytes, Now: cfg.Now, OnDrop: cfg.OnDrop,
 		SegmentBytes: 1, // a segment per Append, so retention goes batch by batch
 	})
 	if err != nil {
@@ -36,7 +37,7 @@ func TestDiskConformance(t *testing.T) {
 	buffertest.TestBuffer(t, buffertest.Harness{
 		Open:     openDiskHarness,
 		Inject:   injectDisk,
-		Features: buffertest.Features{Persistent: true, Faults: buffertest.AllFaults},
+		Features: buffertest.Features{Persistent: true, Faults: buffertest.AllFaults, Events: true},
 	})
 }
 

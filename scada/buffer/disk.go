@@ -64,6 +64,13 @@ type DiskConfig struct {
 	// preallocated zeros past its data, not counted. Zero means
 	// DefaultDiskBufferBytes (10 GiB); negative means no cap.
 	MaxBytes int64
+	// EventSegmentBytes is the segment size of the event log (see
+	// [EventLog]). Zero means SegmentBytes or 4 MiB, whichever is smaller.
+	EventSegmentBytes int64
+	// EventMaxBytes caps the event log's segments like MaxBytes caps the
+	// points' (the two caps are separate). Zero means MaxBytes/8; negative
+	// means no cap. MaxAge applies to events too.
+	EventMaxBytes int64
 	// Sync is the fsync policy; the zero value is SyncGroupCommit.
 	Sync SyncPolicy
 	// SyncInterval is the fsync period of SyncInterval. Zero means
@@ -96,6 +103,9 @@ func (c DiskConfig) Validate() error {
 	}
 	if capBytes := c.withDefaults().MaxBytes; c.SegmentBytes > 0 && capBytes > 0 && c.SegmentBytes > capBytes/2 {
 		errs = append(errs, fmt.Errorf("buffer: DiskConfig.SegmentBytes (%d) must be at most half of MaxBytes (%d)", c.SegmentBytes, capBytes))
+	}
+	if c.EventSegmentBytes < 0 {
+		errs = append(errs, fmt.Errorf("buffer: DiskConfig.EventSegmentBytes is negative (%d)", c.EventSegmentBytes))
 	}
 	if c.Sync != SyncGroupCommit && c.Sync != SyncInterval {
 		errs = append(errs, fmt.Errorf("buffer: DiskConfig.Sync: unknown policy %d", int(c.Sync)))
@@ -212,9 +222,24 @@ type diskOp struct {
 //
 // Consumer cursors are kept in cursors.log beside the segments and made
 // durable by the same group commit as the points.
+//
+// # Events
+//
+// The event log (see [EventLog]) lives in the subdirectory "events", in its
+// own segment files (*.evs, one record per AppendEvents batch with a CRC32-C
+// checksum) and a state file holding the event cursors. AppendEvents returns
+// once its record is fsynced, whatever the Sync policy (concurrent appenders
+// share fsyncs); CommitEvents rewrites the state file atomically. Reopening
+// checks every event record: a bad record at the end of the newest segment is
+// cut as a torn tail (counted in [EventStats].Truncated, and reported as
+// DropCorrupt if the state file shows those events were durable), a bad
+// record in an older segment quarantines it like a point segment. Retention
+// uses MaxAge and EventMaxBytes, whole event segments at a time
+// (EventSegmentBytes).
 type Disk struct {
 	cfg  DiskConfig
 	dir  string
+	ev   *diskEvents
 	id   string
 	idb  [segIDLen]byte
 	log  *slog.Logger
@@ -303,6 +328,11 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	}
 	if err == nil {
 		err = b.startActive()
+	}
+	if err == nil {
+		var evDrops []DropEvent
+		b.ev, evDrops, err = openDiskEvents(cfg, cfg.Dir, b.idb, b.report)
+		events = append(events, evDrops...)
 	}
 	if err != nil {
 		for _, f := range b.files {
@@ -1362,9 +1392,13 @@ func (b *Disk) Close() error {
 	b.mu.Unlock()
 	close(b.quit)
 	<-b.done
+	evErr := b.ev.close()
 	b.mu.Lock()
 	err := b.failed
 	b.mu.Unlock()
 	unlockDir(b.lock)
+	if err == nil {
+		err = evErr
+	}
 	return err
 }

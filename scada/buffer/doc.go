@@ -30,6 +30,19 @@
 // ([scada.Point].Score, Scored and Reasons) included; a point no stage scored
 // costs the disk buffer nothing extra.
 //
+// # Events
+//
+// Both buffers also keep a second log, of [scada.Event] values (alarms and
+// events), beside the points: see [EventLog]. A buffer is a [scada.EventSink],
+// so a Source that reports alarms delivers them into it; the event log has
+// its own offsets and its own per-consumer cursors (ReadEvents and
+// CommitEvents), and the same promises as the points: an event
+// DeliverEvents accepted is durable (on disk: fsynced, surviving SIGKILL and
+// power loss), retention by age and bytes counts and reports what it drops
+// ([DropEvent].Events is set), and damage found on disk is quarantined and
+// reported once. Every field of an Event is kept; see [EventLog] for how
+// Fields values of other types than the documented ones are stored.
+//
 // # Conformance
 //
 // Every Buffer of this module passes the suite in package buffertest; a

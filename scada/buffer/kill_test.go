@@ -23,11 +23,12 @@ import (
 const killChildEnv = "GL001_BUFFER_KILL_CHILD_DIR"
 
 // TestDiskBufferSurvivesSIGKILL runs a child process (this test binary again)
-// with two goroutines appending batches, each printing an acknowledgement
-// ("ack WRITER SEQ N") once its Append has returned, that is once the group
-// commit covering the batch is done. The parent kills the child with SIGKILL
+// with two goroutines appending batches of points and a third delivering
+// batches of events, each printing an acknowledgement ("ack WRITER SEQ N")
+// once its Append or DeliverEvents has returned, that is once the fsync
+// covering the batch is done. The parent kills the child with SIGKILL
 // mid-stream, reopens the directory, and checks that every acknowledged point
-// is there, in order, exactly once.
+// and event is there, in order, exactly once.
 func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 	if dir := os.Getenv(killChildEnv); dir != "" {
 		killChild(dir)
@@ -62,6 +63,34 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 					t.Fatalf("writer %d: %d points recovered, %d acknowledged", w, seen[w], acked[w])
 				}
 			}
+			// The events count up from 0 too.
+			est := b.EventStats()
+			t.Logf("acknowledged %d events; recovered %d, cut %d torn bytes, %d segments", acked[2], est.Next, est.Truncated, est.Segments)
+			if est.First != 0 || est.Durable != est.Next || est.Dropped.Total() != 0 || len(est.Quarantined) != 0 {
+				t.Fatalf("EventStats after recovery: %+v", est)
+			}
+			n := 0
+			for Offset(n) < est.Next {
+				eb, err := b.ReadEvents(readTimeout(t), "check", 500)
+				if err != nil || eb.First != Offset(n) || eb.Missed != 0 {
+					t.Fatalf("ReadEvents at %d: First %d, Missed %d, %v", n, eb.First, eb.Missed, err)
+				}
+				for _, ev := range eb.Events {
+					if ev.Fields["seq"] != float64(n) || ev.Message != "e"+strconv.Itoa(n) {
+						t.Fatalf("event offset %d: seq %v, message %q", n, ev.Fields["seq"], ev.Message)
+					}
+					n++
+				}
+				if err := b.CommitEvents(context.Background(), "check", eb.Next()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n < acked[2] {
+				t.Fatalf("%d events recovered, %d acknowledged", n, acked[2])
+			}
+			if off, err := b.AppendEvents(context.Background(), []scada.Event{{Message: "after"}}); err != nil || off != est.Next {
+				t.Fatalf("AppendEvents after recovery at %d (%v), want %d", off, err, est.Next)
+			}
 			// The recovered log takes appends at the right offset.
 			if off := mustAppend(t, b, []scada.Point{{Tag: "after", Value: 1}}); off != st.Next {
 				t.Fatalf("Append after recovery at %d, want %d", off, st.Next)
@@ -71,8 +100,9 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 }
 
 // runAndKill starts the child, kills it after it acknowledged `after` batches,
-// and returns how many points each writer had acknowledged.
-func runAndKill(t *testing.T, dir string, after int) [2]int {
+// and returns how many points each writer (0 and 1) and how many events
+// (writer 2) had been acknowledged.
+func runAndKill(t *testing.T, dir string, after int) [3]int {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDiskBufferSurvivesSIGKILL$", "-test.count=1")
 	cmd.Env = append(os.Environ(), killChildEnv+"="+dir)
 	cmd.Stderr = os.Stderr
@@ -83,7 +113,7 @@ func runAndKill(t *testing.T, dir string, after int) [2]int {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var acked [2]int
+	var acked [3]int
 	batches, killed := 0, false
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -94,7 +124,7 @@ func runAndKill(t *testing.T, dir string, after int) [2]int {
 		w, err0 := strconv.Atoi(f[1])
 		seq, err1 := strconv.Atoi(f[2])
 		n, err2 := strconv.Atoi(f[3])
-		if err0 != nil || err1 != nil || err2 != nil || w < 0 || w > 1 || seq != acked[w] {
+		if err0 != nil || err1 != nil || err2 != nil || w < 0 || w > 2 || seq != acked[w] {
 			cmd.Process.Kill()
 			cmd.Wait()
 			t.Fatalf("child acknowledged %q after %v points", sc.Text(), acked)
@@ -124,7 +154,7 @@ func runAndKill(t *testing.T, dir string, after int) [2]int {
 // gather batches of both and the kill can land in the middle of a write.
 // Writer w's points have tags "wW.N" and values counting up from 0.
 func killChild(dir string) {
-	b, err := OpenDisk(DiskConfig{Dir: dir, SegmentBytes: 32 << 10})
+	b, err := OpenDisk(DiskConfig{Dir: dir, SegmentBytes: 32 << 10, EventSegmentBytes: 16 << 10})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
@@ -156,6 +186,31 @@ func killChild(dir string) {
 			}
 		}()
 	}
+	go func() {
+		seq := 0
+		for i := 0; time.Now().Before(deadline); i++ {
+			n := 1 + (i*13)%40
+			evs := make([]scada.Event, n)
+			for j := range evs {
+				v := seq + j
+				evs[j] = scada.Event{
+					Source: "child", Time: t0.Add(time.Duration(v) * time.Millisecond), EventType: "i=9341",
+					SourceNode: "ns=1;s=Boiler1.Temp", Severity: uint16(1 + v%1000), Message: "e" + strconv.Itoa(v),
+					ID: []byte(strconv.Itoa(v)), Fields: map[string]any{"seq": float64(v)},
+					Condition: &scada.Condition{Name: "HighTemperature", Active: v%2 == 0, Retain: true},
+				}
+			}
+			if err := b.DeliverEvents(ctx, evs); err != nil {
+				fmt.Fprintln(os.Stderr, "child: deliver events:", err)
+				os.Exit(2)
+			}
+			mu.Lock()
+			fmt.Fprintf(w, "ack 2 %d %d\n", seq, n)
+			w.Flush()
+			mu.Unlock()
+			seq += n
+		}
+	}()
 	time.Sleep(time.Until(deadline))
 	os.Exit(3)
 }

@@ -43,6 +43,10 @@ type MemoryConfig struct {
 	// buffer's lock is released (it may call Stats), from the goroutine that
 	// caused the drop. It must return quickly.
 	OnDrop func(DropEvent)
+	// EventMaxBytes caps the event log (see [EventLog]) like MaxBytes caps
+	// the points, counting each event's encoding and 32 bytes. Zero means
+	// MaxBytes/8; negative means no cap.
+	EventMaxBytes int64
 	// Now is the clock for append times, retention and Recent; nil means
 	// time.Now. Tests and simulations set it.
 	Now func() time.Time
@@ -81,10 +85,13 @@ type memRecord struct {
 
 // Memory is a [Buffer] that keeps its log in memory: fast, bounded by
 // MaxBytes, lost when the process ends. Its points are durable as soon as
-// Append returns, for the life of the process.
+// Append returns, for the life of the process. Its event log (see
+// [EventLog]) keeps events encoded, exactly as a [Disk] stores them, capped
+// by EventMaxBytes.
 type Memory struct {
 	cfg MemoryConfig
 	id  string
+	ev  *memEvents
 
 	mu      sync.Mutex
 	closed  bool
@@ -106,12 +113,14 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Memory{
+	b := &Memory{
 		cfg:     cfg.withDefaults(),
 		id:      newID(),
 		cursors: make(map[string]Offset),
 		notify:  make(chan struct{}),
-	}, nil
+	}
+	b.ev = newMemEvents(b.cfg, b.report)
+	return b, nil
 }
 
 // Deliver appends batch, so a Memory can be the Sink of a Collector.
@@ -240,7 +249,7 @@ func logDrop(l *slog.Logger, e DropEvent) {
 	if e.Err != nil {
 		attrs = append(attrs, "err", e.Err)
 	}
-	l.Log(context.Background(), level, "buffer: buffer dropped points", attrs...)
+	l.Log(context.Background(), level, "buffer: buffer dropped "+logDropKind(e), attrs...)
 }
 
 // find returns the index of the record holding off, or the first record after it.
@@ -440,5 +449,6 @@ func (b *Memory) Close() error {
 	b.closed = true
 	b.recs = nil
 	close(b.notify)
+	b.ev.close()
 	return nil
 }

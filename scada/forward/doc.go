@@ -33,12 +33,21 @@
 //   - [Resumer]: the target says where its copy of the Stream ends. The
 //     Forwarder asks at start and moves its cursor there, so what the target
 //     committed is not sent again after a crash that lost the cursor.
+//   - [EventTarget]: the target takes events too. When the Buffer is a
+//     buffer.EventLog (both buffers of package buffer are), Run forwards
+//     its event log in an event lane beside the points: read from the
+//     consumer's event cursor, send until acknowledged (again with the same
+//     boundaries after a failure; a refusal as bad input is skipped and
+//     counted), commit, one batch of up to DefaultMaxEvents at a time.
+//     [EventResumer] is the event side of Resumer. [Forwarder.EventStats]
+//     reports the lane.
 //
 // # Guarantees
 //
 // Buffer to target: at least once on the wire, in order per lane; each
 // point is committed in the Buffer only after the target acknowledged it,
-// so a crash loses nothing the Buffer made durable. Exactly once at a
+// so a crash loses nothing the Buffer made durable. The same holds for
+// events, in order, in their lane. Exactly once at a
 // target that drops what it already holds: through Resumer after a crash,
 // and through identical batch boundaries (hence identical ids) for every
 // re-send within the process's life.

@@ -234,6 +234,7 @@ type Forwarder struct {
 	stream  Stream
 	breaker *resilience.Breaker
 	pipe    Pipeliner
+	events  *eventLane // nil when no events are forwarded
 	started atomic.Bool
 
 	mu      sync.Mutex
@@ -265,6 +266,7 @@ func New(cfg Config) (*Forwarder, error) {
 	}
 	f.st.Stream = f.stream
 	f.st.Since = time.Now()
+	f.events = newEventLane(f)
 	return f, nil
 }
 
@@ -335,7 +337,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		return ErrStarted
 	}
 	defer f.setState(StateStopped, nil)
-	err := f.run(ctx)
+	err := f.runWithEvents(ctx, f.run)
 	if ctx.Err() != nil && (errors.Is(err, ctx.Err()) || err == nil) {
 		return ctx.Err()
 	}

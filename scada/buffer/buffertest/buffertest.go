@@ -20,8 +20,11 @@ import (
 type Config struct {
 	MaxAge   time.Duration // zero: the buffer's default
 	MaxBytes int64         // zero: the buffer's default
-	Now      func() time.Time
-	OnDrop   func(buffer.DropEvent)
+	// EventMaxBytes caps the event log (Features.Events); zero: the
+	// buffer's default. Retention of events goes batch by batch too.
+	EventMaxBytes int64
+	Now           func() time.Time
+	OnDrop        func(buffer.DropEvent)
 }
 
 // Features says what a buffer does beyond the basic contract.
@@ -32,6 +35,9 @@ type Features struct {
 	// Faults lists the faults Harness.Inject can make in a closed store
 	// (requires Persistent). The suite runs TestFault for each.
 	Faults []Fault
+	// Events: the buffer implements [buffer.EventLog]; the suite runs
+	// [TestEventLog].
+	Events bool
 }
 
 // Fault is damage to a closed buffer's store, as a failing disk or a careless
@@ -124,6 +130,7 @@ func (h Harness) validate() error {
 //   - Close, IsASink.
 //   - Reopen (Features.Persistent): the log, its cursors and ID survive.
 //   - Fault/NAME (Features.Faults): see [TestFault].
+//   - Events* (Features.Events): the event log, see [TestEventLog].
 func TestBuffer(t *testing.T, h Harness) {
 	if err := h.validate(); err != nil {
 		t.Fatal(err)
@@ -157,6 +164,9 @@ func TestBuffer(t *testing.T, h Harness) {
 	}
 	for _, f := range h.Features.Faults {
 		t.Run("Fault/"+f.String(), func(t *testing.T) { TestFault(t, h, f) })
+	}
+	if h.Features.Events {
+		TestEventLog(t, h)
 	}
 }
 

@@ -20,4 +20,11 @@
 // suite checks the promise that nothing is lost silently: every point is
 // either read back unchanged at its offset or reported dropped, once; offsets
 // are never given out twice; a consumer's cursor never moves back.
+//
+// A buffer that also keeps events (buffer.EventLog) sets Features.Events,
+// and the suite runs [TestEventLog] on it too: every field of an event
+// back, bad events refused and counted, per-consumer event cursors
+// independent of the point cursors, blocking reads, concurrent appenders,
+// retention by age and bytes reported like points, and (Persistent) the
+// event log surviving a reopen.
 package buffertest

@@ -91,6 +91,32 @@
 // [SourceStats] and reported to OnBadInput as a *[BadMessageError]
 // (matching scada.ErrBadInput); the messages around it are delivered.
 //
+// # Events
+//
+// The Target is also a forward.EventTarget and forward.EventResumer: a
+// Forwarder whose Buffer keeps events (buffer.EventLog) sends its event
+// batches, each of one source, and [Target.SendEvents] publishes each as
+// one scada/forward/wire event message (content type
+// application/vnd.gl001.events+protobuf; version=1) to
+//
+//	<prefix>.events.<site>.<source>
+//
+// with the headers of point messages (Gl-First and Gl-Last in event
+// offsets, Gl-Part and Gl-Parts 1) and Nats-Msg-Id
+// <edge>/<buffer id>/events/<first>-<last> ([EventMsgID]). Exactly once,
+// like points but simpler, because the event lane sends one batch at a
+// time: a re-send after a failure has the same id, which the duplicate
+// window drops, and after a crash of the edge [Target.ResumeEvents] reads
+// the last event message of the site, whose Gl-Last says where the stored
+// events end (nothing after it is stored, since each message waits for the
+// previous one's acknowledgement).
+//
+// On the central side, [EventSource] reads the event messages through its
+// own durable consumer and hands each message's events to a
+// scada.EventSink, acknowledging after the sink accepted them; bad
+// messages are terminated and reported as for points. [EnsureStream]
+// captures <prefix>.events.> beside <prefix>.points.>.
+//
 // # The stream
 //
 // [EnsureStream] creates the stream (file storage, the replicas, max age

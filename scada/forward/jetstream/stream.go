@@ -22,7 +22,8 @@ type StreamConfig struct {
 	// Name of the stream. Required.
 	Name string
 	// Prefix is the subject prefix of the Targets that feed it (default
-	// "gl001"); the stream captures <Prefix>.points.>.
+	// "gl001"); the stream captures <Prefix>.points.> and, for events,
+	// <Prefix>.events.>.
 	Prefix string
 	// Replicas is the number of copies in a cluster (default 1; 3 for
 	// production clusters).
@@ -83,8 +84,12 @@ func (c StreamConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Subjects returns the subject filter the stream captures.
+// Subjects returns the subject filter of the points the stream captures.
 func (c StreamConfig) Subjects() string { return c.withDefaults().Prefix + ".points.>" }
+
+// EventSubjects returns the subject filter of the events the stream
+// captures.
+func (c StreamConfig) EventSubjects() string { return c.withDefaults().Prefix + ".events.>" }
 
 // EnsureStream creates the stream c describes, or checks that the existing
 // one matches: it captures the subjects, with the storage, replicas, max
@@ -102,8 +107,8 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (
 	}
 	want := jetstream.StreamConfig{
 		Name:        c.Name,
-		Description: "gl001 points forwarded from edge Buffers",
-		Subjects:    []string{c.Subjects()},
+		Description: "gl001 points and events forwarded from edge Buffers",
+		Subjects:    []string{c.Subjects(), c.EventSubjects()},
 		Storage:     storage,
 		Replicas:    c.Replicas,
 		MaxAge:      c.MaxAge,
@@ -129,8 +134,10 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (
 	}
 	got := st.CachedInfo().Config
 	var diffs []string
-	if !slices.Contains(got.Subjects, want.Subjects[0]) {
-		diffs = append(diffs, fmt.Sprintf("subjects %v do not include %s", got.Subjects, want.Subjects[0]))
+	for _, s := range want.Subjects {
+		if !slices.Contains(got.Subjects, s) {
+			diffs = append(diffs, fmt.Sprintf("subjects %v do not include %s", got.Subjects, s))
+		}
 	}
 	if got.Storage != want.Storage {
 		diffs = append(diffs, fmt.Sprintf("storage %v, want %v", got.Storage, want.Storage))

@@ -64,6 +64,69 @@
 // A message at most [MaxPoints] points long; testdata/batch-v1.bin is a
 // golden message (its points are in golden_test.go), which the tests pin.
 //
+// # Event batches (version 1)
+//
+// Events and alarms ([scada.Event], read from a Buffer's event log, see
+// buffer.EventLog) travel in their own message, [AppendEvents] and
+// [DecodeEvents]. Offsets are those of the event log, which are not the
+// points' offsets: the pair (buffer, offset) names one event for good.
+//
+// Content type: "application/vnd.gl001.events+protobuf; version=1".
+//
+//	message EventBatch {
+//	  uint32 version = 1;           // always 1; a decoder refuses others
+//	  string edge    = 2;           // the edge id
+//	  string buffer  = 3;           // the id of the edge's Buffer
+//	  string source  = 4;           // the Event.Source of every event
+//	  uint64 first   = 5;           // event-log offset of the batch's first event
+//	  uint64 last    = 6;           // event-log offset of its last event (inclusive)
+//	  uint32 count   = 7;           // number of events, at most 65536; before the events
+//	  repeated Event events = 8;    // in increasing offset order
+//	  fixed32 crc = 15;             // CRC-32C of every byte before this field; last
+//	}
+//	message Event {
+//	  uint64 offset = 1;            // event-log offset, in [first, last]
+//	  optional sint64 time = 2;     // Unix ns (UTC); absent: no time
+//	  optional sint64 receive_time = 3; // the same
+//	  string event_type  = 4;       // e.g. "i=9341"
+//	  string source_node = 5;
+//	  string source_name = 6;
+//	  uint32 severity    = 7;       // 1..1000
+//	  string message     = 8;
+//	  bytes  id          = 9;       // the event id needed to acknowledge
+//	  Condition condition = 10;     // absent: not a condition
+//	  repeated Field fields = 11;   // sorted by name, each name once
+//	}
+//	message Condition {
+//	  string id = 1; string name = 2; string branch = 3;
+//	  bool retain = 4; bool active = 5; bool acknowledged = 6; bool confirmed = 7;
+//	  string state = 8;
+//	}
+//	message Field {
+//	  string name = 1;
+//	  oneof value {                 // exactly one
+//	    double number = 2;          // Go float64
+//	    bool   boolean = 3;         // Go bool
+//	    string text = 4;            // Go string
+//	    sint64 time = 5;            // Go time.Time: Unix ns (UTC)
+//	    bytes  bytes = 6;           // Go []byte
+//	    string json = 7;            // any other Go value, as its JSON text
+//	    bool   null = 8;            // Go nil
+//	    bool   zero_time = 9;       // the zero time.Time
+//	  }
+//	}
+//
+// A Fields value of another Go type than those listed travels as JSON and
+// comes back as encoding/json decodes it (numbers float64, objects
+// map[string]any, arrays []any). An empty ID or Fields comes back nil. Times
+// outside the years 1678 to 2262 are clamped. testdata/events-v1.bin is a
+// golden message (its events are in events_test.go), which the tests pin.
+// Transports that carry headers send the same header fields as for points,
+// with Content-Type [EventContentType]. [DecodeEvents] fails with an
+// *[EventDecodeError], which matches [ErrDecode] and scada.ErrBadInput (and
+// [ErrVersion]), never panics, and allocates no more than the message's
+// size justifies.
+//
 // # Errors
 //
 // [Decode] returns a *[DecodeError] for anything that is not a version 1
