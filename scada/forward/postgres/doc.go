@@ -129,4 +129,13 @@
 // operator must act), [ErrConfig], [ErrBadRecord]. A failed Send committed
 // nothing, so the Forwarder keeps the points in its Buffer and sends them
 // again.
+//
+// # Backfill lanes
+//
+// The historian keeps one position per stream, the end of what it holds, so
+// it cannot tell a backfill batch (older offsets sent after newer ones, see
+// forward.Backfill) from points it already stored. It refuses such a batch
+// with [ErrConfig] and the points stay in the Buffer: run the historian's
+// Forwarder without Config.Backfill. A database is not the slow link a
+// backfill lane exists for.
 package postgres

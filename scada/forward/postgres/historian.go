@@ -183,6 +183,16 @@ func (h *Historian) Send(ctx context.Context, b forward.Batch) error {
 	if len(b.Points) == 0 {
 		return nil
 	}
+	if b.Backfill {
+		// The stored position is the end of what the stream holds: a
+		// backfill batch comes after batches with higher offsets and would be
+		// taken for points already stored. Refuse it, so the Forwarder keeps
+		// it in the Buffer, rather than drop it.
+		h.stats.failures.Add(1)
+		err := fmt.Errorf("%w: a backfill batch (offsets %d to %d): the historian keeps one position per stream, so its Forwarder must run without Config.Backfill", ErrConfig, b.First, b.Next()-1)
+		h.failed(err, "send", "edge", b.Stream.Edge, "buffer", b.Stream.Buffer)
+		return err
+	}
 	if err := h.send(ctx, b); err != nil {
 		h.stats.failures.Add(1)
 		err = h.explain(ctx, "send", err)

@@ -158,6 +158,18 @@ func TestSendDropsOverlapAndResumes(t *testing.T) {
 	if st.Points != 310 || st.Duplicates != 250 || st.Batches != 3 || st.Failures != 0 {
 		t.Fatalf("Stats = %+v", st)
 	}
+
+	// A backfill batch, older than the stored position, is refused rather
+	// than taken for points already stored: the Buffer keeps it.
+	late := genPoints(2000, 5, 3)
+	err = h.Send(ctx, forward.Batch{Stream: s, First: 300, Points: late, Backfill: true})
+	if !errors.Is(err, postgres.ErrConfig) {
+		t.Fatalf("backfill batch: %v, want ErrConfig", err)
+	}
+	if next, _, _ := h.Resume(ctx, s); next != 300 {
+		t.Fatalf("Resume after a refused backfill batch = %d, want 300", next)
+	}
+	checkStored(t, h, append(slices.Clone(ps), extra...))
 }
 
 func TestRoundTripOddValuesAndNames(t *testing.T) {
