@@ -21,6 +21,11 @@ type Batch struct {
 	Stream Stream
 	First  buffer.Offset
 	Points []scada.Point
+	// Backfill marks a batch of a backlog sent beside live points (see
+	// [Backfill]): it reaches the target after points of later offsets,
+	// so a target must not take it, or the batches around it, as the end
+	// of what it holds.
+	Backfill bool
 }
 
 // Next returns the offset just after the batch.

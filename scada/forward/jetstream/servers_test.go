@@ -1,0 +1,167 @@
+package jetstream_test
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// node is one nats-server with JetStream that can be stopped and started
+// again on the same ports and store.
+type node struct {
+	t    testing.TB
+	opts server.Options
+	mu   sync.Mutex
+	srv  *server.Server
+}
+
+// freePorts returns n ports free on loopback at the time of the call.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// startNode starts a single JetStream server.
+func startNode(t testing.TB) *node {
+	t.Helper()
+	n := &node{t: t, opts: server.Options{
+		ServerName: "solo", Host: "127.0.0.1", Port: freePorts(t, 1)[0], JetStream: true,
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 8 << 20,
+	}}
+	n.start()
+	t.Cleanup(n.stop)
+	return n
+}
+
+// startCluster starts three JetStream servers routed to each other.
+func startCluster(t testing.TB) []*node {
+	t.Helper()
+	ports := freePorts(t, 6)
+	var routes []*url.URL
+	for i := range 3 {
+		u, _ := url.Parse(fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
+		routes = append(routes, u)
+	}
+	var nodes []*node
+	for i := range 3 {
+		n := &node{t: t, opts: server.Options{
+			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: ports[i], JetStream: true,
+			StoreDir: t.TempDir(), NoLog: true, NoSigs: true, MaxPayload: 8 << 20,
+			Cluster: server.ClusterOpts{Name: "gl", Host: "127.0.0.1", Port: ports[3+i]},
+			Routes:  routes,
+		}}
+		nodes = append(nodes, n)
+	}
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.start() }()
+		t.Cleanup(n.stop)
+	}
+	wg.Wait()
+	waitClusterReady(t, nodes)
+	return nodes
+}
+
+func waitClusterReady(t testing.TB, nodes []*node) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ready := 0
+		for _, n := range nodes {
+			if s := n.server(); s != nil && s.JetStreamIsCurrent() && s.JetStreamIsClustered() {
+				ready++
+			}
+		}
+		leader := false
+		for _, n := range nodes {
+			if s := n.server(); s != nil && s.JetStreamIsLeader() {
+				leader = true
+			}
+		}
+		if ready == len(nodes) && leader {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the JetStream cluster did not form: %d of %d current, leader %v", ready, len(nodes), leader)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (n *node) start() {
+	n.t.Helper()
+	opts := n.opts
+	s, err := server.NewServer(&opts)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		n.t.Fatal("nats-server did not start")
+	}
+	n.mu.Lock()
+	n.srv = s
+	n.mu.Unlock()
+}
+
+func (n *node) server() *server.Server {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.srv
+}
+
+func (n *node) stop() {
+	n.mu.Lock()
+	s := n.srv
+	n.srv = nil
+	n.mu.Unlock()
+	if s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+func (n *node) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.opts.Port) }
+
+func clusterURL(nodes []*node) string {
+	u := ""
+	for i, n := range nodes {
+		if i > 0 {
+			u += ","
+		}
+		u += n.url()
+	}
+	return u
+}
+
+// connect opens a connection that reconnects for ever, closed at cleanup.
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.ReconnectJitter(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}

@@ -1,0 +1,530 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/forward/wire"
+)
+
+// Defaults of SourceConfig for zero-valued fields.
+const (
+	DefaultMaxBatch = 16384
+	DefaultAckWait  = 30 * time.Second
+)
+
+// Errors of a Source's bad input. Every one is wrapped in a
+// *BadMessageError, matches scada.ErrBadInput, and is final for the message:
+// the Source terminates it (Term), so it is not redelivered.
+var (
+	// ErrForeignSubject: the message's subject is not <prefix>.points.<site>.<source>
+	// or does not match the source the batch names.
+	ErrForeignSubject = fmt.Errorf("jetstream: message on a foreign subject: %w", scada.ErrBadInput)
+)
+
+// BadMessageError describes a message a Source could not use. It unwraps to
+// the reason: [ErrForeignSubject] or a *wire.DecodeError (matching
+// wire.ErrDecode, and wire.ErrVersion for an unknown version).
+type BadMessageError struct {
+	Subject  string
+	Sequence uint64 // the stream sequence
+	Err      error
+}
+
+// Error names the message and the reason, never its content.
+func (e *BadMessageError) Error() string {
+	return fmt.Sprintf("jetstream: bad message %d on %s: %v", e.Sequence, e.Subject, e.Err)
+}
+
+// Unwrap returns the reason.
+func (e *BadMessageError) Unwrap() error { return e.Err }
+
+// SourceConfig configures a [Source].
+type SourceConfig struct {
+	// Name is the Source's name, for logs; the points keep the source
+	// names the edges gave them.
+	Name string
+	// Conn is the connection to consume on; the caller owns it. Required.
+	Conn *nats.Conn
+	// Stream is the stream the edges' Targets publish to. Required.
+	Stream string
+	// Durable names the consumer: it remembers what was acknowledged, so
+	// a restarted Source goes on where it stopped. Required.
+	Durable string
+	// Prefix is the subject prefix (default "gl001") and Filter the
+	// subjects to consume (default <Prefix>.points.>; e.g.
+	// "gl001.points.boilerhouse-1.>" for one site).
+	Prefix string
+	Filter string
+	// StartTime or StartSequence make a new consumer begin at that time or
+	// stream sequence (a replay) instead of the beginning of the stream.
+	// They apply when the consumer is created; an existing consumer keeps
+	// its position (use a new Durable for a new replay).
+	StartTime     time.Time
+	StartSequence uint64
+	// MaxBatch is the most points handed to the Sink at once (default
+	// 16384); the messages they came in are acknowledged together after
+	// the Sink accepted them.
+	MaxBatch int
+	// AckWait is how long the stream waits for an acknowledgement before
+	// it delivers a message again (default 30s).
+	AckWait time.Duration
+	// ConnectWait is how long Run waits for the connection and the stream
+	// to be available before it fails with scada.ErrConnection (default 2s).
+	ConnectWait time.Duration
+	// OnBadInput, if not nil, is called with every *BadMessageError.
+	OnBadInput func(error)
+	// Logger receives bad messages and connection losses; nil discards.
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of c, joined with errors.Join.
+func (c SourceConfig) Validate() error {
+	var errs []error
+	if c.Conn == nil {
+		errs = append(errs, errors.New("jetstream: source Conn is required"))
+	}
+	if c.Stream == "" {
+		errs = append(errs, errors.New("jetstream: source Stream is required"))
+	}
+	if c.Durable == "" || strings.ContainsAny(c.Durable, ".*> \t\r\n") {
+		errs = append(errs, fmt.Errorf("jetstream: source Durable %q is not a consumer name", c.Durable))
+	}
+	if c.Prefix != "" && !validSubjectPrefix(c.Prefix) {
+		errs = append(errs, fmt.Errorf("jetstream: Prefix %q is not a subject without wildcards", c.Prefix))
+	}
+	if !c.StartTime.IsZero() && c.StartSequence != 0 {
+		errs = append(errs, errors.New("jetstream: StartTime and StartSequence are exclusive"))
+	}
+	if c.MaxBatch < 0 || c.AckWait < 0 || c.ConnectWait < 0 {
+		errs = append(errs, errors.New("jetstream: MaxBatch, AckWait and ConnectWait must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// SourceStats is a snapshot of a Source's counters, since NewSource.
+type SourceStats struct {
+	Messages uint64 // messages delivered to the Sink and acknowledged
+	Points   uint64 // points delivered
+	// Duplicates counts messages the stream delivered again after the
+	// Source had acknowledged them (an acknowledgement lost on the way):
+	// acknowledged again, not delivered twice.
+	Duplicates uint64
+	// Bad counts terminated messages: BadSubject foreign subjects,
+	// BadVersion unknown versions, BadDecode the rest.
+	Bad, BadSubject, BadVersion, BadDecode uint64
+	// Gaps counts deliveries the consumer lost in flight (a consumer
+	// leader change): the newer messages were held until the lost ones came
+	// again, so the Sink saw stream order. GapsGivenUp counts holds that
+	// ended without them (after three AckWaits), releasing what had come.
+	Gaps, GapsGivenUp uint64
+	LastError         string // the last bad message or failure
+}
+
+// Source is a scada.Source reading the point batches that edges forwarded
+// to a JetStream stream; see the package documentation.
+type Source struct {
+	cfg    SourceConfig
+	prefix string
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	st    SourceStats
+	acked uint64 // the highest stream sequence acknowledged
+	// recent holds the stream sequences acknowledged lately, to tell a
+	// message delivered again after its acknowledgement was lost from one
+	// delivered again for the first time out of order.
+	recent     map[uint64]struct{}
+	recentRing []uint64
+	recentPos  int
+	// carry holds the messages a Run received but had not delivered when
+	// its connection was lost, for the next Run to deliver first.
+	carry []jetstream.Msg
+	seq   *sequencer // used by one Run at a time
+}
+
+const recentAcks = 1 << 16
+
+// NewSource returns a Source, not yet running.
+func NewSource(cfg SourceConfig) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if cfg.Filter == "" {
+		cfg.Filter = cfg.Prefix + ".points.>"
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.AckWait == 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.ConnectWait == 0 {
+		cfg.ConnectWait = 2 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Source{cfg: cfg, prefix: cfg.Prefix + ".points.", log: log.With("source", cfg.Name)}, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Source) Stats() SourceStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st
+}
+
+func connErr(what string, err error) error {
+	return fmt.Errorf("jetstream: %s: %w: %w", what, scada.ErrConnection, err)
+}
+
+// Run consumes the stream and delivers its points to sink until ctx ends
+// or the connection is lost (an error matching scada.ErrConnection; the
+// caller's Conn reconnects by itself, and a Collector runs Run again). The
+// messages of a batch are acknowledged after sink.Deliver returned nil; a
+// sink error ends Run and the batch's messages are delivered again later.
+func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
+	nc := s.cfg.Conn
+	cons, err := s.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	status := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
+	defer nc.RemoveStatusListener(status)
+	if !nc.IsConnected() {
+		return connErr("connect", errors.New("not connected"))
+	}
+	return s.consume(ctx, cons, status, sink)
+}
+
+// consumer finds or creates the durable consumer, waiting up to
+// ConnectWait for the connection and the stream.
+func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	nc := s.cfg.Conn
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       s.cfg.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.cfg.AckWait,
+		FilterSubject: s.cfg.Filter,
+		MaxAckPending: 1 << 16,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+	switch {
+	case !s.cfg.StartTime.IsZero():
+		t := s.cfg.StartTime
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+	case s.cfg.StartSequence != 0:
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, s.cfg.StartSequence
+	}
+	deadline := time.Now().Add(s.cfg.ConnectWait)
+	for {
+		if nc.IsConnected() {
+			cctx, cancel := context.WithTimeout(ctx, max(100*time.Millisecond, time.Until(deadline)))
+			cons, err := js.Consumer(cctx, s.cfg.Stream, s.cfg.Durable)
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cons, err = js.CreateConsumer(cctx, s.cfg.Stream, cfg)
+			}
+			cancel()
+			if err == nil {
+				return cons, nil
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			transient := !nc.IsConnected() || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+				errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+				errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting)
+			var apiErr *jetstream.APIError
+			if errors.As(err, &apiErr) && apiErr.Code == 503 {
+				transient = true
+			}
+			if !transient {
+				return nil, fmt.Errorf("jetstream: consumer %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
+			}
+			if time.Now().After(deadline) {
+				return nil, connErr("consumer "+s.cfg.Durable, err)
+			}
+		} else if time.Now().After(deadline) {
+			return nil, connErr("connect", errors.New("not connected"))
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// consume delivers what cons brings until ctx ends or the connection fails.
+func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status chan nats.Status, sink scada.Sink) error {
+
+	msgs := make(chan jetstream.Msg, 1024)
+	stop := make(chan struct{})
+	consumeErr := make(chan error, 1)
+	// keep says, at the end, that the connection was lost: the messages
+	// received and not yet delivered are kept for the next Run, which
+	// delivers them first. Handing them back (Nak) over a connection
+	// that is going away can be lost, and the stream would then deliver
+	// them only after AckWait, after newer ones.
+	var keep atomic.Bool
+	var lateMu sync.Mutex
+	var late []jetstream.Msg
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-stop:
+			if keep.Load() {
+				lateMu.Lock()
+				late = append(late, m)
+				lateMu.Unlock()
+			} else {
+				_ = m.Nak()
+			}
+		}
+	}, jetstream.PullMaxMessages(2048), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			select {
+			case consumeErr <- err:
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		return connErr("consume", err)
+	}
+	scada.NotifyConnected(sink)
+
+	var (
+		d     wire.Decoded
+		pts   []scada.Point
+		batch []jetstream.Msg
+		seqs  []uint64
+	)
+	// The sequencer outlives a Run: the consumer's delivery sequence goes
+	// on, and a gap across a reconnect is a gap all the same.
+	if s.seq == nil {
+		s.seq = &sequencer{ackWait: s.cfg.AckWait, stats: &s.st, mu: &s.mu}
+	}
+	seq := s.seq
+	tick := time.NewTicker(max(s.cfg.AckWait/6, 10*time.Millisecond))
+	defer tick.Stop()
+	ready := s.takeCarry()
+	defer func() {
+		cc.Stop()
+		close(stop)
+		<-cc.Closed()
+		rest := seq.release(ready)
+		for more := true; more; {
+			select {
+			case m := <-msgs:
+				rest = append(rest, m)
+			default:
+				more = false
+			}
+		}
+		lateMu.Lock()
+		rest = append(rest, late...)
+		lateMu.Unlock()
+		if keep.Load() {
+			s.mu.Lock()
+			s.carry = rest
+			s.mu.Unlock()
+			return
+		}
+		for _, m := range rest {
+			_ = m.Nak()
+		}
+	}()
+	for {
+		if len(ready) == 0 {
+			select {
+			case m := <-msgs:
+				ready = seq.push(m, ready, s.wasAcked)
+			case <-tick.C:
+				ready = seq.tick(ready)
+			case st := <-status:
+				keep.Store(true)
+				return connErr("connection", fmt.Errorf("connection %v", st))
+			case err := <-consumeErr:
+				keep.Store(true)
+				return connErr("consume", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			// More that are in already.
+			for more := true; more && len(ready) < 4096; {
+				select {
+				case m := <-msgs:
+					ready = seq.push(m, ready, s.wasAcked)
+				default:
+					more = false
+				}
+			}
+			if len(ready) == 0 {
+				continue
+			}
+		}
+		pts, batch, seqs = pts[:0], batch[:0], seqs[:0]
+		n := 0
+		for n < len(ready) && len(pts) < s.cfg.MaxBatch {
+			pts, batch, seqs = s.take(ready[n], &d, pts, batch, seqs)
+			n++
+		}
+		ready = ready[:copy(ready, ready[n:])]
+		if len(batch) == 0 {
+			continue
+		}
+		if len(pts) > 0 {
+			if err := sink.Deliver(ctx, pts); err != nil {
+				for _, m := range batch {
+					_ = m.Nak()
+				}
+				for _, m := range ready {
+					_ = m.Nak()
+				}
+				ready = nil
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("jetstream: sink: %w", err)
+			}
+		}
+		for i, m := range batch {
+			if err := m.Ack(); err != nil {
+				return connErr("ack", err)
+			}
+			s.noteAcked(seqs[i])
+		}
+		s.mu.Lock()
+		s.st.Messages += uint64(len(batch))
+		s.st.Points += uint64(len(pts))
+		s.mu.Unlock()
+	}
+}
+
+func (s *Source) noteAcked(seq uint64) {
+	s.mu.Lock()
+	if seq > s.acked {
+		s.acked = seq
+	}
+	if s.recent == nil {
+		s.recent = make(map[uint64]struct{}, recentAcks)
+		s.recentRing = make([]uint64, recentAcks)
+	}
+	if old := s.recentRing[s.recentPos]; old != 0 {
+		delete(s.recent, old)
+	}
+	s.recentRing[s.recentPos] = seq
+	s.recentPos = (s.recentPos + 1) % recentAcks
+	s.recent[seq] = struct{}{}
+	s.mu.Unlock()
+}
+
+// takeCarry returns the messages a Run that lost its connection kept.
+func (s *Source) takeCarry() []jetstream.Msg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.carry
+	s.carry = nil
+	return c
+}
+
+func (s *Source) wasAcked(seq uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.recent[seq]
+	return ok
+}
+
+// take decodes m, appending its points to pts and m to batch, or settles
+// m: a bad message is terminated and counted, a message delivered again
+// after it was acknowledged is acknowledged again.
+func (s *Source) take(m jetstream.Msg, d *wire.Decoded, pts []scada.Point, batch []jetstream.Msg, seqs []uint64) ([]scada.Point, []jetstream.Msg, []uint64) {
+	var seq uint64
+	if md, err := m.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+		if s.wasAcked(seq) {
+			s.mu.Lock()
+			s.st.Duplicates++
+			s.mu.Unlock()
+			_ = m.Ack()
+			return pts, batch, seqs
+		}
+	}
+	if err := s.check(m, d); err != nil {
+		s.bad(m, seq, err)
+		return pts, batch, seqs
+	}
+	return append(pts, d.Points...), append(batch, m), append(seqs, seq)
+}
+
+// check decodes m into d and checks that its subject is the one its
+// points belong on.
+func (s *Source) check(m jetstream.Msg, d *wire.Decoded) error {
+	subj := m.Subject()
+	rest, ok := strings.CutPrefix(subj, s.prefix)
+	site, tok, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || site == "" || strings.Contains(tok, ".") {
+		return ErrForeignSubject
+	}
+	if v := m.Headers().Get(HeaderVersion); v != "" && v != "1" {
+		return &wire.DecodeError{Reason: fmt.Sprintf("header %s %q", HeaderVersion, v), Version: versionOf(v)}
+	}
+	if err := wire.Decode(m.Data(), d); err != nil {
+		return err
+	}
+	if Token(d.Source) != tok {
+		return fmt.Errorf("%w: the batch names source %q", ErrForeignSubject, d.Source)
+	}
+	return nil
+}
+
+func versionOf(v string) uint32 {
+	var n uint32
+	if _, err := fmt.Sscan(v, &n); err != nil || n == 0 || n == wire.Version {
+		return 1 << 31
+	}
+	return n
+}
+
+func (s *Source) bad(m jetstream.Msg, seq uint64, reason error) {
+	err := &BadMessageError{Subject: m.Subject(), Sequence: seq, Err: reason}
+	_ = m.Term()
+	s.mu.Lock()
+	s.st.Bad++
+	switch {
+	case errors.Is(reason, ErrForeignSubject):
+		s.st.BadSubject++
+	case errors.Is(reason, wire.ErrVersion):
+		s.st.BadVersion++
+	default:
+		s.st.BadDecode++
+	}
+	s.st.LastError = err.Error()
+	s.mu.Unlock()
+	s.log.Warn("bad message terminated", "error", err)
+	if s.cfg.OnBadInput != nil {
+		s.cfg.OnBadInput(err)
+	}
+}
+
+var _ scada.Source = (*Source)(nil)

@@ -1,0 +1,626 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"time"
+
+	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/buffer"
+)
+
+// Version is the version of the format this package writes and the only one
+// it reads.
+const Version = 1
+
+// ContentType names the format and its version, as a MIME type; transports
+// that carry headers send it with every message.
+const ContentType = "application/vnd.gl001.points+protobuf; version=1"
+
+// MaxPoints is the most points one message may hold; a decoder refuses more.
+const MaxPoints = 1 << 20
+
+// Field numbers of the PointBatch message (see the package documentation).
+const (
+	fVersion = 1
+	fEdge    = 2
+	fBuffer  = 3
+	fSource  = 4
+	fFirst   = 5
+	fLast    = 6
+	fTags    = 7
+	fUnits   = 8
+	fOffsets = 9
+	fTag     = 10
+	fUnit    = 11
+	fValue   = 12
+	fQuality = 13
+	fTime    = 14
+	fScore   = 15
+	fReasons = 16
+	fCount   = 17
+	fCRC     = 18
+)
+
+// Protobuf wire types.
+const (
+	wtVarint = 0
+	wtI64    = 1
+	wtLen    = 2
+	wtI32    = 5
+)
+
+// noTime is the time column's value for a point without a timestamp (the
+// zero time.Time).
+const noTime = math.MinInt64
+
+// Header is what a message says about itself besides its points.
+type Header struct {
+	Version uint32 // always [Version]
+	Edge    string // the edge that read the points from its Buffer
+	Buffer  string // the Buffer's ID
+	Source  string // the scada.Point.Source of every point of the message
+	// First and Last are the Buffer offsets of the first and the last point
+	// of the forwarded batch this message is part of (inclusive). The points
+	// of the message lie between them; a batch with points of several
+	// sources travels as one message per source, all with the same First
+	// and Last.
+	First, Last buffer.Offset
+	Count       int // the number of points
+}
+
+// ErrDecode matches every error of [Decode]: the message is not a point
+// batch of a version this package reads. Retrying the same bytes fails the
+// same way; the message should be set aside (JetStream: terminated) and
+// counted. It wraps [scada.ErrBadInput].
+var ErrDecode = fmt.Errorf("wire: undecodable point batch: %w", scada.ErrBadInput)
+
+// ErrVersion matches a *DecodeError for a message of a version this package
+// does not read.
+var ErrVersion = errors.New("wire: unknown version")
+
+// DecodeError says why a message could not be decoded. It matches
+// [ErrDecode] (and so scada.ErrBadInput), and [ErrVersion] when the version
+// is unknown.
+type DecodeError struct {
+	Field  int    // the protobuf field number where decoding failed, 0 if none
+	Offset int    // the byte position in the message
+	Reason string // what is wrong
+	// Version is the version the message claims, if it got that far.
+	Version uint32
+}
+
+// Error describes the problem, never the payload.
+func (e *DecodeError) Error() string {
+	if e.Field != 0 {
+		return fmt.Sprintf("wire: undecodable point batch: field %d at byte %d: %s", e.Field, e.Offset, e.Reason)
+	}
+	return fmt.Sprintf("wire: undecodable point batch at byte %d: %s", e.Offset, e.Reason)
+}
+
+// Is reports whether target is ErrDecode, scada.ErrBadInput, or ErrVersion
+// for a version error.
+func (e *DecodeError) Is(target error) bool {
+	switch target {
+	case ErrDecode, scada.ErrBadInput:
+		return true
+	case ErrVersion:
+		return e.Version != Version && e.Version != 0
+	}
+	return false
+}
+
+// Encoder writes point batches. The zero Encoder is ready; reuse one to save
+// allocations. An Encoder is not safe for concurrent use.
+type Encoder struct {
+	tags, units   map[string]uint32
+	tagList       []string
+	unitList      []string
+	scratch       []byte
+	tagIdx, unitI []uint32
+}
+
+// Append appends to dst the message holding the points pts[i] for each i in
+// sel (all of pts, in order, when sel is nil), whose Buffer offsets are
+// h.First+i. The points must all have the Source h.Source (Append does not
+// check); h.Count is ignored and set from sel. Times outside the years 1678
+// to 2262 are clamped to those bounds.
+func (e *Encoder) Append(dst []byte, h Header, pts []scada.Point, sel []int32) []byte {
+	n := len(sel)
+	if sel == nil {
+		n = len(pts)
+	}
+	at := func(j int) int {
+		if sel == nil {
+			return j
+		}
+		return int(sel[j])
+	}
+	if e.tags == nil {
+		e.tags = make(map[string]uint32)
+		e.units = make(map[string]uint32)
+	}
+	clear(e.tags)
+	clear(e.units)
+	e.tagList, e.unitList = e.tagList[:0], e.unitList[:0]
+	e.tagIdx, e.unitI = e.tagIdx[:0], e.unitI[:0]
+	var anyUnit, anyQuality, anyScore, anyReason bool
+	lastTag, lastUnit := "", ""
+	var lastTagI, lastUnitI uint32
+	haveTag, haveUnit := false, false
+	for j := range n {
+		p := &pts[at(j)]
+		if !haveTag || p.Tag != lastTag {
+			ti, ok := e.tags[p.Tag]
+			if !ok {
+				ti = uint32(len(e.tagList))
+				e.tags[p.Tag] = ti
+				e.tagList = append(e.tagList, p.Tag)
+			}
+			lastTag, lastTagI, haveTag = p.Tag, ti, true
+		}
+		e.tagIdx = append(e.tagIdx, lastTagI)
+		if p.Unit != "" {
+			anyUnit = true
+		}
+		if !haveUnit || p.Unit != lastUnit {
+			ui, ok := e.units[p.Unit]
+			if !ok {
+				ui = uint32(len(e.unitList))
+				e.units[p.Unit] = ui
+				e.unitList = append(e.unitList, p.Unit)
+			}
+			lastUnit, lastUnitI, haveUnit = p.Unit, ui, true
+		}
+		e.unitI = append(e.unitI, lastUnitI)
+		anyQuality = anyQuality || p.Quality != 0
+		anyScore = anyScore || p.Scored
+		anyReason = anyReason || p.Reasons != 0
+	}
+
+	msgStart := len(dst)
+	dst = appendVarintField(dst, fVersion, Version)
+	dst = appendStringField(dst, fEdge, h.Edge)
+	dst = appendStringField(dst, fBuffer, h.Buffer)
+	dst = appendStringField(dst, fSource, h.Source)
+	dst = appendVarintField(dst, fFirst, uint64(h.First))
+	dst = appendVarintField(dst, fLast, uint64(h.Last))
+	dst = appendVarintField(dst, fCount, uint64(n))
+	for _, s := range e.tagList {
+		dst = appendKey(dst, fTags, wtLen)
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	if anyUnit {
+		for _, s := range e.unitList {
+			dst = appendKey(dst, fUnits, wtLen)
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			dst = append(dst, s...)
+		}
+	}
+	if n == 0 {
+		return appendCRC(dst, msgStart)
+	}
+
+	// Each packed column is written into scratch, then framed.
+	col := func(dst []byte, field int, fill func(b []byte) []byte) []byte {
+		e.scratch = fill(e.scratch[:0])
+		dst = appendKey(dst, field, wtLen)
+		dst = binary.AppendUvarint(dst, uint64(len(e.scratch)))
+		return append(dst, e.scratch...)
+	}
+	dst = col(dst, fOffsets, func(b []byte) []byte {
+		prev := uint64(h.First)
+		for j := range n {
+			off := uint64(h.First) + uint64(at(j))
+			b = binary.AppendUvarint(b, off-prev)
+			prev = off
+		}
+		return b
+	})
+	if len(e.tagList) > 1 {
+		dst = col(dst, fTag, func(b []byte) []byte {
+			for _, v := range e.tagIdx {
+				b = binary.AppendUvarint(b, uint64(v))
+			}
+			return b
+		})
+	}
+	if anyUnit && len(e.unitList) > 1 {
+		dst = col(dst, fUnit, func(b []byte) []byte {
+			for _, v := range e.unitI {
+				b = binary.AppendUvarint(b, uint64(v))
+			}
+			return b
+		})
+	}
+	// The value column is fixed-size: frame it directly.
+	dst = appendKey(dst, fValue, wtLen)
+	dst = binary.AppendUvarint(dst, uint64(8*n))
+	for j := range n {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(pts[at(j)].Value))
+	}
+	if anyQuality {
+		dst = col(dst, fQuality, func(b []byte) []byte {
+			for j := range n {
+				b = binary.AppendUvarint(b, uint64(pts[at(j)].Quality))
+			}
+			return b
+		})
+	}
+	dst = col(dst, fTime, func(b []byte) []byte {
+		var prev int64
+		for j := range n {
+			t := timeValue(pts[at(j)].Time)
+			b = binary.AppendUvarint(b, zigzag(t-prev))
+			prev = t
+		}
+		return b
+	})
+	if anyScore {
+		dst = col(dst, fScore, func(b []byte) []byte {
+			for j := range n {
+				p := &pts[at(j)]
+				var s uint64
+				if p.Scored {
+					s = uint64(p.Score) + 1
+				}
+				b = binary.AppendUvarint(b, s)
+			}
+			return b
+		})
+	}
+	if anyReason {
+		dst = col(dst, fReasons, func(b []byte) []byte {
+			for j := range n {
+				b = binary.AppendUvarint(b, uint64(pts[at(j)].Reasons))
+			}
+			return b
+		})
+	}
+	return appendCRC(dst, msgStart)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// appendCRC appends the checksum field over dst[start:].
+func appendCRC(dst []byte, start int) []byte {
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = appendKey(dst, fCRC, wtI32)
+	return binary.LittleEndian.AppendUint32(dst, sum)
+}
+
+// timeValue is the time column's absolute value of t: Unix nanoseconds,
+// clamped, or noTime for the zero Time.
+func timeValue(t time.Time) int64 {
+	if t.IsZero() {
+		return noTime
+	}
+	s := t.Unix()
+	switch {
+	case s <= math.MinInt64/1_000_000_000+1:
+		return noTime + 1
+	case s >= math.MaxInt64/1_000_000_000-1:
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+func appendKey(b []byte, field, wt int) []byte {
+	return binary.AppendUvarint(b, uint64(field)<<3|uint64(wt))
+}
+
+func appendVarintField(b []byte, field int, v uint64) []byte {
+	b = appendKey(b, field, wtVarint)
+	return binary.AppendUvarint(b, v)
+}
+
+func appendStringField(b []byte, field int, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = appendKey(b, field, wtLen)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Decoded is one decoded message: its header, its points and their Buffer
+// offsets (Offsets[i] belongs to Points[i]).
+type Decoded struct {
+	Header
+	Points  []scada.Point
+	Offsets []buffer.Offset
+}
+
+// Decode decodes the message data into d, reusing d's slices. Every point
+// gets the Source of the header. Errors are *DecodeError values; d holds
+// nothing usable after an error. Fields this version does not know are
+// skipped, as protobuf's rules say.
+func Decode(data []byte, d *Decoded) error {
+	*d = Decoded{Points: d.Points[:0], Offsets: d.Offsets[:0]}
+	var (
+		tags, units                                             []string
+		offCol, tagCol, unitCol, valCol, qCol, tCol, sCol, rCol []byte
+		haveCount, haveVersion, haveCRC                         bool
+		count                                                   uint64
+	)
+	fail := func(field, at int, format string, args ...any) error {
+		return &DecodeError{Field: field, Offset: at, Reason: fmt.Sprintf(format, args...), Version: d.Version}
+	}
+	i := 0
+	for i < len(data) {
+		at := i
+		key, n := binary.Uvarint(data[i:])
+		if n <= 0 {
+			return fail(0, at, "bad field key")
+		}
+		i += n
+		field, wt := key>>3, int(key&7)
+		if field == 0 || field > math.MaxInt32 {
+			return fail(0, at, "field number %d out of range", field)
+		}
+		f := int(field)
+		var v uint64
+		var b []byte
+		switch wt {
+		case wtVarint:
+			v, n = binary.Uvarint(data[i:])
+			if n <= 0 {
+				return fail(f, at, "bad varint")
+			}
+			i += n
+		case wtI64:
+			if len(data)-i < 8 {
+				return fail(f, at, "truncated fixed64")
+			}
+			i += 8
+		case wtI32:
+			if len(data)-i < 4 {
+				return fail(f, at, "truncated fixed32")
+			}
+			i += 4
+		case wtLen:
+			l, n := binary.Uvarint(data[i:])
+			if n <= 0 || l > uint64(len(data)-i-n) {
+				return fail(f, at, "truncated length-delimited field")
+			}
+			i += n
+			b = data[i : i+int(l)]
+			i += int(l)
+		default:
+			return fail(f, at, "unsupported wire type %d", wt)
+		}
+		want := -1
+		switch f {
+		case fVersion, fFirst, fLast, fCount:
+			want = wtVarint
+		case fCRC:
+			want = wtI32
+		case fEdge, fBuffer, fSource, fTags, fUnits, fOffsets, fTag, fUnit, fValue, fQuality, fTime, fScore, fReasons:
+			want = wtLen
+		}
+		if want >= 0 && wt != want {
+			return fail(f, at, "wire type %d, want %d", wt, want)
+		}
+		switch f {
+		case fVersion:
+			if v != Version {
+				d.Version = uint32(min(v, math.MaxUint32))
+				if d.Version == 0 {
+					d.Version = math.MaxUint32
+				}
+				return fail(f, at, "version %d, this decoder reads %d", v, Version)
+			}
+			d.Version, haveVersion = Version, true
+		case fEdge:
+			d.Edge = string(b)
+		case fBuffer:
+			d.Buffer = string(b)
+		case fSource:
+			d.Source = string(b)
+		case fFirst:
+			d.First = buffer.Offset(v)
+		case fLast:
+			d.Last = buffer.Offset(v)
+		case fCount:
+			count, haveCount = v, true
+		case fCRC:
+			if i != len(data) {
+				return fail(f, at, "checksum is not the last field")
+			}
+			if got, want := crc32.Checksum(data[:at], castagnoli), binary.LittleEndian.Uint32(data[i-4:]); got != want {
+				return fail(f, at, "checksum mismatch")
+			}
+			haveCRC = true
+		case fTags:
+			tags = append(tags, string(b))
+		case fUnits:
+			units = append(units, string(b))
+		case fOffsets:
+			offCol = b
+		case fTag:
+			tagCol = b
+		case fUnit:
+			unitCol = b
+		case fValue:
+			valCol = b
+		case fQuality:
+			qCol = b
+		case fTime:
+			tCol = b
+		case fScore:
+			sCol = b
+		case fReasons:
+			rCol = b
+		}
+	}
+	if !haveVersion {
+		return fail(fVersion, 0, "no version")
+	}
+	if !haveCRC {
+		return fail(fCRC, len(data), "no checksum: truncated")
+	}
+	if !haveCount {
+		return fail(fCount, 0, "no point count")
+	}
+	if d.Last < d.First {
+		return fail(fLast, 0, "last offset %d before first %d", d.Last, d.First)
+	}
+	// Every point takes at least one byte of the offsets column, so the
+	// count is bounded by the message size before anything is allocated.
+	if count > MaxPoints || count > uint64(len(offCol)) {
+		return fail(fCount, 0, "%d points in a message of %d bytes", count, len(data))
+	}
+	n := int(count)
+	d.Count = n
+	if n > 0 && len(tags) == 0 {
+		return fail(fTags, 0, "points but no tag")
+	}
+	d.Points = growPoints(d.Points, n)
+	d.Offsets = growOffsets(d.Offsets, n)
+
+	// Offsets: strictly increasing within [First, Last].
+	r := colReader{b: offCol}
+	prev := uint64(d.First)
+	for j := range n {
+		delta, ok := r.uvarint()
+		if !ok || (j > 0 && delta == 0) {
+			return fail(fOffsets, 0, "bad offset of point %d", j)
+		}
+		off := prev + delta
+		if off < prev || off > uint64(d.Last) {
+			return fail(fOffsets, 0, "offset of point %d outside [%d, %d]", j, d.First, d.Last)
+		}
+		d.Offsets[j] = buffer.Offset(off)
+		prev = off
+	}
+	if !r.done() {
+		return fail(fOffsets, 0, "column longer than %d points", n)
+	}
+	if err := dictColumn(tagCol, n, len(tags), func(j int, k uint64) { d.Points[j].Tag = tags[k] }); err != "" {
+		return fail(fTag, 0, "%s", err)
+	}
+	if len(units) == 0 && len(unitCol) > 0 {
+		return fail(fUnit, 0, "unit indexes but no units")
+	}
+	if len(units) > 0 {
+		if err := dictColumn(unitCol, n, len(units), func(j int, k uint64) { d.Points[j].Unit = units[k] }); err != "" {
+			return fail(fUnit, 0, "%s", err)
+		}
+	}
+	if valCol != nil {
+		if len(valCol) != 8*n {
+			return fail(fValue, 0, "%d bytes for %d values", len(valCol), n)
+		}
+		for j := range n {
+			d.Points[j].Value = math.Float64frombits(binary.LittleEndian.Uint64(valCol[8*j:]))
+		}
+	}
+	if err := varintColumn(qCol, n, math.MaxUint32, func(j int, v uint64) { d.Points[j].Quality = scada.Quality(v) }); err != "" {
+		return fail(fQuality, 0, "%s", err)
+	}
+	var t int64
+	if err := varintColumn(tCol, n, math.MaxUint64, func(j int, v uint64) {
+		t += unzigzag(v)
+		if t != noTime {
+			d.Points[j].Time = time.Unix(0, t).UTC()
+		}
+	}); err != "" {
+		return fail(fTime, 0, "%s", err)
+	}
+	if err := varintColumn(sCol, n, 101, func(j int, v uint64) {
+		if v > 0 {
+			d.Points[j].Score, d.Points[j].Scored = uint8(v-1), true
+		}
+	}); err != "" {
+		return fail(fScore, 0, "%s", err)
+	}
+	if err := varintColumn(rCol, n, math.MaxUint16, func(j int, v uint64) { d.Points[j].Reasons = scada.Reason(v) }); err != "" {
+		return fail(fReasons, 0, "%s", err)
+	}
+	for j := range n {
+		d.Points[j].Source = d.Source
+	}
+	return nil
+}
+
+func growPoints(s []scada.Point, n int) []scada.Point {
+	if cap(s) < n {
+		return make([]scada.Point, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func growOffsets(s []buffer.Offset, n int) []buffer.Offset {
+	if cap(s) < n {
+		return make([]buffer.Offset, n)
+	}
+	return s[:n]
+}
+
+// dictColumn decodes a column of dictionary indexes; an absent column means
+// index 0 for every point.
+func dictColumn(col []byte, n, size int, set func(j int, k uint64)) string {
+	if col == nil {
+		if size == 0 {
+			return ""
+		}
+		for j := range n {
+			set(j, 0)
+		}
+		return ""
+	}
+	return varintColumn(col, n, uint64(size-1), set)
+}
+
+// varintColumn decodes n varints no greater than maxv; an absent column
+// means zero for every point, and set is not called.
+func varintColumn(col []byte, n int, maxv uint64, set func(j int, v uint64)) string {
+	if col == nil {
+		return ""
+	}
+	r := colReader{b: col}
+	for j := range n {
+		v, ok := r.uvarint()
+		if !ok {
+			return fmt.Sprintf("column ends at point %d of %d", j, n)
+		}
+		if v > maxv {
+			return fmt.Sprintf("point %d: %d out of range", j, v)
+		}
+		set(j, v)
+	}
+	if !r.done() {
+		return fmt.Sprintf("column longer than %d points", n)
+	}
+	return ""
+}
+
+type colReader struct {
+	b []byte
+	i int
+}
+
+func (r *colReader) uvarint() (uint64, bool) {
+	if r.i < len(r.b) && r.b[r.i] < 0x80 {
+		v := uint64(r.b[r.i])
+		r.i++
+		return v, true
+	}
+	v, n := binary.Uvarint(r.b[r.i:])
+	if n <= 0 {
+		return 0, false
+	}
+	r.i += n
+	return v, true
+}
+
+func (r *colReader) done() bool { return r.i == len(r.b) }
