@@ -14,6 +14,7 @@
 //	  scada/opcua    Source over OPC UA (gopcua)
 //	  scada/modbus   Source over Modbus TCP and Modbus/TCP Security
 //	  scada/mqtt     Source over MQTT 5 (paho.golang), JSON and Sparkplug B
+//	  scada/guard    the write guard: limits, permission, audit and read-back for every setpoint
 //	  scada/scadatest  in-process OPC UA, Modbus and MQTT simulators
 //	  scada/sourcetest the conformance suite every Source passes
 //	erp         Client, Query, the record types and the shared HTTP machinery

@@ -27,6 +27,11 @@
 // A Source may implement these; find them by type assertion:
 //   - [Writer]: write a setpoint to a tag the configuration marks writable.
 //   - [Browser]: discover the tags a server offers.
+//   - [Reader]: read a tag's current value on demand.
+//
+// Writes that a person or an agent asks for should go through the write
+// guard of package scada/guard: limits, permission, an audit record and a
+// read-back for every attempt.
 //
 // # Processing once
 //

@@ -18,7 +18,7 @@ import (
 )
 
 // Source reads the devices of one Modbus/TCP connection. It implements
-// [scada.Source] and [scada.Writer]. Create it with [New].
+// [scada.Source], [scada.Writer] and [scada.Reader]. Create it with [New].
 type Source struct {
 	cfg     Config
 	log     *slog.Logger

@@ -133,6 +133,16 @@
 // gathered and written once, so acknowledgements do not become several TLS
 // records or websocket frames.
 //
+// # Writing setpoints
+//
+// [Commander] is the [scada.Writer] of MQTT: it publishes a tag's setpoint
+// to the command topic configured for it ([Command]), at QoS 1 on a
+// connection of its own, and returns once the broker acknowledged it. It
+// queues nothing: with the broker away a write fails with
+// scada.ErrConnection. The device confirms by publishing its new value,
+// which the Source's subscription delivers; put writes behind the guard of
+// scada/guard with a guard.Latest fed by the Source to read it back.
+//
 // # Observability
 //
 // [Source.Stats] is a snapshot of the counters: connected (true once the

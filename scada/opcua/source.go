@@ -21,7 +21,7 @@ import (
 )
 
 // Source reads tags from one OPC UA server. It implements [scada.Source],
-// [scada.Browser] and [scada.Writer].
+// [scada.Browser], [scada.Writer] and [scada.Reader].
 //
 // Run holds one connection: it connects, creates the subscriptions (or polls),
 // delivers points and returns when ctx ends or the connection fails. It does

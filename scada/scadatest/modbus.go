@@ -88,6 +88,8 @@ type ModbusServer struct {
 
 	requests atomic.Uint64
 	perUnit  [256]atomic.Uint64
+
+	ignoreWrites atomic.Bool // IgnoreWrites: answer writes, change nothing
 }
 
 type modbusUnit struct {
@@ -371,7 +373,9 @@ func (h *modbusHandler) HandleCoils(req *modbus.CoilsRequest) (res []bool, err e
 	err = (*ModbusServer)(h).serve(req.UnitId, ModbusCoil, req.Addr, req.Quantity, func(u *modbusUnit) {
 		b := u.bits[0][int(req.Addr) : int(req.Addr)+int(req.Quantity)]
 		if req.IsWrite {
-			copy(b, req.Args)
+			if !h.ignoreWrites.Load() {
+				copy(b, req.Args)
+			}
 			return
 		}
 		res = append([]bool(nil), b...)
@@ -390,7 +394,9 @@ func (h *modbusHandler) HandleHoldingRegisters(req *modbus.HoldingRegistersReque
 	err = (*ModbusServer)(h).serve(req.UnitId, ModbusHolding, req.Addr, req.Quantity, func(u *modbusUnit) {
 		r := u.regs[0][int(req.Addr) : int(req.Addr)+int(req.Quantity)]
 		if req.IsWrite {
-			copy(r, req.Args)
+			if !h.ignoreWrites.Load() {
+				copy(r, req.Args)
+			}
 			return
 		}
 		res = append([]uint16(nil), r...)

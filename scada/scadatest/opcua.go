@@ -520,12 +520,14 @@ type opcuaNamespace struct {
 
 type opcuaVar struct {
 	OPCUATag
-	id, euID *ua.NodeID
-	key      string // id.String(), the library's key for monitored items
-	node     *server.Node
-	value    float64
-	status   ua.StatusCode
-	removed  bool
+	id, euID     *ua.NodeID
+	key          string // id.String(), the library's key for monitored items
+	node         *server.Node
+	value        float64
+	status       ua.StatusCode
+	removed      bool
+	ignoreWrites bool // IgnoreWrites: accept writes, keep the value
+	refuseWrites bool // RefuseWrites: answer BadUserAccessDenied
 }
 
 func newOPCUANamespace(uri string) *opcuaNamespace {
@@ -828,7 +830,7 @@ func (ns *opcuaNamespace) SetAttribute(nid *ua.NodeID, attr ua.AttributeID, val 
 	case attr != ua.AttributeIDValue || !v.id.Equal(nid):
 		ns.mu.Unlock()
 		return ua.StatusBadNotWritable
-	case !v.Writable:
+	case !v.Writable || v.refuseWrites:
 		ns.mu.Unlock()
 		return ua.StatusBadUserAccessDenied
 	}
@@ -840,6 +842,10 @@ func (ns *opcuaNamespace) SetAttribute(nid *ua.NodeID, attr ua.AttributeID, val 
 	if !ok {
 		ns.mu.Unlock()
 		return ua.StatusBadTypeMismatch
+	}
+	if v.ignoreWrites {
+		ns.mu.Unlock()
+		return ua.StatusOK
 	}
 	v.value, v.status = f, 0
 	ns.mu.Unlock()

@@ -25,6 +25,16 @@
 // cleared, so Metric.Kind always names the value held and Marshal writes
 // back what was read.
 //
+// # Commands
+//
+// [Commander] writes setpoints to edge nodes: an NCMD or DCMD carrying one
+// metric, addressed by the alias (or, without one, the name) its birth
+// defined, with the birth's data type, a timestamp and a sequence number.
+// It finds the metric in a Decoder's births, publishes through a
+// [Publisher] (an mqtt.Commander), and fails with scada.ErrConnection for a
+// node that is not online. The node's NDATA or DDATA is the confirmation;
+// the write guard of scada/guard reads it back through a guard.Latest.
+//
 // # Limits
 //
 // The state a Decoder keeps grows with what edge nodes publish, so it is
