@@ -171,6 +171,26 @@ fetch = ["production"]
 		{"short jwt key", minimal + "\n[agents]\nsign = true\n", map[string]string{"AGENT_JWT_SECRET": "short-key-value"}, []string{"agents.sign", "AGENT_JWT_SECRET of at least 32 bytes"}},
 		{"timeout above interval", minimal + "\n[coordination]\ninterval = \"1s\"\ntimeout = \"2s\"\n", nil, []string{"coordination.timeout"}},
 		{"aggregation", minimal + "\n[coordination]\naggregation = \"mean\"\n", nil, []string{"coordination.aggregation", `"mean"`}},
+		{"forward role", minimal + "\n[forward]\nrole = \"hub\"\n", nil, []string{"forward.role", `"hub"`}},
+		{"edge without nats", minimal + "\n[forward]\nrole = \"edge\"\n", nil, []string{"forward.nats_url: required for the edge role"}},
+		{"forward url", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"http://x\"\n", nil, []string{"forward.nats_url", "nats:// or tls://"}},
+		{"forward url password", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"nats://u:hunter2secret@x:4222\"\n", map[string]string{"X": "hunter2secret"}, []string{"forward.nats_url", "use creds_file"}},
+		{"forward tls without url", minimal + "\n[forward]\nca_file = \"/etc/ca.pem\"\n", nil, []string{"need a nats_url"}},
+		{"forward cert without key", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"tls://x:4222\"\ncert_file = \"/c.pem\"\n", nil, []string{"forward.cert_file", "go together"}},
+		{"forward stream", minimal + "\n[forward]\nstream = \"a.b\"\n", nil, []string{"forward: invalid stream"}},
+		{"forward site", minimal + "\n[forward]\nsite = \"a.b\"\n", nil, []string{"forward.site"}},
+		{"central with connectors", minimal + "\n[forward]\nrole = \"central\"\nnats_url = \"nats://x:4222\"\n", nil, []string{"central role reads its points from JetStream"}},
+		{"edge with erp", minimal + `
+[[erp]]
+name = "e"
+kind = "sap"
+base_url = "https://sap.example.com"
+token_url = "https://login.example.com/token"
+client_id = "c"
+[forward]
+role = "edge"
+nats_url = "nats://x:4222"
+`, map[string]string{"SAP_CLIENT_SECRET": "sap-secret-value"}, []string{"erp", "polled by the central role"}},
 		{"bus timeout env", minimal, map[string]string{"MESSAGE_BUS_TIMEOUT": "soon"}, []string{"MESSAGE_BUS_TIMEOUT", `"soon"`}},
 	}
 	for _, c := range cases {
@@ -276,6 +296,40 @@ func TestMainCheckAcceptsTheSample(t *testing.T) {
 
 // -check fails on a certificate, key or CA file that does not exist, naming
 // the field and the path.
+// The edge and central samples pass -check as they are (the central one
+// with its secrets set).
+func TestMainCheckAcceptsTheRoleSamples(t *testing.T) {
+	t.Setenv("SAP_CLIENT_SECRET", "sap-secret-value")
+	t.Setenv("AGENT_JWT_SECRET", "0123456789abcdef0123456789abcdef")
+	for file, role := range map[string]string{"edge.sample.toml": "edge", "central.sample.toml": "central"} {
+		var stdout, stderr bytes.Buffer
+		if err := mainErr([]string{"-config", file, "-check"}, &stdout, &stderr); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+		if !strings.Contains(stdout.String(), "configuration ok") {
+			t.Errorf("%s: stdout = %q", file, stdout.String())
+		}
+		cfg, err := LoadConfig(file)
+		if err != nil || cfg.Forward.Role != role || cfg.Forward.NATSURL == "" {
+			t.Errorf("%s: role %q, nats_url %q, err %v", file, cfg.Forward.Role, cfg.Forward.NATSURL, err)
+		}
+	}
+}
+
+// -check reads the [forward] section's credentials and TLS files.
+func TestMainCheckRefusesMissingForwardFiles(t *testing.T) {
+	text := minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"tls://127.0.0.1:4222\"\ncreds_file = \"/nonexistent/edge.creds\"\n"
+	path := filepath.Join(t.TempDir(), "edge.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := mainErr([]string{"-config", path, "-check"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "forward.creds_file: cannot read /nonexistent/edge.creds") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestMainCheckRefusesMissingFiles(t *testing.T) {
 	for _, c := range []struct{ missing, want string }{
 		{"SCADA_KEY_PATH", "opcua[0] (SCADA_KEY_PATH): cannot read"},
