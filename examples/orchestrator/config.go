@@ -33,6 +33,7 @@ type Config struct {
 	Agents       AgentsConfig       `toml:"agents"`
 	Coordination CoordinationConfig `toml:"coordination"`
 	Forward      ForwardConfig      `toml:"forward"`
+	Historian    HistorianConfig    `toml:"historian"`
 }
 
 // ForwardConfig chooses the role of this process and the JetStream road
@@ -567,6 +568,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 		}
 	}
 	c.validateForward(&p)
+	c.validateHistorian(&p)
 	switch n := len(c.OPCUA) + len(c.Modbus) + len(c.MQTT); {
 	case n == 0 && c.Forward.Role != "central":
 		p.add("opcua, modbus, mqtt", "no SCADA connector configured")

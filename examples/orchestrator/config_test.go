@@ -191,6 +191,12 @@ client_id = "c"
 role = "edge"
 nats_url = "nats://x:4222"
 `, map[string]string{"SAP_CLIENT_SECRET": "sap-secret-value"}, []string{"erp", "polled by the central role"}},
+		{"historian password in dsn", minimal + "\n[historian]\ndsn = \"postgres://h:pg-Secret-9@db.example/plant?sslmode=verify-full\"\n", map[string]string{"X": "pg-Secret-9"}, []string{"historian.dsn", "holds a password"}},
+		{"historian password keyword", minimal + "\n[historian]\ndsn = \"host=db.example password=pg-Secret-9 sslmode=verify-full\"\n", map[string]string{"X": "pg-Secret-9"}, []string{"historian.dsn", "holds a password"}},
+		{"historian plain text", minimal + "\n[historian]\ndsn = \"host=db.example user=h dbname=plant sslmode=require\"\n", nil, []string{"historian", "verify-full"}},
+		{"historian retention", minimal + "\n[historian]\ndsn = \"host=127.0.0.1 user=h dbname=plant sslmode=disable\"\nretention = \"1h\"\n", nil, []string{"historian.retention", "at least 24h"}},
+		{"historian without dsn", minimal + "\n[historian]\nschema = \"h\"\n", nil, []string{"historian", "set dsn or from_env"}},
+		{"historian meter", minimal + "\n[historian]\nfrom_env = true\n[[historian.meters]]\ntag = \"m\"\n", nil, []string{"historian.meters[0]", "plant are required"}},
 		{"bus timeout env", minimal, map[string]string{"MESSAGE_BUS_TIMEOUT": "soon"}, []string{"MESSAGE_BUS_TIMEOUT", `"soon"`}},
 	}
 	for _, c := range cases {

@@ -33,6 +33,7 @@ type Health struct {
 	Tags         []TagInfo        `json:"tags,omitempty"`
 	Connectors   []ConnectorInfo  `json:"connectors"`
 	Forward      ForwardInfo      `json:"forward"`
+	Historian    *HistorianInfo   `json:"historian,omitempty"`
 	ERP          []ERPInfo        `json:"erp"`
 	Agents       AgentsInfo       `json:"agents"`
 	Coordination CoordinationInfo `json:"coordination"`
@@ -199,6 +200,10 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	h.Forward = ForwardInfo{NATS: o.natsURL, Embedded: o.embedded, Stream: o.cfg.Forward.Stream, Forwarders: []ForwarderInfo{}}
 	for _, fw := range o.forwarders {
 		h.Forward.Forwarders = append(h.Forward.Forwarders, fw.info(&h.Problems))
+	}
+	if o.historian != nil {
+		h.Forward.Forwarders = append(h.Forward.Forwarders, o.historian.fw.info(&h.Problems))
+		h.Historian = o.historian.info()
 	}
 	for _, e := range o.erps {
 		h.ERP = append(h.ERP, e.info(&h.Problems, &h.Warnings))

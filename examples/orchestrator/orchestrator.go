@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -72,10 +73,11 @@ type Orchestrator struct {
 	// and the forwarders drain (nil in the central role).
 	buffer      buffer.Buffer
 	edgeBuffer  buffer.Buffer
-	central     *ingest // the JetStream Source under a Collector (nil in the edge role)
-	forwarders  []*forwarder
-	natsURL     string // the JetStream server, redacted
-	embedded    bool   // started in-process
+	central     *ingest      // the JetStream Source under a Collector (nil in the edge role)
+	forwarders  []*forwarder // the JetStream road
+	historian   *historian   // nil without a [historian] section
+	natsURL     string       // the JetStream server, redacted
+	embedded    bool         // started in-process
 	jsServer    *embeddedJetStream
 	edgeConn    *nats.Conn
 	centralConn *nats.Conn
@@ -199,6 +201,21 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	defer o.closeRoad()
+	if o.cfg.Historian.enabled() {
+		// The historian drains the buffer the consumer reads: the central
+		// node's, or the edge's in the edge role.
+		edge := o.cfg.Orchestrator.ID
+		if role == "edge" {
+			edge = o.cfg.Forward.EdgeID
+		}
+		if o.historian, err = openHistorian(ctx, o.cfg.Historian, o.buffer, edge, o.log); err != nil {
+			return err
+		}
+		defer o.historian.close()
+		for _, e := range o.erps {
+			e.onEnergy = o.historian.storeEnergy
+		}
+	}
 	if o.consumer, err = newConsumer(o.buffer, o.cfg.Transform.Window, o.log); err != nil {
 		return fmt.Errorf("transform.window: %w", err)
 	}
@@ -236,6 +253,9 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 		parts = append(parts, part{"registry", o.registry.Run})
 	}
 	parts = append(parts, part{"consumer", o.consumer.Run})
+	if o.historian != nil {
+		parts = append(parts, part{"historian", o.historian.Run})
+	}
 	if o.central != nil {
 		parts = append(parts, part{"central", o.central.Run})
 	}
@@ -279,7 +299,11 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 			st.Accepted, st.Delivered, bs.Appended)
 		fmt.Fprintf(out, "  the deadband left out %d (%d unchanged, %d redelivered)\n", db.Suppressed+db.Duplicates, db.Suppressed, db.Duplicates)
 	}
-	for _, fw := range o.forwarders {
+	fws := o.forwarders
+	if o.historian != nil {
+		fws = append(slices.Clip(fws), o.historian.fw)
+	}
+	for _, fw := range fws {
 		fs := fw.fwd.Stats()
 		fmt.Fprintf(out, "  forwarder %s: %d points acknowledged in %d batches, %d left\n", fw.name, fs.Points, fs.Batches, fs.LagPoints)
 	}
