@@ -34,6 +34,7 @@ type Config struct {
 	Coordination CoordinationConfig `toml:"coordination"`
 	Forward      ForwardConfig      `toml:"forward"`
 	Historian    HistorianConfig    `toml:"historian"`
+	Writes       WritesConfig       `toml:"writes"`
 }
 
 // ForwardConfig chooses the role of this process and the JetStream road
@@ -138,6 +139,8 @@ type OPCUATagEntry struct {
 	Name   string `toml:"name"`
 	NodeID string `toml:"node_id"`
 	Unit   string `toml:"unit"`
+	// Writable lets [writes] write the tag (the server must allow it too).
+	Writable bool `toml:"writable"`
 }
 
 // ModbusConfig is one Modbus/TCP connection.
@@ -569,6 +572,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 	}
 	c.validateForward(&p)
 	c.validateHistorian(&p)
+	c.validateWrites(&p)
 	switch n := len(c.OPCUA) + len(c.Modbus) + len(c.MQTT); {
 	case n == 0 && c.Forward.Role != "central":
 		p.add("opcua, modbus, mqtt", "no SCADA connector configured")

@@ -197,6 +197,10 @@ nats_url = "nats://x:4222"
 		{"historian retention", minimal + "\n[historian]\ndsn = \"host=127.0.0.1 user=h dbname=plant sslmode=disable\"\nretention = \"1h\"\n", nil, []string{"historian.retention", "at least 24h"}},
 		{"historian without dsn", minimal + "\n[historian]\nschema = \"h\"\n", nil, []string{"historian", "set dsn or from_env"}},
 		{"historian meter", minimal + "\n[historian]\nfrom_env = true\n[[historian.meters]]\ntag = \"m\"\n", nil, []string{"historian.meters[0]", "plant are required"}},
+		{"writes unsigned", minimal + "\n[writes]\nenabled = true\n[writes.tags.t]\nsource = \"m\"\nmin = 0.0\nmax = 1.0\n[[writes.rules]]\nrequesters = [\"GL-0*\"]\n", nil, []string{"writes.enabled", "agents.sign"}},
+		{"writes source", minimal + "\n[writes]\nenabled = true\n[writes.tags.t]\nsource = \"plc9\"\nmin = 0.0\nmax = 1.0\n", nil, []string{"writes.tags.t.source", `"plc9"`, "writes.rules", "nobody may write"}},
+		{"writes range", minimal + "\n[writes]\nenabled = true\n[writes.tags.t]\nsource = \"m\"\nmin = 5.0\nmax = 1.0\nmax_step = -1.0\n", nil, []string{"writes.tags.t", "not a range", "must not be negative"}},
+		{"writes central", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"nats://x:4222\"\n[writes]\nenabled = true\n", nil, []string{"writes need the role all"}},
 		{"bus timeout env", minimal, map[string]string{"MESSAGE_BUS_TIMEOUT": "soon"}, []string{"MESSAGE_BUS_TIMEOUT", `"soon"`}},
 	}
 	for _, c := range cases {

@@ -51,7 +51,7 @@ func opcuaSourceConfig(o OPCUAConfig, getenv func(string) string, log *slog.Logg
 		cfg.CAFile = getenv(opcua.EnvCAPath)
 	}
 	for _, t := range o.Tags {
-		cfg.Tags = append(cfg.Tags, opcua.Tag{Name: t.Name, NodeID: t.NodeID, Unit: t.Unit})
+		cfg.Tags = append(cfg.Tags, opcua.Tag{Name: t.Name, NodeID: t.NodeID, Unit: t.Unit, Writable: t.Writable})
 	}
 	return cfg, cfg.Validate()
 }

@@ -34,6 +34,7 @@ type Health struct {
 	Connectors   []ConnectorInfo  `json:"connectors"`
 	Forward      ForwardInfo      `json:"forward"`
 	Historian    *HistorianInfo   `json:"historian,omitempty"`
+	Writes       *WritesInfo      `json:"writes,omitempty"`
 	ERP          []ERPInfo        `json:"erp"`
 	Agents       AgentsInfo       `json:"agents"`
 	Coordination CoordinationInfo `json:"coordination"`
@@ -200,6 +201,9 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	h.Forward = ForwardInfo{NATS: o.natsURL, Embedded: o.embedded, Stream: o.cfg.Forward.Stream, Forwarders: []ForwarderInfo{}}
 	for _, fw := range o.forwarders {
 		h.Forward.Forwarders = append(h.Forward.Forwarders, fw.info(&h.Problems))
+	}
+	if o.writes != nil {
+		h.Writes = o.writes.info()
 	}
 	if o.historian != nil {
 		h.Forward.Forwarders = append(h.Forward.Forwarders, o.historian.fw.info(&h.Problems))

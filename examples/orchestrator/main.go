@@ -23,6 +23,12 @@
 // only the edge (collect, buffer, forward) or only the central node
 // (consume, coordinate); see edge.sample.toml and central.sample.toml.
 //
+// An optional [historian] section also stores the points and the ERP
+// energy in PostgreSQL; an optional [writes] section applies the setpoints
+// agents recommend in their replies, only through the write guard
+// (scada/guard), and the status page lists every attempt. The simulation
+// enables writes on a writable OPC UA setpoint.
+//
 // With -config it reads a TOML file naming real SCADA endpoints, ERP systems
 // and the NATS URL (see orchestrator.sample.toml); secrets come from the
 // environment variables listed in README.md. -check validates the file,

@@ -76,6 +76,7 @@ type Orchestrator struct {
 	central     *ingest      // the JetStream Source under a Collector (nil in the edge role)
 	forwarders  []*forwarder // the JetStream road
 	historian   *historian   // nil without a [historian] section
+	writes      *writes      // nil unless [writes] is enabled
 	natsURL     string       // the JetStream server, redacted
 	embedded    bool         // started in-process
 	jsServer    *embeddedJetStream
@@ -110,6 +111,11 @@ func New(cfg Config, opts Options) (*Orchestrator, error) {
 		}
 		if o.ingest, err = newIngest(cfg.Transform, conns, log); err != nil {
 			return nil, err
+		}
+		if cfg.Writes.Enabled {
+			if o.writes, err = newWrites(cfg.Writes, conns, log); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for _, e := range cfg.ERP {
@@ -235,6 +241,9 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	}
 	m := newMetrics(o)
 	o.rounds.observe = m.observe
+	if o.writes != nil {
+		o.rounds.onMain = o.writes.recommend
+	}
 
 	// The parts, in the order they start; they stop in the reverse order:
 	// the edge's ingest first (it appends what it accepted), then the
@@ -267,6 +276,11 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	}
 	for _, e := range o.erps {
 		parts = append(parts, part{"erp " + e.cfg.Name, e.Run})
+	}
+	if o.writes != nil {
+		// After the ingest (its connectors write), before the rounds
+		// (they recommend).
+		parts = append(parts, part{"writes", o.writes.Run})
 	}
 	if role != "edge" {
 		parts = append(parts, part{"coordination", o.rounds.Run})

@@ -60,6 +60,8 @@ func TestEdgeAndCentral(t *testing.T) {
 	}
 	t.Cleanup(sim.Close)
 
+	// Agent-driven writes need both halves in one process.
+	cfg.Writes = WritesConfig{}
 	edge := cfg
 	edge.Orchestrator.ID = "edge-1"
 	edge.ERP = nil
