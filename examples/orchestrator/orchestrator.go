@@ -364,7 +364,7 @@ func (o *Orchestrator) startRoad(ctx context.Context) (err error) {
 		natsURL, o.embedded = o.jsServer.url(), true
 	}
 	o.natsURL = redactURL(natsURL)
-	where := fmt.Sprintf("%s stream %s", o.natsURL, f.Stream)
+	where := "stream " + f.Stream // the server is in the section's heading
 	if f.Role != "central" {
 		if o.edgeConn, err = connectJetStream(f, natsURL, o.cfg.Orchestrator.ID+"-edge"); err != nil {
 			return err
