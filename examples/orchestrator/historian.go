@@ -24,6 +24,10 @@ import (
 // historianConsumer is the historian forwarder's cursor in the buffer.
 const historianConsumer = "gl001-historian"
 
+// upkeepEvery paces the historian's upkeep: two small queries (the
+// reconciliation of two days) and, hourly, the retention.
+const upkeepEvery = 10 * time.Second
+
 // HistorianConfig is the optional [historian] section. Without dsn or
 // from_env nothing is stored.
 type HistorianConfig struct {
@@ -104,7 +108,7 @@ func (c *Config) validateHistorian(p *problems) {
 
 // historian is the part that runs the historian's forwarder, and beside it
 // the upkeep: meters recorded, retention applied hourly, the
-// reconciliation of ERP and metered energy refreshed every minute.
+// reconciliation of ERP and metered energy refreshed every upkeepEvery.
 type historian struct {
 	cfg HistorianConfig
 	db  *postgres.Historian
@@ -154,7 +158,7 @@ func (h *historian) Run(ctx context.Context) error {
 }
 
 func (h *historian) upkeep(ctx context.Context) {
-	tick := time.NewTicker(time.Minute)
+	tick := time.NewTicker(upkeepEvery)
 	defer tick.Stop()
 	var lastRetention time.Time
 	for {

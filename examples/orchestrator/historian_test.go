@@ -169,6 +169,17 @@ func TestHistorian(t *testing.T) {
 	h := waitHealth(t, r, "points and ERP energy in PostgreSQL", func(h Health) bool {
 		return h.Historian != nil && h.Historian.Points > 0 && h.Historian.EnergyStored > 0 && h.Historian.Meters == 1
 	})
+	// The reconciliation lists the ERP's energy per plant and day, and
+	// what meter1's counter measured for plant 1010. (The simulated SAP
+	// measurement documents name no plant, so they are not paired with it.)
+	h = waitHealth(t, r, "ERP and metered energy reconciled", func(h Health) bool {
+		erp, metered := false, false
+		for _, rc := range h.Historian.Reconcile {
+			erp = erp || rc.ERPRecords > 0 && rc.ERPKWh > 0
+			metered = metered || rc.Plant == "1010" && rc.Meters == 1 && rc.MeteredKWh > 0
+		}
+		return erp && metered
+	})
 	if n := len(h.Forward.Forwarders); n != 2 || h.Forward.Forwarders[1].Name != "historian" {
 		t.Errorf("forwarders %+v; want jetstream and historian", h.Forward.Forwarders)
 	}
