@@ -126,7 +126,7 @@ func newSimAgent(i int, bus coord.Bus, signer coord.Signer, verifier coord.Verif
 			reply := heatReply{HeatDemandKW: demand, SetpointDelta: float64(i%5-2) * 0.5, TagsSeen: len(params.SCADA)}
 			mu.Lock()
 			calls++
-			recommend := (calls*7+i)%20 == 0
+			recommend := (calls*7+i)%10 == 0
 			bold := calls%3 == 0
 			mu.Unlock()
 			if recommend {

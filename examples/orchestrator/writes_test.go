@@ -14,6 +14,11 @@ func TestAgentWrites(t *testing.T) {
 	r := startOrchestrator(t, 12, func(c *Config) {
 		// GL-002..GL-009 may write; GL-010..GL-013 may not.
 		c.Writes.Rules = []WriteRuleConfig{{Requesters: []string{"GL-00*"}, Tags: []string{"boiler1.*"}}}
+		// No minimum interval: every permitted recommendation meets the
+		// step check, so both outcomes come soon.
+		sp := c.Writes.Tags[simSetpoint]
+		sp.MinInterval = 0
+		c.Writes.Tags[simSetpoint] = sp
 	})
 	h := waitHealth(t, r, "confirmed writes and refusals", func(h Health) bool {
 		if h.Writes == nil {
@@ -58,6 +63,9 @@ func TestAgentWrites(t *testing.T) {
 	code, body := get(t, "http://"+r.addr+"/")
 	if code != 200 || !strings.Contains(string(body), `id="write-list"`) {
 		t.Errorf("status page (%d) has no list of writes", code)
+	}
+	if code, body := get(t, "http://"+r.addr+"/metrics"); code != 200 || !strings.Contains(string(body), `gl001_writes_total{result="not_permitted"}`) {
+		t.Errorf("/metrics (%d) lacks gl001_writes_total by result", code)
 	}
 	if err := r.stop(); err != nil {
 		t.Fatalf("run: %v", err)
