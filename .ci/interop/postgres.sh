@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Interop tier: the PostgreSQL historian (scada/forward/postgres) against a
-# real PostgreSQL. Debian's postgresql package is installed here if its
+# Interop tier: the PostgreSQL historian (scada/forward/postgres, and the
+# orchestrator's [historian] wiring) against a real PostgreSQL. Debian's postgresql package is installed here if its
 # binaries are missing; the tests start and stop throwaway clusters of their
 # own (initdb and pg_ctl on a temporary directory, a free loopback port),
 # as the unprivileged user "postgres" when this runs as root. With
@@ -43,3 +43,4 @@ if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 ls -d /usr/lib/postgresql/*/bin 2>/dev/null || command -v initdb
 GL001_REQUIRE_POSTGRES=1 go test -race -count=1 ./scada/forward/postgres/...
+GL001_REQUIRE_POSTGRES=1 go test -race -count=1 -run Historian ./examples/orchestrator/...

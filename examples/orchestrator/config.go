@@ -14,6 +14,7 @@ import (
 
 	"github.com/greenlang/gl001/coord"
 	"github.com/greenlang/gl001/coord/jwtauth"
+	fjs "github.com/greenlang/gl001/scada/forward/jetstream"
 	"github.com/greenlang/gl001/scada/modbus"
 )
 
@@ -31,6 +32,46 @@ type Config struct {
 	ERP          []ERPConfig        `toml:"erp"`
 	Agents       AgentsConfig       `toml:"agents"`
 	Coordination CoordinationConfig `toml:"coordination"`
+	Forward      ForwardConfig      `toml:"forward"`
+	Historian    HistorianConfig    `toml:"historian"`
+	Writes       WritesConfig       `toml:"writes"`
+}
+
+// ForwardConfig chooses the role of this process and the JetStream road
+// between an edge and the central node.
+type ForwardConfig struct {
+	// Role is "all" (default: the edge and the central node in one
+	// process, through JetStream), "edge" (collect, buffer, forward) or
+	// "central" (consume from JetStream, coordinate).
+	Role string `toml:"role"`
+	// NATSURL is the JetStream server, nats:// or tls://. Required for edge
+	// and central; with role all, empty starts an embedded server on
+	// 127.0.0.1 with file storage in a temporary directory.
+	NATSURL string `toml:"nats_url"`
+	// CredsFile is a NATS credentials file (a user JWT and its NKey seed).
+	CredsFile string `toml:"creds_file"`
+	// CAFile trusts the server's certificate; CertFile and KeyFile are this
+	// client's certificate for mutual TLS. Any of them makes the
+	// connection require TLS.
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// Stream is the JetStream stream (default "GL001_POINTS"); Prefix the
+	// first subject token (default "gl001"); points travel on
+	// <prefix>.points.<site>.<source>.
+	Stream string `toml:"stream"`
+	Prefix string `toml:"prefix"`
+	// EdgeID names this edge's log of points (default orchestrator.id);
+	// Site its subject token (default the edge id). One edge per site.
+	EdgeID string `toml:"edge_id"`
+	Site   string `toml:"site"`
+	// Replicas and MaxAge shape the stream when this process creates it
+	// (default 1 and 7 days); an existing stream must match.
+	Replicas int           `toml:"replicas"`
+	MaxAge   time.Duration `toml:"max_age"`
+	// Durable is the central node's consumer (default "gl001-central"):
+	// a restarted central node goes on where it stopped.
+	Durable string `toml:"durable"`
 }
 
 // OrchestratorConfig names this instance and paces its output.
@@ -98,6 +139,8 @@ type OPCUATagEntry struct {
 	Name   string `toml:"name"`
 	NodeID string `toml:"node_id"`
 	Unit   string `toml:"unit"`
+	// Writable lets [writes] write the tag (the server must allow it too).
+	Writable bool `toml:"writable"`
 }
 
 // ModbusConfig is one Modbus/TCP connection.
@@ -373,6 +416,10 @@ func (c *Config) CheckFiles(getenv func(string) string) error {
 	for i, m := range c.MQTT {
 		file(fmt.Sprintf("mqtt[%d].ca_file", i), m.CAFile)
 	}
+	file("forward.creds_file", c.Forward.CredsFile)
+	file("forward.ca_file", c.Forward.CAFile)
+	file("forward.cert_file", c.Forward.CertFile)
+	file("forward.key_file", c.Forward.KeyFile)
 	if len(p) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(p...))
 	}
@@ -446,6 +493,28 @@ func (c *Config) setDefaults() {
 	if c.Coordination.Field == "" {
 		c.Coordination.Field = "heat_demand_kw"
 	}
+	f := &c.Forward
+	if f.Role == "" {
+		f.Role = "all"
+	}
+	if f.Stream == "" {
+		f.Stream = "GL001_POINTS"
+	}
+	if f.Prefix == "" {
+		f.Prefix = fjs.DefaultPrefix
+	}
+	if f.EdgeID == "" {
+		f.EdgeID = c.Orchestrator.ID
+	}
+	if f.Site == "" {
+		f.Site = fjs.Token(f.EdgeID)
+	}
+	if f.Replicas == 0 {
+		f.Replicas = 1
+	}
+	if f.Durable == "" {
+		f.Durable = "gl001-central"
+	}
 }
 
 var aggregations = map[string]coord.Aggregation{
@@ -501,8 +570,17 @@ func (c *Config) Validate(getenv func(string) string) error {
 			p.add(f+".flat_line", "must be 0 (off) or at least 2")
 		}
 	}
-	if len(c.OPCUA)+len(c.Modbus)+len(c.MQTT) == 0 {
+	c.validateForward(&p)
+	c.validateHistorian(&p)
+	c.validateWrites(&p)
+	switch n := len(c.OPCUA) + len(c.Modbus) + len(c.MQTT); {
+	case n == 0 && c.Forward.Role != "central":
 		p.add("opcua, modbus, mqtt", "no SCADA connector configured")
+	case n > 0 && c.Forward.Role == "central":
+		p.add("opcua, modbus, mqtt", "the central role reads its points from JetStream; SCADA connectors belong to an edge")
+	}
+	if len(c.ERP) > 0 && c.Forward.Role == "edge" {
+		p.add("erp", "the edge role does not coordinate; ERP systems are polled by the central role")
 	}
 	names := map[string]string{}
 	unique := func(field, name string) {
@@ -606,6 +684,41 @@ func (c *Config) Validate(getenv func(string) string) error {
 		return fmt.Errorf("config: %w", errors.Join(p...))
 	}
 	return nil
+}
+
+func (c *Config) validateForward(p *problems) {
+	f := c.Forward
+	switch f.Role {
+	case "all", "edge", "central":
+	default:
+		p.add("forward.role", "%q is not all, edge or central", f.Role)
+	}
+	if f.NATSURL == "" {
+		if f.Role == "edge" || f.Role == "central" {
+			p.add("forward.nats_url", "required for the %s role", f.Role)
+		}
+		if f.CredsFile != "" || f.CAFile != "" || f.CertFile != "" || f.KeyFile != "" {
+			p.add("forward", "creds_file and TLS files need a nats_url; the embedded server uses neither")
+		}
+	} else if u, err := url.Parse(f.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+		p.add("forward.nats_url", "is not a nats:// or tls:// URL")
+	} else if u.User != nil {
+		p.add("forward.nats_url", "carries credentials; use creds_file")
+	}
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		p.add("forward.cert_file", "cert_file and key_file go together")
+	}
+	sc := fjs.StreamConfig{Name: f.Stream, Prefix: f.Prefix, Replicas: f.Replicas, MaxAge: f.MaxAge}
+	p.wrap("forward", "invalid stream", sc.Validate())
+	if f.Site == "" || strings.ContainsAny(f.Site, ".*> \t\r\n") {
+		p.add("forward.site", "%q is not one subject token", f.Site)
+	}
+	if f.EdgeID == "" || strings.ContainsAny(f.EdgeID, "/ \t\r\n") {
+		p.add("forward.edge_id", "%q must be a non-empty name without / or spaces", f.EdgeID)
+	}
+	if f.Durable == "" || strings.ContainsAny(f.Durable, ".*> \t\r\n") {
+		p.add("forward.durable", "%q is not a consumer name", f.Durable)
+	}
 }
 
 func (c *Config) validateHTTP(p *problems) {

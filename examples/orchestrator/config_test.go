@@ -171,6 +171,36 @@ fetch = ["production"]
 		{"short jwt key", minimal + "\n[agents]\nsign = true\n", map[string]string{"AGENT_JWT_SECRET": "short-key-value"}, []string{"agents.sign", "AGENT_JWT_SECRET of at least 32 bytes"}},
 		{"timeout above interval", minimal + "\n[coordination]\ninterval = \"1s\"\ntimeout = \"2s\"\n", nil, []string{"coordination.timeout"}},
 		{"aggregation", minimal + "\n[coordination]\naggregation = \"mean\"\n", nil, []string{"coordination.aggregation", `"mean"`}},
+		{"forward role", minimal + "\n[forward]\nrole = \"hub\"\n", nil, []string{"forward.role", `"hub"`}},
+		{"edge without nats", minimal + "\n[forward]\nrole = \"edge\"\n", nil, []string{"forward.nats_url: required for the edge role"}},
+		{"forward url", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"http://x\"\n", nil, []string{"forward.nats_url", "nats:// or tls://"}},
+		{"forward url password", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"nats://u:hunter2secret@x:4222\"\n", map[string]string{"X": "hunter2secret"}, []string{"forward.nats_url", "use creds_file"}},
+		{"forward tls without url", minimal + "\n[forward]\nca_file = \"/etc/ca.pem\"\n", nil, []string{"need a nats_url"}},
+		{"forward cert without key", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"tls://x:4222\"\ncert_file = \"/c.pem\"\n", nil, []string{"forward.cert_file", "go together"}},
+		{"forward stream", minimal + "\n[forward]\nstream = \"a.b\"\n", nil, []string{"forward: invalid stream"}},
+		{"forward site", minimal + "\n[forward]\nsite = \"a.b\"\n", nil, []string{"forward.site"}},
+		{"central with connectors", minimal + "\n[forward]\nrole = \"central\"\nnats_url = \"nats://x:4222\"\n", nil, []string{"central role reads its points from JetStream"}},
+		{"edge with erp", minimal + `
+[[erp]]
+name = "e"
+kind = "sap"
+base_url = "https://sap.example.com"
+token_url = "https://login.example.com/token"
+client_id = "c"
+[forward]
+role = "edge"
+nats_url = "nats://x:4222"
+`, map[string]string{"SAP_CLIENT_SECRET": "sap-secret-value"}, []string{"erp", "polled by the central role"}},
+		{"historian password in dsn", minimal + "\n[historian]\ndsn = \"postgres://h:pg-Secret-9@db.example/plant?sslmode=verify-full\"\n", map[string]string{"X": "pg-Secret-9"}, []string{"historian.dsn", "holds a password"}},
+		{"historian password keyword", minimal + "\n[historian]\ndsn = \"host=db.example password=pg-Secret-9 sslmode=verify-full\"\n", map[string]string{"X": "pg-Secret-9"}, []string{"historian.dsn", "holds a password"}},
+		{"historian plain text", minimal + "\n[historian]\ndsn = \"host=db.example user=h dbname=plant sslmode=require\"\n", nil, []string{"historian", "verify-full"}},
+		{"historian retention", minimal + "\n[historian]\ndsn = \"host=127.0.0.1 user=h dbname=plant sslmode=disable\"\nretention = \"1h\"\n", nil, []string{"historian.retention", "at least 24h"}},
+		{"historian without dsn", minimal + "\n[historian]\nschema = \"h\"\n", nil, []string{"historian", "set dsn or from_env"}},
+		{"historian meter", minimal + "\n[historian]\nfrom_env = true\n[[historian.meters]]\ntag = \"m\"\n", nil, []string{"historian.meters[0]", "plant are required"}},
+		{"writes unsigned", minimal + "\n[writes]\nenabled = true\n[writes.tags.t]\nsource = \"m\"\nmin = 0.0\nmax = 1.0\n[[writes.rules]]\nrequesters = [\"GL-0*\"]\n", nil, []string{"writes.enabled", "agents.sign"}},
+		{"writes source", minimal + "\n[writes]\nenabled = true\n[writes.tags.t]\nsource = \"plc9\"\nmin = 0.0\nmax = 1.0\n", nil, []string{"writes.tags.t.source", `"plc9"`, "writes.rules", "nobody may write"}},
+		{"writes range", minimal + "\n[writes]\nenabled = true\n[writes.tags.t]\nsource = \"m\"\nmin = 5.0\nmax = 1.0\nmax_step = -1.0\n", nil, []string{"writes.tags.t", "not a range", "must not be negative"}},
+		{"writes central", minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"nats://x:4222\"\n[writes]\nenabled = true\n", nil, []string{"writes need the role all"}},
 		{"bus timeout env", minimal, map[string]string{"MESSAGE_BUS_TIMEOUT": "soon"}, []string{"MESSAGE_BUS_TIMEOUT", `"soon"`}},
 	}
 	for _, c := range cases {
@@ -276,6 +306,40 @@ func TestMainCheckAcceptsTheSample(t *testing.T) {
 
 // -check fails on a certificate, key or CA file that does not exist, naming
 // the field and the path.
+// The edge and central samples pass -check as they are (the central one
+// with its secrets set).
+func TestMainCheckAcceptsTheRoleSamples(t *testing.T) {
+	t.Setenv("SAP_CLIENT_SECRET", "sap-secret-value")
+	t.Setenv("AGENT_JWT_SECRET", "0123456789abcdef0123456789abcdef")
+	for file, role := range map[string]string{"edge.sample.toml": "edge", "central.sample.toml": "central"} {
+		var stdout, stderr bytes.Buffer
+		if err := mainErr([]string{"-config", file, "-check"}, &stdout, &stderr); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+		if !strings.Contains(stdout.String(), "configuration ok") {
+			t.Errorf("%s: stdout = %q", file, stdout.String())
+		}
+		cfg, err := LoadConfig(file)
+		if err != nil || cfg.Forward.Role != role || cfg.Forward.NATSURL == "" {
+			t.Errorf("%s: role %q, nats_url %q, err %v", file, cfg.Forward.Role, cfg.Forward.NATSURL, err)
+		}
+	}
+}
+
+// -check reads the [forward] section's credentials and TLS files.
+func TestMainCheckRefusesMissingForwardFiles(t *testing.T) {
+	text := minimal + "\n[forward]\nrole = \"edge\"\nnats_url = \"tls://127.0.0.1:4222\"\ncreds_file = \"/nonexistent/edge.creds\"\n"
+	path := filepath.Join(t.TempDir(), "edge.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := mainErr([]string{"-config", path, "-check"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "forward.creds_file: cannot read /nonexistent/edge.creds") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestMainCheckRefusesMissingFiles(t *testing.T) {
 	for _, c := range []struct{ missing, want string }{
 		{"SCADA_KEY_PATH", "opcua[0] (SCADA_KEY_PATH): cannot read"},

@@ -51,7 +51,7 @@ func opcuaSourceConfig(o OPCUAConfig, getenv func(string) string, log *slog.Logg
 		cfg.CAFile = getenv(opcua.EnvCAPath)
 	}
 	for _, t := range o.Tags {
-		cfg.Tags = append(cfg.Tags, opcua.Tag{Name: t.Name, NodeID: t.NodeID, Unit: t.Unit})
+		cfg.Tags = append(cfg.Tags, opcua.Tag{Name: t.Name, NodeID: t.NodeID, Unit: t.Unit, Writable: t.Writable})
 	}
 	return cfg, cfg.Validate()
 }
@@ -111,6 +111,9 @@ type connector struct {
 	// errors returns the source's error counters by kind, as the metrics
 	// export them (gl001_scada_errors_total).
 	errors func() map[string]uint64
+	// relay marks a source whose points already name their origin (the
+	// central node's JetStream Source): the Collector keeps their Source.
+	relay bool
 }
 
 // newSources builds every SCADA source of cfg; nothing connects yet.

@@ -36,6 +36,10 @@ type erpPoller struct {
 	close  func() error
 	log    *slog.Logger
 
+	// onEnergy, if set, receives the energy records new in each fetch
+	// (the historian stores them).
+	onEnergy func(context.Context, []erp.EnergyRecord)
+
 	energyNorm *normalize.EnergyNormalizer
 	recordNorm *normalize.RecordNormalizer
 
@@ -139,6 +143,7 @@ func (p *erpPoller) fetch(ctx context.Context, now time.Time) {
 		switch kind {
 		case "energy":
 			q := erp.Query{From: now.Add(-24 * time.Hour), To: now}
+			var fresh []erp.EnergyRecord
 			for r, err := range p.client.Energy(ctx, q) {
 				if err != nil {
 					fail(kind, err)
@@ -150,11 +155,15 @@ func (p *erpPoller) fetch(ctx context.Context, now time.Time) {
 					energy[key] = prevEnergy[key]
 					continue
 				}
+				fresh = append(fresh, r)
 				e := p.energyNorm.Normalize(r)
 				note(e.Issues)
 				if !math.IsNaN(e.Value) {
 					energy[key] = e.Value
 				}
+			}
+			if p.onEnergy != nil {
+				p.onEnergy(ctx, fresh)
 			}
 		case "production":
 			q := erp.Query{Plant: plant, From: now.Add(-24 * time.Hour), To: now.Add(7 * 24 * time.Hour)}

@@ -42,6 +42,8 @@ type heatReply struct {
 	EfficiencyPct float64 `json:"efficiency_pct,omitempty"`
 	Mode          string  `json:"mode,omitempty"`
 	TagsSeen      int     `json:"tags_seen,omitempty"`
+	// Setpoints are the agent's recommended setpoints, now and then.
+	Setpoints []setpoint `json:"setpoints,omitempty"`
 }
 
 // simFleet returns the Options.Fleet hook that runs n simulated agents until
@@ -91,6 +93,7 @@ func newSimAgent(i int, bus coord.Bus, signer coord.Signer, verifier coord.Verif
 	p := profile(i)
 	rng := mrand.New(mrand.NewPCG(uint64(i), 42))
 	var mu sync.Mutex // handlers of one agent run one at a time, but keep rng safe anyway
+	calls := 0        // optimize_heat_distribution calls, under mu
 	work := func(ctx context.Context) error {
 		mu.Lock()
 		d := time.Duration(5+rng.ExpFloat64()*25) * time.Millisecond
@@ -120,7 +123,26 @@ func newSimAgent(i int, bus coord.Bus, signer coord.Signer, verifier coord.Verif
 			if params.Energy.KWh24h > 0 {
 				demand *= 1.05 // the ERP shows yesterday's consumption: plan a little higher
 			}
-			return heatReply{HeatDemandKW: demand, SetpointDelta: float64(i%5-2) * 0.5, TagsSeen: len(params.SCADA)}, nil
+			reply := heatReply{HeatDemandKW: demand, SetpointDelta: float64(i%5-2) * 0.5, TagsSeen: len(params.SCADA)}
+			mu.Lock()
+			calls++
+			recommend := (calls*7+i)%10 == 0
+			bold := calls%3 == 0
+			mu.Unlock()
+			if recommend {
+				// Now and then an agent recommends moving the setpoint
+				// from its current value; a bold one asks for too much.
+				for _, tv := range params.SCADA {
+					if tv.Tag == simSetpoint && tv.Value != nil {
+						delta := float64(i%3 - 1)
+						if bold {
+							delta = 6
+						}
+						reply.Setpoints = []setpoint{{Tag: simSetpoint, Value: *tv.Value + delta}}
+					}
+				}
+			}
+			return reply, nil
 		}),
 		coord.Handle(a, "report_efficiency", func(ctx context.Context, m coord.Message, _ struct{}) (heatReply, error) {
 			if err := work(ctx); err != nil {

@@ -16,6 +16,7 @@ type Health struct {
 	// each naming the part and the reason. Warnings are findings that do
 	// not degrade the loop (ERP record issues).
 	Status       string           `json:"status"`
+	Role         string           `json:"role"`
 	Problems     []string         `json:"problems,omitempty"`
 	Warnings     []string         `json:"warnings,omitempty"`
 	ID           string           `json:"id"`
@@ -31,9 +32,21 @@ type Health struct {
 	Grades       map[string]int64 `json:"grades"`
 	Tags         []TagInfo        `json:"tags,omitempty"`
 	Connectors   []ConnectorInfo  `json:"connectors"`
+	Forward      ForwardInfo      `json:"forward"`
+	Historian    *HistorianInfo   `json:"historian,omitempty"`
+	Writes       *WritesInfo      `json:"writes,omitempty"`
 	ERP          []ERPInfo        `json:"erp"`
 	Agents       AgentsInfo       `json:"agents"`
 	Coordination CoordinationInfo `json:"coordination"`
+}
+
+// ForwardInfo is the road of points between the edge and the central
+// node: the JetStream server and stream, and each forwarder.
+type ForwardInfo struct {
+	NATS       string          `json:"nats"` // the server's URL, without credentials
+	Embedded   bool            `json:"embedded"`
+	Stream     string          `json:"stream"`
+	Forwarders []ForwarderInfo `json:"forwarders"`
 }
 
 // TagInfo is one tag: its newest value as the buffer's consumer read it,
@@ -148,10 +161,15 @@ func (r *rateMeter) update(now time.Time, count uint64) float64 {
 // withTags adds each tag's value and sparkline, read back from the buffer.
 func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	now := time.Now()
-	h := Health{ID: o.cfg.Orchestrator.ID, Extra: o.opts.Extra, At: now, Uptime: now.Sub(o.start).Seconds(),
-		Points: o.ingest.pointsIn.Load(), Grades: map[string]int64{}}
+	role := o.cfg.Forward.Role
+	in := o.ingest // the edge's counts, where there is an edge
+	if in == nil {
+		in = o.central
+	}
+	h := Health{ID: o.cfg.Orchestrator.ID, Role: role, Extra: o.opts.Extra, At: now, Uptime: now.Sub(o.start).Seconds(),
+		Points: in.pointsIn.Load(), Grades: map[string]int64{}}
 	for _, g := range gradeNames {
-		h.Grades[g.String()] = int64(o.ingest.grades[g].Load())
+		h.Grades[g.String()] = int64(in.grades[g].Load())
 	}
 	h.PointsPerSec = o.rate.update(now, h.Points)
 	bs := o.buffer.Stats()
@@ -165,14 +183,31 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	if withTags {
 		h.Tags = o.consumer.tagInfos(ctx, now, o.start)
 	}
-	h.Connectors = o.ingest.connectorInfos(&h.Problems)
+	h.Connectors = []ConnectorInfo{}
+	for _, in := range []*ingest{o.ingest, o.central} {
+		if in == nil {
+			continue
+		}
+		h.Connectors = append(h.Connectors, in.connectorInfos(&h.Problems)...)
+		if st := in.stats(); st.LastSinkError != "" && st.Queued > 0 {
+			h.Problems = append(h.Problems, "pipeline: "+st.LastSinkError)
+		}
+	}
 	for _, c := range h.Connectors {
 		if c.LastPoint.After(h.LastPoint) {
 			h.LastPoint = c.LastPoint
 		}
 	}
-	if st := o.ingest.stats(); st.LastSinkError != "" && st.Queued > 0 {
-		h.Problems = append(h.Problems, "pipeline: "+st.LastSinkError)
+	h.Forward = ForwardInfo{NATS: o.natsURL, Embedded: o.embedded, Stream: o.cfg.Forward.Stream, Forwarders: []ForwarderInfo{}}
+	for _, fw := range o.forwarders {
+		h.Forward.Forwarders = append(h.Forward.Forwarders, fw.info(&h.Problems))
+	}
+	if o.writes != nil {
+		h.Writes = o.writes.info()
+	}
+	if o.historian != nil {
+		h.Forward.Forwarders = append(h.Forward.Forwarders, o.historian.fw.info(&h.Problems))
+		h.Historian = o.historian.info()
 	}
 	for _, e := range o.erps {
 		h.ERP = append(h.ERP, e.info(&h.Problems, &h.Warnings))
@@ -202,7 +237,7 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	if n := h.Agents.Suspect + h.Agents.Unreachable; n > 0 {
 		h.Problems = append(h.Problems, fmt.Sprintf("%d agents miss heartbeats", n))
 	}
-	if want := o.cfg.Agents.Expect; want > 0 && h.Agents.Total < want {
+	if want := o.cfg.Agents.Expect; want > 0 && h.Agents.Total < want && role != "edge" {
 		h.Problems = append(h.Problems, fmt.Sprintf("%d of %d agents registered", h.Agents.Total, want))
 	}
 	h.Status = "ok"

@@ -152,6 +152,12 @@ var (
 	descBufBytes    = desc("gl001_buffer_bytes", "Storage the buffer uses.")
 	descBufDropped  = desc("gl001_buffer_dropped_points_total", "Points retention dropped, by reason.", "reason")
 	descBufLag      = desc("gl001_buffer_consumer_lag_points", "Durable points a buffer consumer has not committed.", "consumer")
+	descFwdLag      = desc("gl001_forward_lag_points", "Durable buffer points a forwarder has not had acknowledged.", "forwarder")
+	descFwdLagAge   = desc("gl001_forward_lag_seconds", "Source-time age of the oldest point a forwarder has not had acknowledged.", "forwarder")
+	descFwdPoints   = desc("gl001_forward_points_total", "Points a forwarder's target acknowledged.", "forwarder")
+	descFwdRedeliv  = desc("gl001_forward_redelivered_batches_total", "Batches a forwarder sent again after a failure.", "forwarder")
+	descWrites      = desc("gl001_writes_total", "Setpoint write attempts through the write guard, by result.", "result")
+	descHistEnergy  = desc("gl001_historian_energy_records_total", "ERP energy records the historian stored (new or changed).")
 	descSinkErrors  = desc("gl001_pipeline_sink_errors_total", "Failed deliveries of the Collector into the pipeline and buffer (retried).")
 	descERPReq      = desc("gl001_erp_requests_total", "Requests to an ERP system.", "system")
 	descERPRetries  = desc("gl001_erp_retries_total", "Retried requests to an ERP system.", "system")
@@ -171,6 +177,7 @@ var (
 func (c snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoints, descBadPoints, descSCADAErrors, descReconnects, descConnected, descBreaker, descLastPoint,
 		descGrades, descBufAppended, descBufPoints, descBufBytes, descBufDropped, descBufLag, descSinkErrors,
+		descFwdLag, descFwdLagAge, descFwdPoints, descFwdRedeliv, descWrites, descHistEnergy,
 		descERPReq, descERPRetries, descERPThrottle, descERPErrors, descERPBreaker, descERPRecords, descERPIssues, descERPSuccess,
 		descAgents, descAgentLat, descAgentOK, descRounds, descReplies} {
 		ch <- d
@@ -222,7 +229,27 @@ func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, cs := range bs.Consumers {
 		gauge(descBufLag, float64(cs.Lag), cs.Name)
 	}
-	counter(descSinkErrors, float64(o.ingest.stats().SinkErrors))
+	for _, f := range h.Forward.Forwarders {
+		gauge(descFwdLag, float64(f.LagPoints), f.Name)
+		gauge(descFwdLagAge, f.LagSeconds, f.Name)
+		counter(descFwdPoints, float64(f.Points), f.Name)
+		counter(descFwdRedeliv, float64(f.Redelivered), f.Name)
+	}
+	if h.Writes != nil {
+		for result, n := range h.Writes.ByResult {
+			counter(descWrites, float64(n), result)
+		}
+	}
+	if h.Historian != nil {
+		counter(descHistEnergy, float64(h.Historian.EnergyStored))
+	}
+	var sinkErrors uint64
+	for _, in := range []*ingest{o.ingest, o.central} {
+		if in != nil {
+			sinkErrors += in.stats().SinkErrors
+		}
+	}
+	counter(descSinkErrors, float64(sinkErrors))
 	for _, e := range h.ERP {
 		counter(descERPReq, float64(e.Requests), e.Name)
 		counter(descERPRetries, float64(e.Retries), e.Name)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/scada"
@@ -31,6 +32,9 @@ type ingest struct {
 
 	pointsIn atomic.Uint64    // points the pipeline received
 	grades   [5]atomic.Uint64 // points scored, by scada.Grade
+	// drained, if set, tells a stopping Run when its sources have
+	// delivered everything expected (bounded by drainWait).
+	drained func() bool
 
 	mu        sync.Mutex
 	collector *scada.Collector     // while Run runs
@@ -81,11 +85,21 @@ func newIngest(tc TransformConfig, conns []connector, log *slog.Logger) (*ingest
 	if in.deadband, err = transform.NewDeadband(transform.DeadbandConfig{Default: tc.Deadband}); err != nil {
 		return nil, fmt.Errorf("transform.deadband: %w", err)
 	}
-	count := transform.Func(func(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
+	in.pipeline = transform.Chain(in.countStage(), calibrator, converter, in.validator, in.gradeStage(), in.deadband)
+	return in, nil
+}
+
+// countStage counts the points entering the pipeline.
+func (in *ingest) countStage() transform.Pipeline {
+	return transform.Func(func(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
 		in.pointsIn.Add(uint64(len(batch)))
 		return batch, nil
 	})
-	grade := transform.Func(func(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
+}
+
+// gradeStage counts the scored points by grade.
+func (in *ingest) gradeStage() transform.Pipeline {
+	return transform.Func(func(ctx context.Context, batch []scada.Point) ([]scada.Point, error) {
 		for i := range batch {
 			if batch[i].Scored {
 				in.grades[scada.GradeOf(float64(batch[i].Score))].Add(1)
@@ -93,8 +107,12 @@ func newIngest(tc TransformConfig, conns []connector, log *slog.Logger) (*ingest
 		}
 		return batch, nil
 	})
-	in.pipeline = transform.Chain(count, calibrator, converter, in.validator, grade, in.deadband)
-	return in, nil
+}
+
+// counting is the central node's pipeline: the edge ran the stages that
+// change points; the central node counts them and their grades.
+func (in *ingest) counting() transform.Pipeline {
+	return transform.Chain(in.countStage(), in.gradeStage())
 }
 
 // store is the Collector's sink: the processed points go to the buffer.
@@ -120,7 +138,7 @@ func (in *ingest) Run(ctx context.Context) error {
 		return err
 	}
 	for _, cn := range in.conns {
-		if err := c.Add(cn.name, cn.src); err != nil {
+		if err := c.AddSource(scada.SourceConfig{Name: cn.name, Source: cn.src, KeepPointSource: cn.relay}); err != nil {
 			_ = c.Close()
 			return fmt.Errorf("%s: %w", cn.name, err)
 		}
@@ -130,6 +148,14 @@ func (in *ingest) Run(ctx context.Context) error {
 	in.mu.Unlock()
 
 	<-ctx.Done()
+	if in.drained != nil {
+		// Wait (bounded) until the sources delivered what the caller
+		// expects, e.g. every point the edge's forwarder had acknowledged.
+		deadline := time.Now().Add(drainWait)
+		for !in.drained() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	cerr := c.Close()
 	in.mu.Lock()
 	in.collector = nil

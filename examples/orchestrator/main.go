@@ -14,6 +14,21 @@
 // and another a Bad quality now and then. So the status is "degraded" most
 // of the time, and the summary and the status page say why.
 //
+// Points take the road an edge and a central node take on two machines:
+// the edge's buffer is drained by a Forwarder into NATS JetStream (here an
+// embedded server on 127.0.0.1 with file storage in a temporary
+// directory), and the central node reads the stream with a JetStream
+// Source under a Collector into its own buffer, which the coordination
+// reads. The [forward] section of a configuration file makes a process
+// only the edge (collect, buffer, forward) or only the central node
+// (consume, coordinate); see edge.sample.toml and central.sample.toml.
+//
+// An optional [historian] section also stores the points and the ERP
+// energy in PostgreSQL; an optional [writes] section applies the setpoints
+// agents recommend in their replies, only through the write guard
+// (scada/guard), and the status page lists every attempt. The simulation
+// enables writes on a writable OPC UA setpoint.
+//
 // With -config it reads a TOML file naming real SCADA endpoints, ERP systems
 // and the NATS URL (see orchestrator.sample.toml); secrets come from the
 // environment variables listed in README.md. -check validates the file,
@@ -22,7 +37,8 @@
 //
 // The loop is made of parts, each with a Run method, started in order and
 // stopped in the reverse order by one runner (runParts): the simulated
-// fleet, the agent registry, the buffer's consumer, the SCADA ingest (the
+// fleet, the agent registry, the buffer's consumer, the central node's
+// JetStream Source, the forwarder, the SCADA ingest (the
 // Collector, whose sink runs the transform pipeline: calibrate, convert,
 // validate and score, deadband, then the store-and-forward buffer), one
 // poller per ERP system, the coordination rounds (optimize_heat_distribution

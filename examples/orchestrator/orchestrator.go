@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/greenlang/gl001/coord/natsbus"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/buffer"
+	fjs "github.com/greenlang/gl001/scada/forward/jetstream"
 )
 
 // Options are what the configuration file does not say: how the process
@@ -59,13 +61,27 @@ type Orchestrator struct {
 	start time.Time
 	rate  rateMeter
 
-	// Built by New: nothing connects or runs yet.
+	// Built by New: nothing connects or runs yet. ingest is the edge's
+	// (nil in the central role).
 	ingest *ingest
 	erps   []*erpPoller
 	signer *jwtauth.HS256
 
 	// Opened by Run, before the parts start; closed after they stopped.
+	// buffer is what the consumer reads: the central node's buffer, or
+	// the edge's in the edge role; edgeBuffer is what the ingest fills
+	// and the forwarders drain (nil in the central role).
 	buffer      buffer.Buffer
+	edgeBuffer  buffer.Buffer
+	central     *ingest      // the JetStream Source under a Collector (nil in the edge role)
+	forwarders  []*forwarder // the JetStream road
+	historian   *historian   // nil without a [historian] section
+	writes      *writes      // nil unless [writes] is enabled
+	natsURL     string       // the JetStream server, redacted
+	embedded    bool         // started in-process
+	jsServer    *embeddedJetStream
+	edgeConn    *nats.Conn
+	centralConn *nats.Conn
 	bus         coord.Bus
 	registry    *coord.Registry
 	coordinator *coord.Coordinator
@@ -88,12 +104,19 @@ func New(cfg Config, opts Options) (*Orchestrator, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	o := &Orchestrator{cfg: cfg, opts: opts, log: log}
-	conns, err := newSources(cfg, opts.Getenv, log)
-	if err != nil {
-		return nil, err
-	}
-	if o.ingest, err = newIngest(cfg.Transform, conns, log); err != nil {
-		return nil, err
+	if cfg.Forward.Role != "central" {
+		conns, err := newSources(cfg, opts.Getenv, log)
+		if err != nil {
+			return nil, err
+		}
+		if o.ingest, err = newIngest(cfg.Transform, conns, log); err != nil {
+			return nil, err
+		}
+		if cfg.Writes.Enabled {
+			if o.writes, err = newWrites(cfg.Writes, conns, log); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, e := range cfg.ERP {
 		c, closeFn, err := newERPClient(e, opts.Getenv, opts.ERPTrust[e.Name], log)
@@ -153,17 +176,58 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 		}
 		defer ln.Close()
 	}
-	if o.buffer, err = o.openBuffer(); err != nil {
+	role := o.cfg.Forward.Role
+	closeBuf := func(b buffer.Buffer, what string) {
+		if cerr := b.Close(); cerr != nil && !errors.Is(cerr, scada.ErrClosed) && err == nil {
+			err = fmt.Errorf("%s: %w", what, cerr)
+		}
+	}
+	if role == "central" {
+		if o.buffer, err = o.openBuffer(o.cfg.Buffer); err != nil {
+			return err
+		}
+		defer closeBuf(o.buffer, "buffer")
+	} else {
+		if o.edgeBuffer, err = o.openBuffer(o.cfg.Buffer); err != nil {
+			return err
+		}
+		defer closeBuf(o.edgeBuffer, "buffer")
+		o.ingest.buf = o.edgeBuffer
+		o.buffer = o.edgeBuffer
+		if role == "all" {
+			// The central node's own buffer, in memory: the edge's
+			// buffer settings (a disk directory) are the edge's.
+			if o.buffer, err = o.openBuffer(BufferConfig{Kind: "memory", MaxAge: o.cfg.Buffer.MaxAge}); err != nil {
+				return err
+			}
+			defer closeBuf(o.buffer, "central buffer")
+		}
+	}
+	if err := o.startRoad(ctx); err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := o.buffer.Close(); cerr != nil && !errors.Is(cerr, scada.ErrClosed) && err == nil {
-			err = fmt.Errorf("buffer: %w", cerr)
+	defer o.closeRoad()
+	if o.cfg.Historian.enabled() {
+		// The historian drains the buffer the consumer reads: the central
+		// node's, or the edge's in the edge role.
+		edge := o.cfg.Orchestrator.ID
+		if role == "edge" {
+			edge = o.cfg.Forward.EdgeID
 		}
-	}()
-	o.ingest.buf = o.buffer
+		if o.historian, err = openHistorian(ctx, o.cfg.Historian, o.buffer, edge, o.log); err != nil {
+			return err
+		}
+		defer o.historian.close()
+		for _, e := range o.erps {
+			e.onEnergy = o.historian.storeEnergy
+		}
+	}
 	if o.consumer, err = newConsumer(o.buffer, o.cfg.Transform.Window, o.log); err != nil {
 		return fmt.Errorf("transform.window: %w", err)
+	}
+	if role == "edge" {
+		// The edge does not coordinate: its bus stays local and empty.
+		o.cfg.Agents.Bus = "local"
 	}
 	if err := o.startBus(); err != nil {
 		return err
@@ -177,10 +241,16 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	}
 	m := newMetrics(o)
 	o.rounds.observe = m.observe
+	if o.writes != nil {
+		o.rounds.onMain = o.writes.recommend
+	}
 
-	// The parts, in the order they start; they stop in the reverse order.
+	// The parts, in the order they start; they stop in the reverse order:
+	// the edge's ingest first (it appends what it accepted), then the
+	// forwarders (they send what the buffer holds for them), then the
+	// central Source (it receives what they sent), then the consumer.
 	var parts []part
-	if o.opts.Fleet != nil {
+	if o.opts.Fleet != nil && role != "edge" {
 		var signer coord.Signer
 		var verifier coord.Verifier
 		if o.signer != nil {
@@ -188,15 +258,41 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 		}
 		parts = append(parts, part{"fleet", func(ctx context.Context) error { return o.opts.Fleet(ctx, o.bus, signer, verifier) }})
 	}
-	parts = append(parts,
-		part{"registry", o.registry.Run},
-		part{"consumer", o.consumer.Run},
-		part{"ingest", o.ingest.Run},
-	)
+	if role != "edge" {
+		parts = append(parts, part{"registry", o.registry.Run})
+	}
+	parts = append(parts, part{"consumer", o.consumer.Run})
+	if o.historian != nil {
+		parts = append(parts, part{"historian", o.historian.Run})
+	}
+	if o.central != nil {
+		parts = append(parts, part{"central", o.central.Run})
+	}
+	for _, fw := range o.forwarders {
+		parts = append(parts, part{"forwarder " + fw.name, fw.Run})
+	}
+	if o.ingest != nil {
+		parts = append(parts, part{"ingest", o.ingest.Run})
+	}
 	for _, e := range o.erps {
 		parts = append(parts, part{"erp " + e.cfg.Name, e.Run})
 	}
-	parts = append(parts, part{"coordination", o.rounds.Run})
+	if o.writes != nil {
+		// After the ingest (its connectors write), before the rounds
+		// (they recommend).
+		parts = append(parts, part{"writes", o.writes.Run})
+	}
+	if role != "edge" {
+		parts = append(parts, part{"coordination", o.rounds.Run})
+	} else {
+		parts = append(parts, part{"running", func(ctx context.Context) error {
+			if o.opts.OnRunning != nil {
+				o.opts.OnRunning()
+			}
+			<-ctx.Done()
+			return nil
+		}})
+	}
 	if ln != nil {
 		addr := ln.Addr().String()
 		parts = append(parts, part{"http", (&statusServer{o: o, ln: ln, metrics: m, log: o.log}).Run})
@@ -209,17 +305,30 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 
 	runErr := runParts(ctx, parts)
 
-	st := o.ingest.stats()
-	bs := o.buffer.Stats()
-	db := o.ingest.deadband.Stats()
-	fmt.Fprintf(out, "drained: %d points accepted, %d delivered to the pipeline, %d buffered, %d read\n",
-		st.Accepted, st.Delivered, bs.Appended, o.consumer.count())
-	fmt.Fprintf(out, "  the deadband left out %d (%d unchanged, %d redelivered)\n", db.Suppressed+db.Duplicates, db.Suppressed, db.Duplicates)
+	if o.ingest != nil {
+		st := o.ingest.stats()
+		bs := o.edgeBuffer.Stats()
+		db := o.ingest.deadband.Stats()
+		fmt.Fprintf(out, "drained: %d points accepted, %d delivered to the pipeline, %d buffered\n",
+			st.Accepted, st.Delivered, bs.Appended)
+		fmt.Fprintf(out, "  the deadband left out %d (%d unchanged, %d redelivered)\n", db.Suppressed+db.Duplicates, db.Suppressed, db.Duplicates)
+	}
+	fws := o.forwarders
+	if o.historian != nil {
+		fws = append(slices.Clip(fws), o.historian.fw)
+	}
+	for _, fw := range fws {
+		fs := fw.fwd.Stats()
+		fmt.Fprintf(out, "  forwarder %s: %d points acknowledged in %d batches, %d left\n", fw.name, fs.Points, fs.Batches, fs.LagPoints)
+	}
+	if o.central != nil {
+		fmt.Fprintf(out, "  central: %d points received from JetStream, %d buffered\n", o.central.stats().Delivered, o.buffer.Stats().Appended)
+	}
+	fmt.Fprintf(out, "  consumer: %d points read\n", o.consumer.count())
 	return runErr
 }
 
-func (o *Orchestrator) openBuffer() (buffer.Buffer, error) {
-	b := o.cfg.Buffer
+func (o *Orchestrator) openBuffer(b BufferConfig) (buffer.Buffer, error) {
 	onDrop := func(e buffer.DropEvent) {
 		o.log.Warn("buffer dropped points", "reason", e.Reason.String(), "points", e.Points)
 	}
@@ -235,6 +344,77 @@ func (o *Orchestrator) openBuffer() (buffer.Buffer, error) {
 		return nil, fmt.Errorf("buffer: %w", err)
 	}
 	return buf, nil
+}
+
+// startRoad opens the JetStream road: the embedded server when the "all"
+// role names none, the stream, the edge's forwarder and the central node's
+// Source. closeRoad closes what it opened, after the parts stopped.
+func (o *Orchestrator) startRoad(ctx context.Context) (err error) {
+	f := o.cfg.Forward
+	defer func() {
+		if err != nil {
+			o.closeRoad()
+		}
+	}()
+	natsURL := f.NATSURL
+	if natsURL == "" {
+		if o.jsServer, err = startEmbeddedJetStream(); err != nil {
+			return err
+		}
+		natsURL, o.embedded = o.jsServer.url(), true
+	}
+	o.natsURL = redactURL(natsURL)
+	where := "stream " + f.Stream // the server is in the section's heading
+	if f.Role != "central" {
+		if o.edgeConn, err = connectJetStream(f, natsURL, o.cfg.Orchestrator.ID+"-edge"); err != nil {
+			return err
+		}
+		if err := ensureStream(ctx, o.edgeConn, f); err != nil {
+			return err
+		}
+		t, err := fjs.New(fjs.Config{Conn: o.edgeConn, Stream: f.Stream, Prefix: f.Prefix, Site: f.Site, Logger: o.log})
+		if err != nil {
+			return fmt.Errorf("forward: %w", err)
+		}
+		fw, err := newForwarder("jetstream", where, o.edgeBuffer, jetstreamConsumer, f.EdgeID, t, o.log)
+		if err != nil {
+			return err
+		}
+		o.forwarders = append(o.forwarders, fw)
+	}
+	if f.Role != "edge" {
+		if o.centralConn, err = connectJetStream(f, natsURL, o.cfg.Orchestrator.ID+"-central"); err != nil {
+			return err
+		}
+		if err := ensureStream(ctx, o.centralConn, f); err != nil {
+			return err
+		}
+		cn, src, err := centralConnector(f, o.centralConn, o.log)
+		if err != nil {
+			return err
+		}
+		o.central = newCentralIngest(cn, o.log)
+		o.central.buf = o.buffer
+		if f.Role == "all" {
+			// In one process the central node knows what the edge sent:
+			// stopping, it waits for every acknowledged point.
+			fw := o.forwarders[0]
+			o.central.drained = func() bool { return src.Stats().Points >= fw.fwd.Stats().Points }
+		}
+	}
+	return nil
+}
+
+func (o *Orchestrator) closeRoad() {
+	if o.edgeConn != nil {
+		o.edgeConn.Close()
+	}
+	if o.centralConn != nil {
+		o.centralConn.Close()
+	}
+	if o.jsServer != nil {
+		o.jsServer.close()
+	}
 }
 
 // startBus opens the agent bus, the registry and the coordinator on it.

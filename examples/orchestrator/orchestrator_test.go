@@ -50,12 +50,24 @@ func startOrchestrator(t *testing.T, agents int, mod func(*Config)) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Cleanups run last first: the orchestrator stops before the
+	// simulators close.
+	t.Cleanup(sim.Close)
 	if mod != nil {
 		mod(&cfg)
 	}
+	r := runInstance(t, cfg, opts)
+	r.sim = sim
+	return r
+}
+
+// runInstance runs one orchestrator with cfg and opts until the test stops
+// it, and waits for its status page.
+func runInstance(t *testing.T, cfg Config, opts Options) *running {
+	t.Helper()
 	addr := make(chan string, 1)
 	opts.OnHTTP = func(a string) { addr <- a }
-	r := &running{sim: sim, out: &syncBuffer{}}
+	r := &running{out: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, opts, r.out) }()
@@ -69,7 +81,6 @@ func startOrchestrator(t *testing.T, agents int, mod func(*Config)) *running {
 			case <-time.After(60 * time.Second):
 				t.Error("the orchestrator did not stop within 60s")
 			}
-			sim.Close()
 		})
 		return runErr
 	}
@@ -150,14 +161,21 @@ func TestEndToEnd(t *testing.T) {
 		return h.Consumed > 0 && h.Coordination.Rounds >= 2 && len(h.Coordination.Last) == 4 &&
 			h.Coordination.Last[0].Answered > 0 && h.Agents.Total == 12
 	})
-	if len(h.Connectors) != 4 || len(h.ERP) != 4 {
-		t.Errorf("connectors %d, erp systems %d; want 4 and 4", len(h.Connectors), len(h.ERP))
+	// Four SCADA connectors at the edge, and the central node's JetStream
+	// Source.
+	if len(h.Connectors) != 5 || len(h.ERP) != 4 {
+		t.Errorf("connectors %d, erp systems %d; want 5 and 4", len(h.Connectors), len(h.ERP))
+	}
+	if h.Role != "all" || !h.Forward.Embedded || len(h.Forward.Forwarders) != 1 {
+		t.Errorf("role %q, forward %+v; want all, an embedded JetStream and one forwarder", h.Role, h.Forward)
+	} else if f := h.Forward.Forwarders[0]; f.Name != "jetstream" || f.Points == 0 {
+		t.Errorf("forwarder %+v acknowledged nothing", f)
 	}
 	protocols := map[string]bool{}
 	for _, c := range h.Connectors {
 		protocols[c.Protocol] = true
 	}
-	for _, p := range []string{"opcua", "modbus", "mqtt"} {
+	for _, p := range []string{"opcua", "modbus", "mqtt", "jetstream"} {
 		if !protocols[p] {
 			t.Errorf("no %s connector delivered", p)
 		}
@@ -188,6 +206,9 @@ func TestEndToEnd(t *testing.T) {
 		`gl001_agents{health="healthy"}`,
 		"gl001_coordination_duration_seconds_bucket",
 		"gl001_buffer_bytes",
+		`gl001_forward_lag_points{forwarder="jetstream"}`,
+		`gl001_forward_points_total{forwarder="jetstream"}`,
+		`gl001_scada_points_total{protocol="jetstream",source="jetstream"}`,
 		"go_goroutines",
 		// Errors by source and kind, with the protocol on every SCADA series.
 		`gl001_scada_errors_total{kind="tag_error",protocol="opcua",source="boilerhouse"}`,
@@ -211,7 +232,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	code, body = get(t, "http://"+r.addr+"/")
-	if code != http.StatusOK || !bytes.Contains(body, []byte("boilerhouse")) || !bytes.Contains(body, []byte("GL-013")) {
+	if code != http.StatusOK || !bytes.Contains(body, []byte("boilerhouse")) || !bytes.Contains(body, []byte("GL-013")) || !bytes.Contains(body, []byte(`id="forwarders"`)) {
 		t.Errorf("status page (%d) does not show the connectors and agents", code)
 	}
 
@@ -224,17 +245,24 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	// Nothing is lost on the way: every accepted point reaches the pipeline,
-	// every point the deadband keeps reaches the buffer, and the consumer
-	// reads them all.
+	// Nothing is lost or doubled on the way: every accepted point reaches
+	// the pipeline, every point the deadband keeps reaches the edge's
+	// buffer, the forwarder has JetStream acknowledge each of them, the
+	// central Source receives each once into the central buffer, and the
+	// consumer reads them all.
 	line := out[strings.LastIndex(out, "drained:"):]
-	var accepted, delivered, leftOut, unchanged, redelivered, buffered, read int
-	if _, err := fmt.Sscanf(line, "drained: %d points accepted, %d delivered to the pipeline, %d buffered, %d read\n  the deadband left out %d (%d unchanged, %d redelivered)",
-		&accepted, &delivered, &buffered, &read, &leftOut, &unchanged, &redelivered); err != nil {
+	var accepted, delivered, leftOut, unchanged, redelivered, buffered, acked, batches, left, received, central, read int
+	if _, err := fmt.Sscanf(line, "drained: %d points accepted, %d delivered to the pipeline, %d buffered\n"+
+		"  the deadband left out %d (%d unchanged, %d redelivered)\n"+
+		"  forwarder jetstream: %d points acknowledged in %d batches, %d left\n"+
+		"  central: %d points received from JetStream, %d buffered\n"+
+		"  consumer: %d points read",
+		&accepted, &delivered, &buffered, &leftOut, &unchanged, &redelivered, &acked, &batches, &left, &received, &central, &read); err != nil {
 		t.Fatalf("drained line %q: %v", line, err)
 	}
-	if accepted == 0 || accepted != delivered || delivered-leftOut != buffered || buffered != read {
-		t.Errorf("points lost between the stages: %s", line)
+	if accepted == 0 || accepted != delivered || delivered-leftOut != buffered || buffered != acked || left != 0 ||
+		acked != received || received != central || central != read {
+		t.Errorf("points lost or doubled between the stages: %s", line)
 	}
 }
 
@@ -256,7 +284,7 @@ func connectorProblems(h Health) []string {
 func TestHealthDegradedWhileAServerIsDown(t *testing.T) {
 	r := startOrchestrator(t, 4, nil)
 	waitHealth(t, r, "every connector connected", func(h Health) bool {
-		return len(connectorProblems(h)) == 0 && len(h.Connectors) == 4 && h.Connectors[0].State == "connected"
+		return len(connectorProblems(h)) == 0 && len(h.Connectors) == 5 && h.Connectors[0].State == "connected"
 	})
 
 	if err := r.sim.opcua.Stop(); err != nil {

@@ -33,6 +33,9 @@ type rounds struct {
 	onRunning func()
 	// observe receives every command's duration (the metrics' histogram).
 	observe func(command string, d time.Duration)
+	// onMain, if set, receives the result of each round's main command
+	// (its replies may recommend setpoints).
+	onMain func(*coord.Result)
 
 	mu       sync.Mutex
 	n        uint64
@@ -198,6 +201,9 @@ func (r *rounds) round(ctx context.Context) {
 			r.observe(cmds[i].Name, time.Since(started))
 		}
 		results[i], failures[i] = summarize(n, cmds[i], res, err)
+		if i == 0 && res != nil && r.onMain != nil {
+			r.onMain(res)
+		}
 	}
 	exec(0)
 	var wg sync.WaitGroup

@@ -68,6 +68,9 @@ type simTag struct {
 	rangeLimit [2]float64 // physical range
 }
 
+// simSetpoint is the simulated plant's writable setpoint.
+const simSetpoint = "boiler1.steam_temp_sp"
+
 var opcuaTags = []simTag{
 	{"boiler1.steam_temp", "°C", 485, 6, 90, 0.4, [2]float64{450, 510}, [2]float64{0, 650}},
 	{"boiler1.drum_pressure", "bar", 42, 1.5, 70, 0.05, [2]float64{38, 46}, [2]float64{0, 60}},
@@ -138,6 +141,9 @@ func startSimulation(so SimOptions) (_ *simulation, _ Config, _ Options, err err
 	for _, t := range opcuaTags {
 		tags = append(tags, scadatest.OPCUATag{Name: t.name, Initial: t.base, Unit: t.unit})
 	}
+	// The steam temperature setpoint: written by the agents' recommended
+	// setpoints, through the write guard.
+	tags = append(tags, scadatest.OPCUATag{Name: simSetpoint, Initial: 485, Unit: "°C", Writable: true})
 	if s.opcua, err = scadatest.NewOPCUAServer(scadatest.OPCUAConfig{Tags: tags, NamespaceURI: "urn:greenlang:gl001:plant1"}); err != nil {
 		return nil, Config{}, Options{}, fmt.Errorf("opcua simulator: %w", err)
 	}
@@ -250,7 +256,16 @@ func (s *simulation) config(so SimOptions) Config {
 		// The unit comes from each node's EngineeringUnits.
 		oc.Tags = append(oc.Tags, OPCUATagEntry{Name: t.name, NodeID: s.opcua.NodeID(t.name)})
 	}
+	oc.Tags = append(oc.Tags, OPCUATagEntry{Name: simSetpoint, NodeID: s.opcua.NodeID(simSetpoint), Writable: true})
 	cfg.OPCUA = []OPCUAConfig{oc}
+	// Agents GL-002..GL-049 may move the setpoint within 470..500 °C by at
+	// most 2 °C a write and once every 2 s; the others are refused.
+	cfg.Writes = WritesConfig{
+		Enabled: true,
+		Tags: map[string]WriteTagConfig{simSetpoint: {Source: "boilerhouse", Min: 470, Max: 500, MaxStep: 2,
+			MinInterval: 2 * time.Second, Tolerance: 0.001, ConfirmWithin: 3 * time.Second}},
+		Rules: []WriteRuleConfig{{Requesters: []string{"GL-00*", "GL-01*", "GL-02*", "GL-03*", "GL-04*"}, Tags: []string{"boiler1.*"}}},
+	}
 
 	mc := ModbusConfig{Name: "energy-meters", Address: s.modbus.Addr(), Timeout: time.Second}
 	for i, order := range meterOrders {

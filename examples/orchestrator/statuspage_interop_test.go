@@ -82,6 +82,7 @@ func TestStatusPage(t *testing.T) {
 		`<tr data-name="iot-sensors">`, `<tr data-name="sparkplug-edge">`,
 		`<tr data-name="sap-s4">`, `<tr data-name="oracle-fusion">`, `<tr data-name="dynamics-fs">`, `<tr data-name="workday">`,
 		`<tr data-tag="boiler1.steam_temp">`, `<tr data-tag="meter1.power_kw">`, `<tr data-tag="stack.temp">`,
+		`<tr data-name="jetstream">`, `">forwarding</td>`, "JetStream nats://127.0.0.1:",
 		`<polyline points=`,
 		`href="/healthz"`, `href="/metrics"`,
 		"GL-002", "GL-050", "GL-100", "99 registered",

@@ -152,6 +152,9 @@ func summaryBlock(h Health, final bool) []string {
 		fmt.Fprintf(&g, " %s %d", name, h.Grades[name])
 	}
 	add("  quality%s", g.String())
+	for _, f := range h.Forward.Forwarders {
+		add("  fwd    %-15s %-10s %7d pts acked, lag %d (%.1fs) %d redelivered", f.Name, f.State, f.Points, f.LagPoints, f.LagSeconds, f.Redelivered)
+	}
 	for _, c := range h.Connectors {
 		errs := uint64(0)
 		for _, n := range c.Errors {
