@@ -5,10 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strings"
 
+	"github.com/greenlang/gl001/internal/tlsrefusal"
 	"github.com/greenlang/gl001/scada"
 )
 
@@ -71,40 +70,8 @@ func LoadTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 // retries only slowly; they last until a certificate or the configuration
 // changes.
 func classify(err error) error {
-	if err == nil || errors.Is(err, scada.ErrPermanent) || !permanentTLS(err) {
+	if err == nil || errors.Is(err, scada.ErrPermanent) || !tlsrefusal.Is(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", scada.ErrPermanent, err)
-}
-
-// tlsRefusals are the TLS alerts (as Go prints them) that say a peer refused
-// our certificate, version or handshake.
-var tlsRefusals = []string{
-	"bad certificate", "unsupported certificate", "revoked certificate", "expired certificate",
-	"unknown certificate", "unknown certificate authority", "access denied", "certificate required",
-	"protocol version not supported", "handshake failure", "insufficient security",
-}
-
-func permanentTLS(err error) bool {
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		header   tls.RecordHeaderError
-	)
-	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &header) {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
-		msg := op.Err.Error()
-		for _, r := range tlsRefusals {
-			if strings.HasSuffix(msg, "tls: "+r) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -1,13 +1,10 @@
 package mqtt
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 
+	"github.com/greenlang/gl001/internal/tlsrefusal"
 	"github.com/greenlang/gl001/scada"
 )
 
@@ -177,40 +174,8 @@ func reasonName(code byte) string {
 // [scada.ErrPermanent]: a certificate either side refuses, a TLS version or
 // handshake the broker does not accept.
 func permanent(err error) error {
-	if err == nil || errors.Is(err, scada.ErrPermanent) || !refusedTLS(err) {
+	if err == nil || errors.Is(err, scada.ErrPermanent) || !tlsrefusal.Is(err) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", scada.ErrPermanent, err)
-}
-
-// tlsRefusals are the TLS alerts (as Go prints them) that say a peer refused
-// our certificate, version or handshake.
-var tlsRefusals = []string{
-	"bad certificate", "unsupported certificate", "revoked certificate", "expired certificate",
-	"unknown certificate", "unknown certificate authority", "access denied", "certificate required",
-	"protocol version not supported", "handshake failure", "insufficient security",
-}
-
-func refusedTLS(err error) bool {
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		header   tls.RecordHeaderError
-	)
-	if errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &header) {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
-		msg := op.Err.Error()
-		for _, r := range tlsRefusals {
-			if strings.HasSuffix(msg, "tls: "+r) {
-				return true
-			}
-		}
-	}
-	return false
 }
