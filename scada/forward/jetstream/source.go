@@ -428,19 +428,23 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		}
 		// The Sink has them: a delivery again, whether or not the
 		// acknowledgement gets through, is a duplicate.
+		delivered := 0
 		for i := range batch {
+			if i == 0 || !slices.Contains(seqs[:i], seqs[i]) {
+				delivered++
+			}
 			s.noteAcked(seqs[i])
 		}
+		s.mu.Lock()
+		s.st.Messages += uint64(delivered)
+		s.st.Points += uint64(len(pts))
+		s.mu.Unlock()
 		for _, m := range batch {
 			if err := m.Ack(); err != nil {
 				keep.Store(true)
 				return connErr("ack", err)
 			}
 		}
-		s.mu.Lock()
-		s.st.Messages += uint64(len(batch))
-		s.st.Points += uint64(len(pts))
-		s.mu.Unlock()
 	}
 }
 
