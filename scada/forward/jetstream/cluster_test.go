@@ -144,7 +144,13 @@ func testLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 func testAllRestarted(t *testing.T, nodes []*node, nc *nats.Conn) {
 	const edge, total = "all-restarted", 20000
 	col := newCollector()
-	siteSource(t, nc, edge, col)
+	src := siteSource(t, nc, edge, col)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("source %+v", src.Stats())
+			dumpSite(t, nc, edge)
+		}
+	})
 	b := openDisk(t, t.TempDir())
 	defer b.Close()
 	f, _ := newForwarder(t, b, nc, func(c *forward.Config) { c.Edge = edge; c.MaxPoints = 500; c.Window = 8 })
@@ -177,6 +183,7 @@ func testAllRestarted(t *testing.T, nodes []*node, nc *nats.Conn) {
 	col.waitFor(t, total, 2*time.Minute)
 	stop()
 	col.check(t, total, clusterTags)
+	t.Logf("forwarder %+v; source %+v", f.Stats(), src.Stats())
 }
 
 // childEnv carries, to a child process, the buffer directory, the server

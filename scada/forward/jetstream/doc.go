@@ -66,7 +66,10 @@
 // On the central side, a consumer leader change can lose deliveries in
 // flight, which the stream sends again only after AckWait, after newer
 // messages; the Source sees the gap in the delivery sequence and holds the
-// newer messages until the lost ones are back (SourceStats.Gaps).
+// newer messages until the lost ones are back (SourceStats.Gaps), across a
+// lost connection and the next Run too (the delivery sequence goes on). A
+// message delivered again before its first delivery reached the Sink is
+// delivered once.
 
 // While a Forwarder backfills (forward.Backfill), the backfill lane's
 // batches (Gl-Lane: backfill) are outside the acknowledged prefix, which

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,10 +148,14 @@ type Source struct {
 	recent     map[uint64]struct{}
 	recentRing []uint64
 	recentPos  int
-	// carry holds the messages a Run received but had not delivered when
-	// its connection was lost, for the next Run to deliver first.
-	carry []jetstream.Msg
-	seq   *sequencer // used by one Run at a time
+	// carry holds the messages a Run had in order but not delivered when
+	// its connection was lost, for the next Run to deliver first; unseen
+	// holds those it received but had not passed through the sequencer,
+	// for the next Run to pass through it first. Messages the sequencer
+	// holds behind a gap stay held across Runs.
+	carry  []jetstream.Msg
+	unseen []jetstream.Msg
+	seq    *sequencer // used by one Run at a time
 }
 
 const recentAcks = 1 << 16
@@ -327,12 +332,19 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 	seq := s.seq
 	tick := time.NewTicker(max(s.cfg.AckWait/6, 10*time.Millisecond))
 	defer tick.Stop()
-	ready := s.takeCarry()
+	ready, unseen := s.takeCarry()
+	// known tells the sequencer that a message is no lost one: it was
+	// acknowledged, or it waits for delivery (a delivery again of a
+	// message kept across a lost connection).
+	known := func(sseq uint64) bool { return s.wasAcked(sseq) || containsSeq(ready, sseq) }
+	for _, m := range unseen {
+		ready = seq.push(m, ready, known)
+	}
 	defer func() {
 		cc.Stop()
 		close(stop)
 		<-cc.Closed()
-		rest := seq.release(ready)
+		var rest []jetstream.Msg
 		for more := true; more; {
 			select {
 			case m := <-msgs:
@@ -345,10 +357,16 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		rest = append(rest, late...)
 		lateMu.Unlock()
 		if keep.Load() {
+			// The sequencer keeps what it holds behind a gap: releasing
+			// it here would let the next Run deliver those newer
+			// messages before the lost ones come back.
 			s.mu.Lock()
-			s.carry = rest
+			s.carry, s.unseen = ready, rest
 			s.mu.Unlock()
 			return
+		}
+		for _, m := range seq.release(ready) {
+			_ = m.Nak()
 		}
 		for _, m := range rest {
 			_ = m.Nak()
@@ -358,7 +376,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		if len(ready) == 0 {
 			select {
 			case m := <-msgs:
-				ready = seq.push(m, ready, s.wasAcked)
+				ready = seq.push(m, ready, known)
 			case <-tick.C:
 				ready = seq.tick(ready)
 			case st := <-status:
@@ -374,7 +392,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 			for more := true; more && len(ready) < 4096; {
 				select {
 				case m := <-msgs:
-					ready = seq.push(m, ready, s.wasAcked)
+					ready = seq.push(m, ready, known)
 				default:
 					more = false
 				}
@@ -408,21 +426,34 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 				return fmt.Errorf("jetstream: sink: %w", err)
 			}
 		}
-		for i, m := range batch {
-			if err := m.Ack(); err != nil {
-				return connErr("ack", err)
+		// The Sink has them: a delivery again, whether or not the
+		// acknowledgement gets through, is a duplicate.
+		delivered := 0
+		for i := range batch {
+			if i == 0 || !slices.Contains(seqs[:i], seqs[i]) {
+				delivered++
 			}
 			s.noteAcked(seqs[i])
 		}
 		s.mu.Lock()
-		s.st.Messages += uint64(len(batch))
+		s.st.Messages += uint64(delivered)
 		s.st.Points += uint64(len(pts))
 		s.mu.Unlock()
+		for _, m := range batch {
+			if err := m.Ack(); err != nil {
+				keep.Store(true)
+				return connErr("ack", err)
+			}
+		}
 	}
 }
 
 func (s *Source) noteAcked(seq uint64) {
 	s.mu.Lock()
+	if _, ok := s.recent[seq]; ok {
+		s.mu.Unlock()
+		return
+	}
 	if seq > s.acked {
 		s.acked = seq
 	}
@@ -439,13 +470,14 @@ func (s *Source) noteAcked(seq uint64) {
 	s.mu.Unlock()
 }
 
-// takeCarry returns the messages a Run that lost its connection kept.
-func (s *Source) takeCarry() []jetstream.Msg {
+// takeCarry returns the messages a Run that lost its connection kept: in
+// order and ready, and not yet sequenced.
+func (s *Source) takeCarry() (ready, unseen []jetstream.Msg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.carry
-	s.carry = nil
-	return c
+	ready, unseen = s.carry, s.unseen
+	s.carry, s.unseen = nil, nil
+	return ready, unseen
 }
 
 func (s *Source) wasAcked(seq uint64) bool {
@@ -468,6 +500,15 @@ func (s *Source) take(m jetstream.Msg, d *wire.Decoded, pts []scada.Point, batch
 			s.mu.Unlock()
 			_ = m.Ack()
 			return pts, batch, seqs
+		}
+		if slices.Contains(seqs, seq) {
+			// Delivered again while the first delivery waits in this
+			// batch (kept across a lost connection): acknowledged with
+			// the batch, delivered once.
+			s.mu.Lock()
+			s.st.Duplicates++
+			s.mu.Unlock()
+			return pts, append(batch, m), append(seqs, seq)
 		}
 	}
 	if err := s.check(m, d); err != nil {
