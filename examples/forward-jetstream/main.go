@@ -164,7 +164,9 @@ func run(ctx context.Context, out io.Writer, o options) error {
 
 	// The central node.
 	chk := newChecker()
-	src, err := fjs.NewSource(fjs.SourceConfig{Name: "edges", Conn: centralConn, Stream: stream, Durable: durable})
+	// A short AckWait: deliveries lost when the server went away come
+	// again after it, and the Source holds newer points until they do.
+	src, err := fjs.NewSource(fjs.SourceConfig{Name: "edges", Conn: centralConn, Stream: stream, Durable: durable, AckWait: 2 * time.Second})
 	if err != nil {
 		return err
 	}

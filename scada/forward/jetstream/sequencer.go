@@ -113,6 +113,9 @@ func (q *sequencer) tick(out []jetstream.Msg) []jetstream.Msg {
 	return out
 }
 
+// heldCount is how many distinct messages the sequencer holds.
+func (q *sequencer) heldCount() int { return len(q.held) + len(q.recovered) }
+
 func (q *sequencer) release(out []jetstream.Msg) []jetstream.Msg {
 	all := append(q.recovered, q.held...)
 	slices.SortStableFunc(all, func(a, b jetstream.Msg) int {

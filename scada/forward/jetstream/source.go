@@ -78,7 +78,9 @@ type SourceConfig struct {
 	// the Sink accepted them.
 	MaxBatch int
 	// AckWait is how long the stream waits for an acknowledgement before
-	// it delivers a message again (default 30s).
+	// it delivers a message again (default 30s). It is also how long a
+	// delivery lost with a server can hold back newer points (see the
+	// package documentation on order).
 	AckWait time.Duration
 	// ConnectWait is how long Run waits for the connection and the stream
 	// to be available before it fails with scada.ErrConnection (default 2s).
@@ -379,6 +381,18 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 				ready = seq.push(m, ready, known)
 			case <-tick.C:
 				ready = seq.tick(ready)
+				// A jump in the delivery sequence without a lost delivery
+				// (a consumer whose server restarted) would hold for
+				// nothing: when the stream has no more unacknowledged
+				// deliveries than the Source holds, nothing is missing.
+				if seq.holding && time.Since(seq.since) > 500*time.Millisecond {
+					ictx, cancel := context.WithTimeout(ctx, time.Second)
+					info, err := cons.Info(ictx)
+					cancel()
+					if err == nil && info.NumAckPending <= seq.heldCount() {
+						ready = seq.release(ready)
+					}
+				}
 			case st := <-status:
 				keep.Store(true)
 				return connErr("connection", fmt.Errorf("connection %v", st))
