@@ -24,6 +24,7 @@ const MaxEvents = 1 << 16
 // Field numbers of the EventBatch message and its parts (see the package
 // documentation).
 const (
+	// Fields 1 to 6 are numbered as in point messages: Header.set decodes both.
 	feVersion = 1
 	feEdge    = 2
 	feBuffer  = 3
@@ -64,6 +65,16 @@ const (
 	fdJSON     = 7
 	fdNull     = 8
 	fdZeroTime = 9
+)
+
+// Header.set decodes fields 2 to 6 of both messages: a build fails if their
+// numbers part.
+var (
+	_ = [1]struct{}{}[feEdge-fEdge]
+	_ = [1]struct{}{}[feBuffer-fBuffer]
+	_ = [1]struct{}{}[feSource-fSource]
+	_ = [1]struct{}{}[feFirst-fFirst]
+	_ = [1]struct{}{}[feLast-fLast]
 )
 
 // EventDecodeError says why an event message could not be decoded. It
@@ -269,16 +280,8 @@ func DecodeEvents(data []byte, d *DecodedEvents) error {
 				return fail(f, at, "version %d, this decoder reads %d", v, Version)
 			}
 			d.Version, haveVersion = Version, true
-		case feEdge:
-			d.Edge = string(b)
-		case feBuffer:
-			d.Buffer = string(b)
-		case feSource:
-			d.Source = string(b)
-		case feFirst:
-			d.First = buffer.Offset(v)
-		case feLast:
-			d.Last = buffer.Offset(v)
+		case feEdge, feBuffer, feSource, feFirst, feLast:
+			d.Header.set(f, v, b)
 		case feCount:
 			if v > MaxEvents {
 				return fail(f, at, "%d events, at most %d", v, MaxEvents)

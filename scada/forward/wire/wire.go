@@ -330,6 +330,23 @@ func appendStringField(b []byte, field int, s string) []byte {
 	return append(b, s...)
 }
 
+// set stores a header field that point and event messages number alike
+// (edge, buffer, source, first and last offset) in h.
+func (h *Header) set(f int, v uint64, b []byte) {
+	switch f {
+	case fEdge:
+		h.Edge = string(b)
+	case fBuffer:
+		h.Buffer = string(b)
+	case fSource:
+		h.Source = string(b)
+	case fFirst:
+		h.First = buffer.Offset(v)
+	case fLast:
+		h.Last = buffer.Offset(v)
+	}
+}
+
 // Decoded is one decoded message: its header, its points and their Buffer
 // offsets (Offsets[i] belongs to Points[i]).
 type Decoded struct {
@@ -418,16 +435,8 @@ func Decode(data []byte, d *Decoded) error {
 				return fail(f, at, "version %d, this decoder reads %d", v, Version)
 			}
 			d.Version, haveVersion = Version, true
-		case fEdge:
-			d.Edge = string(b)
-		case fBuffer:
-			d.Buffer = string(b)
-		case fSource:
-			d.Source = string(b)
-		case fFirst:
-			d.First = buffer.Offset(v)
-		case fLast:
-			d.Last = buffer.Offset(v)
+		case fEdge, fBuffer, fSource, fFirst, fLast:
+			d.Header.set(f, v, b)
 		case fCount:
 			count, haveCount = v, true
 		case fCRC:
