@@ -176,6 +176,7 @@ func (s *Source) withSession(ctx context.Context, f func(ss *session) error) err
 	if n := int(s.stats.readLimit.Load()); n > 0 {
 		ss.readLimit, ss.browseLimit = n, n
 	}
+	ss.historyLimit = int(s.stats.historyLimit.Load()) // 0: not known yet (history.go asks)
 	return f(ss)
 }
 

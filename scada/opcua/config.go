@@ -223,6 +223,17 @@ type Config struct {
 	// BatchSize caps the points in one Deliver call. Default 10,000.
 	BatchSize int
 
+	// HistoryNodesPerRead caps the nodes (tags) of one HistoryRead request
+	// made by Source.HistoryTags and by backfill. Default 100. The server's
+	// MaxNodesPerHistoryReadData, MaxHistoryContinuationPoints and
+	// MaxNodesPerRead lower it when it advertises them.
+	HistoryNodesPerRead int
+	// HistoryPageSize is how many values of one node a HistoryRead asks for
+	// (NumValuesPerNode); the server returns a continuation point for the
+	// rest. Default 1,000. One response holds up to HistoryNodesPerRead x
+	// HistoryPageSize values.
+	HistoryPageSize int
+
 	// Events, if not nil, subscribes to events and alarms (see
 	// EventConfig). It needs subscriptions (PollInterval 0).
 	Events *EventConfig
@@ -374,6 +385,9 @@ func (c Config) Validate() error {
 	if c.MaxItemsPerSubscription < 0 || c.PublishRequests < 0 || c.BatchSize < 0 {
 		bad("MaxItemsPerSubscription, PublishRequests and BatchSize must not be negative")
 	}
+	if c.HistoryNodesPerRead < 0 || c.HistoryPageSize < 0 || int64(c.HistoryPageSize) > math.MaxUint32 {
+		bad("HistoryNodesPerRead and HistoryPageSize must not be negative, HistoryPageSize at most %d", uint32(math.MaxUint32))
+	}
 	errs = append(errs, c.Events.validate()...)
 	if c.Events != nil && c.PollInterval > 0 {
 		errs = append(errs, errEventsInPollMode)
@@ -435,6 +449,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 10000
+	}
+	if c.HistoryNodesPerRead == 0 {
+		c.HistoryNodesPerRead = 100
+	}
+	if c.HistoryPageSize == 0 {
+		c.HistoryPageSize = 1000
 	}
 	if c.NoDataTimeout == 0 {
 		period := c.PublishingInterval * time.Duration(c.KeepAliveCount)

@@ -14,10 +14,11 @@ import (
 
 // eventCounters are the counters of events, history reads and backfill.
 type eventCounters struct {
-	events, badEvents, refreshes   atomic.Uint64
-	historyPoints, historyErrors   atomic.Uint64
-	backfilled, duplicates         atomic.Uint64
-	eventItems, eventItemsRejected atomic.Int64
+	events, badEvents, refreshes     atomic.Uint64
+	historyPoints, historyErrors     atomic.Uint64
+	backfilled, duplicates           atomic.Uint64
+	historyRequests, historyReleases atomic.Uint64
+	eventItems, eventItemsRejected   atomic.Int64
 }
 
 // EventStats is the part of [Stats] about events, history and backfill.
@@ -31,6 +32,8 @@ type EventStats struct {
 	HistoryErrors      uint64 // history problems: bad values, out-of-range timestamps, refused or stuck reads
 	Backfilled         uint64 // points delivered by backfill
 	Duplicates         uint64 // live points dropped by backfill as already delivered
+	HistoryRequests    uint64 // HistoryRead requests that read values (History, HistoryTags and backfill)
+	HistoryReleases    uint64 // HistoryRead requests that released continuation points (a read stopped early or failed)
 }
 
 // EventStats returns a snapshot of the event, history and backfill counters.
@@ -41,6 +44,7 @@ func (s *Source) EventStats() EventStats {
 		EventItems: int(c.eventItems.Load()), EventItemsRejected: int(c.eventItemsRejected.Load()),
 		HistoryPoints: c.historyPoints.Load(), HistoryErrors: c.historyErrors.Load(),
 		Backfilled: c.backfilled.Load(), Duplicates: c.duplicates.Load(),
+		HistoryRequests: c.historyRequests.Load(), HistoryReleases: c.historyReleases.Load(),
 	}
 }
 

@@ -56,6 +56,9 @@ func (ss *session) pollOnce(ctx context.Context, handles []int) error {
 		now := time.Now()
 		ss.lastLife = now
 		ss.s.stats.lastData.Store(now.UnixNano())
+		if err := ss.backfillScan(len(part), func(k int) (int, *ua.DataValue) { return part[k], res.Results[k] }, now); err != nil {
+			return err
+		}
 		for k, dv := range res.Results {
 			ss.emit(part[k], dv, now)
 		}

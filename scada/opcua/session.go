@@ -32,6 +32,7 @@ type session struct {
 	batch []scada.Point
 
 	readLimit, browseLimit, monLimit int
+	historyLimit                     int // nodes per HistoryRead (history.go)
 
 	subIDs   []uint32
 	lastLife time.Time
@@ -117,13 +118,15 @@ func (ss *session) resolve() {
 	}
 }
 
-// readLimits reads the server's operation limits so that Read, Browse and
-// CreateMonitoredItems are split to what the server accepts.
+// readLimits reads the server's operation limits so that Read, Browse,
+// CreateMonitoredItems and HistoryRead are split to what the server accepts.
 func (ss *session) readLimits(ctx context.Context) error {
 	ids := []uint32{
 		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
 		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerBrowse,
 		id.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
+		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerHistoryReadData,
+		id.Server_ServerCapabilities_MaxHistoryContinuationPoints,
 	}
 	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither}
 	for _, n := range ids {
@@ -149,8 +152,16 @@ func (ss *session) readLimits(ctx context.Context) error {
 	ss.readLimit = limit(0, defaultReadLimit)
 	ss.browseLimit = limit(1, ss.readLimit)
 	ss.monLimit = limit(2, defaultMonitoredLimit)
+	// HistoryRead: the configured cap, lowered by MaxNodesPerHistoryReadData
+	// and by MaxHistoryContinuationPoints (every node of a request may need
+	// one; past the limit the server answers BadNoContinuationPoints), and
+	// by MaxNodesPerRead, which some servers (node-opcua) apply to
+	// HistoryRead as well.
+	ss.historyLimit = min(ss.cfg.HistoryNodesPerRead, limit(3, ss.cfg.HistoryNodesPerRead),
+		limit(4, ss.cfg.HistoryNodesPerRead), ss.readLimit)
 	ss.s.stats.readLimit.Store(int64(ss.readLimit))
 	ss.s.stats.monitoredLimit.Store(int64(ss.monLimit))
+	ss.s.stats.historyLimit.Store(int64(ss.historyLimit))
 	return nil
 }
 

@@ -54,6 +54,7 @@ type counters struct {
 	connected                 atomic.Bool
 	subscriptions, monitored  atomic.Int64
 	readLimit, monitoredLimit atomic.Int64
+	historyLimit              atomic.Int64
 }
 
 // Stats is a snapshot of a Source's counters.
@@ -74,6 +75,10 @@ type Stats struct {
 	MonitoredItems  int // monitored items created successfully
 	MaxNodesPerRead int // the server's operation limit as used (0 before connecting)
 	MaxItemsPerCall int // the server's MaxMonitoredItemsPerCall as used
+	// MaxNodesPerHistoryRead is the number of nodes one HistoryRead asks
+	// for: Config.HistoryNodesPerRead, lowered by the server's limits (see
+	// Source.HistoryTags); 0 before connecting.
+	MaxNodesPerHistoryRead int
 }
 
 // New checks cfg and returns a Source. It reads the certificate and key files
@@ -118,6 +123,8 @@ func (s *Source) Stats() Stats {
 		MonitoredItems:  int(s.stats.monitored.Load()),
 		MaxNodesPerRead: int(s.stats.readLimit.Load()),
 		MaxItemsPerCall: int(s.stats.monitoredLimit.Load()),
+
+		MaxNodesPerHistoryRead: int(s.stats.historyLimit.Load()),
 	}
 	if n := s.stats.lastData.Load(); n != 0 {
 		st.LastData = time.Unix(0, n)

@@ -442,6 +442,27 @@ func (ss *session) release(ctx context.Context, p *publisher, ready []*ua.Publis
 // handle maps one publish response's notifications to points.
 func (ss *session) handle(res *ua.PublishResponse, now time.Time) error {
 	ss.s.stats.publishes.Add(1)
+	if ss.bf != nil && ss.bf.waiting > 0 {
+		// Backfill first: the gaps end at live points of this response.
+		var items []*ua.MonitoredItemNotification
+		for _, eo := range res.NotificationMessage.NotificationData {
+			if eo == nil {
+				continue
+			}
+			if n, ok := eo.Value.(*ua.DataChangeNotification); ok {
+				items = append(items, n.MonitoredItems...)
+			}
+		}
+		err := ss.backfillScan(len(items), func(k int) (int, *ua.DataValue) {
+			if it := items[k]; it != nil && it.ClientHandle < uint32(len(ss.tags)) {
+				return int(it.ClientHandle), it.Value
+			}
+			return -1, nil
+		}, now)
+		if err != nil {
+			return err
+		}
+	}
 	for _, eo := range res.NotificationMessage.NotificationData {
 		if eo == nil {
 			continue
