@@ -13,10 +13,30 @@
 // every 20 ms, so a reader sees a gap or a duplicate as a step that is not 1.
 // Condition refresh, Acknowledge and Confirm are node-opcua's own.
 // Writing N to Boiler1.EventBurst raises N events (severity 500, message
-// "burst") at once, for the event benchmark. With GL001_HISTORY_TAGS=n and
-// GL001_HISTORY_SECONDS=s in the environment, Hist.0 .. Hist.<n-1> hold s
-// seconds of history at 1 s ending now (value = seconds since the start),
-// for the history benchmark.
+// "burst") at once, for the event benchmark.
+//
+// A synthetic historian serves Hist.0 .. Hist.<n-1> (GL001_HISTORY_TAGS=n):
+// each is a live variable that takes a new value every second, at the
+// second, and whose history is computed, not stored: the value of Hist.k at
+// unix second s is k*1e6 + (s mod 1e6), in live data and in history alike,
+// for every second from the start of history to the last second published.
+// History starts GL001_HISTORY_SECONDS seconds before the server starts (0:
+// at the start), and the script prints "HISTORY <unix ms of the start>".
+// Nothing is held in memory per value: a history read yields its values
+// page by page through node-opcua's own continuation points, computing
+// each page when it is asked for, so a day of 100 tags at 1 s (8.64
+// million values) costs no more memory than a page.
+//
+// For the bad-input tests, Hist.Expire is a history that forgets its
+// continuation point after the first page (the next page is refused with
+// BadContinuationPointInvalid by node-opcua's own checks), and Hist.Stray
+// a historian that returns one value a second before and one a second after
+// the interval asked for. Boiler1.OpenContinuationPoints is the number of
+// history continuation points the server holds (all sessions);
+// Boiler1.HistoryReads and Boiler1.HistoryReadMaxNodes count the
+// HistoryRead requests that read values and the most nodes one asked for.
+// GL001_HISTORY_MAX_NODES=m advertises m as MaxNodesPerHistoryReadData
+// (node-opcua refuses larger requests with BadTooManyOperations).
 //
 // Usage: node opcua_server.mjs <certFile> <keyFile> <pkiDir> <user> <password> [port]
 import {
@@ -26,6 +46,8 @@ import {
 	SecurityPolicy,
 	Variant,
 	DataType,
+	DataValue,
+	StatusCodes,
 	makeEUInformation,
 } from "node-opcua";
 
@@ -58,6 +80,9 @@ const server = new OPCUAServer({
 	securityModes: [MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
 	allowAnonymous: false,
 	userManager: { isValidUser: (u, p) => u === user && p === password },
+	serverCapabilities: process.env.GL001_HISTORY_MAX_NODES
+		? { operationLimits: { maxNodesPerHistoryReadData: Number(process.env.GL001_HISTORY_MAX_NODES) } }
+		: undefined,
 });
 
 await server.initialize();
@@ -198,28 +223,129 @@ ns.addVariable({
 	},
 });
 
+// The synthetic historian (see the top of the file).
 const histTags = Number(process.env.GL001_HISTORY_TAGS || 0);
-const histSeconds = Number(process.env.GL001_HISTORY_SECONDS || 0);
-if (histTags > 0 && histSeconds > 0) {
-	const end = Date.now() - (Date.now() % 1000);
-	const start = end - histSeconds * 1000;
-	for (let k = 0; k < histTags; k++) {
-		const v = ns.addVariable({
-			organizedBy: boiler,
-			nodeId: "s=Hist." + k,
-			browseName: "Hist" + k,
-			dataType: "Double",
-			accessLevel: "CurrentRead | HistoryRead",
-			userAccessLevel: "CurrentRead | HistoryRead",
-			value: { dataType: DataType.Double, value: 0 },
-		});
-		addressSpace.installHistoricalDataNode(v, { maxOnlineValues: histSeconds + 10 });
-		for (let t = 0; t < histSeconds; t++) {
-			v.setValueFromSource({ dataType: DataType.Double, value: t }, 0, new Date(start + t * 1000));
-		}
+let lastSecond = Math.floor(Date.now() / 1000); // the newest second published live
+const histStart = lastSecond - Number(process.env.GL001_HISTORY_SECONDS || 0);
+const histValue = (k, s) => k * 1e6 + (s % 1e6);
+const histDataValue = (k, s) =>
+	new DataValue({
+		value: { dataType: DataType.Double, value: histValue(k, s) },
+		statusCode: StatusCodes.Good,
+		sourceTimestamp: new Date(s * 1000),
+		serverTimestamp: new Date(s * 1000),
+	});
+
+// Seconds is the values of Hist.k for the seconds [first, last], computed a
+// page at a time. node-opcua's continuation point manager keeps what a
+// historian returns and takes it page by page with splice(0, n), checking
+// length: this is all it needs, so nothing but the next second is stored.
+class Seconds {
+	constructor(k, first, last) {
+		this.k = k;
+		this.next = first;
+		this.last = last;
 	}
-	console.log("HISTORY " + start);
+	get length() {
+		return Math.max(this.last - this.next + 1, 0);
+	}
+	splice(start, n) {
+		if (start !== 0) throw new Error("Seconds: splice from " + start);
+		const out = [];
+		for (; out.length < n && this.next <= this.last; this.next++) out.push(histDataValue(this.k, this.next));
+		return out;
+	}
 }
+
+// The historian of Hist.k: the seconds of [startTime, endTime] (node-opcua
+// includes the end) that history holds.
+class SyntheticHistorian {
+	constructor(k, stray) {
+		this.k = k;
+		this.stray = stray;
+	}
+	async push() {} // live values are computed too: nothing to keep
+	extractDataValues(details, maxNumberToExtract, isReversed, reverseDataValue, callback) {
+		const from = Math.max(Math.ceil(details.startTime.getTime() / 1000), histStart);
+		const to = Math.min(Math.floor(details.endTime.getTime() / 1000), lastSecond);
+		const page = details.numValuesPerNode;
+		if (this.stray) {
+			// A broken historian: one value before the interval and one after.
+			const out = [histDataValue(this.k, from - 1)];
+			for (let s = from; s <= to; s++) out.push(histDataValue(this.k, s));
+			out.push(histDataValue(this.k, to + 1));
+			return callback(null, out);
+		}
+		const seq = new Seconds(this.k, from, to);
+		if (page === 0 || seq.length <= page) return callback(null, seq.splice(0, seq.length));
+		callback(null, seq);
+	}
+}
+
+const histVars = [];
+const addHist = (name, k, stray) => {
+	const v = ns.addVariable({
+		organizedBy: boiler,
+		nodeId: "s=" + name,
+		browseName: name,
+		dataType: "Double",
+		accessLevel: "CurrentRead | HistoryRead",
+		userAccessLevel: "CurrentRead | HistoryRead",
+		value: { dataType: DataType.Double, value: histValue(k, lastSecond) },
+	});
+	addressSpace.installHistoricalDataNode(v, { historian: new SyntheticHistorian(k, stray) });
+	return v;
+};
+for (let k = 0; k < histTags; k++) histVars.push(addHist("Hist." + k, k, false));
+addHist("Hist.Stray", 900, true);
+const expire = addHist("Hist.Expire", 901, false);
+const readRaw = expire._historyReadRaw;
+expire._historyReadRaw = function (context, details, indexRange, dataEncoding, continuationData, callback) {
+	readRaw.call(this, context, details, indexRange, dataEncoding, continuationData, (err, result) => {
+		if (!err && result && result.continuationPoint) {
+			context.session.continuationPointManager.clearContinuationPoint(result.continuationPoint);
+		}
+		callback(err, result);
+	});
+};
+histVars.forEach((v, k) =>
+	v.setValueFromSource({ dataType: DataType.Double, value: histValue(k, lastSecond) }, StatusCodes.Good, new Date(lastSecond * 1000)),
+);
+// Publish every second, at the second; a late timer catches up, so no
+// second is skipped.
+setInterval(() => {
+	const now = Math.floor(Date.now() / 1000);
+	for (let s = lastSecond + 1; s <= now; s++) {
+		histVars.forEach((v, k) => v.setValueFromSource({ dataType: DataType.Double, value: histValue(k, s) }, StatusCodes.Good, new Date(s * 1000)));
+		lastSecond = s;
+	}
+}, 50);
+console.log("HISTORY " + histStart * 1000);
+
+let historyReads = 0;
+let historyReadMaxNodes = 0;
+server.on("request", (request) => {
+	if (request.schema.name === "HistoryReadRequest" && !request.releaseContinuationPoints) {
+		historyReads++;
+		historyReadMaxNodes = Math.max(historyReadMaxNodes, (request.nodesToRead || []).length);
+	}
+});
+const counterVar = (name, get) =>
+	ns.addVariable({
+		componentOf: boiler,
+		nodeId: "s=Boiler1." + name,
+		browseName: name,
+		dataType: "Double",
+		accessLevel: "CurrentRead",
+		userAccessLevel: "CurrentRead",
+		minimumSamplingInterval: 0,
+		value: { get: () => new Variant({ dataType: DataType.Double, value: get() }) },
+	});
+counterVar("OpenContinuationPoints", () =>
+	Object.values(server.engine._sessions || {}).reduce((n, s) => n + (s.continuationPointManager?._map?.size || 0), 0),
+);
+counterVar("HistoryReads", () => historyReads);
+counterVar("HistoryReadMaxNodes", () => historyReadMaxNodes);
 
 await server.start();
 console.log("READY opc.tcp://127.0.0.1:" + server.endpoints[0].port);

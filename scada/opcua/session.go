@@ -59,9 +59,15 @@ func newSession(s *Source, c *gopcua.Client, sink scada.Sink) *session {
 // call sends one request with the configured timeout and returns its typed
 // response. Errors are classified: see fatal.
 func call[R ua.Response](ctx context.Context, ss *session, op string, req ua.Request) (R, error) {
+	var res R
+	// gopcua numbers a request's chunk before it looks at ctx: a request
+	// sent with a context already ended is dropped after taking a sequence
+	// number, and the server closes the channel at the gap. Do not send one.
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, ss.cfg.RequestTimeout)
 	defer cancel()
-	var res R
 	err := ss.c.Send(ctx, req, func(v ua.Response) error {
 		r, ok := v.(R)
 		if !ok {
