@@ -11,6 +11,13 @@
 # machine: from 2.183.0 on it declares node >= 22.13. npm would install a
 # newer one with EBADENGINE warnings; engine-strict makes such a mismatch an
 # error here instead of a warning nobody reads.
+#
+# The backfill test cuts the network for GL001_INTEROP_OUTAGE: here the 60 s
+# outage issue 22 asks for (a local run defaults to 3 s). The benchmarks run
+# once each (-benchtime 1x), to prove they work and check every value they
+# read: BenchmarkOPCUAHistoryRead reads a full day of 100 tags at 1 s (8.64
+# million points, about a minute and a half); for figures, run them with
+# -count 3 or more, as the package documentation says.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,4 +27,5 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 node --version
 npm ci --prefix .ci/interop --no-audit --no-fund --engine-strict
-go test -race -tags interop -count=1 -run Interop ./scada/opcua/...
+GL001_INTEROP_OUTAGE=60s go test -race -tags interop -count=1 -run Interop ./scada/opcua/...
+go test -tags interop -count=1 -run '^$' -bench 'OPCUA(Events|HistoryRead)$' -benchtime 1x -timeout 20m ./scada/opcua/

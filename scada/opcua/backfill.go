@@ -14,10 +14,13 @@ import (
 //
 // When Enabled, the Source remembers, per tag, the source timestamp of the
 // last point (not Bad) its Sink accepted. After a reconnect, the first live
-// point of each tag that is newer than that triggers a history read of
-// the gap (last, live) (HistoryRead, raw values); the points read are
-// delivered before the live point, with the [scada.Backfilled] quality bit
-// set. A live point not newer than the last one delivered is dropped as
+// point of each tag that is newer than that ends the tag's gap (last,
+// live), which is read from the server's history (HistoryRead, raw
+// values); the points read are delivered before the live point, with the
+// [scada.Backfilled] quality bit set. The gaps that end in one publish
+// response (or one Read of polling) are read together, many tags per
+// HistoryRead as [Source.HistoryTags] does, and delivered in batches of
+// Config.BatchSize as they arrive. A live point not newer than the last one delivered is dropped as
 // already delivered (counted in EventStats.Duplicates): with backfill, the
 // points of a tag reach the Sink in increasing timestamp order, with no
 // duplicate and, when the server kept the history, no gap.
