@@ -232,12 +232,12 @@ func TestEventConfigValidate(t *testing.T) {
 	cfg := Config{Endpoint: "opc.tcp://127.0.0.1:4840", SecurityPolicy: PolicyNone, SecurityMode: ModeNone,
 		Tags: []Tag{{Name: "a", NodeID: "ns=1;s=a"}}, PollInterval: time.Second,
 		Events:   &EventConfig{Objects: []string{"ns=x;i=1"}, MinSeverity: 2000, Fields: []EventField{{Name: "a", Path: "/b"}, {Name: "a", Path: "c"}}},
-		Backfill: BackfillConfig{Enabled: true, MaxGap: -1}}
+		Backfill: BackfillConfig{Enabled: true, MaxGap: -1}, HistoryPageSize: -1}
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("Validate = nil")
 	}
-	for _, want := range []string{"Objects[0]", "MinSeverity", "Path", "duplicate name", "PollInterval", "MaxGap"} {
+	for _, want := range []string{"Objects[0]", "MinSeverity", "Path", "duplicate name", "PollInterval", "MaxGap", "HistoryPageSize"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate = %v, missing %q", err, want)
 		}

@@ -83,7 +83,8 @@ func (h *historian) read(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Resp
 // node answers the history of one node: scripted answers for the bad-input
 // cases, and for "bf.K" a value every K+1 seconds from t0 on (value
 // 1000K + seconds since t0), paged by NumValuesPerNode with the next
-// timestamp as the continuation point.
+// timestamp as the continuation point; bf.5's continuation points are
+// refused (BadContinuationPointInvalid).
 func (h *historian) node(n *ua.HistoryReadValueID, details *ua.ReadRawModifiedDetails) *ua.HistoryReadResult {
 	cp := string(n.ContinuationPoint)
 	page := func(sc ua.StatusCode, next string, vals ...*ua.DataValue) *ua.HistoryReadResult {
@@ -127,6 +128,9 @@ func (h *historian) node(n *ua.HistoryReadValueID, details *ua.ReadRawModifiedDe
 			return page(ua.StatusOK, "s", values(0, 1)...)
 		}
 		return page(ua.StatusOK, "s")
+	}
+	if sid == "bf.5" && cp != "" { // a historian that loses bf.5's place after one page
+		return page(ua.StatusBadContinuationPointInvalid, "")
 	}
 	var k int
 	if _, err := fmt.Sscanf(sid, "bf.%d", &k); err == nil && details != nil {
@@ -520,9 +524,11 @@ func TestHistoryTags(t *testing.T) {
 // ended at t0+10s (BackfillConfig.Last, a restarted collector), the live
 // values are at t0+100s, and the server keeps a value every K+1 seconds
 // for bf.K. Every tag gets exactly the history in its gap, oldest first,
-// marked Backfilled, before its live point, and nothing twice.
+// marked Backfilled, before its live point, and nothing twice. The
+// server refuses bf.5's continuation point: bf.5 gets its first page and
+// its live point, the error is counted, and the other tags are complete.
 func TestBackfillManyTags(t *testing.T) {
-	const limit, tags = 3, 5
+	const limit, tags = 3, 6
 	h, ep, ns := startHistorianWith(t, limit, tags)
 	last := t0.Add(10 * time.Second)
 	src, err := opcua.New(opcua.Config{Endpoint: ep, SecurityPolicy: opcua.PolicyNone, SecurityMode: opcua.ModeNone,
@@ -549,6 +555,9 @@ func TestBackfillManyTags(t *testing.T) {
 	for k := range tags {
 		got := byTag(ps, fmt.Sprintf("bf%d", k))
 		want := bfWant(k, last.Add(time.Nanosecond), bfLive)
+		if k == 5 {
+			want = want[:7] // one page of 7, then the refused continuation point
+		}
 		if len(got) != len(want)+1 {
 			t.Fatalf("bf%d: %d points, want %d backfilled and 1 live", k, len(got), len(want))
 		}
@@ -563,8 +572,8 @@ func TestBackfillManyTags(t *testing.T) {
 		total += len(want)
 	}
 	st := src.EventStats()
-	if st.Backfilled != uint64(total) || st.HistoryErrors != 0 {
-		t.Fatalf("stats = %+v, want %d backfilled", st, total)
+	if st.Backfilled != uint64(total) || st.HistoryErrors != 1 {
+		t.Fatalf("stats = %+v, want %d backfilled and 1 history error", st, total)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -573,8 +582,8 @@ func TestBackfillManyTags(t *testing.T) {
 	}
 	t.Logf("%d HistoryRead requests of %v nodes", len(h.nodes), h.nodes)
 	// bf0 alone needs 13 pages of 7 (89 values); one request per node and
-	// page would be 32.
-	if n := len(h.nodes); n < 13 || n >= 32 {
+	// page would be 34.
+	if n := len(h.nodes); n < 13 || n >= 34 {
 		t.Fatalf("%d requests: %v", n, h.nodes)
 	}
 }
