@@ -51,7 +51,7 @@ func (s *condServer) event(id string) scada.Event {
 	defer s.mu.Unlock()
 	c := s.conds[id]
 	return scada.Event{Source: "boiler1", SourceNode: "ns=1;s=Boiler1.FlueTemp", Severity: 800, Message: "high",
-		ID: append([]byte(nil), c.eventID...),
+		ID:        append([]byte(nil), c.eventID...),
 		Condition: &scada.Condition{ID: id, Name: "FlueTempHigh", Active: true, Retain: true, Acknowledged: c.acked, Confirmed: c.confirmed}}
 }
 
