@@ -35,6 +35,7 @@ type Config struct {
 	Forward      ForwardConfig      `toml:"forward"`
 	Historian    HistorianConfig    `toml:"historian"`
 	Writes       WritesConfig       `toml:"writes"`
+	Alarms       AlarmsConfig       `toml:"alarms"`
 }
 
 // ForwardConfig chooses the role of this process and the JetStream road
@@ -132,6 +133,11 @@ type OPCUAConfig struct {
 	PollInterval     time.Duration   `toml:"poll_interval"`
 	SamplingInterval time.Duration   `toml:"sampling_interval"`
 	Tags             []OPCUATagEntry `toml:"tags"`
+	// Events subscribes to the server's events and alarms ([opcua.events]).
+	Events OPCUAEventsConfig `toml:"events"`
+	// Backfill fills an outage's gap from the server's history
+	// ([opcua.backfill]).
+	Backfill OPCUABackfillConfig `toml:"backfill"`
 }
 
 // OPCUATagEntry maps a node to a tag.
@@ -573,6 +579,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 	c.validateForward(&p)
 	c.validateHistorian(&p)
 	c.validateWrites(&p)
+	c.validateAlarms(&p, getenv)
 	switch n := len(c.OPCUA) + len(c.Modbus) + len(c.MQTT); {
 	case n == 0 && c.Forward.Role != "central":
 		p.add("opcua, modbus, mqtt", "no SCADA connector configured")
@@ -597,7 +604,8 @@ func (c *Config) Validate(getenv func(string) string) error {
 	for i, o := range c.OPCUA {
 		f := fmt.Sprintf("opcua[%d]", i)
 		unique(f+".name", o.Name)
-		if _, err := opcuaSourceConfig(o, getenv, nil); err != nil {
+		validateOPCUAEvents(&p, f, o)
+		if _, err := opcuaSourceConfig(o, getenv, nil, nil); err != nil {
 			p.wrap(f, "invalid", err)
 		}
 	}
