@@ -212,6 +212,11 @@ type ERPConfig struct {
 	Plant             string        `toml:"plant"`         // restricts production and maintenance orders
 	Username          string        `toml:"username"`      // workday: integration system user for Web Services
 	EnergyReport      string        `toml:"energy_report"` // workday: custom report "<owner>/<name>" of utility invoice lines
+	// EnergyPlantField (sap) is the property of the energy entity that
+	// names the plant. SAP's standard measurement documents have none (they
+	// name a measuring point), so without it SAP's energy carries no plant
+	// and the historian cannot reconcile it with a plant's meters.
+	EnergyPlantField string `toml:"energy_plant_field"`
 	Fetch             []string      `toml:"fetch"`         // energy, production, maintenance, costs
 	Interval          time.Duration `toml:"interval"`
 	RequestsPerMinute int           `toml:"requests_per_minute"`
@@ -807,6 +812,12 @@ func (c *Config) validateERP(p *problems, i int, seen map[string]bool, getenv fu
 	}
 	if e.Kind != "sap" && e.SAPClient != "" {
 		p.add(f+".sap_client", "only sap has a sap-client")
+	}
+	if e.Kind != "sap" && e.EnergyPlantField != "" {
+		p.add(f+".energy_plant_field", "only for sap; the other systems' energy records name their plant")
+	}
+	if strings.ContainsAny(e.EnergyPlantField, " /,()'\"") {
+		p.add(f+".energy_plant_field", "%q is not an OData property name", e.EnergyPlantField)
 	}
 	if len(e.Fetch) == 0 {
 		p.add(f+".fetch", "empty: name at least one of %s", strings.Join(recordKinds, ", "))

@@ -408,3 +408,24 @@ func TestMainRunsTheSimulation(t *testing.T) {
 		}
 	}
 }
+
+// energy_plant_field is for SAP only, and must be a property name.
+func TestEnergyPlantField(t *testing.T) {
+	cfg, err := LoadConfig("orchestrator.sample.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg.ERP {
+		switch cfg.ERP[i].Kind {
+		case "sap":
+			cfg.ERP[i].EnergyPlantField = "Plant,Other"
+		case "oracle":
+			cfg.ERP[i].EnergyPlantField = "plant"
+		}
+	}
+	err = cfg.Validate(env(allSecrets))
+	if err == nil || !strings.Contains(err.Error(), `energy_plant_field: "Plant,Other" is not an OData property name`) ||
+		!strings.Contains(err.Error(), "energy_plant_field: only for sap") {
+		t.Fatalf("Validate: %v", err)
+	}
+}

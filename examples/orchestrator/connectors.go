@@ -231,7 +231,12 @@ func newERPClient(e ERPConfig, getenv func(string) string, trust *tls.Config, lo
 	switch e.Kind {
 	case "sap":
 		conn.Auth = erp.ClientCredentials{TokenURL: e.TokenURL, ClientID: e.ClientID, Secret: secret, Scopes: e.Scopes}
-		c, err := sap.New(sap.Config{ConnConfig: conn, BaseURL: e.BaseURL, SAPClient: e.SAPClient})
+		sc := sap.Config{ConnConfig: conn, BaseURL: e.BaseURL, SAPClient: e.SAPClient}
+		if e.EnergyPlantField != "" {
+			sc.EnergyFields = sap.DefaultEnergyFields
+			sc.EnergyFields.Plant = e.EnergyPlantField
+		}
+		c, err := sap.New(sc)
 		if err != nil {
 			return nil, nil, err
 		}
