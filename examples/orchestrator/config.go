@@ -199,25 +199,25 @@ type MQTTSubscriptionConfig struct {
 
 // ERPConfig is one business system.
 type ERPConfig struct {
-	Name              string        `toml:"name"`
-	Kind              string        `toml:"kind"` // sap, oracle, dynamics, workday
-	BaseURL           string        `toml:"base_url"`
-	TokenURL          string        `toml:"token_url"`       // OAuth 2.0 token endpoint (sap, dynamics)
-	IdentityDomain    string        `toml:"identity_domain"` // oracle
-	ClientID          string        `toml:"client_id"`
-	Scopes            []string      `toml:"scopes"`
-	SAPClient         string        `toml:"sap_client"`
-	Flavour           string        `toml:"flavour"`       // dynamics: webapi (default) or finance_operations
-	Tenant            string        `toml:"tenant"`        // workday
-	Plant             string        `toml:"plant"`         // restricts production and maintenance orders
-	Username          string        `toml:"username"`      // workday: integration system user for Web Services
-	EnergyReport      string        `toml:"energy_report"` // workday: custom report "<owner>/<name>" of utility invoice lines
+	Name           string   `toml:"name"`
+	Kind           string   `toml:"kind"` // sap, oracle, dynamics, workday
+	BaseURL        string   `toml:"base_url"`
+	TokenURL       string   `toml:"token_url"`       // OAuth 2.0 token endpoint (sap, dynamics)
+	IdentityDomain string   `toml:"identity_domain"` // oracle
+	ClientID       string   `toml:"client_id"`
+	Scopes         []string `toml:"scopes"`
+	SAPClient      string   `toml:"sap_client"`
+	Flavour        string   `toml:"flavour"`       // dynamics: webapi (default) or finance_operations
+	Tenant         string   `toml:"tenant"`        // workday
+	Plant          string   `toml:"plant"`         // restricts production and maintenance orders
+	Username       string   `toml:"username"`      // workday: integration system user for Web Services
+	EnergyReport   string   `toml:"energy_report"` // workday: custom report "<owner>/<name>" of utility invoice lines
 	// EnergyPlantField (sap) is the property of the energy entity that
 	// names the plant. SAP's standard measurement documents have none (they
 	// name a measuring point), so without it SAP's energy carries no plant
 	// and the historian cannot reconcile it with a plant's meters.
-	EnergyPlantField string `toml:"energy_plant_field"`
-	Fetch             []string      `toml:"fetch"`         // energy, production, maintenance, costs
+	EnergyPlantField  string        `toml:"energy_plant_field"`
+	Fetch             []string      `toml:"fetch"` // energy, production, maintenance, costs
 	Interval          time.Duration `toml:"interval"`
 	RequestsPerMinute int           `toml:"requests_per_minute"`
 	Timeout           time.Duration `toml:"timeout"`
