@@ -43,13 +43,22 @@ func startWithOrchestrator(t *testing.T, mod func(*Config)) (*running, *Orchestr
 		}
 		return getenv(k)
 	}
+	r, o := runOrchestrator(t, cfg, opts)
+	r.sim = sim
+	return r, o, logs
+}
+
+// runOrchestrator is runInstance with the Orchestrator built here, so the
+// test can reach its parts.
+func runOrchestrator(t *testing.T, cfg Config, opts Options) (*running, *Orchestrator) {
+	t.Helper()
 	o, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := make(chan string, 1)
 	o.opts.OnHTTP = func(a string) { addr <- a }
-	r := &running{out: &syncBuffer{}, sim: sim}
+	r := &running{out: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- o.Run(ctx, r.out) }()
@@ -74,7 +83,58 @@ func startWithOrchestrator(t *testing.T, mod func(*Config)) (*running, *Orchestr
 	case <-time.After(60 * time.Second):
 		t.Fatal("the status page did not start within 60s")
 	}
-	return r, o, logs
+	return r, o
+}
+
+// An edge and a central node in two processes: an alarm the edge's OPC UA
+// connector delivers is in the edge's table (it reads its own buffer) and,
+// over JetStream, in the central node's; its Retain false event removes it
+// from both.
+func TestAlarmsEdgeToCentral(t *testing.T) {
+	ns := startJetStream(t)
+	sim, cfg, opts, err := startSimulation(SimOptions{
+		Agents: 2, Tick: 200 * time.Millisecond, CoordinationInterval: 700 * time.Millisecond,
+		ERPInterval: 3 * time.Second, SummaryInterval: -1, HTTP: "127.0.0.1:0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	cfg.Writes = WritesConfig{}
+	edge := cfg
+	edge.Orchestrator.ID = "edge-1"
+	edge.ERP = nil
+	edge.Forward.Role, edge.Forward.NATSURL = "edge", ns.ClientURL()
+	edge.Forward.EdgeID, edge.Forward.Site = "edge-1", "boilerhouse-1"
+	edge.OPCUA = append([]OPCUAConfig(nil), cfg.OPCUA...)
+	edge.OPCUA[0].Events = OPCUAEventsConfig{Enabled: true}
+	edgeOpts := opts
+	edgeOpts.Fleet = nil
+	central := cfg
+	central.OPCUA, central.Modbus, central.MQTT = nil, nil, nil
+	central.Forward.Role, central.Forward.NATSURL = "central", ns.ClientURL()
+
+	c := runInstance(t, central, opts)
+	e, eo := runOrchestrator(t, edge, edgeOpts)
+	const id = "ns=1;s=Boiler1.FlueTempAlarm"
+	if err := eo.edgeRef.DeliverEvents(context.Background(), []scada.Event{limitAlarm(id, 1, 700, true, false, true)}); err != nil {
+		t.Fatal(err)
+	}
+	has := func(h Health) bool { return len(h.Alarms.List) == 1 && h.Alarms.List[0].Condition == id && h.Alarms.Active == 1 }
+	eh := waitHealth(t, e, "the alarm at the edge", has)
+	if eh.Alarms.Lane == nil || eh.Alarms.Relay != nil {
+		t.Errorf("edge: lane %+v relay %+v", eh.Alarms.Lane, eh.Alarms.Relay)
+	}
+	ch := waitHealth(t, c, "the alarm at the central node", has)
+	if ch.Alarms.Relay == nil || ch.Alarms.Relay.Events != 1 || ch.Alarms.List[0].Source != "boilerhouse" {
+		t.Errorf("central: relay %+v, %+v", ch.Alarms.Relay, ch.Alarms.List)
+	}
+	if err := eo.edgeRef.DeliverEvents(context.Background(), []scada.Event{limitAlarm(id, 2, 700, false, true, false)}); err != nil {
+		t.Fatal(err)
+	}
+	gone := func(h Health) bool { return len(h.Alarms.List) == 0 && h.Alarms.Events == 2 }
+	waitHealth(t, e, "the alarm gone at the edge", gone)
+	waitHealth(t, c, "the alarm gone at the central node", gone)
 }
 
 // alarmsOn enables events on the simulated OPC UA connector and
