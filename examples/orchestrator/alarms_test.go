@@ -120,7 +120,9 @@ func TestAlarmsEdgeToCentral(t *testing.T) {
 	if err := eo.edgeRef.DeliverEvents(context.Background(), []scada.Event{limitAlarm(id, 1, 700, true, false, true)}); err != nil {
 		t.Fatal(err)
 	}
-	has := func(h Health) bool { return len(h.Alarms.List) == 1 && h.Alarms.List[0].Condition == id && h.Alarms.Active == 1 }
+	has := func(h Health) bool {
+		return len(h.Alarms.List) == 1 && h.Alarms.List[0].Condition == id && h.Alarms.Active == 1
+	}
 	eh := waitHealth(t, e, "the alarm at the edge", has)
 	if eh.Alarms.Lane == nil || eh.Alarms.Relay != nil {
 		t.Errorf("edge: lane %+v relay %+v", eh.Alarms.Lane, eh.Alarms.Relay)
