@@ -229,6 +229,9 @@ func TestAlarmsThroughTheEventRoad(t *testing.T) {
 		t.Logf("status %s: %v", h.Status, h.Problems)
 	}
 
+	if !strings.Contains(strings.Join(summaryBlock(h, false), "\n"), "alarms  2 active, 2 unacknowledged; top: FlueTempHigh (800)") {
+		t.Errorf("summary:\n%s", strings.Join(summaryBlock(h, false), "\n"))
+	}
 	// The status page carries the alarms in its snapshot and has the table
 	// the script fills.
 	code, page := get(t, "http://"+r.addr+"/")
