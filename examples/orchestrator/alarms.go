@@ -220,12 +220,11 @@ type alarmTable struct {
 	log  buffer.EventLog // nil when the buffer keeps no events
 	logr *slog.Logger
 
-	mu      sync.Mutex
-	table   map[alarmKey]scada.Event
-	events  uint64 // events read
-	missed  uint64 // events retention took before they were read
-	recent  []scada.Event
-	changed chan struct{} // closed and replaced on every batch
+	mu     sync.Mutex
+	table  map[alarmKey]scada.Event
+	events uint64 // events read
+	missed uint64 // events retention took before they were read
+	recent []scada.Event
 }
 
 // recentEvents is how many plain events the page shows.
@@ -233,7 +232,7 @@ const recentEvents = 20
 
 func newAlarmTable(buf buffer.Buffer, log *slog.Logger) *alarmTable {
 	el, _ := buf.(buffer.EventLog)
-	return &alarmTable{log: el, logr: log, table: map[alarmKey]scada.Event{}, changed: make(chan struct{})}
+	return &alarmTable{log: el, logr: log, table: map[alarmKey]scada.Event{}}
 }
 
 // Run reads the event log until ctx ends.
@@ -290,8 +289,6 @@ func (a *alarmTable) apply(evs []scada.Event, missed uint64) {
 		}
 		a.table[k] = ev
 	}
-	close(a.changed)
-	a.changed = make(chan struct{})
 }
 
 // find returns the newest event of a condition in the table.
