@@ -5,7 +5,8 @@
 # with [opcua.events] and [alarms] sections pointing at it, sees the limit
 # alarm active in /healthz after ConditionRefresh, acknowledges and confirms
 # it through POST /alarms/ack and the guard, and sees the server's new
-# state. node-opcua is installed here from package-lock.json (see
+# state; it also runs scada/guard/guardtest's acknowledge suite (RunAcks)
+# against the same alarm through an opcua.Source. node-opcua is installed here from package-lock.json (see
 # opcua.sh); a missing node or npm is a failure of this tier, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -23,6 +24,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/guard/guardtest"
+	"github.com/greenlang/gl001/scada/opcua"
 )
 
 // The alarms part of the interop tier (.ci/interop/alarms.sh): the
@@ -282,4 +287,56 @@ ack = true
 	if !strings.Contains(logs.String(), `"result":"accepted"`) {
 		t.Error("no audit record of the accepted acknowledgement in the log")
 	}
+}
+
+// TestAlarmsInteropGuardSuite runs scada/guard/guardtest's acknowledge
+// suite against node-opcua's limit alarm through an opcua.Source: the
+// guard's refusals reach nothing, the accepted acknowledge and confirm are
+// reported back by the server, and a stale event id is refused by it.
+func TestAlarmsInteropGuardSuite(t *testing.T) {
+	endpoint, serverCert := startAlarmServer(t)
+	clientCert, clientKey := writeAppCert(t, t.TempDir(), "client", "urn:gl001:interop:client")
+	var mu sync.Mutex
+	var latest scada.Event
+	var seen bool
+	src, err := opcua.New(opcua.Config{
+		Name: "node-opcua", Endpoint: endpoint,
+		SecurityPolicy: opcua.PolicyBasic256Sha256, SecurityMode: opcua.ModeSign,
+		CertFile: clientCert, KeyFile: clientKey, CAFile: serverCert,
+		Auth: opcua.AuthUsername, Username: alarmsUser, Password: alarmsPassword,
+		SamplingInterval: 100 * time.Millisecond,
+		Tags:             []opcua.Tag{{Name: "steam_temp", NodeID: "ns=1;s=Boiler1.SteamTemp"}},
+		Events: &opcua.EventConfig{Types: []string{"i=2915"}, Sink: scada.EventSinkFunc(func(_ context.Context, b []scada.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, ev := range b {
+				if ev.Condition != nil && ev.Condition.Name == "FlueTempHigh" {
+					latest, seen = ev, true
+				}
+			}
+			return nil
+		})},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, scada.SinkFunc(func(context.Context, []scada.Point) error { return nil }))
+	}()
+	defer func() {
+		cancel()
+		<-done
+		_ = src.Close()
+	}()
+	guardtest.RunAcks(t, guardtest.AckDevice{
+		Acker: src, Condition: "FlueTempHigh",
+		Latest: func() (scada.Event, bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			return latest, seen
+		},
+		Secrets: []string{alarmsPassword},
+	})
 }

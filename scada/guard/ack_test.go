@@ -13,6 +13,7 @@ import (
 
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/guard"
+	"github.com/greenlang/gl001/scada/guard/guardtest"
 )
 
 // condServer is a scada.ConditionAcker over an in-memory set of
@@ -371,4 +372,18 @@ func ExampleAcks() {
 	// <nil>
 	// audit: GL-042 acknowledge FlueTempHigh: not_permitted
 	// true
+}
+
+// The acknowledge suite of guardtest, against the in-memory condition
+// server (the node-opcua interop tier runs it against a real server).
+func TestRunAcksSuite(t *testing.T) {
+	const id = "ns=1;s=Boiler1.FlueTempAlarm"
+	srv := newCondServer(id)
+	guardtest.RunAcks(t, guardtest.AckDevice{
+		Acker: srv, Condition: "FlueTempHigh",
+		Latest: func() (scada.Event, bool) { return srv.event(id), true },
+	})
+	if c := srv.event(id).Condition; !c.Acknowledged || !c.Confirmed {
+		t.Errorf("after the suite: %+v", c)
+	}
 }
