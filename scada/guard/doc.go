@@ -49,7 +49,8 @@
 // the guard reads the current value and the read-back from a Source's
 // stream (MQTT and Sparkplug have no read on demand). [History] keeps the
 // latest audit records for a status page. Package scada/guard/guardtest is
-// the suite every protocol's writer passes under the guard.
+// the suite every protocol's writer passes under the guard, and its RunAcks
+// the suite of acknowledgements against a server with real alarms.
 //
 // # Errors
 //
