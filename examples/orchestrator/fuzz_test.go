@@ -39,8 +39,11 @@ func FuzzParseConfig(f *testing.F) {
 // counts the calls, for the ack endpoint's fuzz test.
 type recordingAcker struct{ calls int }
 
-func (r *recordingAcker) Acknowledge(context.Context, scada.Event, string) error { r.calls++; return nil }
-func (r *recordingAcker) Confirm(context.Context, scada.Event, string) error     { r.calls++; return nil }
+func (r *recordingAcker) Acknowledge(context.Context, scada.Event, string) error {
+	r.calls++
+	return nil
+}
+func (r *recordingAcker) Confirm(context.Context, scada.Event, string) error { r.calls++; return nil }
 
 // FuzzAckRequest posts arbitrary bodies to POST /alarms/ack: every answer
 // is JSON with a known status, never a panic, and the server is called
