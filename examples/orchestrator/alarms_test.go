@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/greenlang/gl001/scada"
+	"github.com/greenlang/gl001/scada/buffer"
 )
 
 const testAckToken = "ack-token-0123456789-secret"
@@ -439,4 +440,33 @@ func grepLines(b []byte, subs ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Backfill after a restart starts where the edge buffer ends, per tag:
+// the newest point that is not Bad within max_gap.
+func TestBufferRefLastPoint(t *testing.T) {
+	buf, err := buffer.NewMemory(buffer.MemoryConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer buf.Close()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	if _, err := buf.Append(context.Background(), []scada.Point{
+		{Tag: "a", Value: 1, Quality: scada.Good, Time: now.Add(-3 * time.Minute)},
+		{Tag: "a", Value: 2, Quality: scada.Good, Time: now.Add(-2 * time.Minute)},
+		{Tag: "a", Quality: scada.BadNoCommunication, Time: now.Add(-time.Minute)},
+		{Tag: "b", Value: 3, Quality: scada.Good, Time: now.Add(-2 * time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ref := &bufferRef{buf: buf}
+	if got := ref.lastPoint("a", time.Hour); !got.Equal(now.Add(-2 * time.Minute)) {
+		t.Errorf("a: %v, want %v", got, now.Add(-2*time.Minute))
+	}
+	if got := ref.lastPoint("b", time.Hour); !got.IsZero() {
+		t.Errorf("b, older than max_gap: %v", got)
+	}
+	if got := ref.lastPoint("c", time.Hour); !got.IsZero() {
+		t.Errorf("c: %v", got)
+	}
 }
