@@ -35,6 +35,7 @@ type Config struct {
 	Forward      ForwardConfig      `toml:"forward"`
 	Historian    HistorianConfig    `toml:"historian"`
 	Writes       WritesConfig       `toml:"writes"`
+	Alarms       AlarmsConfig       `toml:"alarms"`
 }
 
 // ForwardConfig chooses the role of this process and the JetStream road
@@ -132,6 +133,11 @@ type OPCUAConfig struct {
 	PollInterval     time.Duration   `toml:"poll_interval"`
 	SamplingInterval time.Duration   `toml:"sampling_interval"`
 	Tags             []OPCUATagEntry `toml:"tags"`
+	// Events subscribes to the server's events and alarms ([opcua.events]).
+	Events OPCUAEventsConfig `toml:"events"`
+	// Backfill fills an outage's gap from the server's history
+	// ([opcua.backfill]).
+	Backfill OPCUABackfillConfig `toml:"backfill"`
 }
 
 // OPCUATagEntry maps a node to a tag.
@@ -193,20 +199,25 @@ type MQTTSubscriptionConfig struct {
 
 // ERPConfig is one business system.
 type ERPConfig struct {
-	Name              string        `toml:"name"`
-	Kind              string        `toml:"kind"` // sap, oracle, dynamics, workday
-	BaseURL           string        `toml:"base_url"`
-	TokenURL          string        `toml:"token_url"`       // OAuth 2.0 token endpoint (sap, dynamics)
-	IdentityDomain    string        `toml:"identity_domain"` // oracle
-	ClientID          string        `toml:"client_id"`
-	Scopes            []string      `toml:"scopes"`
-	SAPClient         string        `toml:"sap_client"`
-	Flavour           string        `toml:"flavour"`       // dynamics: webapi (default) or finance_operations
-	Tenant            string        `toml:"tenant"`        // workday
-	Plant             string        `toml:"plant"`         // restricts production and maintenance orders
-	Username          string        `toml:"username"`      // workday: integration system user for Web Services
-	EnergyReport      string        `toml:"energy_report"` // workday: custom report "<owner>/<name>" of utility invoice lines
-	Fetch             []string      `toml:"fetch"`         // energy, production, maintenance, costs
+	Name           string   `toml:"name"`
+	Kind           string   `toml:"kind"` // sap, oracle, dynamics, workday
+	BaseURL        string   `toml:"base_url"`
+	TokenURL       string   `toml:"token_url"`       // OAuth 2.0 token endpoint (sap, dynamics)
+	IdentityDomain string   `toml:"identity_domain"` // oracle
+	ClientID       string   `toml:"client_id"`
+	Scopes         []string `toml:"scopes"`
+	SAPClient      string   `toml:"sap_client"`
+	Flavour        string   `toml:"flavour"`       // dynamics: webapi (default) or finance_operations
+	Tenant         string   `toml:"tenant"`        // workday
+	Plant          string   `toml:"plant"`         // restricts production and maintenance orders
+	Username       string   `toml:"username"`      // workday: integration system user for Web Services
+	EnergyReport   string   `toml:"energy_report"` // workday: custom report "<owner>/<name>" of utility invoice lines
+	// EnergyPlantField (sap) is the property of the energy entity that
+	// names the plant. SAP's standard measurement documents have none (they
+	// name a measuring point), so without it SAP's energy carries no plant
+	// and the historian cannot reconcile it with a plant's meters.
+	EnergyPlantField  string        `toml:"energy_plant_field"`
+	Fetch             []string      `toml:"fetch"` // energy, production, maintenance, costs
 	Interval          time.Duration `toml:"interval"`
 	RequestsPerMinute int           `toml:"requests_per_minute"`
 	Timeout           time.Duration `toml:"timeout"`
@@ -573,6 +584,7 @@ func (c *Config) Validate(getenv func(string) string) error {
 	c.validateForward(&p)
 	c.validateHistorian(&p)
 	c.validateWrites(&p)
+	c.validateAlarms(&p, getenv)
 	switch n := len(c.OPCUA) + len(c.Modbus) + len(c.MQTT); {
 	case n == 0 && c.Forward.Role != "central":
 		p.add("opcua, modbus, mqtt", "no SCADA connector configured")
@@ -597,7 +609,8 @@ func (c *Config) Validate(getenv func(string) string) error {
 	for i, o := range c.OPCUA {
 		f := fmt.Sprintf("opcua[%d]", i)
 		unique(f+".name", o.Name)
-		if _, err := opcuaSourceConfig(o, getenv, nil); err != nil {
+		validateOPCUAEvents(&p, f, o)
+		if _, err := opcuaSourceConfig(o, getenv, nil, nil); err != nil {
 			p.wrap(f, "invalid", err)
 		}
 	}
@@ -799,6 +812,12 @@ func (c *Config) validateERP(p *problems, i int, seen map[string]bool, getenv fu
 	}
 	if e.Kind != "sap" && e.SAPClient != "" {
 		p.add(f+".sap_client", "only sap has a sap-client")
+	}
+	if e.Kind != "sap" && e.EnergyPlantField != "" {
+		p.add(f+".energy_plant_field", "only for sap; the other systems' energy records name their plant")
+	}
+	if strings.ContainsAny(e.EnergyPlantField, " /,()'\"") {
+		p.add(f+".energy_plant_field", "%q is not an OData property name", e.EnergyPlantField)
 	}
 	if len(e.Fetch) == 0 {
 		p.add(f+".fetch", "empty: name at least one of %s", strings.Join(recordKinds, ", "))

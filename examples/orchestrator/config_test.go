@@ -50,6 +50,13 @@ func TestSampleConfigParsesAndValidates(t *testing.T) {
 	if tag.Type != modbus.Float32 || tag.Order != modbus.CDAB || tag.Table != modbus.InputRegister {
 		t.Errorf("modbus tag decoded as %v %v %v, want float32 CDAB input", tag.Type, tag.Order, tag.Table)
 	}
+	if e := cfg.OPCUA[0].Events; !e.Enabled || e.MinSeverity != 200 || len(e.Types) != 1 || len(e.Fields) != 1 || e.Fields[0].Path != "HighLimit" ||
+		!cfg.OPCUA[0].Backfill.Enabled || cfg.OPCUA[0].Backfill.MaxGap != 6*time.Hour {
+		t.Errorf("opcua events and backfill decoded as %+v %+v", e, cfg.OPCUA[0].Backfill)
+	}
+	if len(cfg.Alarms.Rules) != 1 || cfg.Alarms.Rules[0].Conditions[0] != "ns=2;s=Boiler1.*" {
+		t.Errorf("alarms decoded as %+v", cfg.Alarms)
+	}
 	if cfg.Coordination.Timeout != 2*time.Second || cfg.Agents.HeartbeatInterval != 30*time.Second {
 		t.Errorf("durations decoded as %v and %v", cfg.Coordination.Timeout, cfg.Agents.HeartbeatInterval)
 	}
@@ -399,5 +406,26 @@ func TestMainRunsTheSimulation(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// energy_plant_field is for SAP only, and must be a property name.
+func TestEnergyPlantField(t *testing.T) {
+	cfg, err := LoadConfig("orchestrator.sample.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cfg.ERP {
+		switch cfg.ERP[i].Kind {
+		case "sap":
+			cfg.ERP[i].EnergyPlantField = "Plant,Other"
+		case "oracle":
+			cfg.ERP[i].EnergyPlantField = "plant"
+		}
+	}
+	err = cfg.Validate(env(allSecrets))
+	if err == nil || !strings.Contains(err.Error(), `energy_plant_field: "Plant,Other" is not an OData property name`) ||
+		!strings.Contains(err.Error(), "energy_plant_field: only for sap") {
+		t.Fatalf("Validate: %v", err)
 	}
 }

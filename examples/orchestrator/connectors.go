@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/greenlang/gl001/erp"
 	"github.com/greenlang/gl001/erp/dynamics"
@@ -22,8 +23,10 @@ import (
 
 // opcuaSourceConfig builds the opcua.Config of one [[opcua]] section and
 // validates it. Certificate paths and the password come from the environment
-// (SCADA_CERT_PATH, SCADA_KEY_PATH, SCADA_CA_PATH, SCADA_PASSWORD).
-func opcuaSourceConfig(o OPCUAConfig, getenv func(string) string, log *slog.Logger) (opcua.Config, error) {
+// (SCADA_CERT_PATH, SCADA_KEY_PATH, SCADA_CA_PATH, SCADA_PASSWORD). ref,
+// when not nil, is the edge buffer: the events' sink, and where backfill
+// learns how far the buffer goes.
+func opcuaSourceConfig(o OPCUAConfig, getenv func(string) string, log *slog.Logger, ref *bufferRef) (opcua.Config, error) {
 	cfg := opcua.Config{
 		Name:             o.Name,
 		Endpoint:         o.Endpoint,
@@ -52,6 +55,27 @@ func opcuaSourceConfig(o OPCUAConfig, getenv func(string) string, log *slog.Logg
 	}
 	for _, t := range o.Tags {
 		cfg.Tags = append(cfg.Tags, opcua.Tag{Name: t.Name, NodeID: t.NodeID, Unit: t.Unit, Writable: t.Writable})
+	}
+	if e := o.Events; e.Enabled {
+		ec := &opcua.EventConfig{Objects: e.Objects, Types: e.Types,
+			MinSeverity: uint16(min(max(e.MinSeverity, 0), 1000)), QueueSize: uint32(min(max(e.QueueSize, 0), 1<<20))}
+		for _, f := range e.Fields {
+			ec.Fields = append(ec.Fields, opcua.EventField{Name: f.Name, Type: f.Type, Path: f.Path})
+		}
+		if ref != nil {
+			ec.Sink = ref
+		}
+		cfg.Events = ec
+	}
+	if b := o.Backfill; b.Enabled {
+		cfg.Backfill = opcua.BackfillConfig{Enabled: true, MaxGap: b.MaxGap}
+		if ref != nil {
+			maxGap := b.MaxGap
+			if maxGap <= 0 {
+				maxGap = 24 * time.Hour
+			}
+			cfg.Backfill.Last = func(tag string) time.Time { return ref.lastPoint(tag, maxGap) }
+		}
 	}
 	return cfg, cfg.Validate()
 }
@@ -114,13 +138,18 @@ type connector struct {
 	// relay marks a source whose points already name their origin (the
 	// central node's JetStream Source): the Collector keeps their Source.
 	relay bool
+	// events marks an OPC UA source with events enabled; eventStats
+	// returns its event, history and backfill counters.
+	events     bool
+	eventStats func() opcua.EventStats
 }
 
-// newSources builds every SCADA source of cfg; nothing connects yet.
-func newSources(cfg Config, getenv func(string) string, log *slog.Logger) ([]connector, error) {
+// newSources builds every SCADA source of cfg; nothing connects yet. ref
+// is the edge buffer the OPC UA events go to.
+func newSources(cfg Config, getenv func(string) string, ref *bufferRef, log *slog.Logger) ([]connector, error) {
 	var out []connector
 	for _, o := range cfg.OPCUA {
-		oc, err := opcuaSourceConfig(o, getenv, log.With("source", o.Name))
+		oc, err := opcuaSourceConfig(o, getenv, log.With("source", o.Name), ref)
 		if err != nil {
 			return nil, fmt.Errorf("opcua %s: %w", o.Name, err)
 		}
@@ -134,7 +163,7 @@ func newSources(cfg Config, getenv func(string) string, log *slog.Logger) ([]con
 		}, errors: func() map[string]uint64 {
 			s := src.Stats()
 			return map[string]uint64{"tag_error": s.TagErrors, "bad_input": s.BadInput, "sequence_gap": s.SequenceGaps, "disconnect": s.Disconnects}
-		}})
+		}, events: o.Events.Enabled, eventStats: src.EventStats})
 	}
 	for _, m := range cfg.Modbus {
 		mc := modbusSourceConfig(m)
@@ -202,7 +231,12 @@ func newERPClient(e ERPConfig, getenv func(string) string, trust *tls.Config, lo
 	switch e.Kind {
 	case "sap":
 		conn.Auth = erp.ClientCredentials{TokenURL: e.TokenURL, ClientID: e.ClientID, Secret: secret, Scopes: e.Scopes}
-		c, err := sap.New(sap.Config{ConnConfig: conn, BaseURL: e.BaseURL, SAPClient: e.SAPClient})
+		sc := sap.Config{ConnConfig: conn, BaseURL: e.BaseURL, SAPClient: e.SAPClient}
+		if e.EnergyPlantField != "" {
+			sc.EnergyFields = sap.DefaultEnergyFields
+			sc.EnergyFields.Plant = e.EnergyPlantField
+		}
+		c, err := sap.New(sc)
 		if err != nil {
 			return nil, nil, err
 		}

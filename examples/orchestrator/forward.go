@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/greenlang/gl001/resilience"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/buffer"
 	"github.com/greenlang/gl001/scada/forward"
@@ -257,3 +258,44 @@ func newCentralIngest(cn connector, log *slog.Logger) *ingest {
 }
 
 var _ scada.Source = (*fjs.Source)(nil)
+
+// eventRelay is the central node's event road: the JetStream EventSource
+// reading the event batches the edges forwarded (the edge's forwarder
+// sends its buffer's event log beside the points) into the central
+// buffer's event log, where the alarm table reads them. Each message is
+// acknowledged after the buffer stored its events, so an event is not
+// lost between the stream and the buffer; a redelivered message is not
+// stored twice. A lost connection is retried with backoff until ctx ends.
+type eventRelay struct {
+	src  *fjs.EventSource
+	sink scada.EventSink
+	log  *slog.Logger
+}
+
+func newEventRelay(f ForwardConfig, nc *nats.Conn, sink scada.EventSink, log *slog.Logger) (*eventRelay, error) {
+	src, err := fjs.NewEventSource(fjs.SourceConfig{
+		Name: "jetstream-events", Conn: nc, Stream: f.Stream, Durable: f.Durable + "-events", Prefix: f.Prefix,
+		OnBadInput: func(err error) { log.Warn("bad message on the events stream", "err", err) },
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("forward: events: %w", err)
+	}
+	return &eventRelay{src: src, sink: sink, log: log}, nil
+}
+
+func (r *eventRelay) Run(ctx context.Context) error {
+	backoff := resilience.Backoff{Max: 10 * time.Second}.WithDefaults()
+	for attempt := 0; ; attempt++ {
+		err := r.src.Run(ctx, r.sink)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("event relay", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff.Delay(attempt)):
+		}
+	}
+}

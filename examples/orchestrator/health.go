@@ -35,6 +35,7 @@ type Health struct {
 	Forward      ForwardInfo      `json:"forward"`
 	Historian    *HistorianInfo   `json:"historian,omitempty"`
 	Writes       *WritesInfo      `json:"writes,omitempty"`
+	Alarms       AlarmsInfo       `json:"alarms"`
 	ERP          []ERPInfo        `json:"erp"`
 	Agents       AgentsInfo       `json:"agents"`
 	Coordination CoordinationInfo `json:"coordination"`
@@ -205,6 +206,7 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 	if o.writes != nil {
 		h.Writes = o.writes.info()
 	}
+	h.Alarms = o.alarmsInfo()
 	if o.historian != nil {
 		h.Forward.Forwarders = append(h.Forward.Forwarders, o.historian.fw.info(&h.Problems))
 		h.Historian = o.historian.info()
@@ -245,4 +247,35 @@ func (o *Orchestrator) Health(ctx context.Context, withTags bool) Health {
 		h.Status = "degraded"
 	}
 	return h
+}
+
+// alarmsInfo is the alarm table with the counters of the event road.
+func (o *Orchestrator) alarmsInfo() AlarmsInfo {
+	ai := o.alarms.info()
+	if o.acker != nil {
+		ai.Acks = o.acker.info()
+	}
+	for _, fw := range o.forwarders {
+		if es := fw.fwd.EventStats(); es.Enabled {
+			ai.Lane = &EventsLane{Events: es.Events, Lag: es.Lag, LastError: es.LastError}
+		}
+	}
+	if o.relay != nil {
+		st := o.relay.src.Stats()
+		ai.Relay = &EventsRelay{Messages: st.Messages, Events: st.Events, Duplicates: st.Duplicates, Bad: st.Bad, LastError: st.LastError}
+	}
+	if o.ingest != nil {
+		for _, cn := range o.ingest.conns {
+			if cn.eventStats == nil {
+				continue
+			}
+			st := cn.eventStats()
+			if !cn.events && st.Backfilled == 0 && st.HistoryErrors == 0 {
+				continue
+			}
+			ai.Sources = append(ai.Sources, EventsFrom{Source: cn.name, Events: st.Events, BadEvents: st.BadEvents,
+				ConditionRefreshes: st.ConditionRefreshes, Backfilled: st.Backfilled, HistoryErrors: st.HistoryErrors})
+		}
+	}
+	return ai
 }

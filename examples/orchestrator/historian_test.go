@@ -170,15 +170,16 @@ func TestHistorian(t *testing.T) {
 		return h.Historian != nil && h.Historian.Points > 0 && h.Historian.EnergyStored > 0 && h.Historian.Meters == 1
 	})
 	// The reconciliation lists the ERP's energy per plant and day, and
-	// what meter1's counter measured for plant 1010. (The simulated SAP
-	// measurement documents name no plant, so they are not paired with it.)
-	h = waitHealth(t, r, "ERP and metered energy reconciled", func(h Health) bool {
-		erp, metered := false, false
+	// what meter1's counter measured for plant 1010. The simulated SAP
+	// measurement documents carry plant 1010 (energy_plant_field), so on
+	// one day of plant 1010 SAP's energy stands beside the metered energy.
+	h = waitHealth(t, r, "SAP and metered energy reconciled for plant 1010", func(h Health) bool {
 		for _, rc := range h.Historian.Reconcile {
-			erp = erp || rc.ERPRecords > 0 && rc.ERPKWh > 0
-			metered = metered || rc.Plant == "1010" && rc.Meters == 1 && rc.MeteredKWh > 0
+			if rc.Plant == "1010" && rc.ERPRecords > 0 && rc.ERPKWh > 0 && rc.Meters == 1 && rc.MeteredKWh > 0 {
+				return true
+			}
 		}
-		return erp && metered
+		return false
 	})
 	if n := len(h.Forward.Forwarders); n != 2 || h.Forward.Forwarders[1].Name != "historian" {
 		t.Errorf("forwarders %+v; want jetstream and historian", h.Forward.Forwarders)

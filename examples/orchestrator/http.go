@@ -26,6 +26,7 @@ import (
 //	/         the status page (renders /healthz, and refreshes itself from it)
 //	/healthz  Health as JSON; 503 when degraded
 //	/metrics  Prometheus text format
+//	POST /alarms/ack  acknowledge or confirm an alarm (with [alarms] ack)
 type statusServer struct {
 	o       *Orchestrator
 	ln      net.Listener
@@ -38,6 +39,9 @@ func (s *statusServer) Run(ctx context.Context) error {
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
 	mux.HandleFunc("GET /{$}", s.serveStatus)
+	if s.o.acker != nil {
+		mux.HandleFunc("POST /alarms/ack", s.o.acker.serveAck)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	stopped := make(chan struct{})
 	go func() {
@@ -139,45 +143,51 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // Both breaker gauges are 1 while the breaker is open (refusing calls) and
 // 0 while it is closed or half-open (letting calls through).
 var (
-	descPoints      = desc("gl001_scada_points_total", "Points accepted from a SCADA source.", "source", "protocol")
-	descBadPoints   = desc("gl001_scada_bad_points_total", "Points with Bad quality accepted from a SCADA source.", "source", "protocol")
-	descSCADAErrors = desc("gl001_scada_errors_total", "Errors of a SCADA source by kind: tag_error, bad_input, sequence_gap, disconnect (OPC UA); exception, timeout, bad_input, dial_error (Modbus); bad_message, unmatched, reply_dropped (MQTT).", "source", "protocol", "kind")
-	descReconnects  = desc("gl001_scada_reconnects_total", "Connections a SCADA source made again after losing one.", "source", "protocol")
-	descConnected   = desc("gl001_scada_connected", "1 when the SCADA source is connected.", "source", "protocol")
-	descBreaker     = desc("gl001_scada_breaker_open", "1 when the SCADA source's circuit breaker is open, 0 when closed or half-open.", "source", "protocol")
-	descLastPoint   = desc("gl001_scada_last_point_timestamp_seconds", "Source time of the newest point a SCADA source delivered (Unix seconds).", "source", "protocol")
-	descGrades      = desc("gl001_pipeline_points_total", "Points scored by the pipeline, by quality grade.", "grade")
-	descBufAppended = desc("gl001_buffer_appended_points_total", "Points appended to the store-and-forward buffer.")
-	descBufPoints   = desc("gl001_buffer_points", "Points retained in the buffer.")
-	descBufBytes    = desc("gl001_buffer_bytes", "Storage the buffer uses.")
-	descBufDropped  = desc("gl001_buffer_dropped_points_total", "Points retention dropped, by reason.", "reason")
-	descBufLag      = desc("gl001_buffer_consumer_lag_points", "Durable points a buffer consumer has not committed.", "consumer")
-	descFwdLag      = desc("gl001_forward_lag_points", "Durable buffer points a forwarder has not had acknowledged.", "forwarder")
-	descFwdLagAge   = desc("gl001_forward_lag_seconds", "Source-time age of the oldest point a forwarder has not had acknowledged.", "forwarder")
-	descFwdPoints   = desc("gl001_forward_points_total", "Points a forwarder's target acknowledged.", "forwarder")
-	descFwdRedeliv  = desc("gl001_forward_redelivered_batches_total", "Batches a forwarder sent again after a failure.", "forwarder")
-	descWrites      = desc("gl001_writes_total", "Setpoint write attempts through the write guard, by result.", "result")
-	descHistEnergy  = desc("gl001_historian_energy_records_total", "ERP energy records the historian stored (new or changed).")
-	descSinkErrors  = desc("gl001_pipeline_sink_errors_total", "Failed deliveries of the Collector into the pipeline and buffer (retried).")
-	descERPReq      = desc("gl001_erp_requests_total", "Requests to an ERP system.", "system")
-	descERPRetries  = desc("gl001_erp_retries_total", "Retried requests to an ERP system.", "system")
-	descERPThrottle = desc("gl001_erp_throttled_total", "Throttling answers (429, 503 with Retry-After) from an ERP system.", "system")
-	descERPErrors   = desc("gl001_erp_request_errors_total", "Errors of requests to an ERP system by kind: throttled, timeout, unauthorized, malformed, failed (requests that ended in an error).", "system", "kind")
-	descERPBreaker  = desc("gl001_erp_breaker_open", "1 when the ERP system's circuit breaker is open, 0 when closed or half-open.", "system")
-	descERPRecords  = desc("gl001_erp_records_total", "Records fetched from an ERP system, by kind.", "system", "kind")
-	descERPIssues   = desc("gl001_erp_record_issues_total", "Findings of the ERP normalisers by kind: duplicate, overlap, gap, unit, unmapped_plant, bad_period.", "system", "kind")
-	descERPSuccess  = desc("gl001_erp_last_success_timestamp_seconds", "When the last fetch from an ERP system succeeded (Unix seconds).", "system")
-	descAgents      = desc("gl001_agents", "Registered agents by heartbeat health.", "health")
-	descAgentLat    = desc("gl001_agent_latency_seconds", "Moving average of an agent's reply latency.", "agent")
-	descAgentOK     = desc("gl001_agent_success_ratio", "Moving average of an agent's successful replies.", "agent")
-	descRounds      = desc("gl001_coordination_rounds_total", "Coordination rounds started.")
-	descReplies     = desc("gl001_coordination_replies_total", "Agents asked in coordination commands, by outcome (answered, timed_out, failed).", "command", "outcome")
+	descPoints        = desc("gl001_scada_points_total", "Points accepted from a SCADA source.", "source", "protocol")
+	descBadPoints     = desc("gl001_scada_bad_points_total", "Points with Bad quality accepted from a SCADA source.", "source", "protocol")
+	descSCADAErrors   = desc("gl001_scada_errors_total", "Errors of a SCADA source by kind: tag_error, bad_input, sequence_gap, disconnect (OPC UA); exception, timeout, bad_input, dial_error (Modbus); bad_message, unmatched, reply_dropped (MQTT).", "source", "protocol", "kind")
+	descReconnects    = desc("gl001_scada_reconnects_total", "Connections a SCADA source made again after losing one.", "source", "protocol")
+	descConnected     = desc("gl001_scada_connected", "1 when the SCADA source is connected.", "source", "protocol")
+	descBreaker       = desc("gl001_scada_breaker_open", "1 when the SCADA source's circuit breaker is open, 0 when closed or half-open.", "source", "protocol")
+	descLastPoint     = desc("gl001_scada_last_point_timestamp_seconds", "Source time of the newest point a SCADA source delivered (Unix seconds).", "source", "protocol")
+	descGrades        = desc("gl001_pipeline_points_total", "Points scored by the pipeline, by quality grade.", "grade")
+	descBufAppended   = desc("gl001_buffer_appended_points_total", "Points appended to the store-and-forward buffer.")
+	descBufPoints     = desc("gl001_buffer_points", "Points retained in the buffer.")
+	descBufBytes      = desc("gl001_buffer_bytes", "Storage the buffer uses.")
+	descBufDropped    = desc("gl001_buffer_dropped_points_total", "Points retention dropped, by reason.", "reason")
+	descBufLag        = desc("gl001_buffer_consumer_lag_points", "Durable points a buffer consumer has not committed.", "consumer")
+	descFwdLag        = desc("gl001_forward_lag_points", "Durable buffer points a forwarder has not had acknowledged.", "forwarder")
+	descFwdLagAge     = desc("gl001_forward_lag_seconds", "Source-time age of the oldest point a forwarder has not had acknowledged.", "forwarder")
+	descFwdPoints     = desc("gl001_forward_points_total", "Points a forwarder's target acknowledged.", "forwarder")
+	descFwdRedeliv    = desc("gl001_forward_redelivered_batches_total", "Batches a forwarder sent again after a failure.", "forwarder")
+	descWrites        = desc("gl001_writes_total", "Setpoint write attempts through the write guard, by result.", "result")
+	descAlarmsActive  = desc("gl001_alarms_active", "Alarm conditions in the alarm table that are active.")
+	descAlarmsUnack   = desc("gl001_alarms_unacknowledged", "Alarm conditions in the alarm table not yet acknowledged.")
+	descAlarmsByLevel = desc("gl001_alarms_active_by_severity", "Active alarm conditions by OPC UA severity band: high (801-1000), medium_high (601-800), medium (401-600), medium_low (201-400), low (1-200).", "severity")
+	descEvents        = desc("gl001_events_total", "Events and alarm state changes read by the alarm table.")
+	descAlarmAcks     = desc("gl001_alarm_acks_total", "Acknowledge and confirm attempts through the guard, by result.", "result")
+	descHistEnergy    = desc("gl001_historian_energy_records_total", "ERP energy records the historian stored (new or changed).")
+	descSinkErrors    = desc("gl001_pipeline_sink_errors_total", "Failed deliveries of the Collector into the pipeline and buffer (retried).")
+	descERPReq        = desc("gl001_erp_requests_total", "Requests to an ERP system.", "system")
+	descERPRetries    = desc("gl001_erp_retries_total", "Retried requests to an ERP system.", "system")
+	descERPThrottle   = desc("gl001_erp_throttled_total", "Throttling answers (429, 503 with Retry-After) from an ERP system.", "system")
+	descERPErrors     = desc("gl001_erp_request_errors_total", "Errors of requests to an ERP system by kind: throttled, timeout, unauthorized, malformed, failed (requests that ended in an error).", "system", "kind")
+	descERPBreaker    = desc("gl001_erp_breaker_open", "1 when the ERP system's circuit breaker is open, 0 when closed or half-open.", "system")
+	descERPRecords    = desc("gl001_erp_records_total", "Records fetched from an ERP system, by kind.", "system", "kind")
+	descERPIssues     = desc("gl001_erp_record_issues_total", "Findings of the ERP normalisers by kind: duplicate, overlap, gap, unit, unmapped_plant, bad_period.", "system", "kind")
+	descERPSuccess    = desc("gl001_erp_last_success_timestamp_seconds", "When the last fetch from an ERP system succeeded (Unix seconds).", "system")
+	descAgents        = desc("gl001_agents", "Registered agents by heartbeat health.", "health")
+	descAgentLat      = desc("gl001_agent_latency_seconds", "Moving average of an agent's reply latency.", "agent")
+	descAgentOK       = desc("gl001_agent_success_ratio", "Moving average of an agent's successful replies.", "agent")
+	descRounds        = desc("gl001_coordination_rounds_total", "Coordination rounds started.")
+	descReplies       = desc("gl001_coordination_replies_total", "Agents asked in coordination commands, by outcome (answered, timed_out, failed).", "command", "outcome")
 )
 
 func (c snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoints, descBadPoints, descSCADAErrors, descReconnects, descConnected, descBreaker, descLastPoint,
 		descGrades, descBufAppended, descBufPoints, descBufBytes, descBufDropped, descBufLag, descSinkErrors,
 		descFwdLag, descFwdLagAge, descFwdPoints, descFwdRedeliv, descWrites, descHistEnergy,
+		descAlarmsActive, descAlarmsUnack, descAlarmsByLevel, descEvents, descAlarmAcks,
 		descERPReq, descERPRetries, descERPThrottle, descERPErrors, descERPBreaker, descERPRecords, descERPIssues, descERPSuccess,
 		descAgents, descAgentLat, descAgentOK, descRounds, descReplies} {
 		ch <- d
@@ -242,6 +252,23 @@ func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if h.Historian != nil {
 		counter(descHistEnergy, float64(h.Historian.EnergyStored))
+	}
+	gauge(descAlarmsActive, float64(h.Alarms.Active))
+	gauge(descAlarmsUnack, float64(h.Alarms.Unacknowledged))
+	bands := map[string]int{"high": 0, "medium_high": 0, "medium": 0, "medium_low": 0, "low": 0}
+	for _, a := range h.Alarms.List {
+		if a.Active {
+			bands[severityBand(a.Severity)]++
+		}
+	}
+	for band, n := range bands {
+		gauge(descAlarmsByLevel, float64(n), band)
+	}
+	counter(descEvents, float64(h.Alarms.Events))
+	if h.Alarms.Acks != nil {
+		for result, n := range h.Alarms.Acks.ByResult {
+			counter(descAlarmAcks, float64(n), result)
+		}
 	}
 	var sinkErrors uint64
 	for _, in := range []*ingest{o.ingest, o.central} {

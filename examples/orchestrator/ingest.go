@@ -167,6 +167,18 @@ func (in *ingest) Run(ctx context.Context) error {
 	return nil
 }
 
+// connected reports whether the connector name is connected now.
+func (in *ingest) connected(name string) bool {
+	in.mu.Lock()
+	c := in.collector
+	in.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	sh, ok := c.HealthOf(name)
+	return ok && sh.State == resilience.StateConnected
+}
+
 // stats returns the Collector's counters: live while it runs, final after.
 func (in *ingest) stats() scada.CollectorStats {
 	in.mu.Lock()

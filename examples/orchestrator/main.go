@@ -38,13 +38,16 @@
 // The loop is made of parts, each with a Run method, started in order and
 // stopped in the reverse order by one runner (runParts): the simulated
 // fleet, the agent registry, the buffer's consumer, the central node's
-// JetStream Source, the forwarder, the SCADA ingest (the
+// JetStream Source and event relay, the alarm table (the events and alarms
+// of OPC UA connectors with [opcua.events], read from the buffer's event
+// log), the forwarder, the SCADA ingest (the
 // Collector, whose sink runs the transform pipeline: calibrate, convert,
 // validate and score, deadband, then the store-and-forward buffer), one
 // poller per ERP system, the coordination rounds (optimize_heat_distribution
 // with the recent SCADA values and the ERP energy picture to every agent,
 // and three queries that use the other strategies and aggregations), the
-// status server (the status page, /healthz and /metrics on 127.0.0.1:8080)
+// status server (the status page, /healthz and /metrics on 127.0.0.1:8080,
+// and POST /alarms/ack with [alarms] ack = true)
 // and the summary. On a terminal the summary redraws itself in place;
 // otherwise it prints one line per interval and the full summary at the
 // end. -duration counts from when the loop runs (the first coordination

@@ -77,6 +77,10 @@ type Orchestrator struct {
 	forwarders  []*forwarder // the JetStream road
 	historian   *historian   // nil without a [historian] section
 	writes      *writes      // nil unless [writes] is enabled
+	edgeRef     *bufferRef   // the edge buffer, as the connectors see it
+	alarms      *alarmTable  // the conditions in the event log of buffer
+	acker       *acker       // nil unless [alarms] ack is enabled
+	relay       *eventRelay  // the central node's events from JetStream
 	natsURL     string       // the JetStream server, redacted
 	embedded    bool         // started in-process
 	jsServer    *embeddedJetStream
@@ -103,9 +107,9 @@ func New(cfg Config, opts Options) (*Orchestrator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := &Orchestrator{cfg: cfg, opts: opts, log: log}
+	o := &Orchestrator{cfg: cfg, opts: opts, log: log, edgeRef: &bufferRef{}}
 	if cfg.Forward.Role != "central" {
-		conns, err := newSources(cfg, opts.Getenv, log)
+		conns, err := newSources(cfg, opts.Getenv, o.edgeRef, log)
 		if err != nil {
 			return nil, err
 		}
@@ -114,6 +118,11 @@ func New(cfg Config, opts Options) (*Orchestrator, error) {
 		}
 		if cfg.Writes.Enabled {
 			if o.writes, err = newWrites(cfg.Writes, conns, log); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.Alarms.Ack {
+			if o.acker, err = newAcker(cfg.Alarms, conns, opts.Getenv(envAckToken), o.ingest.connected, log); err != nil {
 				return nil, err
 			}
 		}
@@ -193,6 +202,7 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 		}
 		defer closeBuf(o.edgeBuffer, "buffer")
 		o.ingest.buf = o.edgeBuffer
+		o.edgeRef.buf = o.edgeBuffer
 		o.buffer = o.edgeBuffer
 		if role == "all" {
 			// The central node's own buffer, in memory: the edge's
@@ -224,6 +234,10 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	}
 	if o.consumer, err = newConsumer(o.buffer, o.cfg.Transform.Window, o.log); err != nil {
 		return fmt.Errorf("transform.window: %w", err)
+	}
+	o.alarms = newAlarmTable(o.buffer, o.log)
+	if o.acker != nil {
+		o.acker.table = o.alarms
 	}
 	if role == "edge" {
 		// The edge does not coordinate: its bus stays local and empty.
@@ -261,7 +275,10 @@ func (o *Orchestrator) Run(ctx context.Context, out io.Writer) (err error) {
 	if role != "edge" {
 		parts = append(parts, part{"registry", o.registry.Run})
 	}
-	parts = append(parts, part{"consumer", o.consumer.Run})
+	parts = append(parts, part{"consumer", o.consumer.Run}, part{"alarms", o.alarms.Run})
+	if o.relay != nil {
+		parts = append(parts, part{"event relay", o.relay.Run})
+	}
 	if o.historian != nil {
 		parts = append(parts, part{"historian", o.historian.Run})
 	}
@@ -395,6 +412,11 @@ func (o *Orchestrator) startRoad(ctx context.Context) (err error) {
 		}
 		o.central = newCentralIngest(cn, o.log)
 		o.central.buf = o.buffer
+		if el, ok := o.buffer.(buffer.EventLog); ok {
+			if o.relay, err = newEventRelay(f, o.centralConn, el, o.log); err != nil {
+				return err
+			}
+		}
 		if f.Role == "all" {
 			// In one process the central node knows what the edge sent:
 			// stopping, it waits for every acknowledged point.

@@ -290,7 +290,7 @@ func (s *simulation) config(so SimOptions) Config {
 
 	cfg.ERP = []ERPConfig{
 		{Name: "sap-s4", Kind: "sap", BaseURL: s.sap.URL(), TokenURL: s.sap.TokenURL(), ClientID: s.sap.ClientID(), SAPClient: "100",
-			Plant: "1010", Fetch: []string{"energy", "production", "maintenance"}, Interval: so.ERPInterval},
+			Plant: "1010", EnergyPlantField: "Plant", Fetch: []string{"energy", "production", "maintenance"}, Interval: so.ERPInterval},
 		{Name: "oracle-fusion", Kind: "oracle", BaseURL: s.oracle.URL(), IdentityDomain: s.oracle.IdentityDomain(), ClientID: s.oracle.ClientID(),
 			Plant: "M1", Fetch: []string{"energy", "maintenance", "costs"}, Interval: so.ERPInterval},
 		{Name: "dynamics-fs", Kind: "dynamics", BaseURL: s.dynamics.URL(), TokenURL: s.dynamics.TokenURL(), ClientID: s.dynamics.ClientID(),
@@ -306,7 +306,15 @@ func (s *simulation) config(so SimOptions) Config {
 func (s *simulation) fillERP(now time.Time) {
 	hour := now.Truncate(time.Hour)
 	day := now.Truncate(24 * time.Hour)
-	s.sap.Put(erptest.SAPEnergyPath, []string{"MeasurementDocument"}, erptest.SAPMeasurementDocuments(48, hour.Add(-47*time.Hour), "1010", true)...)
+	// SAP's standard measurement documents name a measuring point, not a
+	// plant; this plant's system carries the plant in a custom field
+	// (energy_plant_field in its [[erp]] section), so the historian can
+	// reconcile SAP's energy with plant 1010's meters.
+	docs := erptest.SAPMeasurementDocuments(48, hour.Add(-47*time.Hour), "1010", true)
+	for _, d := range docs {
+		d["Plant"] = "1010"
+	}
+	s.sap.Put(erptest.SAPEnergyPath, []string{"MeasurementDocument"}, docs...)
 	s.sap.Put(erptest.SAPProductionPath, []string{"ManufacturingOrder"}, erptest.SAPProductionOrders(9, day.Add(-24*time.Hour), "1010")...)
 	s.sap.Put(erptest.SAPMaintenancePath, []string{"MaintenanceOrder"}, erptest.SAPMaintenanceOrders(6, day.Add(-24*time.Hour), "1010")...)
 	s.oracle.Put("meterReadings", []string{"MeterReadingId"}, erptest.OracleMeterReadings(48, hour.Add(-47*time.Hour), "M1")...)

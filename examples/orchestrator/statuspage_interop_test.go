@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/greenlang/gl001/scada"
 )
 
 // chromium runs Debian's chromium headless on url, 800 px wide, with args,
@@ -150,4 +152,34 @@ func inked(img image.Image) float64 {
 		}
 	}
 	return float64(n) / float64(b.Dx()*b.Dy())
+}
+
+// TestStatusPageAlarms renders the alarm table in headless Chromium: two
+// alarms delivered to the OPC UA connector's EventSink (through the event
+// log, JetStream and the central buffer) appear, the active one marked,
+// with their state.
+func TestStatusPageAlarms(t *testing.T) {
+	r, o, _ := startWithOrchestrator(t, alarmsOn)
+	const flue, flame = "ns=1;s=Boiler1.FlueTempAlarm", "ns=1;s=Boiler1.FlameFailure"
+	flameEv := limitAlarm(flame, 2, 300, false, false, true)
+	flameEv.Condition.Name = "FlameFailure"
+	if err := o.edgeRef.DeliverEvents(context.Background(), []scada.Event{limitAlarm(flue, 1, 800, true, false, true), flameEv}); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, r, "two alarms", func(h Health) bool { return len(h.Alarms.List) == 2 })
+	dom := string(chromium(t, "http://"+r.addr+"/", "--dump-dom"))
+	for _, want := range []string{
+		`<span id="alarms-count">1 active, 2 unacknowledged</span>`,
+		`<tr data-condition="` + flue + `" class="alarm-active alarm-unacked">`,
+		`<tr data-condition="` + flame + `" class=" alarm-unacked">`,
+		"active (High), unacked, unconfirmed", "inactive, unacked, unconfirmed",
+		"Flue temperature high",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	if strings.Index(dom, flue) > strings.Index(dom, flame) {
+		t.Error("the active alarm is not listed first")
+	}
 }

@@ -177,6 +177,10 @@ func summaryBlock(h Health, final bool) []string {
 			add("    last error: %s", e.LastError)
 		}
 	}
+	if len(h.Alarms.List) > 0 {
+		top := h.Alarms.List[0]
+		add("  alarms  %d active, %d unacknowledged; top: %s (%d) %s", h.Alarms.Active, h.Alarms.Unacknowledged, top.Name, top.Severity, top.Message)
+	}
 	a := h.Agents
 	add("  agents  %d registered: %d healthy, %d suspect, %d unreachable", a.Total, a.Healthy, a.Suspect, a.Unreachable)
 	for _, r := range h.Coordination.Last {

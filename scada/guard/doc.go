@@ -29,12 +29,28 @@
 // Dry-run mode (Config.DryRun) checks and audits every write but sends
 // nothing.
 //
+// # Acknowledging alarms
+//
+// Acknowledging or confirming an alarm changes the state of the plant's
+// alarm system, so it goes through the same kind of guard: [Acks] wraps a
+// scada.ConditionAcker (the Source that reported the alarm) and every
+// [AckRequest] through [Acks.Apply] is permitted by the same [Rule] shape
+// (the Tags patterns match the condition's id, its name or its source
+// node), refused while the Source is unreachable ([ErrDisconnected],
+// never queued), skipped in dry-run mode, and audited: one [AckRecord] per
+// attempt (who, which action, which condition, the comment, the result).
+// The results of an acknowledge are Accepted, DryRun, NotPermitted,
+// NotCondition, Disconnected, Canceled and CallFailed; the errors are
+// *[Error] values with Action set, matching [ErrNotPermitted],
+// [ErrNotCondition], [ErrDisconnected], [ErrCanceled] or [ErrCallFailed].
+//
 // [Guard.As] gives a scada.Writer bound to one requester, for code that
 // takes a Writer. [Latest] is a Sink that keeps each tag's last point, so
 // the guard reads the current value and the read-back from a Source's
 // stream (MQTT and Sparkplug have no read on demand). [History] keeps the
 // latest audit records for a status page. Package scada/guard/guardtest is
-// the suite every protocol's writer passes under the guard.
+// the suite every protocol's writer passes under the guard, and its RunAcks
+// the suite of acknowledgements against a server with real alarms.
 //
 // # Errors
 //

@@ -29,6 +29,10 @@ const (
 	WriteFailed                      // the device refused the write
 	Unconfirmed                      // written, but the read-back did not show the value in time
 	Canceled                         // ctx ended before the write's turn came
+	// The outcomes only an acknowledge or confirm (see [Acks]) has.
+	Accepted     // the server accepted the acknowledge or confirm
+	NotCondition // the event is not a condition's (no Condition, no condition or event id)
+	CallFailed   // the server refused the acknowledge or confirm
 )
 
 var resultNames = [...]string{
@@ -37,6 +41,7 @@ var resultNames = [...]string{
 	RateTooHigh: "rate_too_high", TooSoon: "too_soon", BadQuality: "bad_quality",
 	Disconnected: "disconnected", NoCurrentValue: "no_current_value", WriteFailed: "write_failed",
 	Unconfirmed: "unconfirmed", Canceled: "canceled",
+	Accepted: "accepted", NotCondition: "not_condition", CallFailed: "call_failed",
 }
 
 // String returns the result's name, e.g. "out_of_range"; the audit log
@@ -48,11 +53,14 @@ func (r Result) String() string {
 	return fmt.Sprintf("result(%d)", uint8(r))
 }
 
-// OK reports whether the attempt succeeded (Confirmed or DryRun).
-func (r Result) OK() bool { return r == Confirmed || r == DryRun }
+// OK reports whether the attempt succeeded (Confirmed, Accepted or DryRun).
+func (r Result) OK() bool { return r == Confirmed || r == DryRun || r == Accepted }
 
-// Written reports whether the write was sent to the device.
-func (r Result) Written() bool { return r == Confirmed || r == WriteFailed || r == Unconfirmed }
+// Written reports whether the write (or the acknowledge or confirm call)
+// was sent to the device.
+func (r Result) Written() bool {
+	return r == Confirmed || r == WriteFailed || r == Unconfirmed || r == Accepted || r == CallFailed
+}
 
 // Sentinels, one per refusal reason: errors.Is(err, guard.ErrOutOfRange)
 // tells the reasons apart whatever the protocol. Every error [Guard.Apply]
@@ -102,6 +110,16 @@ var (
 	// write of the same tag. It also matches the context's error. Nothing
 	// was written.
 	ErrCanceled = errors.New("guard: canceled before the write")
+	// ErrNotCondition: an acknowledge or confirm names an event that is not
+	// a condition's, or lacks the condition id or the event id the server
+	// needs. Not retryable.
+	ErrNotCondition = errors.New("guard: not a condition's event")
+	// ErrCallFailed: the server refused the acknowledge or confirm (the
+	// state is already acknowledged, the event id is stale, the condition
+	// does not support confirm). The server's error is wrapped. Retrying
+	// the same request fails the same way; acknowledge the newest event of
+	// the condition instead.
+	ErrCallFailed = errors.New("guard: acknowledge or confirm refused")
 )
 
 var sentinels = [...]error{
@@ -109,15 +127,21 @@ var sentinels = [...]error{
 	StepTooLarge: ErrStepTooLarge, RateTooHigh: ErrRateTooHigh, TooSoon: ErrTooSoon,
 	BadQuality: ErrBadQuality, Disconnected: ErrDisconnected, NoCurrentValue: ErrNoCurrentValue,
 	WriteFailed: ErrWriteFailed, Unconfirmed: ErrUnconfirmed, Canceled: ErrCanceled,
+	NotCondition: ErrNotCondition, CallFailed: ErrCallFailed,
 }
 
 // Error is what [Guard.Apply] returns when a write is refused or not
-// confirmed: the Result says why, Detail says it in words (no secrets), and
-// Err is the underlying error, if any (the device's refusal, a connection
-// error, ctx.Err()). errors.Is matches the Result's sentinel and, through
-// Err, the underlying error.
+// confirmed, and what [Acks] returns when an acknowledge or confirm is
+// refused or fails: the Result says why, Detail says it in words (no
+// secrets), and Err is the underlying error, if any (the device's refusal,
+// a connection error, ctx.Err()). errors.Is matches the Result's sentinel
+// and, through Err, the underlying error.
 type Error struct {
-	Result    Result
+	Result Result
+	// Action is what was attempted: empty for a write, "acknowledge" or
+	// "confirm" for [Acks].
+	Action string
+	// Tag is the tag written, or the condition id acknowledged.
 	Tag       string
 	Requester string
 	Detail    string
@@ -125,7 +149,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	s := fmt.Sprintf("guard: write %q by %q: %s", e.Tag, e.Requester, e.Result)
+	action := e.Action
+	if action == "" {
+		action = "write"
+	}
+	s := fmt.Sprintf("guard: %s %q by %q: %s", action, e.Tag, e.Requester, e.Result)
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}

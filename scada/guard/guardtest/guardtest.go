@@ -3,7 +3,9 @@
 // device or simulator: a confirmed write, each refusal, a device that keeps
 // its old value, concurrent writers, a disconnected device, and the audit
 // log. Every protocol package of this module runs it against its
-// simulator; a Writer written elsewhere can run it too.
+// simulator; a Writer written elsewhere can run it too. [RunAcks] is the
+// same for the acknowledgement guard (guard.Acks) against a server with
+// real alarms.
 package guardtest
 
 import (
