@@ -319,6 +319,18 @@ func TestPartitionsAndRetention(t *testing.T) {
 	if got := collect(t, h.Raw(ctx, []string{"t"}, days[0], days[2].Add(time.Hour))); len(got) != 2 {
 		t.Fatalf("after re-send: %+v", got)
 	}
+	// A partition dropped behind the historian's back (an operator, the
+	// retention of another process): Send COPYs into the day's partition,
+	// finds it gone, creates it again and stores the points once.
+	c.exec(t, "DROP TABLE "+cfg.Schema+".points_p20260503")
+	late := []scada.Point{{Tag: "t", Value: 7, Time: days[2].Add(time.Minute)}, {Tag: "u", Value: 8, Time: days[2]}}
+	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "e", Buffer: "b"}, First: 4, Points: late}); err != nil {
+		t.Fatalf("Send after the partition was dropped elsewhere: %v", err)
+	}
+	got = collect(t, h.Raw(ctx, []string{"t", "u"}, days[2], days[2].Add(time.Hour)))
+	if len(got) != 2 || got[0].Value != 7 || got[1].Value != 8 {
+		t.Fatalf("after the partition came back: %+v", got)
+	}
 }
 
 // The drive loop over a memory Buffer stores what the Buffer holds, once.
@@ -365,8 +377,12 @@ func TestCompact(t *testing.T) {
 		ps = append(ps, scada.Point{Tag: fmt.Sprintf("c.tag%03d", i%100), Value: float64(i), Quality: scada.Good,
 			Time: day1.Add(time.Duration(i/100) * 864 * time.Second)})
 	}
-	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "c", Buffer: "c"}, Points: ps}); err != nil {
-		t.Fatal(err)
+	// Batches of one point per tag: Send sorts a batch by tag, so only
+	// many small batches leave a tag's points on a page each.
+	for i := 0; i < len(ps); i += 100 {
+		if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "c", Buffer: "c"}, First: buffer.Offset(i), Points: ps[i : i+100]}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pages := func() int {
 		var n int
