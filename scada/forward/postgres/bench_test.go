@@ -49,15 +49,21 @@ func BenchmarkPostgresTarget(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
+		cpu := &cpuMeter{c: c}
 		for i := range b.N {
 			b.StopTimer()
 			benchPoints(ps, i+1)
+			cpu.start() // outside the timer: it reads /proc
 			b.StartTimer()
 			if err := h.Send(ctx, forward.Batch{Stream: s, First: buffer.Offset((i + 1) * benchBatch), Points: ps}); err != nil {
 				b.Fatal(err)
 			}
+			b.StopTimer()
+			cpu.stop()
+			b.StartTimer()
 		}
 		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "points/s")
+		cpu.report(b, b.N*benchBatch)
 	})
 	b.Run("raw", func(b *testing.B) {
 		h, cfg := openHistorian(b, c, nil)
@@ -81,6 +87,7 @@ func BenchmarkPostgresTarget(b *testing.B) {
 		defer conn.Close(ctx)
 		cols := []string{"tag_id", "time", "value", "quality", "score", "grade", "reasons"}
 		b.ResetTimer()
+		cpu := &cpuMeter{c: c}
 		for i := range b.N {
 			b.StopTimer()
 			benchPoints(ps, i+1)
@@ -95,6 +102,7 @@ func BenchmarkPostgresTarget(b *testing.B) {
 				b.Fatal("a batch spans two days")
 			}
 			table := pgx.Identifier{cfg.Schema, "points_p" + day.Format("20060102")}
+			cpu.start() // outside the timer: it reads /proc
 			b.StartTimer()
 			_, err := conn.CopyFrom(ctx, table, cols, pgx.CopyFromSlice(len(ps), func(j int) ([]any, error) {
 				p := &ps[j]
@@ -103,8 +111,12 @@ func BenchmarkPostgresTarget(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			b.StopTimer()
+			cpu.stop()
+			b.StartTimer()
 		}
 		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "points/s")
+		cpu.report(b, b.N*benchBatch)
 	})
 }
 

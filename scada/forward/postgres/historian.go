@@ -311,6 +311,11 @@ func (h *Historian) sendTx(ctx context.Context, b forward.Batch, ids []int32) er
 		part := pgx.Identifier{h.cfg.Schema, partitionName(d)}
 		c, err := tx.CopyFrom(ctx, part, pointColumns, &pointSource{rows: rows[:end]})
 		if err != nil {
+			// Name the partition: a full disk, say, names only a file.
+			err = h.classify("send", err)
+			if e := (*Error)(nil); errors.As(err, &e) && e.Table == "" {
+				e.Table = h.cfg.Schema + "." + partitionName(d)
+			}
 			return err
 		}
 		n += int(c)
