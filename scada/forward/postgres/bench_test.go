@@ -146,8 +146,12 @@ func BenchmarkPostgresQuery(b *testing.B) {
 	run := func(b *testing.B, points int, query func() (int, error)) {
 		var times []time.Duration
 		rows := 0
+		cpu := &cpuMeter{c: c}
 		b.ResetTimer()
 		for range b.N {
+			b.StopTimer()
+			cpu.start() // outside the timer: it reads /proc
+			b.StartTimer()
 			t := time.Now()
 			n, err := query()
 			if err != nil {
@@ -155,8 +159,13 @@ func BenchmarkPostgresQuery(b *testing.B) {
 			}
 			times = append(times, time.Since(t))
 			rows = n
+			b.StopTimer()
+			cpu.stop()
+			b.StartTimer()
 		}
 		b.StopTimer()
+		b.ReportMetric(float64(cpu.client.Nanoseconds())/float64(b.N), "client-cpu-ns/op")
+		b.ReportMetric(float64(cpu.server.Nanoseconds())/float64(b.N), "server-cpu-ns/op")
 		slices.Sort(times)
 		med := times[len(times)/2]
 		b.ReportMetric(float64(med.Nanoseconds()), "median-ns")

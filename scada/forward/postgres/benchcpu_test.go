@@ -22,7 +22,10 @@ type cpuMeter struct {
 
 // start and stop bracket a measured stretch (where the benchmark's timer
 // runs), so making the points does not count.
-func (m *cpuMeter) start() { m.client0, m.server0 = selfCPU(), m.c.serverCPU() }
+func (m *cpuMeter) start() {
+	m.server0 = m.c.serverCPU() // first: reading /proc is the client's work
+	m.client0 = selfCPU()
+}
 
 func (m *cpuMeter) stop() {
 	m.client += selfCPU() - m.client0

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -303,9 +304,9 @@ func (h *Historian) sendTx(ctx context.Context, b forward.Batch, ids []int32) er
 		// through the parent. The rows go in (tag, time) order, so each tag's
 		// index entries land on one leaf page after the other and its heap
 		// rows sit together (see sortRows).
-		d := rows[0].day
+		d := time.Unix(rows[0].day, 0).UTC()
 		end := 1
-		for end < len(rows) && rows[end].day.Equal(d) {
+		for end < len(rows) && rows[end].day == rows[0].day {
 			end++
 		}
 		part := pgx.Identifier{h.cfg.Schema, partitionName(d)}
@@ -335,8 +336,9 @@ var pointColumns = []string{"tag_id", "time", "value", "quality", "score", "grad
 
 // copyRow is a point ready for COPY.
 type copyRow struct {
-	day time.Time
+	day int64 // Unix seconds of the UTC midnight starting its day
 	id  int32
+	i   int32 // position in the batch
 	p   *scada.Point
 }
 
@@ -354,16 +356,19 @@ func sortRows(points []scada.Point, ids []int32) ([]copyRow, int) {
 		if ids[i] == 0 {
 			continue
 		}
-		rows = append(rows, copyRow{day: day(points[i].Time), id: ids[i], p: &points[i]})
+		rows = append(rows, copyRow{day: day(points[i].Time).Unix(), id: ids[i], i: int32(i), p: &points[i]})
 	}
-	slices.SortStableFunc(rows, func(a, b copyRow) int {
-		if c := a.day.Compare(b.day); c != 0 {
-			return c
+	slices.SortFunc(rows, func(a, b copyRow) int {
+		if a.day != b.day {
+			return cmp.Compare(a.day, b.day)
 		}
 		if a.id != b.id {
-			return int(a.id) - int(b.id)
+			return cmp.Compare(a.id, b.id)
 		}
-		return a.p.Time.Compare(b.p.Time)
+		if c := a.p.Time.Compare(b.p.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
 	})
 	return rows, len(points) - len(rows)
 }

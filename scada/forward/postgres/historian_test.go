@@ -304,6 +304,12 @@ func TestPartitionsAndRetention(t *testing.T) {
 			t.Fatalf("partition of %v holds %d of its point: %v", d, n, err)
 		}
 	}
+	// Their (tag_id, time) indexes do not deduplicate: the entries are unique.
+	var opts string
+	if err := h.QueryRowForTest(ctx, `SELECT coalesce(array_to_string(ci.reloptions, ','), '') FROM pg_index x
+		JOIN pg_class ci ON ci.oid = x.indexrelid WHERE x.indrelid = '`+cfg.Schema+`.points_p20260501'::regclass`, &opts); err != nil || opts != "deduplicate_items=off" {
+		t.Fatalf("the partition's index has options %q (%v), want deduplicate_items=off", opts, err)
+	}
 	dropped, err := h.DropBefore(ctx, time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC))
 	if err != nil || len(dropped) != 2 {
 		t.Fatalf("DropBefore = %v, %v", dropped, err)
