@@ -90,13 +90,14 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	// Fill the tablespace. The INSERT fails when the disk is full; the pages
-	// it extended the file with stay, full of dead rows.
+	// it extended the file with stay, full of dead rows (no autovacuum may
+	// truncate them while the test expects a full disk).
 	conn, err := pgx.Connect(ctx, c.superDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE TABLE public.filler (pad text) TABLESPACE tiny"); err != nil {
+	if _, err := conn.Exec(ctx, "CREATE TABLE public.filler (pad text) WITH (autovacuum_enabled = false) TABLESPACE tiny"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = conn.Exec(ctx, "INSERT INTO public.filler SELECT repeat(md5(i::text), 40) FROM generate_series(1, 100000) i")

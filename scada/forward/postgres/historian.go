@@ -244,8 +244,7 @@ func (h *Historian) send(ctx context.Context, b forward.Batch) error {
 		return err
 	}
 	err = h.sendTx(ctx, b, ids)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+	if errors.Is(err, errPartitionGone) {
 		// A day's partition went away since it was cached (DropBefore in
 		// another process, an operator): create it again and retry once.
 		// The transaction rolled back, so nothing is doubled.
@@ -265,8 +264,11 @@ func (h *Historian) send(ctx context.Context, b forward.Batch) error {
 	return nil
 }
 
+// errPartitionGone marks a COPY into a day's partition that no longer
+// exists; send creates it again and retries.
+var errPartitionGone = errors.New("partition gone")
+
 // sendTx runs the transaction of send: the stream position and the points.
-// Its errors are not classified yet.
 func (h *Historian) sendTx(ctx context.Context, b forward.Batch, ids []int32) error {
 	tx, err := h.pool.Begin(ctx)
 	if err != nil {
@@ -312,6 +314,10 @@ func (h *Historian) sendTx(ctx context.Context, b forward.Batch, ids []int32) er
 		part := pgx.Identifier{h.cfg.Schema, partitionName(d)}
 		c, err := tx.CopyFrom(ctx, part, pointColumns, &pointSource{rows: rows[:end]})
 		if err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+				return fmt.Errorf("%w: %w", errPartitionGone, err)
+			}
 			// Name the partition: a full disk, say, names only a file.
 			err = h.classify("send", err)
 			if e := (*Error)(nil); errors.As(err, &e) && e.Table == "" {
@@ -323,7 +329,7 @@ func (h *Historian) sendTx(ctx context.Context, b forward.Batch, ids []int32) er
 		rows = rows[end:]
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return h.classify("send commit", err)
 	}
 	h.stats.batches.Add(1)
 	h.stats.points.Add(uint64(n))

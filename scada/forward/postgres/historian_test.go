@@ -452,3 +452,26 @@ func TestTwoForwardersOneStream(t *testing.T) {
 		t.Fatalf("stored %d+%d, dropped %d+%d; want %d each", st1.Points, st2.Points, st1.Duplicates, st2.Duplicates, len(ps))
 	}
 }
+
+// Raw decodes rows of the binary layout it expects itself and scans any
+// other through pgx: over the simple protocol (as behind PgBouncer's
+// transaction pooling) the rows come as text and read back the same.
+func TestRawTextRows(t *testing.T) {
+	c := sharedCluster(t)
+	h, cfg := openHistorian(t, c, nil)
+	ctx := testCtx(t)
+	ps := genPoints(0, 3000, 7)
+	ps = append(ps, scada.Point{Tag: "odd", Value: math.NaN(), Time: t0, Quality: scada.Quality(0xFFFFFFFF), Scored: true, Score: 0, Reasons: 0xFFFF},
+		scada.Point{Tag: "odd", Value: math.Inf(-1), Time: t0.Add(time.Microsecond), Quality: scada.Good},
+		scada.Point{Tag: "odd", Value: math.Copysign(0, -1), Time: t0.Add(2 * time.Microsecond), Scored: true, Score: 100})
+	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "e", Buffer: "b"}, Points: ps}); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, h, ps) // binary rows
+	text, err := postgres.New(ctx, postgres.Config{DSN: c.superDSN() + " default_query_exec_mode=simple_protocol", Schema: cfg.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer text.Close()
+	checkStored(t, text, ps) // text rows, through Scan
+}
