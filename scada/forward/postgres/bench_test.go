@@ -187,20 +187,23 @@ func BenchmarkPostgresQuery(b *testing.B) {
 			return n, nil
 		})
 	})
-	b.Run("agg1m30d", func(b *testing.B) {
-		run(b, days*8640, func() (int, error) {
-			n := 0
-			for _, err := range h.Aggregate(ctx, []string{"q.tag042"}, start, start.AddDate(0, 0, days), time.Minute, time.Time{}) {
-				if err != nil {
-					return n, err
-				}
-				n++
+	b.Run("agg1m30d", func(b *testing.B) { benchAgg(b, h, run, start, days) })
+}
+
+func benchAgg(b *testing.B, h *postgres.Historian, run func(*testing.B, int, func() (int, error)), start time.Time, days int) {
+	ctx := context.Background()
+	run(b, days*8640, func() (int, error) {
+		n := 0
+		for _, err := range h.Aggregate(ctx, []string{"q.tag042"}, start, start.AddDate(0, 0, days), time.Minute, time.Time{}) {
+			if err != nil {
+				return n, err
 			}
-			if n != days*1440 {
-				return n, fmt.Errorf("%d buckets, want %d", n, days*1440)
-			}
-			return n, nil
-		})
+			n++
+		}
+		if n != days*1440 {
+			return n, fmt.Errorf("%d buckets, want %d", n, days*1440)
+		}
+		return n, nil
 	})
 }
 

@@ -111,10 +111,6 @@
 // time buckets (date_bin) with avg, min, max, last, count and the share of
 // Good points, [Historian.Latest] the newest point of each tag, and
 // [Historian.Gaps] the stretches of a tag's history without points.
-// The historian's sessions run with jit = off unless the DSN sets jit: the
-// planner's estimate for a month of one tag passes jit_above_cost, and
-// compiling the expressions took longer than the query it was meant to
-// speed up.
 //
 // # Throughput
 //

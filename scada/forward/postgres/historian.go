@@ -73,13 +73,6 @@ func New(ctx context.Context, cfg Config) (*Historian, error) {
 		pc.ConnConfig.RuntimeParams["statement_timeout"] = fmt.Sprint(cfg.StatementTimeout.Milliseconds())
 	}
 	pc.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	if _, ok := pc.ConnConfig.RuntimeParams["jit"]; !ok {
-		// The queries are index scans and sorts of one tag at a time: the
-		// planner's cost of a month of points passes jit_above_cost, and
-		// compiling the expressions took longer (a quarter of a second for
-		// Aggregate over 30 days) than it saved. A DSN that sets jit wins.
-		pc.ConnConfig.RuntimeParams["jit"] = "off"
-	}
 	if pc.ConnConfig.RuntimeParams["application_name"] == "" {
 		pc.ConnConfig.RuntimeParams["application_name"] = "gl001-historian"
 	}
