@@ -34,7 +34,9 @@ func benchPoints(ps []scada.Point, i int) {
 // BenchmarkPostgresTarget measures points/s into the partitioned points
 // table with its (tag_id, time) index: "target" through Historian.Send
 // (the stream position in the same transaction), "raw" with plain pgx
-// CopyFrom of the same rows into the same schema.
+// CopyFrom of the same rows into the same schema: the rows Send COPYs, in
+// the order it COPYs them ((tag, time) within the batch, sorted before the
+// timer runs), into the day's partition it COPYs into.
 func BenchmarkPostgresTarget(b *testing.B) {
 	c := sharedCluster(b)
 	b.Run("target", func(b *testing.B) {
@@ -47,15 +49,21 @@ func BenchmarkPostgresTarget(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
+		cpu := &cpuMeter{c: c}
 		for i := range b.N {
 			b.StopTimer()
 			benchPoints(ps, i+1)
+			cpu.start() // outside the timer: it reads /proc
 			b.StartTimer()
 			if err := h.Send(ctx, forward.Batch{Stream: s, First: buffer.Offset((i + 1) * benchBatch), Points: ps}); err != nil {
 				b.Fatal(err)
 			}
+			b.StopTimer()
+			cpu.stop()
+			b.StartTimer()
 		}
 		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "points/s")
+		cpu.report(b, b.N*benchBatch)
 	})
 	b.Run("raw", func(b *testing.B) {
 		h, cfg := openHistorian(b, c, nil)
@@ -77,12 +85,24 @@ func BenchmarkPostgresTarget(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer conn.Close(ctx)
-		table := pgx.Identifier{cfg.Schema, "points"}
 		cols := []string{"tag_id", "time", "value", "quality", "score", "grade", "reasons"}
 		b.ResetTimer()
+		cpu := &cpuMeter{c: c}
 		for i := range b.N {
 			b.StopTimer()
 			benchPoints(ps, i+1)
+			slices.SortStableFunc(ps, func(x, y scada.Point) int {
+				if d := int(ids[x.Tag]) - int(ids[y.Tag]); d != 0 {
+					return d
+				}
+				return x.Time.Compare(y.Time)
+			})
+			day := ps[0].Time.UTC().Truncate(24 * time.Hour)
+			if !ps[len(ps)-1].Time.UTC().Truncate(24 * time.Hour).Equal(day) {
+				b.Fatal("a batch spans two days")
+			}
+			table := pgx.Identifier{cfg.Schema, "points_p" + day.Format("20060102")}
+			cpu.start() // outside the timer: it reads /proc
 			b.StartTimer()
 			_, err := conn.CopyFrom(ctx, table, cols, pgx.CopyFromSlice(len(ps), func(j int) ([]any, error) {
 				p := &ps[j]
@@ -91,8 +111,12 @@ func BenchmarkPostgresTarget(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			b.StopTimer()
+			cpu.stop()
+			b.StartTimer()
 		}
 		b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "points/s")
+		cpu.report(b, b.N*benchBatch)
 	})
 }
 
@@ -122,8 +146,12 @@ func BenchmarkPostgresQuery(b *testing.B) {
 	run := func(b *testing.B, points int, query func() (int, error)) {
 		var times []time.Duration
 		rows := 0
+		cpu := &cpuMeter{c: c}
 		b.ResetTimer()
 		for range b.N {
+			b.StopTimer()
+			cpu.start() // outside the timer: it reads /proc
+			b.StartTimer()
 			t := time.Now()
 			n, err := query()
 			if err != nil {
@@ -131,8 +159,13 @@ func BenchmarkPostgresQuery(b *testing.B) {
 			}
 			times = append(times, time.Since(t))
 			rows = n
+			b.StopTimer()
+			cpu.stop()
+			b.StartTimer()
 		}
 		b.StopTimer()
+		b.ReportMetric(float64(cpu.client.Nanoseconds())/float64(b.N), "client-cpu-ns/op")
+		b.ReportMetric(float64(cpu.server.Nanoseconds())/float64(b.N), "server-cpu-ns/op")
 		slices.Sort(times)
 		med := times[len(times)/2]
 		b.ReportMetric(float64(med.Nanoseconds()), "median-ns")
@@ -154,20 +187,23 @@ func BenchmarkPostgresQuery(b *testing.B) {
 			return n, nil
 		})
 	})
-	b.Run("agg1m30d", func(b *testing.B) {
-		run(b, days*8640, func() (int, error) {
-			n := 0
-			for _, err := range h.Aggregate(ctx, []string{"q.tag042"}, start, start.AddDate(0, 0, days), time.Minute, time.Time{}) {
-				if err != nil {
-					return n, err
-				}
-				n++
+	b.Run("agg1m30d", func(b *testing.B) { benchAgg(b, h, run, start, days) })
+}
+
+func benchAgg(b *testing.B, h *postgres.Historian, run func(*testing.B, int, func() (int, error)), start time.Time, days int) {
+	ctx := context.Background()
+	run(b, days*8640, func() (int, error) {
+		n := 0
+		for _, err := range h.Aggregate(ctx, []string{"q.tag042"}, start, start.AddDate(0, 0, days), time.Minute, time.Time{}) {
+			if err != nil {
+				return n, err
 			}
-			if n != days*1440 {
-				return n, fmt.Errorf("%d buckets, want %d", n, days*1440)
-			}
-			return n, nil
-		})
+			n++
+		}
+		if n != days*1440 {
+			return n, fmt.Errorf("%d buckets, want %d", n, days*1440)
+		}
+		return n, nil
 	})
 }
 

@@ -63,6 +63,18 @@
 // scada.GradeOf). reasons holds the scada.Reason bits.
 // The unit and source of a tag are those of its last stored point.
 //
+// Send writes a batch with one binary COPY per day it covers, straight
+// into that day's partition (no routing through the parent), its points in
+// (tag, time) order: a batch interleaves every tag of the plant, and in
+// this order each tag's index entries go to one leaf page after the other
+// and its heap rows sit together. A partition dropped behind Send's back
+// is created again. The partitions go to the tablespace of the points
+// table: ALTER TABLE historian.points SET TABLESPACE ts (and ALTER INDEX
+// historian.points_tag_time SET TABLESPACE ts) moves the days to come to
+// another disk. A full disk fails Send with [ErrDiskFull] naming the
+// partition; nothing is committed and the Buffer keeps the points until
+// space is freed.
+//
 // One partition per day: a day of 1,000 tags at 1 s is 86 million rows,
 // several GB with the index, which CLUSTER and DROP handle in one piece;
 // queries of hours or days touch one or two partitions; and retention
@@ -100,6 +112,15 @@
 // Good points, [Historian.Latest] the newest point of each tag, and
 // [Historian.Gaps] the stretches of a tag's history without points.
 //
+// # Throughput
+//
+// BenchmarkPostgresTarget writes batches of 10,000 points over 100 tags.
+// About two thirds of the server's time per point goes to the (tag_id,
+// time) btree, one entry per point, which Raw, Latest and Gaps need; the
+// benchmark reports the server's and the client's CPU time per point
+// beside points/s, since on a shared machine the wall time says more about
+// the neighbours than about the code.
+//
 // # ERP energy
 //
 // [Historian.StoreEnergy] stores erp.EnergyRecord values normalised to kWh
@@ -124,9 +145,9 @@
 // # Errors
 //
 // Failures are *[Error] values that match a sentinel: [ErrConnection]
-// (retry), [ErrTimeout] (retry), [ErrStorage] (retry when space is freed),
-// [ErrAuth] and [ErrSchema] (which also match scada.ErrPermanent: an
-// operator must act), [ErrConfig], [ErrBadRecord]. A failed Send committed
+// (retry), [ErrTimeout] (retry), [ErrStorage] and [ErrDiskFull] (retry
+// when space is freed), [ErrAuth] and [ErrSchema] (which also match
+// scada.ErrPermanent: an operator must act), [ErrConfig], [ErrBadRecord]. A failed Send committed
 // nothing, so the Forwarder keeps the points in its Buffer and sends them
 // again.
 //

@@ -44,6 +44,11 @@ var (
 	// (SQLSTATE class 53). Nothing was committed; retrying is safe once
 	// space is freed.
 	ErrStorage = errors.New("postgres: server out of resources")
+	// ErrDiskFull marks a server that could not extend a file: the disk or
+	// the tablespace holding the table is full (SQLSTATE 53100). It also
+	// matches [ErrStorage]. Nothing was committed; retrying is safe and
+	// succeeds once space is freed (DropBefore frees whole days).
+	ErrDiskFull = errors.New("postgres: disk full")
 	// ErrConfig marks a Config that cannot work: an unparsable DSN, TLS
 	// weaker than verify-full towards a remote host, PG* variables that would
 	// silently change a DSN. Not retryable.
@@ -80,6 +85,9 @@ func (e *Error) Error() string {
 		b.WriteString(strings.TrimPrefix(e.Kind.Error(), "postgres: "))
 		b.WriteString(": ")
 	}
+	if e.Code == codeDiskFull {
+		b.WriteString("disk full: ")
+	}
 	b.WriteString(e.Msg)
 	if e.Code != "" {
 		b.WriteString(" (SQLSTATE ")
@@ -95,6 +103,9 @@ func (e *Error) Unwrap() []error {
 	var errs []error
 	if e.Kind != nil {
 		errs = append(errs, e.Kind)
+	}
+	if e.Code == codeDiskFull {
+		errs = append(errs, ErrDiskFull)
 	}
 	switch e.Kind {
 	case ErrConnection:
@@ -177,6 +188,9 @@ func isConnectErr(err error) bool {
 		strings.Contains(s, "connection reset") || strings.Contains(s, "broken pipe") ||
 		strings.Contains(s, "failed to deallocate") || strings.Contains(s, "closed pool")
 }
+
+// codeDiskFull is SQLSTATE disk_full.
+const codeDiskFull = "53100"
 
 func kindOf(code string) error {
 	switch {

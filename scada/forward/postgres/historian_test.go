@@ -304,6 +304,12 @@ func TestPartitionsAndRetention(t *testing.T) {
 			t.Fatalf("partition of %v holds %d of its point: %v", d, n, err)
 		}
 	}
+	// Their (tag_id, time) indexes do not deduplicate: the entries are unique.
+	var opts string
+	if err := h.QueryRowForTest(ctx, `SELECT coalesce(array_to_string(ci.reloptions, ','), '') FROM pg_index x
+		JOIN pg_class ci ON ci.oid = x.indexrelid WHERE x.indrelid = '`+cfg.Schema+`.points_p20260501'::regclass`, &opts); err != nil || opts != "deduplicate_items=off" {
+		t.Fatalf("the partition's index has options %q (%v), want deduplicate_items=off", opts, err)
+	}
 	dropped, err := h.DropBefore(ctx, time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC))
 	if err != nil || len(dropped) != 2 {
 		t.Fatalf("DropBefore = %v, %v", dropped, err)
@@ -318,6 +324,18 @@ func TestPartitionsAndRetention(t *testing.T) {
 	}
 	if got := collect(t, h.Raw(ctx, []string{"t"}, days[0], days[2].Add(time.Hour))); len(got) != 2 {
 		t.Fatalf("after re-send: %+v", got)
+	}
+	// A partition dropped behind the historian's back (an operator, the
+	// retention of another process): Send COPYs into the day's partition,
+	// finds it gone, creates it again and stores the points once.
+	c.exec(t, "DROP TABLE "+cfg.Schema+".points_p20260503")
+	late := []scada.Point{{Tag: "t", Value: 7, Time: days[2].Add(time.Minute)}, {Tag: "u", Value: 8, Time: days[2]}}
+	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "e", Buffer: "b"}, First: 4, Points: late}); err != nil {
+		t.Fatalf("Send after the partition was dropped elsewhere: %v", err)
+	}
+	got = collect(t, h.Raw(ctx, []string{"t", "u"}, days[2], days[2].Add(time.Hour)))
+	if len(got) != 2 || got[0].Value != 7 || got[1].Value != 8 {
+		t.Fatalf("after the partition came back: %+v", got)
 	}
 }
 
@@ -365,8 +383,12 @@ func TestCompact(t *testing.T) {
 		ps = append(ps, scada.Point{Tag: fmt.Sprintf("c.tag%03d", i%100), Value: float64(i), Quality: scada.Good,
 			Time: day1.Add(time.Duration(i/100) * 864 * time.Second)})
 	}
-	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "c", Buffer: "c"}, Points: ps}); err != nil {
-		t.Fatal(err)
+	// Batches of one point per tag: Send sorts a batch by tag, so only
+	// many small batches leave a tag's points on a page each.
+	for i := 0; i < len(ps); i += 100 {
+		if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "c", Buffer: "c"}, First: buffer.Offset(i), Points: ps[i : i+100]}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pages := func() int {
 		var n int
@@ -429,4 +451,27 @@ func TestTwoForwardersOneStream(t *testing.T) {
 	if st1.Points+st2.Points != uint64(len(ps)) || st1.Duplicates+st2.Duplicates != uint64(len(ps)) {
 		t.Fatalf("stored %d+%d, dropped %d+%d; want %d each", st1.Points, st2.Points, st1.Duplicates, st2.Duplicates, len(ps))
 	}
+}
+
+// Raw decodes rows of the binary layout it expects itself and scans any
+// other through pgx: over the simple protocol (as behind PgBouncer's
+// transaction pooling) the rows come as text and read back the same.
+func TestRawTextRows(t *testing.T) {
+	c := sharedCluster(t)
+	h, cfg := openHistorian(t, c, nil)
+	ctx := testCtx(t)
+	ps := genPoints(0, 3000, 7)
+	ps = append(ps, scada.Point{Tag: "odd", Value: math.NaN(), Time: t0, Quality: scada.Quality(0xFFFFFFFF), Scored: true, Score: 0, Reasons: 0xFFFF},
+		scada.Point{Tag: "odd", Value: math.Inf(-1), Time: t0.Add(time.Microsecond), Quality: scada.Good},
+		scada.Point{Tag: "odd", Value: math.Copysign(0, -1), Time: t0.Add(2 * time.Microsecond), Scored: true, Score: 100})
+	if err := h.Send(ctx, forward.Batch{Stream: forward.Stream{Edge: "e", Buffer: "b"}, Points: ps}); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, h, ps) // binary rows
+	text, err := postgres.New(ctx, postgres.Config{DSN: c.superDSN() + " default_query_exec_mode=simple_protocol", Schema: cfg.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer text.Close()
+	checkStored(t, text, ps) // text rows, through Scan
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -209,6 +210,21 @@ func (h *Historian) ensurePartitions(ctx context.Context, days []time.Time) erro
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return err
 			}
+			// The (tag_id, time) entries are unique: deduplication would
+			// scan every full leaf page for duplicates before splitting it,
+			// and find none. (A partitioned index takes no storage
+			// parameters, so each partition's index gets it.)
+			var idx string
+			err := tx.QueryRow(ctx, tagTimeIndexSQL, h.cfg.Schema, name).Scan(&idx)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // the index was dropped by hand; CheckSchema does not require it
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX %s.%s SET (deduplicate_items = off)", h.schemaIdent, pgx.Identifier{idx}.Sanitize())); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -222,6 +238,16 @@ func (h *Historian) ensurePartitions(ctx context.Context, days []time.Time) erro
 	h.mu.Unlock()
 	return nil
 }
+
+// tagTimeIndexSQL finds the name of the btree index on (tag_id, time) of
+// the table $2 in schema $1.
+const tagTimeIndexSQL = `SELECT ci.relname FROM pg_index x
+	JOIN pg_class ci ON ci.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
+	JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = ci.relam AND am.amname = 'btree'
+	WHERE n.nspname = $1 AND c.relname = $2 AND x.indkey::text = (
+		SELECT string_agg(a.attnum::text, ' ' ORDER BY k.ord) FROM unnest(ARRAY['tag_id', 'time']) WITH ORDINALITY k(name, ord)
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = k.name)
+	LIMIT 1`
 
 // Partitions returns the days (UTC midnight) that have a partition, oldest
 // first.
@@ -315,12 +341,7 @@ func (h *Historian) Compact(ctx context.Context, t time.Time) ([]time.Time, erro
 			continue
 		}
 		var idx string
-		if err := h.pool.QueryRow(ctx, `SELECT ci.relname FROM pg_index x
-			JOIN pg_class ci ON ci.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
-			JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = $1 AND c.relname = $2 AND x.indkey::text = (
-				SELECT string_agg(a.attnum::text, ' ' ORDER BY k.ord) FROM unnest(ARRAY['tag_id', 'time']) WITH ORDINALITY k(name, ord)
-				JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = k.name)`, h.cfg.Schema, n).Scan(&idx); err != nil {
+		if err := h.pool.QueryRow(ctx, tagTimeIndexSQL, h.cfg.Schema, n).Scan(&idx); err != nil {
 			return done, h.explain(ctx, "compact", h.classify("compact", err))
 		}
 		q := fmt.Sprintf("CLUSTER %s.%s USING %s", h.schemaIdent, pgx.Identifier{n}.Sanitize(), pgx.Identifier{idx}.Sanitize())
