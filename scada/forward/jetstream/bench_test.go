@@ -285,7 +285,11 @@ func BenchmarkJetStreamSource(b *testing.B) {
 	done := make(chan error, 1)
 	b.ResetTimer()
 	go func() { done <- src.Run(ctx, sink) }()
-	<-reached
+	select {
+	case <-reached:
+	case err := <-done:
+		b.Fatalf("Run: %v after %d points", err, got.Load())
+	}
 	b.StopTimer()
 	cancel()
 	<-done

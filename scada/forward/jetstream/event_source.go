@@ -86,7 +86,7 @@ func (s *EventSource) Run(ctx context.Context, sink scada.EventSink) error {
 	if !nc.IsConnected() {
 		return connErr("connect", errors.New("not connected"))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(256, pullMaxBytes))
 	if err != nil {
 		return connErr("consume", err)
 	}

@@ -307,7 +307,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 				_ = m.Nak()
 			}
 		}
-	}, jetstream.PullMaxMessages(2048), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessagesWithBytesLimit(2048, pullMaxBytes), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 			select {
 			case consumeErr <- err:
@@ -583,3 +583,10 @@ func (s *Source) bad(m jetstream.Msg, seq uint64, reason error) {
 }
 
 var _ scada.Source = (*Source)(nil)
+
+// pullMaxBytes bounds the bytes a pull asks for. Without it, a pull of
+// 2048 large messages is tens of megabytes the server writes at once; a
+// client that reads them more slowly than that is cut off by the server
+// as a slow consumer, and the deliveries in flight come again only after
+// AckWait.
+const pullMaxBytes = 8 << 20
