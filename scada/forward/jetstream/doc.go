@@ -84,7 +84,11 @@
 // the messages of a batch only after the Sink accepted it, and a message
 // delivered again after that (an acknowledgement lost) is acknowledged
 // without being delivered twice. A Sink error ends Run (the batch comes
-// again); a lost connection ends Run with an error matching
+// again): the Source hands the batch and what it received after it back
+// to the stream (Nak), unless it holds newer messages behind a gap; then
+// it keeps the batch, the rest and the gap for its next Run, so that order
+// per source holds across Sink errors as it does across lost connections
+// (see TestSourceKeepsGapAcrossSinkError). A lost connection ends Run with an error matching
 // scada.ErrConnection, for a scada.Collector to run it again. A new
 // consumer may start at a time or a stream sequence, for replays.
 //

@@ -343,6 +343,9 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		ready = seq.push(m, ready, known)
 	}
 	defer func() {
+		if seq.holding {
+			keep.Store(true) // see below
+		}
 		cc.Stop()
 		close(stop)
 		<-cc.Closed()
@@ -361,7 +364,10 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		if keep.Load() {
 			// The sequencer keeps what it holds behind a gap: releasing
 			// it here would let the next Run deliver those newer
-			// messages before the lost ones come back.
+			// messages before the lost ones come back. So do the
+			// messages before the gap (after a Sink error or the end of
+			// ctx): handed back, they would come again with newer
+			// messages around them.
 			s.mu.Lock()
 			s.carry, s.unseen = ready, rest
 			s.mu.Unlock()
@@ -427,13 +433,23 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		}
 		if len(pts) > 0 {
 			if err := sink.Deliver(ctx, pts); err != nil {
-				for _, m := range batch {
-					_ = m.Nak()
+				if seq.holding {
+					// A gap is open: the batch and what follows it are
+					// kept, in order, for the next Run, and the
+					// sequencer goes on holding the newer messages.
+					// Handed back (Nak), they would come again at once,
+					// before the lost ones, and the delivery sequence
+					// would no longer show the gap.
+					ready = append(slices.Clone(batch), ready...)
+				} else {
+					for _, m := range batch {
+						_ = m.Nak()
+					}
+					for _, m := range ready {
+						_ = m.Nak()
+					}
+					ready = nil
 				}
-				for _, m := range ready {
-					_ = m.Nak()
-				}
-				ready = nil
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
