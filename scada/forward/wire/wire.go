@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/buffer"
@@ -114,13 +116,92 @@ func (e *DecodeError) Is(target error) bool {
 }
 
 // Encoder writes point batches. The zero Encoder is ready; reuse one to save
-// allocations. An Encoder is not safe for concurrent use.
+// allocations (its dictionaries and column buffers are kept between
+// messages). An Encoder is not safe for concurrent use.
 type Encoder struct {
-	tags, units   map[string]uint32
-	tagList       []string
-	unitList      []string
-	scratch       []byte
-	tagIdx, unitI []uint32
+	tags, units dict
+	// The packed columns of the message being written, filled in one pass
+	// over its points.
+	offCol, tagCol, unitCol, valCol, qCol, tCol, sCol, rCol []byte
+}
+
+// dict numbers the distinct strings of one message in order of first
+// appearance. It gives every distinct text it has seen an id that lasts
+// across messages, and finds the id of a string by the address of its
+// bytes in a small table: the tags and units of a Buffer's points mostly
+// share their bytes with earlier ones, so most points cost no hashing of
+// text. A string found in the table has the very bytes of the one stored
+// there (which the table keeps alive), hence the same text; any other goes
+// through a map by text.
+type dict struct {
+	slots []dictSlot
+	ids   map[string]uint32 // text to id
+	local []uint32          // id to its number in the message, if stamp says so
+	stamp []uint32          // id to the message it was last numbered in
+	gen   uint32            // the message
+	list  []string          // the message's strings by number
+	last  string            // the string seen last, and its number
+	lastI uint32
+}
+
+type dictSlot struct {
+	s   string
+	id  uint32
+	set bool
+}
+
+const (
+	dictBits = 12
+	// dictMaxIDs bounds the ids kept across messages; beyond it the
+	// dictionary starts afresh at the next message.
+	dictMaxIDs = 1 << 16
+)
+
+func (d *dict) reset() {
+	d.gen++
+	if d.slots == nil || d.gen == 0 || len(d.ids) > dictMaxIDs {
+		d.slots = make([]dictSlot, 1<<dictBits)
+		d.ids = make(map[string]uint32)
+		d.local, d.stamp = d.local[:0], d.stamp[:0]
+		d.gen = 1
+	}
+	d.list = d.list[:0]
+	d.last, d.lastI = "", 0
+}
+
+func sameBytes(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// index returns the number of s in the message, adding it if new.
+func (d *dict) index(s string) uint32 {
+	if len(d.list) > 0 && sameBytes(s, d.last) {
+		return d.lastI
+	}
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))*0x9e3779b97f4a7c15 + uint64(len(s))
+	sl := &d.slots[h>>(64-dictBits)]
+	var id uint32
+	if sl.set && sameBytes(sl.s, s) {
+		id = sl.id
+	} else {
+		var ok bool
+		id, ok = d.ids[s]
+		if !ok {
+			id = uint32(len(d.local))
+			d.ids[s] = id
+			d.local = append(d.local, 0)
+			d.stamp = append(d.stamp, 0)
+		}
+		*sl = dictSlot{s: s, id: id, set: true}
+	}
+	if d.stamp[id] != d.gen {
+		d.stamp[id] = d.gen
+		d.local[id] = uint32(len(d.list))
+		d.list = append(d.list, s)
+	}
+	i := d.local[id]
+	d.last, d.lastI = s, i
+	return i
 }
 
 // Append appends to dst the message holding the points pts[i] for each i in
@@ -133,55 +214,50 @@ func (e *Encoder) Append(dst []byte, h Header, pts []scada.Point, sel []int32) [
 	if sel == nil {
 		n = len(pts)
 	}
-	at := func(j int) int {
-		if sel == nil {
-			return j
-		}
-		return int(sel[j])
-	}
-	if e.tags == nil {
-		e.tags = make(map[string]uint32)
-		e.units = make(map[string]uint32)
-	}
-	clear(e.tags)
-	clear(e.units)
-	e.tagList, e.unitList = e.tagList[:0], e.unitList[:0]
-	e.tagIdx, e.unitI = e.tagIdx[:0], e.unitI[:0]
+	e.tags.reset()
+	e.units.reset()
+	off, tagc, unitc := e.offCol[:0], e.tagCol[:0], e.unitCol[:0]
+	valc, qc, tc, sc, rc := e.valCol[:0], e.qCol[:0], e.tCol[:0], e.sCol[:0], e.rCol[:0]
 	var anyUnit, anyQuality, anyScore, anyReason bool
-	lastTag, lastUnit := "", ""
-	var lastTagI, lastUnitI uint32
-	haveTag, haveUnit := false, false
+	prevOff := uint64(h.First)
+	var prevT int64
 	for j := range n {
-		p := &pts[at(j)]
-		if !haveTag || p.Tag != lastTag {
-			ti, ok := e.tags[p.Tag]
-			if !ok {
-				ti = uint32(len(e.tagList))
-				e.tags[p.Tag] = ti
-				e.tagList = append(e.tagList, p.Tag)
-			}
-			lastTag, lastTagI, haveTag = p.Tag, ti, true
+		i := j
+		if sel != nil {
+			i = int(sel[j])
 		}
-		e.tagIdx = append(e.tagIdx, lastTagI)
+		p := &pts[i]
+		o := uint64(h.First) + uint64(i)
+		off = appendUvarint(off, o-prevOff)
+		prevOff = o
+		tagc = appendUvarint(tagc, uint64(e.tags.index(p.Tag)))
 		if p.Unit != "" {
 			anyUnit = true
 		}
-		if !haveUnit || p.Unit != lastUnit {
-			ui, ok := e.units[p.Unit]
-			if !ok {
-				ui = uint32(len(e.unitList))
-				e.units[p.Unit] = ui
-				e.unitList = append(e.unitList, p.Unit)
-			}
-			lastUnit, lastUnitI, haveUnit = p.Unit, ui, true
+		unitc = appendUvarint(unitc, uint64(e.units.index(p.Unit)))
+		valc = binary.LittleEndian.AppendUint64(valc, math.Float64bits(p.Value))
+		if p.Quality != 0 {
+			anyQuality = true
 		}
-		e.unitI = append(e.unitI, lastUnitI)
-		anyQuality = anyQuality || p.Quality != 0
-		anyScore = anyScore || p.Scored
-		anyReason = anyReason || p.Reasons != 0
+		qc = appendUvarint(qc, uint64(p.Quality))
+		t := timeValue(p.Time)
+		tc = appendUvarint(tc, zigzag(t-prevT))
+		prevT = t
+		var s uint64
+		if p.Scored {
+			s, anyScore = uint64(p.Score)+1, true
+		}
+		sc = appendUvarint(sc, s)
+		if p.Reasons != 0 {
+			anyReason = true
+		}
+		rc = appendUvarint(rc, uint64(p.Reasons))
 	}
+	e.offCol, e.tagCol, e.unitCol, e.valCol, e.qCol, e.tCol, e.sCol, e.rCol = off, tagc, unitc, valc, qc, tc, sc, rc
 
 	msgStart := len(dst)
+	dst = slices.Grow(dst, 128+len(off)+len(tagc)+len(unitc)+len(valc)+len(qc)+len(tc)+len(sc)+len(rc)+
+		16*(len(e.tags.list)+len(e.units.list))+len(h.Edge)+len(h.Buffer)+len(h.Source))
 	dst = appendVarintField(dst, fVersion, Version)
 	dst = appendStringField(dst, fEdge, h.Edge)
 	dst = appendStringField(dst, fBuffer, h.Buffer)
@@ -189,13 +265,13 @@ func (e *Encoder) Append(dst []byte, h Header, pts []scada.Point, sel []int32) [
 	dst = appendVarintField(dst, fFirst, uint64(h.First))
 	dst = appendVarintField(dst, fLast, uint64(h.Last))
 	dst = appendVarintField(dst, fCount, uint64(n))
-	for _, s := range e.tagList {
+	for _, s := range e.tags.list {
 		dst = appendKey(dst, fTags, wtLen)
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = append(dst, s...)
 	}
 	if anyUnit {
-		for _, s := range e.unitList {
+		for _, s := range e.units.list {
 			dst = appendKey(dst, fUnits, wtLen)
 			dst = binary.AppendUvarint(dst, uint64(len(s)))
 			dst = append(dst, s...)
@@ -204,84 +280,40 @@ func (e *Encoder) Append(dst []byte, h Header, pts []scada.Point, sel []int32) [
 	if n == 0 {
 		return appendCRC(dst, msgStart)
 	}
-
-	// Each packed column is written into scratch, then framed.
-	col := func(dst []byte, field int, fill func(b []byte) []byte) []byte {
-		e.scratch = fill(e.scratch[:0])
-		dst = appendKey(dst, field, wtLen)
-		dst = binary.AppendUvarint(dst, uint64(len(e.scratch)))
-		return append(dst, e.scratch...)
+	dst = appendColumn(dst, fOffsets, off)
+	if len(e.tags.list) > 1 {
+		dst = appendColumn(dst, fTag, tagc)
 	}
-	dst = col(dst, fOffsets, func(b []byte) []byte {
-		prev := uint64(h.First)
-		for j := range n {
-			off := uint64(h.First) + uint64(at(j))
-			b = binary.AppendUvarint(b, off-prev)
-			prev = off
-		}
-		return b
-	})
-	if len(e.tagList) > 1 {
-		dst = col(dst, fTag, func(b []byte) []byte {
-			for _, v := range e.tagIdx {
-				b = binary.AppendUvarint(b, uint64(v))
-			}
-			return b
-		})
+	if anyUnit && len(e.units.list) > 1 {
+		dst = appendColumn(dst, fUnit, unitc)
 	}
-	if anyUnit && len(e.unitList) > 1 {
-		dst = col(dst, fUnit, func(b []byte) []byte {
-			for _, v := range e.unitI {
-				b = binary.AppendUvarint(b, uint64(v))
-			}
-			return b
-		})
-	}
-	// The value column is fixed-size: frame it directly.
-	dst = appendKey(dst, fValue, wtLen)
-	dst = binary.AppendUvarint(dst, uint64(8*n))
-	for j := range n {
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(pts[at(j)].Value))
-	}
+	dst = appendColumn(dst, fValue, valc)
 	if anyQuality {
-		dst = col(dst, fQuality, func(b []byte) []byte {
-			for j := range n {
-				b = binary.AppendUvarint(b, uint64(pts[at(j)].Quality))
-			}
-			return b
-		})
+		dst = appendColumn(dst, fQuality, qc)
 	}
-	dst = col(dst, fTime, func(b []byte) []byte {
-		var prev int64
-		for j := range n {
-			t := timeValue(pts[at(j)].Time)
-			b = binary.AppendUvarint(b, zigzag(t-prev))
-			prev = t
-		}
-		return b
-	})
+	dst = appendColumn(dst, fTime, tc)
 	if anyScore {
-		dst = col(dst, fScore, func(b []byte) []byte {
-			for j := range n {
-				p := &pts[at(j)]
-				var s uint64
-				if p.Scored {
-					s = uint64(p.Score) + 1
-				}
-				b = binary.AppendUvarint(b, s)
-			}
-			return b
-		})
+		dst = appendColumn(dst, fScore, sc)
 	}
 	if anyReason {
-		dst = col(dst, fReasons, func(b []byte) []byte {
-			for j := range n {
-				b = binary.AppendUvarint(b, uint64(pts[at(j)].Reasons))
-			}
-			return b
-		})
+		dst = appendColumn(dst, fReasons, rc)
 	}
 	return appendCRC(dst, msgStart)
+}
+
+// appendColumn frames a packed column.
+func appendColumn(dst []byte, field int, col []byte) []byte {
+	dst = appendKey(dst, field, wtLen)
+	dst = binary.AppendUvarint(dst, uint64(len(col)))
+	return append(dst, col...)
+}
+
+// appendUvarint is binary.AppendUvarint with the one-byte case first.
+func appendUvarint(b []byte, v uint64) []byte {
+	if v < 0x80 {
+		return append(b, byte(v))
+	}
+	return binary.AppendUvarint(b, v)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
