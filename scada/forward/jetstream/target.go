@@ -466,6 +466,10 @@ type part struct {
 }
 
 // split groups the points of b by source, in order of first appearance.
+// A batch has few sources, mostly in runs: the part of the previous point
+// is tried first, then the others in turn, comparing the names (the same
+// bytes, usually, so the comparison is short); a map by name takes over
+// when there are many. The selections share one array.
 func split(b forward.Batch) []part {
 	src := b.Points[0].Source
 	same := true
@@ -478,16 +482,52 @@ func split(b forward.Batch) []part {
 	if same {
 		return []part{{source: src}}
 	}
-	idx := make(map[string]int)
+	// First the part of every point, then the selections.
+	which := make([]int32, len(b.Points))
 	var parts []part
+	var counts []int
+	var idx map[string]int
+	k := -1
 	for i := range b.Points {
 		s := b.Points[i].Source
-		k, ok := idx[s]
-		if !ok {
-			k = len(parts)
-			idx[s] = k
-			parts = append(parts, part{source: s})
+		if k < 0 || s != parts[k].source {
+			k = -1
+			if idx != nil {
+				if j, ok := idx[s]; ok {
+					k = j
+				}
+			} else {
+				for j := range parts {
+					if parts[j].source == s {
+						k = j
+						break
+					}
+				}
+			}
+			if k < 0 {
+				k = len(parts)
+				parts = append(parts, part{source: s})
+				counts = append(counts, 0)
+				if idx == nil && len(parts) > 16 {
+					idx = make(map[string]int, 2*len(parts))
+					for j := range parts {
+						idx[parts[j].source] = j
+					}
+				} else if idx != nil {
+					idx[s] = k
+				}
+			}
 		}
+		which[i] = int32(k)
+		counts[k]++
+	}
+	all := make([]int32, len(b.Points))
+	at := 0
+	for j := range parts {
+		parts[j].sel = all[at : at : at+counts[j]]
+		at += counts[j]
+	}
+	for i, k := range which {
 		parts[k].sel = append(parts[k].sel, int32(i))
 	}
 	return parts
