@@ -121,7 +121,11 @@
 // On the central side, [EventSource] reads the event messages through its
 // own durable consumer and hands each message's events to a
 // scada.EventSink, acknowledging after the sink accepted them; bad
-// messages are terminated and reported as for points. [EnsureStream]
+// messages are terminated and reported as for points. It shares the
+// Source's consume loop, so it keeps stream order across a consumer
+// leader change in the same way (EventSourceStats.Gaps): TestCluster's
+// EventsLeaderKilled moves the consumer's leader to the stream leader and
+// stops that server mid-forward, and every event arrives once, in order. [EnsureStream]
 // captures <prefix>.events.> beside <prefix>.points.>.
 //
 // # The stream
