@@ -247,9 +247,10 @@ func (l *lane) room() int {
 	return int(min(uint64(l.stop-l.next), math.MaxInt32))
 }
 
-//
-// keep says that the lane may keep pts (read-only): a batch that starts
-// with them then uses them as they are, without a copy.
+// take adds to the batch being filled as many of pts as it has room for,
+// and returns how many. keep says that the lane may keep pts (read-only):
+// a batch that starts with them then uses them as they are, without a
+// copy.
 func (l *lane) take(pts []scada.Point, keep bool) int {
 	cfg := &l.f.cfg
 	room := min(cfg.MaxPoints-len(l.cur), len(pts))

@@ -373,40 +373,45 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 		t.mu.Unlock()
 	}
 
-	parts := split(b)
 	enc := t.encPool.Get().(*wire.Encoder)
-	msgs := make([]*nats.Msg, 0, len(parts))
-	for i, part := range parts {
-		sel := part.sel
-		if h != nil || acked > b.First {
-			sel = filter(b, part, acked, h)
-			if len(sel) == 0 {
-				continue
-			}
-		}
-		hd := wire.Header{Edge: b.Stream.Edge, Buffer: b.Stream.Buffer, Source: part.source, First: b.First, Last: last}
-		var data []byte
-		if sel == nil {
-			data = enc.Append(make([]byte, 0, 64+len(b.Points)*20), hd, b.Points, nil)
-		} else {
-			data = enc.Append(make([]byte, 0, 64+len(sel)*24), hd, b.Points, sel)
-		}
-		m := &nats.Msg{Subject: t.Subject(b.Stream, part.source), Data: data, Header: nats.Header{
+	var msgs []*nats.Msg
+	message := func(source string, i, parts int, data []byte) {
+		m := &nats.Msg{Subject: t.Subject(b.Stream, source), Data: data, Header: nats.Header{
 			HeaderContentType:     {wire.ContentType},
 			HeaderVersion:         {"1"},
 			HeaderEdge:            {b.Stream.Edge},
 			HeaderBuffer:          {b.Stream.Buffer},
-			HeaderSource:          {part.source},
+			HeaderSource:          {source},
 			HeaderFirst:           {strconv.FormatUint(uint64(b.First), 10)},
 			HeaderLast:            {strconv.FormatUint(uint64(last), 10)},
 			HeaderPart:            {strconv.Itoa(i + 1)},
-			HeaderParts:           {strconv.Itoa(len(parts))},
+			HeaderParts:           {strconv.Itoa(parts)},
 			jetstream.MsgIDHeader: {MsgID(b.Stream, b.First, last, i+1)},
 		}}
 		if b.Backfill {
 			m.Header[HeaderLane] = []string{"backfill"}
 		}
 		msgs = append(msgs, m)
+	}
+	hd := wire.Header{Edge: b.Stream.Edge, Buffer: b.Stream.Buffer, First: b.First, Last: last}
+	if h == nil && acked <= b.First {
+		// Every point goes: one pass over the batch writes the message of
+		// every source.
+		enc.AppendBySource(hd, b.Points, func(size int) []byte { return make([]byte, 0, size) }, message)
+	} else {
+		parts := split(b)
+		for i, part := range parts {
+			sel := filter(b, part, acked, h)
+			if sel != nil && len(sel) == 0 {
+				continue
+			}
+			hd.Source = part.source
+			n := len(b.Points)
+			if sel != nil {
+				n = len(sel)
+			}
+			message(part.source, i, len(parts), enc.Append(make([]byte, 0, 64+n*24), hd, b.Points, sel))
+		}
 	}
 	t.encPool.Put(enc)
 

@@ -126,3 +126,89 @@ func benchBatch(n, tags int) []scada.Point {
 }
 
 func uint64Offset(i int) buffer.Offset { return buffer.Offset(i) }
+
+// TestAppendBySource checks that AppendBySource writes, for each source in
+// order of first appearance, the bytes Append writes for the selection of
+// that source's points, over random batches of a few sources (in runs and
+// mixed) and of more than 16, reusing one Encoder.
+func TestAppendBySource(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var e, ref Encoder
+	for k := range 300 {
+		nsrc := 1 + r.IntN(4)
+		if k%4 == 0 {
+			nsrc = 17 + r.IntN(20)
+		}
+		pts := randomBatch(r, 1+r.IntN(400))
+		cur := 0
+		for i := range pts {
+			if r.IntN(3) == 0 {
+				cur = r.IntN(nsrc)
+			}
+			pts[i].Source = fmt.Sprintf("plc-%d", cur)
+		}
+		h := Header{Edge: "edge", Buffer: "buf", First: 1000, Last: 1000 + buffer.Offset(len(pts)) - 1}
+		var order []string
+		sels := map[string][]int32{}
+		for i, p := range pts {
+			if _, ok := sels[p.Source]; !ok {
+				order = append(order, p.Source)
+			}
+			sels[p.Source] = append(sels[p.Source], int32(i))
+		}
+		got, size := 0, 0
+		e.AppendBySource(h, pts, func(n int) []byte { size = n; return make([]byte, 0, n) }, func(source string, part, parts int, msg []byte) {
+			if parts != len(order) || part != got || source != order[part] {
+				t.Fatalf("batch %d: message %d of %d for %q, want %d of %d for %q", k, part, parts, source, got, len(order), order[got])
+			}
+			if cap(msg) != size {
+				t.Fatalf("batch %d: message of %d bytes outgrew its size bound %d", k, len(msg), size)
+			}
+			mh := h
+			mh.Source = source
+			want := ref.Append(nil, mh, pts, sels[source])
+			if !bytes.Equal(msg, want) {
+				t.Fatalf("batch %d, source %s: encodings differ\n got %x\nwant %x", k, source, msg, want)
+			}
+			got++
+		})
+		if got != len(order) {
+			t.Fatalf("batch %d: %d messages, want %d", k, got, len(order))
+		}
+	}
+}
+
+// BenchmarkAppendBySource encodes a batch of 8192 points of 1000 tags over
+// 4 sources, alternating, as one message per source: in one pass
+// (AppendBySource) and by selections (Append per source).
+func BenchmarkAppendBySource(b *testing.B) {
+	pts := benchBatch(8192, 1000)
+	srcs := []string{"plc-a", "plc-b", "plc-c", "plc-d"}
+	for i := range pts {
+		pts[i].Source = srcs[i%1000%4]
+	}
+	h := Header{Edge: "edge", Buffer: "buf", First: 0, Last: 8191}
+	buf := make([]byte, 0, 1<<20)
+	b.Run("one-pass", func(b *testing.B) {
+		var e Encoder
+		for b.Loop() {
+			e.AppendBySource(h, pts, func(int) []byte { return buf[:0] }, func(string, int, int, []byte) {})
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pts)), "ns/point")
+	})
+	b.Run("selections", func(b *testing.B) {
+		var e Encoder
+		for b.Loop() {
+			sels := map[string][]int32{}
+			for i := range pts {
+				sels[pts[i].Source] = append(sels[pts[i].Source], int32(i))
+			}
+			for _, s := range srcs {
+				hs := h
+				hs.Source = s
+				buf = e.Append(buf[:0], hs, pts, sels[s])
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pts)), "ns/point")
+	})
+}

@@ -119,10 +119,120 @@ func (e *DecodeError) Is(target error) bool {
 // allocations (its dictionaries and column buffers are kept between
 // messages). An Encoder is not safe for concurrent use.
 type Encoder struct {
+	m      message
+	bySrc  []*message // AppendBySource's messages, by source in order
+	srcIdx map[string]int
+}
+
+// message is one message being written: its dictionaries and its packed
+// columns, filled one point at a time.
+type message struct {
+	source      string
 	tags, units dict
-	// The packed columns of the message being written, filled in one pass
-	// over its points.
+	n           int
+	prevOff     uint64
+	prevT       int64
+	first       uint64
+	// The packed columns.
 	offCol, tagCol, unitCol, valCol, qCol, tCol, sCol, rCol []byte
+	anyUnit, anyQuality, anyScore, anyReason                bool
+}
+
+func (m *message) reset(first uint64) {
+	m.tags.reset()
+	m.units.reset()
+	m.n, m.prevOff, m.prevT, m.first = 0, first, 0, first
+	m.offCol, m.tagCol, m.unitCol, m.valCol = m.offCol[:0], m.tagCol[:0], m.unitCol[:0], m.valCol[:0]
+	m.qCol, m.tCol, m.sCol, m.rCol = m.qCol[:0], m.tCol[:0], m.sCol[:0], m.rCol[:0]
+	m.anyUnit, m.anyQuality, m.anyScore, m.anyReason = false, false, false, false
+}
+
+// add appends p, at Buffer offset off, to every column.
+func (m *message) add(p *scada.Point, off uint64) {
+	m.n++
+	m.offCol = appendUvarint(m.offCol, off-m.prevOff)
+	m.prevOff = off
+	m.tagCol = appendUvarint(m.tagCol, uint64(m.tags.index(p.Tag)))
+	if p.Unit != "" {
+		m.anyUnit = true
+	}
+	m.unitCol = appendUvarint(m.unitCol, uint64(m.units.index(p.Unit)))
+	m.valCol = binary.LittleEndian.AppendUint64(m.valCol, math.Float64bits(p.Value))
+	if p.Quality != 0 {
+		m.anyQuality = true
+	}
+	m.qCol = appendUvarint(m.qCol, uint64(p.Quality))
+	t := timeValue(p.Time)
+	m.tCol = appendUvarint(m.tCol, zigzag(t-m.prevT))
+	m.prevT = t
+	var sc uint64
+	if p.Scored {
+		sc, m.anyScore = uint64(p.Score)+1, true
+	}
+	m.sCol = appendUvarint(m.sCol, sc)
+	if p.Reasons != 0 {
+		m.anyReason = true
+	}
+	m.rCol = appendUvarint(m.rCol, uint64(p.Reasons))
+}
+
+// size bounds the bytes appendTo writes besides the header's strings.
+func (m *message) size() int {
+	n := 128 + len(m.offCol) + len(m.tagCol) + len(m.unitCol) + len(m.valCol) + len(m.qCol) + len(m.tCol) + len(m.sCol) + len(m.rCol)
+	for _, s := range m.tags.list {
+		n += len(s) + 12
+	}
+	for _, s := range m.units.list {
+		n += len(s) + 12
+	}
+	return n
+}
+
+// appendTo appends the message with header h to dst.
+func (m *message) appendTo(dst []byte, h Header) []byte {
+	msgStart := len(dst)
+	dst = slices.Grow(dst, m.size()+len(h.Edge)+len(h.Buffer)+len(h.Source))
+	dst = appendVarintField(dst, fVersion, Version)
+	dst = appendStringField(dst, fEdge, h.Edge)
+	dst = appendStringField(dst, fBuffer, h.Buffer)
+	dst = appendStringField(dst, fSource, h.Source)
+	dst = appendVarintField(dst, fFirst, uint64(h.First))
+	dst = appendVarintField(dst, fLast, uint64(h.Last))
+	dst = appendVarintField(dst, fCount, uint64(m.n))
+	for _, s := range m.tags.list {
+		dst = appendKey(dst, fTags, wtLen)
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	if m.anyUnit {
+		for _, s := range m.units.list {
+			dst = appendKey(dst, fUnits, wtLen)
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			dst = append(dst, s...)
+		}
+	}
+	if m.n == 0 {
+		return appendCRC(dst, msgStart)
+	}
+	dst = appendColumn(dst, fOffsets, m.offCol)
+	if len(m.tags.list) > 1 {
+		dst = appendColumn(dst, fTag, m.tagCol)
+	}
+	if m.anyUnit && len(m.units.list) > 1 {
+		dst = appendColumn(dst, fUnit, m.unitCol)
+	}
+	dst = appendColumn(dst, fValue, m.valCol)
+	if m.anyQuality {
+		dst = appendColumn(dst, fQuality, m.qCol)
+	}
+	dst = appendColumn(dst, fTime, m.tCol)
+	if m.anyScore {
+		dst = appendColumn(dst, fScore, m.sCol)
+	}
+	if m.anyReason {
+		dst = appendColumn(dst, fReasons, m.rCol)
+	}
+	return appendCRC(dst, msgStart)
 }
 
 // dict numbers the distinct strings of one message in order of first
@@ -139,6 +249,7 @@ type dict struct {
 	local []uint32          // id to its number in the message, if stamp says so
 	stamp []uint32          // id to the message it was last numbered in
 	gen   uint32            // the message
+	bits  uint              // len(slots) is 1<<bits
 	list  []string          // the message's strings by number
 	last  string            // the string seen last, and its number
 	lastI uint32
@@ -151,7 +262,9 @@ type dictSlot struct {
 }
 
 const (
-	dictBits = 12
+	// The table has at least twice as many slots as there are ids, between
+	// 1<<dictMinBits and 1<<dictMaxBits.
+	dictMinBits, dictMaxBits = 5, 14
 	// dictMaxIDs bounds the ids kept across messages; beyond it the
 	// dictionary starts afresh at the next message.
 	dictMaxIDs = 1 << 16
@@ -160,10 +273,17 @@ const (
 func (d *dict) reset() {
 	d.gen++
 	if d.slots == nil || d.gen == 0 || len(d.ids) > dictMaxIDs {
-		d.slots = make([]dictSlot, 1<<dictBits)
+		d.bits = dictMinBits
+		d.slots = make([]dictSlot, 1<<d.bits)
 		d.ids = make(map[string]uint32)
 		d.local, d.stamp = d.local[:0], d.stamp[:0]
 		d.gen = 1
+	}
+	if len(d.local)*2 > len(d.slots) && d.bits < dictMaxBits {
+		for len(d.local)*2 > 1<<d.bits && d.bits < dictMaxBits {
+			d.bits++
+		}
+		d.slots = make([]dictSlot, 1<<d.bits)
 	}
 	d.list = d.list[:0]
 	d.last, d.lastI = "", 0
@@ -179,7 +299,7 @@ func (d *dict) index(s string) uint32 {
 		return d.lastI
 	}
 	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))*0x9e3779b97f4a7c15 + uint64(len(s))
-	sl := &d.slots[h>>(64-dictBits)]
+	sl := &d.slots[h>>(64-d.bits)]
 	var id uint32
 	if sl.set && sameBytes(sl.s, s) {
 		id = sl.id
@@ -210,95 +330,79 @@ func (d *dict) index(s string) uint32 {
 // check); h.Count is ignored and set from sel. Times outside the years 1678
 // to 2262 are clamped to those bounds.
 func (e *Encoder) Append(dst []byte, h Header, pts []scada.Point, sel []int32) []byte {
-	n := len(sel)
+	m := &e.m
+	m.reset(uint64(h.First))
 	if sel == nil {
-		n = len(pts)
+		for i := range pts {
+			m.add(&pts[i], uint64(h.First)+uint64(i))
+		}
+	} else {
+		for _, i := range sel {
+			m.add(&pts[i], uint64(h.First)+uint64(i))
+		}
 	}
-	e.tags.reset()
-	e.units.reset()
-	off, tagc, unitc := e.offCol[:0], e.tagCol[:0], e.unitCol[:0]
-	valc, qc, tc, sc, rc := e.valCol[:0], e.qCol[:0], e.tCol[:0], e.sCol[:0], e.rCol[:0]
-	var anyUnit, anyQuality, anyScore, anyReason bool
-	prevOff := uint64(h.First)
-	var prevT int64
-	for j := range n {
-		i := j
-		if sel != nil {
-			i = int(sel[j])
-		}
-		p := &pts[i]
-		o := uint64(h.First) + uint64(i)
-		off = appendUvarint(off, o-prevOff)
-		prevOff = o
-		tagc = appendUvarint(tagc, uint64(e.tags.index(p.Tag)))
-		if p.Unit != "" {
-			anyUnit = true
-		}
-		unitc = appendUvarint(unitc, uint64(e.units.index(p.Unit)))
-		valc = binary.LittleEndian.AppendUint64(valc, math.Float64bits(p.Value))
-		if p.Quality != 0 {
-			anyQuality = true
-		}
-		qc = appendUvarint(qc, uint64(p.Quality))
-		t := timeValue(p.Time)
-		tc = appendUvarint(tc, zigzag(t-prevT))
-		prevT = t
-		var s uint64
-		if p.Scored {
-			s, anyScore = uint64(p.Score)+1, true
-		}
-		sc = appendUvarint(sc, s)
-		if p.Reasons != 0 {
-			anyReason = true
-		}
-		rc = appendUvarint(rc, uint64(p.Reasons))
-	}
-	e.offCol, e.tagCol, e.unitCol, e.valCol, e.qCol, e.tCol, e.sCol, e.rCol = off, tagc, unitc, valc, qc, tc, sc, rc
+	return m.appendTo(dst, h)
+}
 
-	msgStart := len(dst)
-	dst = slices.Grow(dst, 128+len(off)+len(tagc)+len(unitc)+len(valc)+len(qc)+len(tc)+len(sc)+len(rc)+
-		16*(len(e.tags.list)+len(e.units.list))+len(h.Edge)+len(h.Buffer)+len(h.Source))
-	dst = appendVarintField(dst, fVersion, Version)
-	dst = appendStringField(dst, fEdge, h.Edge)
-	dst = appendStringField(dst, fBuffer, h.Buffer)
-	dst = appendStringField(dst, fSource, h.Source)
-	dst = appendVarintField(dst, fFirst, uint64(h.First))
-	dst = appendVarintField(dst, fLast, uint64(h.Last))
-	dst = appendVarintField(dst, fCount, uint64(n))
-	for _, s := range e.tags.list {
-		dst = appendKey(dst, fTags, wtLen)
-		dst = binary.AppendUvarint(dst, uint64(len(s)))
-		dst = append(dst, s...)
+// AppendBySource writes the messages of a batch whose points have several
+// sources: one message per source, in order of the sources' first
+// appearance, each holding that source's points as Append with the
+// selection of their indexes would (the same bytes), in one pass over pts.
+// For each message it calls emit with the source, the message's place
+// (0-based) and the count of messages, and the message appended to
+// dst(size), where size bounds its length; h.Source is ignored.
+func (e *Encoder) AppendBySource(h Header, pts []scada.Point, dst func(size int) []byte, emit func(source string, part, parts int, msg []byte)) {
+	if e.srcIdx == nil {
+		e.srcIdx = make(map[string]int)
 	}
-	if anyUnit {
-		for _, s := range e.units.list {
-			dst = appendKey(dst, fUnits, wtLen)
-			dst = binary.AppendUvarint(dst, uint64(len(s)))
-			dst = append(dst, s...)
+	clear(e.srcIdx)
+	used := 0
+	k := -1
+	for i := range pts {
+		p := &pts[i]
+		if k < 0 || p.Source != e.bySrc[k].source {
+			k = -1
+			if used > 16 {
+				if j, ok := e.srcIdx[p.Source]; ok {
+					k = j
+				}
+			} else {
+				for j := range used {
+					if e.bySrc[j].source == p.Source {
+						k = j
+						break
+					}
+				}
+			}
+			if k < 0 {
+				k = used
+				if k == len(e.bySrc) {
+					e.bySrc = append(e.bySrc, new(message))
+				}
+				e.bySrc[k].reset(uint64(h.First))
+				e.bySrc[k].source = p.Source
+				used++
+				if used == 17 {
+					for j := range used {
+						e.srcIdx[e.bySrc[j].source] = j
+					}
+				} else if used > 17 {
+					e.srcIdx[p.Source] = k
+				}
+			}
 		}
+		e.bySrc[k].add(p, uint64(h.First)+uint64(i))
 	}
-	if n == 0 {
-		return appendCRC(dst, msgStart)
+	for j := range used {
+		m := e.bySrc[j]
+		mh := h
+		mh.Source = m.source
+		emit(m.source, j, used, m.appendTo(dst(m.size()+len(h.Edge)+len(h.Buffer)+len(m.source)), mh))
 	}
-	dst = appendColumn(dst, fOffsets, off)
-	if len(e.tags.list) > 1 {
-		dst = appendColumn(dst, fTag, tagc)
+	// Let go of the strings of sources no longer in use.
+	for j := used; j < len(e.bySrc); j++ {
+		e.bySrc[j].source = ""
 	}
-	if anyUnit && len(e.units.list) > 1 {
-		dst = appendColumn(dst, fUnit, unitc)
-	}
-	dst = appendColumn(dst, fValue, valc)
-	if anyQuality {
-		dst = appendColumn(dst, fQuality, qc)
-	}
-	dst = appendColumn(dst, fTime, tc)
-	if anyScore {
-		dst = appendColumn(dst, fScore, sc)
-	}
-	if anyReason {
-		dst = appendColumn(dst, fReasons, rc)
-	}
-	return appendCRC(dst, msgStart)
 }
 
 // appendColumn frames a packed column.
