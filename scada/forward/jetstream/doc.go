@@ -63,6 +63,14 @@
 // several batches in flight could store batch n+1 and lose batch n, whose
 // re-send would reach the central side after n+1's points of the same
 // source. Config.Unordered lifts this for throughput, keeping exactly once.
+// Publishing batch n+1 while n is in flight on the condition that n was
+// stored (Nats-Expected-Last-Subject-Sequence) would need n's stream
+// sequence on each subject, which only n's acknowledgement tells: the
+// very wait it would save; Nats-Expected-Last-Msg-Id applies to the whole
+// stream, which other edges write to as well. The wait costs little:
+// encoding and reading take the CPU, and the next batch is encoded while
+// the previous one is in flight (BenchmarkForwardJetStream's
+// forward-unordered sub-benchmark measures the difference).
 // On the central side, a consumer leader change can lose deliveries in
 // flight, which the stream sends again only after AckWait, after newer
 // messages; the Source sees the gap in the delivery sequence and holds the
