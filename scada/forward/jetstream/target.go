@@ -153,7 +153,10 @@ type Target struct {
 	prefix string
 	log    *slog.Logger
 
-	encPool sync.Pool
+	// encs are Encoders not in use. Not a sync.Pool: a collection would
+	// empty it, and an Encoder's dictionaries are worth keeping.
+	encMu sync.Mutex
+	encs  []*wire.Encoder
 
 	mu      sync.Mutex
 	stream  jetstream.Stream
@@ -217,7 +220,6 @@ func New(cfg Config) (*Target, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Target{cfg: cfg, js: js, prefix: cfg.Prefix + ".points.", log: log, streams: make(map[forward.Stream]*streamState)}
-	t.encPool.New = func() any { return new(wire.Encoder) }
 	return t, nil
 }
 
@@ -373,7 +375,7 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 		t.mu.Unlock()
 	}
 
-	enc := t.encPool.Get().(*wire.Encoder)
+	enc := t.getEncoder()
 	var msgs []*nats.Msg
 	message := func(source string, i, parts int, data []byte) {
 		m := &nats.Msg{Subject: t.Subject(b.Stream, source), Data: data, Header: nats.Header{
@@ -413,7 +415,7 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 			message(part.source, i, len(parts), enc.Append(make([]byte, 0, 64+n*24), hd, b.Points, sel))
 		}
 	}
-	t.encPool.Put(enc)
+	t.putEncoder(enc)
 
 	if prev != nil && !t.cfg.Unordered {
 		select {
@@ -461,6 +463,27 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 		p.futures = append(p.futures, f)
 	}
 	return p, nil
+}
+
+// getEncoder returns an Encoder not in use; putEncoder keeps it for the
+// next batch (a few of them, for Forwarders sharing the Target).
+func (t *Target) getEncoder() *wire.Encoder {
+	t.encMu.Lock()
+	defer t.encMu.Unlock()
+	if k := len(t.encs); k > 0 {
+		e := t.encs[k-1]
+		t.encs = t.encs[:k-1]
+		return e
+	}
+	return new(wire.Encoder)
+}
+
+func (t *Target) putEncoder(e *wire.Encoder) {
+	t.encMu.Lock()
+	if len(t.encs) < 4 {
+		t.encs = append(t.encs, e)
+	}
+	t.encMu.Unlock()
 }
 
 // part is the points of one source in a batch, in order; sel nil means

@@ -134,51 +134,87 @@ type message struct {
 	prevT       int64
 	first       uint64
 	// The packed columns.
-	offCol, tagCol, unitCol, valCol, qCol, tCol, sCol, rCol []byte
+	offCol, tagCol, unitCol, valCol, qCol, tCol, sCol, rCol column
 	anyUnit, anyQuality, anyScore, anyReason                bool
 }
+
+// column is a packed column being written. Its length is an int beside
+// the slice, so that writing a value stores no pointer: a store of a
+// pointer in the heap costs a write barrier whenever the garbage
+// collector is marking, which in a busy process is much of the time.
+type column struct {
+	b []byte
+	n int
+}
+
+// room makes room for k more bytes.
+func (c *column) room(k int) {
+	if c.n+k > len(c.b) {
+		nb := make([]byte, max(2*len(c.b), c.n+k, 256))
+		copy(nb, c.b[:c.n])
+		c.b = nb
+	}
+}
+
+func (c *column) uvarint(v uint64) {
+	c.room(binary.MaxVarintLen64)
+	if v < 0x80 {
+		c.b[c.n] = byte(v)
+		c.n++
+		return
+	}
+	c.n += binary.PutUvarint(c.b[c.n:], v)
+}
+
+func (c *column) fixed64(v uint64) {
+	c.room(8)
+	binary.LittleEndian.PutUint64(c.b[c.n:], v)
+	c.n += 8
+}
+
+func (c *column) bytes() []byte { return c.b[:c.n] }
 
 func (m *message) reset(first uint64) {
 	m.tags.reset()
 	m.units.reset()
 	m.n, m.prevOff, m.prevT, m.first = 0, first, 0, first
-	m.offCol, m.tagCol, m.unitCol, m.valCol = m.offCol[:0], m.tagCol[:0], m.unitCol[:0], m.valCol[:0]
-	m.qCol, m.tCol, m.sCol, m.rCol = m.qCol[:0], m.tCol[:0], m.sCol[:0], m.rCol[:0]
+	m.offCol.n, m.tagCol.n, m.unitCol.n, m.valCol.n = 0, 0, 0, 0
+	m.qCol.n, m.tCol.n, m.sCol.n, m.rCol.n = 0, 0, 0, 0
 	m.anyUnit, m.anyQuality, m.anyScore, m.anyReason = false, false, false, false
 }
 
 // add appends p, at Buffer offset off, to every column.
 func (m *message) add(p *scada.Point, off uint64) {
 	m.n++
-	m.offCol = appendUvarint(m.offCol, off-m.prevOff)
+	m.offCol.uvarint(off - m.prevOff)
 	m.prevOff = off
-	m.tagCol = appendUvarint(m.tagCol, uint64(m.tags.index(p.Tag)))
+	m.tagCol.uvarint(uint64(m.tags.index(p.Tag)))
 	if p.Unit != "" {
 		m.anyUnit = true
 	}
-	m.unitCol = appendUvarint(m.unitCol, uint64(m.units.index(p.Unit)))
-	m.valCol = binary.LittleEndian.AppendUint64(m.valCol, math.Float64bits(p.Value))
+	m.unitCol.uvarint(uint64(m.units.index(p.Unit)))
+	m.valCol.fixed64(math.Float64bits(p.Value))
 	if p.Quality != 0 {
 		m.anyQuality = true
 	}
-	m.qCol = appendUvarint(m.qCol, uint64(p.Quality))
+	m.qCol.uvarint(uint64(p.Quality))
 	t := timeValue(p.Time)
-	m.tCol = appendUvarint(m.tCol, zigzag(t-m.prevT))
+	m.tCol.uvarint(zigzag(t - m.prevT))
 	m.prevT = t
 	var sc uint64
 	if p.Scored {
 		sc, m.anyScore = uint64(p.Score)+1, true
 	}
-	m.sCol = appendUvarint(m.sCol, sc)
+	m.sCol.uvarint(sc)
 	if p.Reasons != 0 {
 		m.anyReason = true
 	}
-	m.rCol = appendUvarint(m.rCol, uint64(p.Reasons))
+	m.rCol.uvarint(uint64(p.Reasons))
 }
 
 // size bounds the bytes appendTo writes besides the header's strings.
 func (m *message) size() int {
-	n := 128 + len(m.offCol) + len(m.tagCol) + len(m.unitCol) + len(m.valCol) + len(m.qCol) + len(m.tCol) + len(m.sCol) + len(m.rCol)
+	n := 128 + m.offCol.n + m.tagCol.n + m.unitCol.n + m.valCol.n + m.qCol.n + m.tCol.n + m.sCol.n + m.rCol.n
 	for _, s := range m.tags.list {
 		n += len(s) + 12
 	}
@@ -214,23 +250,23 @@ func (m *message) appendTo(dst []byte, h Header) []byte {
 	if m.n == 0 {
 		return appendCRC(dst, msgStart)
 	}
-	dst = appendColumn(dst, fOffsets, m.offCol)
+	dst = appendColumn(dst, fOffsets, m.offCol.bytes())
 	if len(m.tags.list) > 1 {
-		dst = appendColumn(dst, fTag, m.tagCol)
+		dst = appendColumn(dst, fTag, m.tagCol.bytes())
 	}
 	if m.anyUnit && len(m.units.list) > 1 {
-		dst = appendColumn(dst, fUnit, m.unitCol)
+		dst = appendColumn(dst, fUnit, m.unitCol.bytes())
 	}
-	dst = appendColumn(dst, fValue, m.valCol)
+	dst = appendColumn(dst, fValue, m.valCol.bytes())
 	if m.anyQuality {
-		dst = appendColumn(dst, fQuality, m.qCol)
+		dst = appendColumn(dst, fQuality, m.qCol.bytes())
 	}
-	dst = appendColumn(dst, fTime, m.tCol)
+	dst = appendColumn(dst, fTime, m.tCol.bytes())
 	if m.anyScore {
-		dst = appendColumn(dst, fScore, m.sCol)
+		dst = appendColumn(dst, fScore, m.sCol.bytes())
 	}
 	if m.anyReason {
-		dst = appendColumn(dst, fReasons, m.rCol)
+		dst = appendColumn(dst, fReasons, m.rCol.bytes())
 	}
 	return appendCRC(dst, msgStart)
 }
@@ -251,7 +287,11 @@ type dict struct {
 	gen   uint32            // the message
 	bits  uint              // len(slots) is 1<<bits
 	list  []string          // the message's strings by number
-	last  string            // the string seen last, and its number
+	// The string seen last (the address and length of its bytes, not the
+	// string: no write barrier) and its number. The caller's points keep
+	// it alive for as long as it is compared with, within one message.
+	lastP uintptr
+	lastN int
 	lastI uint32
 }
 
@@ -286,7 +326,7 @@ func (d *dict) reset() {
 		d.slots = make([]dictSlot, 1<<d.bits)
 	}
 	d.list = d.list[:0]
-	d.last, d.lastI = "", 0
+	d.lastP, d.lastN, d.lastI = 0, -1, 0
 }
 
 func sameBytes(a, b string) bool {
@@ -295,7 +335,7 @@ func sameBytes(a, b string) bool {
 
 // index returns the number of s in the message, adding it if new.
 func (d *dict) index(s string) uint32 {
-	if len(d.list) > 0 && sameBytes(s, d.last) {
+	if len(s) == d.lastN && uintptr(unsafe.Pointer(unsafe.StringData(s))) == d.lastP {
 		return d.lastI
 	}
 	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))*0x9e3779b97f4a7c15 + uint64(len(s))
@@ -320,7 +360,7 @@ func (d *dict) index(s string) uint32 {
 		d.list = append(d.list, s)
 	}
 	i := d.local[id]
-	d.last, d.lastI = s, i
+	d.lastP, d.lastN, d.lastI = uintptr(unsafe.Pointer(unsafe.StringData(s))), len(s), i
 	return i
 }
 
