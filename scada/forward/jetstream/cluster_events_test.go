@@ -95,6 +95,11 @@ func testEventsLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 	defer b.Close()
 	f, _ := newForwarder(t, b, nc, func(c *forward.Config) { c.Edge = edge })
 	stop := runForwarder(t, f)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("forwarder events %+v; source %+v", f.EventStats(), src.Stats())
+		}
+	})
 	appended := make(chan struct{})
 	go func() {
 		defer close(appended)
