@@ -452,14 +452,6 @@ func appendColumn(dst []byte, field int, col []byte) []byte {
 	return append(dst, col...)
 }
 
-// appendUvarint is binary.AppendUvarint with the one-byte case first.
-func appendUvarint(b []byte, v uint64) []byte {
-	if v < 0x80 {
-		return append(b, byte(v))
-	}
-	return binary.AppendUvarint(b, v)
-}
-
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // appendCRC appends the checksum field over dst[start:].
