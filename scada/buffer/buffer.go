@@ -98,6 +98,17 @@ type Buffer interface {
 	Close() error
 }
 
+// StableScanner is an optional capability of a Buffer whose Scan yields the
+// points it stores, which never change once appended: when ScanStable
+// reports true, a reader may keep the Points of a yielded Batch after the
+// iteration moved on (read-only, without appending to them), instead of
+// copying them. A Forwarder uses it to send a batch without a copy.
+// [Memory] implements it; [Disk] decodes into a buffer it reuses and does
+// not.
+type StableScanner interface {
+	ScanStable() bool
+}
+
 // Batch is a run of consecutive points read from a [Buffer].
 type Batch struct {
 	// First is the offset of Points[0].

@@ -15,7 +15,8 @@
 // the OnDrop hook with the points each consumer had not committed, and a
 // consumer that fell behind sees the gap in [Batch.Missed].
 //
-// [Memory] keeps the log in memory. [Disk] keeps it in segmented
+// [Memory] keeps the log in memory (and, as a [StableScanner], lets a
+// reader keep the points Scan yields instead of copying them). [Disk] keeps it in segmented
 // append-only files with a CRC32-C checksum per record and a compact encoding
 // (about 2 bytes a point for smoothly changing plant data); with the default
 // [SyncGroupCommit], Append returns only once its points are fsynced, and

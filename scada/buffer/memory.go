@@ -106,7 +106,10 @@ type Memory struct {
 	droppedBytes                int64
 }
 
-var _ Buffer = (*Memory)(nil)
+var (
+	_ Buffer        = (*Memory)(nil)
+	_ StableScanner = (*Memory)(nil)
+)
 
 // NewMemory returns an empty Memory.
 func NewMemory(cfg MemoryConfig) (*Memory, error) {
@@ -350,6 +353,10 @@ func (b *Memory) snapshot() ([]memRecord, Offset, error) {
 	b.report(events)
 	return recs, first, nil
 }
+
+// ScanStable implements [StableScanner]: Scan yields the stored points,
+// which Memory never changes.
+func (b *Memory) ScanStable() bool { return true }
 
 // Scan implements [Buffer].
 func (b *Memory) Scan(ctx context.Context, from Offset) iter.Seq2[Batch, error] {

@@ -33,6 +33,7 @@ type flight struct {
 	acked    bool
 	attempts int
 	rejected bool
+	borrowed bool // b.Points is the Buffer's or Read's, not the lane's to reuse
 }
 
 type result struct {
@@ -66,6 +67,8 @@ type lane struct {
 	stopReq context.Context
 
 	cur      []scada.Point   // the batch being filled: [curFirst, next)
+	borrowed bool            // cur is points the lane may keep but not change or extend
+	stable   bool            // the Buffer's Scan points may be kept (buffer.StableScanner)
 	free     [][]scada.Point // slices of acknowledged batches, for reuse
 	curFirst buffer.Offset
 	curBytes int
@@ -86,6 +89,9 @@ func (f *Forwarder) newLane(kind, consumer string, start, stop buffer.Offset, re
 	l := &lane{
 		f: f, kind: kind, consumer: consumer, next: start, stop: stop,
 		window: f.cfg.Window,
+	}
+	if s, ok := f.cfg.Buffer.(buffer.StableScanner); ok && s.ScanStable() {
+		l.stable = true
 	}
 	l.results = make(chan result, l.window+1)
 	l.commit = newCommitter(f, consumer, start, report)
@@ -228,7 +234,7 @@ func (l *lane) readBlocking(ctx context.Context) error {
 	if len(b.Points) > 0 {
 		l.curFirst, l.next = b.First, b.First
 		l.curStart = time.Now()
-		l.take(b.Points)
+		l.take(b.Points, true) // Read's points are the caller's
 	}
 	return nil
 }
@@ -241,7 +247,11 @@ func (l *lane) room() int {
 	return int(min(uint64(l.stop-l.next), math.MaxInt32))
 }
 
-func (l *lane) take(pts []scada.Point) int {
+// take adds to the batch being filled as many of pts as it has room for,
+// and returns how many. keep says that the lane may keep pts (read-only):
+// a batch that starts with them then uses them as they are, without a
+// copy.
+func (l *lane) take(pts []scada.Point, keep bool) int {
 	cfg := &l.f.cfg
 	room := min(cfg.MaxPoints-len(l.cur), len(pts))
 	if l.stop != noStop {
@@ -260,10 +270,19 @@ func (l *lane) take(pts []scada.Point) int {
 	if n == 0 {
 		return 0
 	}
-	if l.cur == nil {
-		l.cur = l.newBatch()
+	switch {
+	case len(l.cur) == 0 && keep:
+		l.cur, l.borrowed = pts[:n:n], true
+	case l.borrowed:
+		// More points for a batch of kept ones: copied together.
+		own := append(l.newBatch(), l.cur...)
+		l.cur, l.borrowed = append(own, pts[:n]...), false
+	default:
+		if l.cur == nil {
+			l.cur = l.newBatch()
+		}
+		l.cur = append(l.cur, pts[:n]...)
 	}
-	l.cur = append(l.cur, pts[:n]...)
 	l.next += buffer.Offset(n)
 	return n
 }
@@ -333,7 +352,7 @@ func (l *lane) fill(ctx context.Context) error {
 			l.curFirst = l.next
 			l.curStart = time.Now()
 		}
-		n := l.take(b.Points)
+		n := l.take(b.Points, l.stable)
 		l.scanFrom = b.First + buffer.Offset(len(b.Points))
 		if n < len(b.Points) {
 			// The batch is full; the scan resumes inside this run.
@@ -361,7 +380,8 @@ func (l *lane) closeScan() {
 // dispatch sends the batch being filled.
 func (l *lane) dispatch(ctx context.Context) error {
 	b := Batch{Stream: l.f.stream, First: l.curFirst, Points: l.cur, Backfill: l.kind == laneBackfill}
-	l.cur, l.curBytes = nil, 0
+	borrowed := l.borrowed
+	l.cur, l.curBytes, l.borrowed = nil, 0, false
 	if l.cutAt != 0 && b.Next() >= l.cutAt {
 		l.cutAt = 0
 	} else if l.sentMark != "" {
@@ -374,7 +394,7 @@ func (l *lane) dispatch(ctx context.Context) error {
 			return err
 		}
 	}
-	fl := &flight{b: b}
+	fl := &flight{b: b, borrowed: borrowed}
 	fl.oldest = b.Points[0].Time
 	for i := range b.Points {
 		if t := b.Points[i].Time; t.After(fl.newest) {
@@ -471,7 +491,7 @@ func (l *lane) advance() {
 	}
 	next := l.q[n-1].b.Next()
 	for _, fl := range l.q[:n] {
-		if len(l.free) < 4 {
+		if len(l.free) < 4 && !fl.borrowed {
 			clear(fl.b.Points)
 			l.free = append(l.free, fl.b.Points[:0])
 		}

@@ -33,6 +33,7 @@ func TestCluster(t *testing.T) {
 	t.Run("LeaderKilled", func(t *testing.T) { testLeaderKilled(t, nodes, nc) })
 	t.Run("AllServersRestarted", func(t *testing.T) { testAllRestarted(t, nodes, nc) })
 	t.Run("ForwarderSIGKILL", func(t *testing.T) { testForwarderKilled(t, nodes, nc) })
+	t.Run("EventsLeaderKilled", func(t *testing.T) { testEventsLeaderKilled(t, nodes, nc) })
 }
 
 // siteSource reads one edge's points back.

@@ -63,6 +63,14 @@
 // several batches in flight could store batch n+1 and lose batch n, whose
 // re-send would reach the central side after n+1's points of the same
 // source. Config.Unordered lifts this for throughput, keeping exactly once.
+// Publishing batch n+1 while n is in flight on the condition that n was
+// stored (Nats-Expected-Last-Subject-Sequence) would need n's stream
+// sequence on each subject, which only n's acknowledgement tells: the
+// very wait it would save; Nats-Expected-Last-Msg-Id applies to the whole
+// stream, which other edges write to as well. The wait costs little:
+// encoding and reading take the CPU, and the next batch is encoded while
+// the previous one is in flight (BenchmarkForwardJetStream's
+// forward-unordered sub-benchmark measures the difference).
 // On the central side, a consumer leader change can lose deliveries in
 // flight, which the stream sends again only after AckWait, after newer
 // messages; the Source sees the gap in the delivery sequence and holds the
@@ -84,7 +92,11 @@
 // the messages of a batch only after the Sink accepted it, and a message
 // delivered again after that (an acknowledgement lost) is acknowledged
 // without being delivered twice. A Sink error ends Run (the batch comes
-// again); a lost connection ends Run with an error matching
+// again): the Source hands the batch and what it received after it back
+// to the stream (Nak), unless it holds newer messages behind a gap; then
+// it keeps the batch, the rest and the gap for its next Run, so that order
+// per source holds across Sink errors as it does across lost connections
+// (see TestSourceKeepsGapAcrossSinkError). A lost connection ends Run with an error matching
 // scada.ErrConnection, for a scada.Collector to run it again. A new
 // consumer may start at a time or a stream sequence, for replays.
 //
@@ -117,7 +129,11 @@
 // On the central side, [EventSource] reads the event messages through its
 // own durable consumer and hands each message's events to a
 // scada.EventSink, acknowledging after the sink accepted them; bad
-// messages are terminated and reported as for points. [EnsureStream]
+// messages are terminated and reported as for points. It shares the
+// Source's consume loop, so it keeps stream order across a consumer
+// leader change in the same way (EventSourceStats.Gaps): TestCluster's
+// EventsLeaderKilled moves the consumer's leader to the stream leader and
+// stops that server mid-forward, and every event arrives once, in order. [EnsureStream]
 // captures <prefix>.events.> beside <prefix>.points.>.
 //
 // # The stream

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/greenlang/gl001/scada"
@@ -25,8 +27,10 @@ type EventSourceStats struct {
 	Duplicates uint64
 	// Bad counts terminated messages (foreign subject, unknown version,
 	// undecodable), each reported to OnBadInput.
-	Bad       uint64
-	LastError string
+	Bad uint64
+	// Gaps and GapsGivenUp count lost deliveries, as in [SourceStats].
+	Gaps, GapsGivenUp uint64
+	LastError         string
 }
 
 // EventSource reads the event batches that edges forwarded to a JetStream
@@ -69,72 +73,79 @@ func NewEventSource(cfg SourceConfig) (*EventSource, error) {
 
 // Stats returns a snapshot of the counters.
 func (s *EventSource) Stats() EventSourceStats {
+	inner := s.src.Stats()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.st
+	st := s.st
+	st.Gaps, st.GapsGivenUp = inner.Gaps, inner.GapsGivenUp
+	return st
 }
 
 // Run consumes the stream and delivers its events to sink until ctx ends
 // (it returns ctx.Err()), the sink fails (the message comes again later),
-// or the connection is lost (an error matching scada.ErrConnection).
+// or the connection is lost (an error matching scada.ErrConnection). It
+// keeps stream order across a lost delivery as a [Source] does: messages
+// after the gap are held until the lost ones come again, across a sink
+// error and the next Run too.
 func (s *EventSource) Run(ctx context.Context, sink scada.EventSink) error {
 	nc := s.cfg.Conn
 	cons, err := s.src.consumer(ctx)
 	if err != nil {
 		return err
 	}
+	status := nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
+	defer nc.RemoveStatusListener(status)
 	if !nc.IsConnected() {
 		return connErr("connect", errors.New("not connected"))
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
-	if err != nil {
-		return connErr("consume", err)
-	}
-	defer it.Stop()
-	var d wire.DecodedEvents
-	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return connErr("consume", err)
-		}
-		var seq uint64
-		if md, err := m.Metadata(); err == nil {
-			seq = md.Sequence.Stream
-			if s.src.wasAcked(seq) {
-				s.mu.Lock()
-				s.st.Duplicates++
-				s.mu.Unlock()
-				_ = m.Ack()
-				continue
-			}
-		}
-		if err := s.check(m, &d); err != nil {
-			s.bad(m, seq, err)
-			continue
-		}
-		if err := sink.DeliverEvents(ctx, d.Events); err != nil {
-			_ = m.Nak()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("jetstream: event sink: %w", err)
-		}
-		if err := m.DoubleAck(ctx); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return connErr("ack", err)
-		}
-		s.src.noteAcked(seq)
-		s.mu.Lock()
-		s.st.Messages++
-		s.st.Events += uint64(len(d.Events))
-		s.mu.Unlock()
-	}
+	return s.src.consume(ctx, cons, status, &eventDelivery{s: s, sink: sink})
 }
+
+// eventDelivery hands the events of one message at a time to a
+// scada.EventSink, acknowledging it with a confirmation (DoubleAck).
+type eventDelivery struct {
+	s    *EventSource
+	sink scada.EventSink
+	d    wire.DecodedEvents
+	evs  []scada.Event
+}
+
+func (e *eventDelivery) connected()         {}
+func (e *eventDelivery) limits() (int, int) { return math.MaxInt, 1 }
+func (e *eventDelivery) reset()             { e.evs = e.evs[:0] }
+func (e *eventDelivery) name() string       { return "event sink" }
+
+func (e *eventDelivery) deliver(ctx context.Context) error { return e.sink.DeliverEvents(ctx, e.evs) }
+
+func (e *eventDelivery) ack(ctx context.Context, m jetstream.Msg) error {
+	if err := m.DoubleAck(ctx); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+func (e *eventDelivery) add(m jetstream.Msg) (int, error) {
+	if err := e.s.check(m, &e.d); err != nil {
+		return 0, err
+	}
+	e.evs = append(e.evs, e.d.Events...)
+	return len(e.d.Events), nil
+}
+
+func (e *eventDelivery) delivered(msgs, items int) {
+	e.s.mu.Lock()
+	e.s.st.Messages += uint64(msgs)
+	e.s.st.Events += uint64(items)
+	e.s.mu.Unlock()
+}
+
+func (e *eventDelivery) duplicate() {
+	e.s.mu.Lock()
+	e.s.st.Duplicates++
+	e.s.mu.Unlock()
+}
+
+func (e *eventDelivery) bad(m jetstream.Msg, seq uint64, reason error) { e.s.bad(m, seq, reason) }
 
 // check decodes m into d and checks that its subject is the one its
 // events belong on.

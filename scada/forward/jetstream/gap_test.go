@@ -2,11 +2,14 @@ package jetstream_test
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/buffer"
 	"github.com/greenlang/gl001/scada/forward"
 	fjs "github.com/greenlang/gl001/scada/forward/jetstream"
@@ -109,5 +112,189 @@ func TestSourceHoldsGapAcrossReconnect(t *testing.T) {
 	col.check(t, 3*per, tags)
 	if st := src.Stats(); st.GapsGivenUp != 0 {
 		t.Fatalf("the Source gave up waiting: %+v", st)
+	}
+}
+
+// TestSourceKeepsGapAcrossSinkError makes the Source hold a message behind
+// a lost delivery while a message before the gap goes to the Sink, and the
+// Sink fails. The held message must not come back before the lost one: the
+// Source keeps both the batch and the gap for its next Run. The messages
+// are batches of one source, so the per-tag sequences show any reordering.
+//
+// The lost delivery: while the Source's pull request waits at the server,
+// another puller asks for one message, and the server serves the two in
+// turn, so of A, B and C the other puller gets B and keeps it unacknowledged
+// until AckWait. The Source is kept busy in Sink.Deliver meanwhile, so that
+// A and C are both in when it goes on.
+func TestSourceKeepsGapAcrossSinkError(t *testing.T) {
+	n := startNode(t)
+	nc := connect(t, n.url())
+	ensureStream(t, nc, 1)
+	tg, err := fjs.New(fjs.Config{Conn: nc, Stream: streamName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tags, per = 5, 50
+	stream := forward.Stream{Edge: "edge-1", Buffer: "buf"}
+	sent := 0
+	send := func() {
+		t.Helper()
+		b := forward.Batch{Stream: stream, First: buffer.Offset(sent * per), Points: genPoints(sent*per, per, tags, 1)}
+		if err := tg.Send(context.Background(), b); err != nil {
+			t.Fatalf("Send %d: %v", sent, err)
+		}
+		sent++
+	}
+	const ackWait = time.Second
+	src, err := fjs.NewSource(fjs.SourceConfig{Name: "central", Conn: nc, Stream: streamName, Durable: "gap", AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.CreateConsumer(context.Background(), streamName, jetstream.ConsumerConfig{
+		Durable: "gap", AckPolicy: jetstream.AckExplicitPolicy, AckWait: ackWait,
+		FilterSubject: "gl001.points.>", MaxAckPending: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := func() *jetstream.ConsumerInfo {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ci
+	}
+	waitInfo := func(what string, ok func(*jetstream.ConsumerInfo) bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for ci := info(); !ok(ci); ci = info() {
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: %+v", what, ci)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	col := newCollector()
+	// The Sink passes points through, except when armed: it then holds
+	// the next call until block closes, and fails the call after it if a
+	// gap is open at that moment.
+	var (
+		mu       sync.Mutex
+		armed    int // 1: hold the next call; 2: fail the next if a gap is open
+		block    chan struct{}
+		blocked  chan struct{}
+		gaps0    uint64
+		injected bool
+	)
+	sink := scada.SinkFunc(func(ctx context.Context, pts []scada.Point) error {
+		mu.Lock()
+		state, bl, bd := armed, block, blocked
+		switch state {
+		case 1:
+			armed = 2
+		case 2:
+			armed = 0
+		}
+		mu.Unlock()
+		switch state {
+		case 1: // the first message: held in the Sink while A, B, C go out
+			close(bd)
+			select {
+			case <-bl:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case 2: // A, with C held behind the gap: the Sink fails
+			if src.Stats().Gaps > gaps0 {
+				mu.Lock()
+				injected = true
+				mu.Unlock()
+				return errors.New("sink unavailable")
+			}
+		}
+		return col.Deliver(ctx, pts)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if err := src.Run(ctx, sink); err != nil && ctx.Err() == nil {
+				select {
+				case <-time.After(20 * time.Millisecond):
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
+	defer func() { cancel(); <-done }()
+
+	// A and C reach the Source together almost always; on a loaded
+	// machine C can come after A went to the Sink, and the attempt is
+	// made again.
+	for attempt := 1; ; attempt++ {
+		mu.Lock()
+		armed, block, blocked = 1, make(chan struct{}), make(chan struct{})
+		bl, bd := block, blocked
+		mu.Unlock()
+		send() // the first message
+		<-bd
+		gaps0 = src.Stats().Gaps
+		base := info().Delivered.Consumer // the first message's delivery
+		// The other puller's request waits behind the Source's.
+		thief := connect(t, n.url())
+		tjs, err := jetstream.New(thief)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcons, err := tjs.Consumer(context.Background(), streamName, "gap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stolen := make(chan int, 1)
+		go func() {
+			got, err := tcons.Fetch(1, jetstream.FetchMaxWait(30*time.Second))
+			k := 0
+			if err == nil {
+				for range got.Messages() {
+					k++
+				}
+			}
+			stolen <- k
+		}()
+		waitInfo("two waiting pull requests", func(ci *jetstream.ConsumerInfo) bool { return ci.NumWaiting >= 2 })
+		send() // A
+		send() // B
+		send() // C
+		if k := <-stolen; k != 1 {
+			t.Fatalf("the other puller got %d messages, want 1", k)
+		}
+		thief.Close()
+		// The Source has been sent A and C (the reply comes after them on
+		// the same connection).
+		waitInfo("A and C delivered", func(ci *jetstream.ConsumerInfo) bool { return ci.Delivered.Consumer >= base+3 })
+		close(bl)
+		col.waitFor(t, sent*per, time.Minute)
+		mu.Lock()
+		inj := injected
+		mu.Unlock()
+		if inj {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("in 5 attempts the Sink was never called with a gap open: %+v", src.Stats())
+		}
+		t.Logf("attempt %d: C came after A went to the Sink; again", attempt)
+	}
+	col.check(t, sent*per, tags)
+	if st := src.Stats(); st.GapsGivenUp != 0 || st.Points != uint64(sent*per) {
+		t.Fatalf("source stats %+v", st)
 	}
 }

@@ -270,3 +270,74 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestResendBesideHeldBatch: the stream holds a batch and a later one
+// stored while the one between was lost (its Gl-Acked says so), all of one
+// source. The Forwarder resumes, sends the lost batch, none of whose
+// points the stream holds, leaves the stored one out and goes on: the
+// stream ends up with every offset once.
+func TestResendBesideHeldBatch(t *testing.T) {
+	n := startNode(t)
+	nc := connect(t, n.url())
+	ensureStream(t, nc, 1)
+	b := openDisk(t, t.TempDir())
+	defer b.Close()
+	const total, per, tags = 240, 60, 4
+	pts := genPoints(0, total, tags, 1)
+	if _, err := b.Append(context.Background(), pts); err != nil {
+		t.Fatal(err)
+	}
+	f, tg := newForwarder(t, b, nc, func(c *forward.Config) { c.MaxPoints = per })
+	stream := forward.Stream{Edge: "edge-1", Buffer: b.ID()}
+	js, _ := jetstream.New(nc)
+	var e wire.Encoder
+	publish := func(first int, acked, ackedSeq uint64) uint64 {
+		t.Helper()
+		last := first + per - 1
+		data := e.Append(nil, wire.Header{Edge: "edge-1", Buffer: b.ID(), Source: "s0", First: buffer.Offset(first), Last: buffer.Offset(last)}, pts[first:last+1], nil)
+		m := &nats.Msg{Subject: tg.Subject(stream, "s0"), Data: data, Header: nats.Header{
+			fjs.HeaderVersion: {"1"}, fjs.HeaderEdge: {"edge-1"}, fjs.HeaderBuffer: {b.ID()}, fjs.HeaderSource: {"s0"},
+			fjs.HeaderFirst: {strconv.Itoa(first)}, fjs.HeaderLast: {strconv.Itoa(last)}, fjs.HeaderPart: {"1"}, fjs.HeaderParts: {"1"},
+			fjs.HeaderAcked: {strconv.FormatUint(acked, 10)}, fjs.HeaderAckedSeq: {strconv.FormatUint(ackedSeq, 10)},
+			jetstream.MsgIDHeader: {fjs.MsgID(stream, buffer.Offset(first), buffer.Offset(last), 1)},
+		}}
+		ack, err := js.PublishMsg(context.Background(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	seq := publish(0, 0, 0)
+	publish(2*per, per, seq) // [60, 120) was lost
+	stop := runForwarder(t, f)
+	waitCommitted(t, f, total, time.Minute)
+	stop()
+
+	st, err := js.Stream(context.Background(), streamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[buffer.Offset]int{}
+	for seq := uint64(1); ; {
+		m, err := st.GetMsg(context.Background(), seq, jetstream.WithGetMsgSubject("gl001.points.edge-1.>"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq = m.Sequence + 1
+		var d wire.Decoded
+		if err := wire.Decode(m.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range d.Offsets {
+			count[o]++
+		}
+	}
+	for o := range buffer.Offset(total) {
+		if count[o] != 1 {
+			t.Fatalf("offset %d stored %d times (stats %+v)", o, count[o], f.Stats())
+		}
+	}
+}

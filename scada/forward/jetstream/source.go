@@ -216,7 +216,7 @@ func (s *Source) Run(ctx context.Context, sink scada.Sink) error {
 	if !nc.IsConnected() {
 		return connErr("connect", errors.New("not connected"))
 	}
-	return s.consume(ctx, cons, status, sink)
+	return s.consume(ctx, cons, status, &pointDelivery{s: s, sink: sink})
 }
 
 // consumer finds or creates the durable consumer, waiting up to
@@ -282,7 +282,7 @@ func (s *Source) consumer(ctx context.Context) (jetstream.Consumer, error) {
 }
 
 // consume delivers what cons brings until ctx ends or the connection fails.
-func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status chan nats.Status, sink scada.Sink) error {
+func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status chan nats.Status, dl delivery) error {
 
 	msgs := make(chan jetstream.Msg, 1024)
 	stop := make(chan struct{})
@@ -307,7 +307,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 				_ = m.Nak()
 			}
 		}
-	}, jetstream.PullMaxMessages(2048), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, jetstream.PullMaxMessagesWithBytesLimit(2048, pullMaxBytes), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 			select {
 			case consumeErr <- err:
@@ -318,14 +318,13 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 	if err != nil {
 		return connErr("consume", err)
 	}
-	scada.NotifyConnected(sink)
+	dl.connected()
 
 	var (
-		d     wire.Decoded
-		pts   []scada.Point
 		batch []jetstream.Msg
 		seqs  []uint64
 	)
+	maxItems, maxMsgs := dl.limits()
 	// The sequencer outlives a Run: the consumer's delivery sequence goes
 	// on, and a gap across a reconnect is a gap all the same.
 	if s.seq == nil {
@@ -343,6 +342,9 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		ready = seq.push(m, ready, known)
 	}
 	defer func() {
+		if seq.holding {
+			keep.Store(true) // see below
+		}
 		cc.Stop()
 		close(stop)
 		<-cc.Closed()
@@ -361,7 +363,10 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 		if keep.Load() {
 			// The sequencer keeps what it holds behind a gap: releasing
 			// it here would let the next Run deliver those newer
-			// messages before the lost ones come back.
+			// messages before the lost ones come back. So do the
+			// messages before the gap (after a Sink error or the end of
+			// ctx): handed back, they would come again with newer
+			// messages around them.
 			s.mu.Lock()
 			s.carry, s.unseen = ready, rest
 			s.mu.Unlock()
@@ -415,29 +420,42 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 				continue
 			}
 		}
-		pts, batch, seqs = pts[:0], batch[:0], seqs[:0]
-		n := 0
-		for n < len(ready) && len(pts) < s.cfg.MaxBatch {
-			pts, batch, seqs = s.take(ready[n], &d, pts, batch, seqs)
+		batch, seqs = batch[:0], seqs[:0]
+		dl.reset()
+		n, items := 0, 0
+		for n < len(ready) && items < maxItems && (maxMsgs == 0 || len(batch) < maxMsgs) {
+			var k int
+			batch, seqs, k = s.take(ready[n], dl, batch, seqs)
+			items += k
 			n++
 		}
 		ready = ready[:copy(ready, ready[n:])]
 		if len(batch) == 0 {
 			continue
 		}
-		if len(pts) > 0 {
-			if err := sink.Deliver(ctx, pts); err != nil {
-				for _, m := range batch {
-					_ = m.Nak()
+		if items > 0 {
+			if err := dl.deliver(ctx); err != nil {
+				if seq.holding {
+					// A gap is open: the batch and what follows it are
+					// kept, in order, for the next Run, and the
+					// sequencer goes on holding the newer messages.
+					// Handed back (Nak), they would come again at once,
+					// before the lost ones, and the delivery sequence
+					// would no longer show the gap.
+					ready = append(slices.Clone(batch), ready...)
+				} else {
+					for _, m := range batch {
+						_ = m.Nak()
+					}
+					for _, m := range ready {
+						_ = m.Nak()
+					}
+					ready = nil
 				}
-				for _, m := range ready {
-					_ = m.Nak()
-				}
-				ready = nil
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				return fmt.Errorf("jetstream: sink: %w", err)
+				return fmt.Errorf("jetstream: %s: %w", dl.name(), err)
 			}
 		}
 		// The Sink has them: a delivery again, whether or not the
@@ -449,18 +467,72 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 			}
 			s.noteAcked(seqs[i])
 		}
-		s.mu.Lock()
-		s.st.Messages += uint64(delivered)
-		s.st.Points += uint64(len(pts))
-		s.mu.Unlock()
+		dl.delivered(delivered, items)
 		for _, m := range batch {
-			if err := m.Ack(); err != nil {
+			if err := dl.ack(ctx, m); err != nil {
 				keep.Store(true)
 				return connErr("ack", err)
 			}
 		}
 	}
 }
+
+// delivery is what the consume loop does with the messages it has in
+// order: points to a scada.Sink, events to a scada.EventSink.
+type delivery interface {
+	connected()
+	// limits bound a batch: the items (points, events) and the messages
+	// (0: no bound) taken before it is delivered.
+	limits() (maxItems, maxMsgs int)
+	reset() // a new batch
+	// add decodes m and adds its items to the batch, returning how many;
+	// an error means m is bad input.
+	add(m jetstream.Msg) (int, error)
+	deliver(ctx context.Context) error
+	ack(ctx context.Context, m jetstream.Msg) error
+	delivered(msgs, items int) // counts a delivered batch
+	duplicate()                // counts a message delivered again
+	bad(m jetstream.Msg, seq uint64, reason error)
+	name() string // of the sink, for errors
+}
+
+// pointDelivery hands point batches to a scada.Sink.
+type pointDelivery struct {
+	s    *Source
+	sink scada.Sink
+	d    wire.Decoded
+	pts  []scada.Point
+}
+
+func (p *pointDelivery) connected()                                   { scada.NotifyConnected(p.sink) }
+func (p *pointDelivery) limits() (int, int)                           { return p.s.cfg.MaxBatch, 0 }
+func (p *pointDelivery) reset()                                       { p.pts = p.pts[:0] }
+func (p *pointDelivery) deliver(ctx context.Context) error            { return p.sink.Deliver(ctx, p.pts) }
+func (p *pointDelivery) ack(_ context.Context, m jetstream.Msg) error { return m.Ack() }
+func (p *pointDelivery) name() string                                 { return "sink" }
+
+func (p *pointDelivery) add(m jetstream.Msg) (int, error) {
+	if err := p.s.check(m, &p.d); err != nil {
+		return 0, err
+	}
+	p.pts = append(p.pts, p.d.Points...)
+	return len(p.d.Points), nil
+}
+
+func (p *pointDelivery) delivered(msgs, items int) {
+	p.s.mu.Lock()
+	p.s.st.Messages += uint64(msgs)
+	p.s.st.Points += uint64(items)
+	p.s.mu.Unlock()
+}
+
+func (p *pointDelivery) duplicate() {
+	p.s.mu.Lock()
+	p.s.st.Duplicates++
+	p.s.mu.Unlock()
+}
+
+func (p *pointDelivery) bad(m jetstream.Msg, seq uint64, reason error) { p.s.bad(m, seq, reason) }
 
 func (s *Source) noteAcked(seq uint64) {
 	s.mu.Lock()
@@ -501,35 +573,33 @@ func (s *Source) wasAcked(seq uint64) bool {
 	return ok
 }
 
-// take decodes m, appending its points to pts and m to batch, or settles
-// m: a bad message is terminated and counted, a message delivered again
-// after it was acknowledged is acknowledged again.
-func (s *Source) take(m jetstream.Msg, d *wire.Decoded, pts []scada.Point, batch []jetstream.Msg, seqs []uint64) ([]scada.Point, []jetstream.Msg, []uint64) {
+// take decodes m, adding its items to the delivery's batch and m to
+// batch, or settles m: a bad message is terminated and counted, a message
+// delivered again after it was acknowledged is acknowledged again. It
+// returns how many items m added.
+func (s *Source) take(m jetstream.Msg, dl delivery, batch []jetstream.Msg, seqs []uint64) ([]jetstream.Msg, []uint64, int) {
 	var seq uint64
 	if md, err := m.Metadata(); err == nil {
 		seq = md.Sequence.Stream
 		if s.wasAcked(seq) {
-			s.mu.Lock()
-			s.st.Duplicates++
-			s.mu.Unlock()
+			dl.duplicate()
 			_ = m.Ack()
-			return pts, batch, seqs
+			return batch, seqs, 0
 		}
 		if slices.Contains(seqs, seq) {
 			// Delivered again while the first delivery waits in this
 			// batch (kept across a lost connection): acknowledged with
 			// the batch, delivered once.
-			s.mu.Lock()
-			s.st.Duplicates++
-			s.mu.Unlock()
-			return pts, append(batch, m), append(seqs, seq)
+			dl.duplicate()
+			return append(batch, m), append(seqs, seq), 0
 		}
 	}
-	if err := s.check(m, d); err != nil {
-		s.bad(m, seq, err)
-		return pts, batch, seqs
+	k, err := dl.add(m)
+	if err != nil {
+		dl.bad(m, seq, err)
+		return batch, seqs, 0
 	}
-	return append(pts, d.Points...), append(batch, m), append(seqs, seq)
+	return append(batch, m), append(seqs, seq), k
 }
 
 // check decodes m into d and checks that its subject is the one its
@@ -583,3 +653,10 @@ func (s *Source) bad(m jetstream.Msg, seq uint64, reason error) {
 }
 
 var _ scada.Source = (*Source)(nil)
+
+// pullMaxBytes bounds the bytes a pull asks for. Without it, a pull of
+// 2048 large messages is tens of megabytes the server writes at once; a
+// client that reads them more slowly than that is cut off by the server
+// as a slow consumer, and the deliveries in flight come again only after
+// AckWait.
+const pullMaxBytes = 8 << 20

@@ -153,7 +153,10 @@ type Target struct {
 	prefix string
 	log    *slog.Logger
 
-	encPool sync.Pool
+	// encs are Encoders not in use. Not a sync.Pool: a collection would
+	// empty it, and an Encoder's dictionaries are worth keeping.
+	encMu sync.Mutex
+	encs  []*wire.Encoder
 
 	mu      sync.Mutex
 	stream  jetstream.Stream
@@ -217,7 +220,6 @@ func New(cfg Config) (*Target, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Target{cfg: cfg, js: js, prefix: cfg.Prefix + ".points.", log: log, streams: make(map[forward.Stream]*streamState)}
-	t.encPool.New = func() any { return new(wire.Encoder) }
 	return t, nil
 }
 
@@ -373,34 +375,19 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 		t.mu.Unlock()
 	}
 
-	parts := split(b)
-	enc := t.encPool.Get().(*wire.Encoder)
-	msgs := make([]*nats.Msg, 0, len(parts))
-	for i, part := range parts {
-		sel := part.sel
-		if h != nil || acked > b.First {
-			sel = filter(b, part, acked, h)
-			if len(sel) == 0 {
-				continue
-			}
-		}
-		hd := wire.Header{Edge: b.Stream.Edge, Buffer: b.Stream.Buffer, Source: part.source, First: b.First, Last: last}
-		var data []byte
-		if sel == nil {
-			data = enc.Append(make([]byte, 0, 64+len(b.Points)*20), hd, b.Points, nil)
-		} else {
-			data = enc.Append(make([]byte, 0, 64+len(sel)*24), hd, b.Points, sel)
-		}
-		m := &nats.Msg{Subject: t.Subject(b.Stream, part.source), Data: data, Header: nats.Header{
+	enc := t.getEncoder()
+	var msgs []*nats.Msg
+	message := func(source string, i, parts int, data []byte) {
+		m := &nats.Msg{Subject: t.Subject(b.Stream, source), Data: data, Header: nats.Header{
 			HeaderContentType:     {wire.ContentType},
 			HeaderVersion:         {"1"},
 			HeaderEdge:            {b.Stream.Edge},
 			HeaderBuffer:          {b.Stream.Buffer},
-			HeaderSource:          {part.source},
+			HeaderSource:          {source},
 			HeaderFirst:           {strconv.FormatUint(uint64(b.First), 10)},
 			HeaderLast:            {strconv.FormatUint(uint64(last), 10)},
 			HeaderPart:            {strconv.Itoa(i + 1)},
-			HeaderParts:           {strconv.Itoa(len(parts))},
+			HeaderParts:           {strconv.Itoa(parts)},
 			jetstream.MsgIDHeader: {MsgID(b.Stream, b.First, last, i+1)},
 		}}
 		if b.Backfill {
@@ -408,7 +395,27 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 		}
 		msgs = append(msgs, m)
 	}
-	t.encPool.Put(enc)
+	hd := wire.Header{Edge: b.Stream.Edge, Buffer: b.Stream.Buffer, First: b.First, Last: last}
+	if h == nil && acked <= b.First {
+		// Every point goes: one pass over the batch writes the message of
+		// every source.
+		enc.AppendBySource(hd, b.Points, func(size int) []byte { return make([]byte, 0, size) }, message)
+	} else {
+		parts := split(b)
+		for i, part := range parts {
+			sel := filter(b, part, acked, h)
+			if sel != nil && len(sel) == 0 {
+				continue
+			}
+			hd.Source = part.source
+			n := len(b.Points)
+			if sel != nil {
+				n = len(sel)
+			}
+			message(part.source, i, len(parts), enc.Append(make([]byte, 0, 64+n*24), hd, b.Points, sel))
+		}
+	}
+	t.putEncoder(enc)
 
 	if prev != nil && !t.cfg.Unordered {
 		select {
@@ -458,6 +465,27 @@ func (t *Target) Start(ctx context.Context, b forward.Batch) (forward.Pending, e
 	return p, nil
 }
 
+// getEncoder returns an Encoder not in use; putEncoder keeps it for the
+// next batch (a few of them, for Forwarders sharing the Target).
+func (t *Target) getEncoder() *wire.Encoder {
+	t.encMu.Lock()
+	defer t.encMu.Unlock()
+	if k := len(t.encs); k > 0 {
+		e := t.encs[k-1]
+		t.encs = t.encs[:k-1]
+		return e
+	}
+	return new(wire.Encoder)
+}
+
+func (t *Target) putEncoder(e *wire.Encoder) {
+	t.encMu.Lock()
+	if len(t.encs) < 4 {
+		t.encs = append(t.encs, e)
+	}
+	t.encMu.Unlock()
+}
+
 // part is the points of one source in a batch, in order; sel nil means
 // every point of the batch.
 type part struct {
@@ -466,6 +494,10 @@ type part struct {
 }
 
 // split groups the points of b by source, in order of first appearance.
+// A batch has few sources, mostly in runs: the part of the previous point
+// is tried first, then the others in turn, comparing the names (the same
+// bytes, usually, so the comparison is short); a map by name takes over
+// when there are many. The selections share one array.
 func split(b forward.Batch) []part {
 	src := b.Points[0].Source
 	same := true
@@ -478,16 +510,52 @@ func split(b forward.Batch) []part {
 	if same {
 		return []part{{source: src}}
 	}
-	idx := make(map[string]int)
+	// First the part of every point, then the selections.
+	which := make([]int32, len(b.Points))
 	var parts []part
+	var counts []int
+	var idx map[string]int
+	k := -1
 	for i := range b.Points {
 		s := b.Points[i].Source
-		k, ok := idx[s]
-		if !ok {
-			k = len(parts)
-			idx[s] = k
-			parts = append(parts, part{source: s})
+		if k < 0 || s != parts[k].source {
+			k = -1
+			if idx != nil {
+				if j, ok := idx[s]; ok {
+					k = j
+				}
+			} else {
+				for j := range parts {
+					if parts[j].source == s {
+						k = j
+						break
+					}
+				}
+			}
+			if k < 0 {
+				k = len(parts)
+				parts = append(parts, part{source: s})
+				counts = append(counts, 0)
+				if idx == nil && len(parts) > 16 {
+					idx = make(map[string]int, 2*len(parts))
+					for j := range parts {
+						idx[parts[j].source] = j
+					}
+				} else if idx != nil {
+					idx[s] = k
+				}
+			}
 		}
+		which[i] = int32(k)
+		counts[k]++
+	}
+	all := make([]int32, len(b.Points))
+	at := 0
+	for j := range parts {
+		parts[j].sel = all[at : at : at+counts[j]]
+		at += counts[j]
+	}
+	for i, k := range which {
 		parts[k].sel = append(parts[k].sel, int32(i))
 	}
 	return parts

@@ -62,7 +62,10 @@
 // Gl-Source, Gl-First, Gl-Last), so a router can look without decoding.
 //
 // A message at most [MaxPoints] points long; testdata/batch-v1.bin is a
-// golden message (its points are in golden_test.go), which the tests pin.
+// golden message (its points are in wire_test.go), which the tests pin.
+// [Encoder] writes messages: Append one, AppendBySource all the messages
+// of a batch of several sources (one per source) in one pass over its
+// points, with the same bytes Append writes for each source's points.
 //
 // # Event batches (version 1)
 //

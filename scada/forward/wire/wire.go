@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"time"
+	"unsafe"
 
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/buffer"
@@ -114,13 +116,252 @@ func (e *DecodeError) Is(target error) bool {
 }
 
 // Encoder writes point batches. The zero Encoder is ready; reuse one to save
-// allocations. An Encoder is not safe for concurrent use.
+// allocations (its dictionaries and column buffers are kept between
+// messages). An Encoder is not safe for concurrent use.
 type Encoder struct {
-	tags, units   map[string]uint32
-	tagList       []string
-	unitList      []string
-	scratch       []byte
-	tagIdx, unitI []uint32
+	m      message
+	bySrc  []*message // AppendBySource's messages, by source in order
+	srcIdx map[string]int
+}
+
+// message is one message being written: its dictionaries and its packed
+// columns, filled one point at a time.
+type message struct {
+	source      string
+	tags, units dict
+	n           int
+	prevOff     uint64
+	prevT       int64
+	first       uint64
+	// The packed columns.
+	offCol, tagCol, unitCol, valCol, qCol, tCol, sCol, rCol column
+	anyUnit, anyQuality, anyScore, anyReason                bool
+}
+
+// column is a packed column being written. Its length is an int beside
+// the slice, so that writing a value stores no pointer: a store of a
+// pointer in the heap costs a write barrier whenever the garbage
+// collector is marking, which in a busy process is much of the time.
+type column struct {
+	b []byte
+	n int
+}
+
+// room makes room for k more bytes.
+func (c *column) room(k int) {
+	if c.n+k > len(c.b) {
+		nb := make([]byte, max(2*len(c.b), c.n+k, 256))
+		copy(nb, c.b[:c.n])
+		c.b = nb
+	}
+}
+
+func (c *column) uvarint(v uint64) {
+	c.room(binary.MaxVarintLen64)
+	if v < 0x80 {
+		c.b[c.n] = byte(v)
+		c.n++
+		return
+	}
+	c.n += binary.PutUvarint(c.b[c.n:], v)
+}
+
+func (c *column) fixed64(v uint64) {
+	c.room(8)
+	binary.LittleEndian.PutUint64(c.b[c.n:], v)
+	c.n += 8
+}
+
+func (c *column) bytes() []byte { return c.b[:c.n] }
+
+func (m *message) reset(first uint64) {
+	m.tags.reset()
+	m.units.reset()
+	m.n, m.prevOff, m.prevT, m.first = 0, first, 0, first
+	m.offCol.n, m.tagCol.n, m.unitCol.n, m.valCol.n = 0, 0, 0, 0
+	m.qCol.n, m.tCol.n, m.sCol.n, m.rCol.n = 0, 0, 0, 0
+	m.anyUnit, m.anyQuality, m.anyScore, m.anyReason = false, false, false, false
+}
+
+// add appends p, at Buffer offset off, to every column.
+func (m *message) add(p *scada.Point, off uint64) {
+	m.n++
+	m.offCol.uvarint(off - m.prevOff)
+	m.prevOff = off
+	m.tagCol.uvarint(uint64(m.tags.index(p.Tag)))
+	if p.Unit != "" {
+		m.anyUnit = true
+	}
+	m.unitCol.uvarint(uint64(m.units.index(p.Unit)))
+	m.valCol.fixed64(math.Float64bits(p.Value))
+	if p.Quality != 0 {
+		m.anyQuality = true
+	}
+	m.qCol.uvarint(uint64(p.Quality))
+	t := timeValue(p.Time)
+	m.tCol.uvarint(zigzag(t - m.prevT))
+	m.prevT = t
+	var sc uint64
+	if p.Scored {
+		sc, m.anyScore = uint64(p.Score)+1, true
+	}
+	m.sCol.uvarint(sc)
+	if p.Reasons != 0 {
+		m.anyReason = true
+	}
+	m.rCol.uvarint(uint64(p.Reasons))
+}
+
+// size bounds the bytes appendTo writes besides the header's strings.
+func (m *message) size() int {
+	n := 128 + m.offCol.n + m.tagCol.n + m.unitCol.n + m.valCol.n + m.qCol.n + m.tCol.n + m.sCol.n + m.rCol.n
+	for _, s := range m.tags.list {
+		n += len(s) + 12
+	}
+	for _, s := range m.units.list {
+		n += len(s) + 12
+	}
+	return n
+}
+
+// appendTo appends the message with header h to dst.
+func (m *message) appendTo(dst []byte, h Header) []byte {
+	msgStart := len(dst)
+	dst = slices.Grow(dst, m.size()+len(h.Edge)+len(h.Buffer)+len(h.Source))
+	dst = appendVarintField(dst, fVersion, Version)
+	dst = appendStringField(dst, fEdge, h.Edge)
+	dst = appendStringField(dst, fBuffer, h.Buffer)
+	dst = appendStringField(dst, fSource, h.Source)
+	dst = appendVarintField(dst, fFirst, uint64(h.First))
+	dst = appendVarintField(dst, fLast, uint64(h.Last))
+	dst = appendVarintField(dst, fCount, uint64(m.n))
+	for _, s := range m.tags.list {
+		dst = appendKey(dst, fTags, wtLen)
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	if m.anyUnit {
+		for _, s := range m.units.list {
+			dst = appendKey(dst, fUnits, wtLen)
+			dst = binary.AppendUvarint(dst, uint64(len(s)))
+			dst = append(dst, s...)
+		}
+	}
+	if m.n == 0 {
+		return appendCRC(dst, msgStart)
+	}
+	dst = appendColumn(dst, fOffsets, m.offCol.bytes())
+	if len(m.tags.list) > 1 {
+		dst = appendColumn(dst, fTag, m.tagCol.bytes())
+	}
+	if m.anyUnit && len(m.units.list) > 1 {
+		dst = appendColumn(dst, fUnit, m.unitCol.bytes())
+	}
+	dst = appendColumn(dst, fValue, m.valCol.bytes())
+	if m.anyQuality {
+		dst = appendColumn(dst, fQuality, m.qCol.bytes())
+	}
+	dst = appendColumn(dst, fTime, m.tCol.bytes())
+	if m.anyScore {
+		dst = appendColumn(dst, fScore, m.sCol.bytes())
+	}
+	if m.anyReason {
+		dst = appendColumn(dst, fReasons, m.rCol.bytes())
+	}
+	return appendCRC(dst, msgStart)
+}
+
+// dict numbers the distinct strings of one message in order of first
+// appearance. It gives every distinct text it has seen an id that lasts
+// across messages, and finds the id of a string by the address of its
+// bytes in a small table: the tags and units of a Buffer's points mostly
+// share their bytes with earlier ones, so most points cost no hashing of
+// text. A string found in the table has the very bytes of the one stored
+// there (which the table keeps alive), hence the same text; any other goes
+// through a map by text.
+type dict struct {
+	slots []dictSlot
+	ids   map[string]uint32 // text to id
+	local []uint32          // id to its number in the message, if stamp says so
+	stamp []uint32          // id to the message it was last numbered in
+	gen   uint32            // the message
+	bits  uint              // len(slots) is 1<<bits
+	list  []string          // the message's strings by number
+	// The string seen last (the address and length of its bytes, not the
+	// string: no write barrier) and its number. The caller's points keep
+	// it alive for as long as it is compared with, within one message.
+	lastP uintptr
+	lastN int
+	lastI uint32
+}
+
+type dictSlot struct {
+	s   string
+	id  uint32
+	set bool
+}
+
+const (
+	// The table has at least twice as many slots as there are ids, between
+	// 1<<dictMinBits and 1<<dictMaxBits.
+	dictMinBits, dictMaxBits = 5, 14
+	// dictMaxIDs bounds the ids kept across messages; beyond it the
+	// dictionary starts afresh at the next message.
+	dictMaxIDs = 1 << 16
+)
+
+func (d *dict) reset() {
+	d.gen++
+	if d.slots == nil || d.gen == 0 || len(d.ids) > dictMaxIDs {
+		d.bits = dictMinBits
+		d.slots = make([]dictSlot, 1<<d.bits)
+		d.ids = make(map[string]uint32)
+		d.local, d.stamp = d.local[:0], d.stamp[:0]
+		d.gen = 1
+	}
+	if len(d.local)*2 > len(d.slots) && d.bits < dictMaxBits {
+		for len(d.local)*2 > 1<<d.bits && d.bits < dictMaxBits {
+			d.bits++
+		}
+		d.slots = make([]dictSlot, 1<<d.bits)
+	}
+	d.list = d.list[:0]
+	d.lastP, d.lastN, d.lastI = 0, -1, 0
+}
+
+func sameBytes(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// index returns the number of s in the message, adding it if new.
+func (d *dict) index(s string) uint32 {
+	if len(s) == d.lastN && uintptr(unsafe.Pointer(unsafe.StringData(s))) == d.lastP {
+		return d.lastI
+	}
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(s))))*0x9e3779b97f4a7c15 + uint64(len(s))
+	sl := &d.slots[h>>(64-d.bits)]
+	var id uint32
+	if sl.set && sameBytes(sl.s, s) {
+		id = sl.id
+	} else {
+		var ok bool
+		id, ok = d.ids[s]
+		if !ok {
+			id = uint32(len(d.local))
+			d.ids[s] = id
+			d.local = append(d.local, 0)
+			d.stamp = append(d.stamp, 0)
+		}
+		*sl = dictSlot{s: s, id: id, set: true}
+	}
+	if d.stamp[id] != d.gen {
+		d.stamp[id] = d.gen
+		d.local[id] = uint32(len(d.list))
+		d.list = append(d.list, s)
+	}
+	i := d.local[id]
+	d.lastP, d.lastN, d.lastI = uintptr(unsafe.Pointer(unsafe.StringData(s))), len(s), i
+	return i
 }
 
 // Append appends to dst the message holding the points pts[i] for each i in
@@ -129,159 +370,86 @@ type Encoder struct {
 // check); h.Count is ignored and set from sel. Times outside the years 1678
 // to 2262 are clamped to those bounds.
 func (e *Encoder) Append(dst []byte, h Header, pts []scada.Point, sel []int32) []byte {
-	n := len(sel)
+	m := &e.m
+	m.reset(uint64(h.First))
 	if sel == nil {
-		n = len(pts)
-	}
-	at := func(j int) int {
-		if sel == nil {
-			return j
+		for i := range pts {
+			m.add(&pts[i], uint64(h.First)+uint64(i))
 		}
-		return int(sel[j])
-	}
-	if e.tags == nil {
-		e.tags = make(map[string]uint32)
-		e.units = make(map[string]uint32)
-	}
-	clear(e.tags)
-	clear(e.units)
-	e.tagList, e.unitList = e.tagList[:0], e.unitList[:0]
-	e.tagIdx, e.unitI = e.tagIdx[:0], e.unitI[:0]
-	var anyUnit, anyQuality, anyScore, anyReason bool
-	lastTag, lastUnit := "", ""
-	var lastTagI, lastUnitI uint32
-	haveTag, haveUnit := false, false
-	for j := range n {
-		p := &pts[at(j)]
-		if !haveTag || p.Tag != lastTag {
-			ti, ok := e.tags[p.Tag]
-			if !ok {
-				ti = uint32(len(e.tagList))
-				e.tags[p.Tag] = ti
-				e.tagList = append(e.tagList, p.Tag)
-			}
-			lastTag, lastTagI, haveTag = p.Tag, ti, true
+	} else {
+		for _, i := range sel {
+			m.add(&pts[i], uint64(h.First)+uint64(i))
 		}
-		e.tagIdx = append(e.tagIdx, lastTagI)
-		if p.Unit != "" {
-			anyUnit = true
-		}
-		if !haveUnit || p.Unit != lastUnit {
-			ui, ok := e.units[p.Unit]
-			if !ok {
-				ui = uint32(len(e.unitList))
-				e.units[p.Unit] = ui
-				e.unitList = append(e.unitList, p.Unit)
-			}
-			lastUnit, lastUnitI, haveUnit = p.Unit, ui, true
-		}
-		e.unitI = append(e.unitI, lastUnitI)
-		anyQuality = anyQuality || p.Quality != 0
-		anyScore = anyScore || p.Scored
-		anyReason = anyReason || p.Reasons != 0
 	}
+	return m.appendTo(dst, h)
+}
 
-	msgStart := len(dst)
-	dst = appendVarintField(dst, fVersion, Version)
-	dst = appendStringField(dst, fEdge, h.Edge)
-	dst = appendStringField(dst, fBuffer, h.Buffer)
-	dst = appendStringField(dst, fSource, h.Source)
-	dst = appendVarintField(dst, fFirst, uint64(h.First))
-	dst = appendVarintField(dst, fLast, uint64(h.Last))
-	dst = appendVarintField(dst, fCount, uint64(n))
-	for _, s := range e.tagList {
-		dst = appendKey(dst, fTags, wtLen)
-		dst = binary.AppendUvarint(dst, uint64(len(s)))
-		dst = append(dst, s...)
+// AppendBySource writes the messages of a batch whose points have several
+// sources: one message per source, in order of the sources' first
+// appearance, each holding that source's points as Append with the
+// selection of their indexes would (the same bytes), in one pass over pts.
+// For each message it calls emit with the source, the message's place
+// (0-based) and the count of messages, and the message appended to
+// dst(size), where size bounds its length; h.Source is ignored.
+func (e *Encoder) AppendBySource(h Header, pts []scada.Point, dst func(size int) []byte, emit func(source string, part, parts int, msg []byte)) {
+	if e.srcIdx == nil {
+		e.srcIdx = make(map[string]int)
 	}
-	if anyUnit {
-		for _, s := range e.unitList {
-			dst = appendKey(dst, fUnits, wtLen)
-			dst = binary.AppendUvarint(dst, uint64(len(s)))
-			dst = append(dst, s...)
-		}
-	}
-	if n == 0 {
-		return appendCRC(dst, msgStart)
-	}
-
-	// Each packed column is written into scratch, then framed.
-	col := func(dst []byte, field int, fill func(b []byte) []byte) []byte {
-		e.scratch = fill(e.scratch[:0])
-		dst = appendKey(dst, field, wtLen)
-		dst = binary.AppendUvarint(dst, uint64(len(e.scratch)))
-		return append(dst, e.scratch...)
-	}
-	dst = col(dst, fOffsets, func(b []byte) []byte {
-		prev := uint64(h.First)
-		for j := range n {
-			off := uint64(h.First) + uint64(at(j))
-			b = binary.AppendUvarint(b, off-prev)
-			prev = off
-		}
-		return b
-	})
-	if len(e.tagList) > 1 {
-		dst = col(dst, fTag, func(b []byte) []byte {
-			for _, v := range e.tagIdx {
-				b = binary.AppendUvarint(b, uint64(v))
-			}
-			return b
-		})
-	}
-	if anyUnit && len(e.unitList) > 1 {
-		dst = col(dst, fUnit, func(b []byte) []byte {
-			for _, v := range e.unitI {
-				b = binary.AppendUvarint(b, uint64(v))
-			}
-			return b
-		})
-	}
-	// The value column is fixed-size: frame it directly.
-	dst = appendKey(dst, fValue, wtLen)
-	dst = binary.AppendUvarint(dst, uint64(8*n))
-	for j := range n {
-		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(pts[at(j)].Value))
-	}
-	if anyQuality {
-		dst = col(dst, fQuality, func(b []byte) []byte {
-			for j := range n {
-				b = binary.AppendUvarint(b, uint64(pts[at(j)].Quality))
-			}
-			return b
-		})
-	}
-	dst = col(dst, fTime, func(b []byte) []byte {
-		var prev int64
-		for j := range n {
-			t := timeValue(pts[at(j)].Time)
-			b = binary.AppendUvarint(b, zigzag(t-prev))
-			prev = t
-		}
-		return b
-	})
-	if anyScore {
-		dst = col(dst, fScore, func(b []byte) []byte {
-			for j := range n {
-				p := &pts[at(j)]
-				var s uint64
-				if p.Scored {
-					s = uint64(p.Score) + 1
+	clear(e.srcIdx)
+	used := 0
+	k := -1
+	for i := range pts {
+		p := &pts[i]
+		if k < 0 || p.Source != e.bySrc[k].source {
+			k = -1
+			if used > 16 {
+				if j, ok := e.srcIdx[p.Source]; ok {
+					k = j
 				}
-				b = binary.AppendUvarint(b, s)
+			} else {
+				for j := range used {
+					if e.bySrc[j].source == p.Source {
+						k = j
+						break
+					}
+				}
 			}
-			return b
-		})
-	}
-	if anyReason {
-		dst = col(dst, fReasons, func(b []byte) []byte {
-			for j := range n {
-				b = binary.AppendUvarint(b, uint64(pts[at(j)].Reasons))
+			if k < 0 {
+				k = used
+				if k == len(e.bySrc) {
+					e.bySrc = append(e.bySrc, new(message))
+				}
+				e.bySrc[k].reset(uint64(h.First))
+				e.bySrc[k].source = p.Source
+				used++
+				if used == 17 {
+					for j := range used {
+						e.srcIdx[e.bySrc[j].source] = j
+					}
+				} else if used > 17 {
+					e.srcIdx[p.Source] = k
+				}
 			}
-			return b
-		})
+		}
+		e.bySrc[k].add(p, uint64(h.First)+uint64(i))
 	}
-	return appendCRC(dst, msgStart)
+	for j := range used {
+		m := e.bySrc[j]
+		mh := h
+		mh.Source = m.source
+		emit(m.source, j, used, m.appendTo(dst(m.size()+len(h.Edge)+len(h.Buffer)+len(m.source)), mh))
+	}
+	// Let go of the strings of sources no longer in use.
+	for j := used; j < len(e.bySrc); j++ {
+		e.bySrc[j].source = ""
+	}
+}
+
+// appendColumn frames a packed column.
+func appendColumn(dst []byte, field int, col []byte) []byte {
+	dst = appendKey(dst, field, wtLen)
+	dst = binary.AppendUvarint(dst, uint64(len(col)))
+	return append(dst, col...)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
