@@ -3,28 +3,18 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/greenlang/gl001/internal/nodeopcua"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/guard/guardtest"
 	"github.com/greenlang/gl001/scada/opcua"
@@ -47,105 +37,18 @@ const (
 // certificate (the application URI in the SAN) and its key, PEM.
 func writeAppCert(t *testing.T, dir, name, appURI string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uri, err := url.Parse(appURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"GreenLang GL-001 interop"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		URIs:                  []*url.URL{uri},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return nodeopcua.WriteCert(t, dir, name, appURI)
 }
 
 // startAlarmServer starts the node-opcua interop server and returns its
 // endpoint and certificate.
 func startAlarmServer(t *testing.T) (endpoint, serverCert string) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("interop peer missing: node is not installed (run .ci/interop/alarms.sh): %v", err)
-	}
-	interop, err := filepath.Abs("../../.ci/interop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(interop, "node_modules", "node-opcua", "package.json")); err != nil {
-		t.Fatalf("interop peer missing: node-opcua is not installed in %s (run .ci/interop/alarms.sh): %v", interop, err)
-	}
 	dir := t.TempDir()
 	certFile, keyFile := writeAppCert(t, dir, "server", "urn:gl001:interop:server")
-	cmd := exec.Command(node, filepath.Join(interop, "opcua_server.mjs"), certFile, keyFile, filepath.Join(dir, "pki"), alarmsUser, alarmsPassword)
-	cmd.Dir = interop
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			stdin.Close() // the script shuts down when its stdin ends
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		})
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if ep, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- ep
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case ep, ok := <-ready:
-		if !ok {
-			t.Fatal("node-opcua server exited before it was ready")
-		}
-		return ep, certFile
-	case <-time.After(180 * time.Second):
-		t.Fatal("node-opcua server did not start")
-	}
-	return "", ""
+	s := nodeopcua.Start(t, nodeopcua.Options{Interop: "../../.ci/interop", Tier: ".ci/interop/alarms.sh",
+		CertFile: certFile, KeyFile: keyFile, PKI: filepath.Join(dir, "pki"), User: alarmsUser, Password: alarmsPassword})
+	return s.Endpoint, certFile
 }
 
 // TestAlarmsInteropNodeOPCUA runs the orchestrator (role all: the events

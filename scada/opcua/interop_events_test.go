@@ -3,14 +3,11 @@
 package opcua_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenlang/gl001/internal/nodeopcua"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/opcua"
 )
@@ -37,68 +35,9 @@ type nodeProc struct {
 // (0 for any), with env added to its environment, and waits until it listens.
 func startNodeAt(t testing.TB, certFile, keyFile, pki string, port int, env ...string) nodeProc {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("interop peer missing: node is not installed (run .ci/interop/opcua.sh): %v", err)
-	}
-	interop, err := filepath.Abs("../../.ci/interop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(node, filepath.Join(interop, "opcua_server.mjs"), certFile, keyFile, pki, interopUser, interopPassword, fmt.Sprint(port))
-	cmd.Dir = interop
-	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), env...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			stdin.Close()
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	t.Cleanup(stop)
-	ready := make(chan string, 1)
-	var histMS int64
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if ms, ok := strings.CutPrefix(sc.Text(), "HISTORY "); ok {
-				fmt.Sscan(ms, &histMS)
-			}
-			if ep, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- ep
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case ep, ok := <-ready:
-		if !ok {
-			t.Fatal("node-opcua server exited before it was ready")
-		}
-		return nodeProc{endpoint: ep, historyStart: time.UnixMilli(histMS), stop: stop}
-	case <-time.After(180 * time.Second):
-		t.Fatal("node-opcua server did not start")
-	}
-	return nodeProc{}
+	s := nodeopcua.Start(t, nodeopcua.Options{Interop: "../../.ci/interop", Tier: ".ci/interop/opcua.sh",
+		CertFile: certFile, KeyFile: keyFile, PKI: pki, User: interopUser, Password: interopPassword, Port: port, Env: env})
+	return nodeProc{endpoint: s.Endpoint, historyStart: s.HistoryStart, stop: s.Stop}
 }
 
 // eventRecorder is an EventSink that keeps every event.

@@ -3,24 +3,14 @@
 package opcua_test
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
-	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/greenlang/gl001/internal/nodeopcua"
 	"github.com/greenlang/gl001/scada"
 	"github.com/greenlang/gl001/scada/opcua"
 )
@@ -36,42 +26,10 @@ const (
 )
 
 // writeCert writes a self-signed application instance certificate and its
-// key, PEM, as OPC UA wants them: the application URI in the SAN, usable for
-// signing and encryption, for client and server.
+// key (nodeopcua.WriteCert).
 func writeCert(t *testing.T, dir, name, appURI string) (certFile, keyFile string) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	uri, err := url.Parse(appURI)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"GreenLang GL-001 interop"}},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		URIs:                  []*url.URL{uri},
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return nodeopcua.WriteCert(t, dir, name, appURI)
 }
 
 type nodeServer struct {
@@ -83,66 +41,10 @@ type nodeServer struct {
 // startNodeOPCUA starts .ci/interop/opcua_server.mjs and waits for it to listen.
 func startNodeOPCUA(t *testing.T) nodeServer {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("interop peer missing: node is not installed (run .ci/interop/opcua.sh): %v", err)
-	}
-	interop, err := filepath.Abs("../../.ci/interop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(interop, "node_modules", "node-opcua", "package.json")); err != nil {
-		t.Fatalf("interop peer missing: node-opcua is not installed in %s (run .ci/interop/opcua.sh): %v", interop, err)
-	}
 	dir := t.TempDir()
 	certFile, keyFile := writeCert(t, dir, "server", "urn:gl001:interop:server")
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, filepath.Join(interop, "opcua_server.mjs"), certFile, keyFile, filepath.Join(dir, "pki"), interopUser, interopPassword)
-	cmd.Dir = interop
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close() // the script shuts down when its stdin ends
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cancel()
-			<-done
-		}
-		cancel()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if ep, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- ep
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case ep, ok := <-ready:
-		if !ok {
-			t.Fatal("node-opcua server exited before it was ready")
-		}
-		return nodeServer{endpoint: ep, serverCert: certFile, dir: dir}
-	case <-time.After(90 * time.Second):
-		t.Fatal("node-opcua server did not start")
-	}
-	return nodeServer{}
+	p := startNodeAt(t, certFile, keyFile, filepath.Join(dir, "pki"), 0)
+	return nodeServer{endpoint: p.endpoint, serverCert: certFile, dir: dir}
 }
 
 func secureConfig(t *testing.T, srv nodeServer, mode opcua.SecurityMode) opcua.Config {
