@@ -172,13 +172,7 @@ func testAllRestarted(t *testing.T, nodes []*node, nc *nats.Conn) {
 	}
 	<-appended
 	t.Logf("restarting all servers; forwarder %v after %d failures", f.Stats().State, f.Stats().Failures)
-	done := make(chan struct{})
-	for _, n := range nodes {
-		go func() { n.start(); done <- struct{}{} }()
-	}
-	for range nodes {
-		<-done
-	}
+	startAll(t, nodes)
 	waitClusterReady(t, nodes)
 	waitCommitted(t, f, total, 2*time.Minute)
 	col.waitFor(t, total, 2*time.Minute)

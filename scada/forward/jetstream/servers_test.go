@@ -1,6 +1,7 @@
 package jetstream_test
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -71,13 +72,10 @@ func startCluster(t testing.TB) []*node {
 		}}
 		nodes = append(nodes, n)
 	}
-	var wg sync.WaitGroup
 	for _, n := range nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.start() }()
 		t.Cleanup(n.stop)
 	}
-	wg.Wait()
+	startAll(t, nodes)
 	waitClusterReady(t, nodes)
 	return nodes
 }
@@ -108,20 +106,49 @@ func waitClusterReady(t testing.TB, nodes []*node) {
 	}
 }
 
+// startAll starts the nodes at once (a cluster's servers wait for each
+// other), failing the test if one does not start.
+func startAll(t testing.TB, nodes []*node) {
+	t.Helper()
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = n.tryStart() }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start starts the server, failing the test if it does not start. Call it
+// from the test's goroutine; startAll starts several at once.
 func (n *node) start() {
 	n.t.Helper()
+	if err := n.tryStart(); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// tryStart starts the server on the node's ports and store. A server that
+// does not become ready is shut down: nothing is left running on failure.
+func (n *node) tryStart() error {
 	opts := n.opts
 	s, err := server.NewServer(&opts)
 	if err != nil {
-		n.t.Fatal(err)
+		return fmt.Errorf("nats-server %s: %w", opts.ServerName, err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
-		n.t.Fatal("nats-server did not start")
+		s.Shutdown()
+		s.WaitForShutdown()
+		return fmt.Errorf("nats-server %s did not start", opts.ServerName)
 	}
 	n.mu.Lock()
 	n.srv = s
 	n.mu.Unlock()
+	return nil
 }
 
 func (n *node) server() *server.Server {
