@@ -1,6 +1,7 @@
 package jetstream_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // node is one nats-server with JetStream that can be stopped and started
@@ -191,4 +193,69 @@ func connect(t *testing.T, url string) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// waitReplicasCurrent waits until every replica of the stream and of its
+// consumers is current: a server that was restarted has caught up. A
+// replica whose catch-up fails (its peers stopped under it) resets its
+// stream in a goroutine the server does not wait for
+// (stream.resetClusteredState in nats-server's jetstream_cluster.go), which
+// creates the stream and its store again unless JetStream is already
+// shutting down; racing the shutdown of its own server, that store is never
+// stopped. The cluster tests wait for this before they stop servers or go
+// on to the next scenario.
+func waitReplicasCurrent(t testing.TB, nc *nats.Conn) {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := func(ci *jetstream.ClusterInfo, replicas int) error {
+		if ci == nil || ci.Leader == "" {
+			return errors.New("no leader")
+		}
+		if len(ci.Replicas) != replicas-1 {
+			return fmt.Errorf("%d replicas besides the leader %s", len(ci.Replicas), ci.Leader)
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current || r.Offline || r.Lag != 0 {
+				return fmt.Errorf("replica %s: current %v, offline %v, lag %d", r.Name, r.Current, r.Offline, r.Lag)
+			}
+		}
+		return nil
+	}
+	check := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, streamName)
+		if err != nil {
+			return err
+		}
+		replicas := st.CachedInfo().Config.Replicas
+		if err := current(st.CachedInfo().Cluster, replicas); err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		names := st.ConsumerNames(ctx)
+		for name := range names.Name() {
+			c, err := st.Consumer(ctx, name)
+			if err != nil {
+				return fmt.Errorf("consumer %s: %w", name, err)
+			}
+			if err := current(c.CachedInfo().Cluster, replicas); err != nil {
+				return fmt.Errorf("consumer %s: %w", name, err)
+			}
+		}
+		return names.Err()
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream's replicas did not catch up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
