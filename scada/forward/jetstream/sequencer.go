@@ -122,11 +122,13 @@ func (q *sequencer) mayBeClosed() bool {
 // acknowledged) is no more than the messages held: every delivery the
 // consumer has outstanding is then held here, and nothing is missing.
 // The held messages are themselves unacknowledged deliveries, so a lost one
-// not yet back makes the count larger; the count of the consumer's leader
-// includes every delivery it or an earlier leader sent (a delivery is
-// replicated before it is sent, and a new leader applies its log before it
-// leads), so it is not smaller than the truth. Messages in flight to the
-// Source and acknowledgements not yet processed only make it larger.
+// not yet back makes the count larger. The count of a replicated
+// consumer's leader includes every delivery it or an earlier leader sent
+// (nats-server replicates a delivery before it sends it, see
+// consumer.replicateDeliveries, and a new raft leader applies its log
+// before it leads, see raft.switchToLeader), so it is not smaller than the
+// truth. Messages in flight to the Source and acknowledgements not yet
+// processed only make it larger.
 func (q *sequencer) settled(numAckPending int, out []jetstream.Msg) []jetstream.Msg {
 	if !q.holding || numAckPending > len(q.held) {
 		return out
