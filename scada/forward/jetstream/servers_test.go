@@ -196,14 +196,20 @@ func connect(t *testing.T, url string) *nats.Conn {
 }
 
 // waitReplicasCurrent waits until every replica of the stream and of its
-// consumers is current: a server that was restarted has caught up. A
-// replica whose catch-up fails (its peers stopped under it) resets its
-// stream in a goroutine the server does not wait for
-// (stream.resetClusteredState in nats-server's jetstream_cluster.go), which
-// creates the stream and its store again unless JetStream is already
-// shutting down; racing the shutdown of its own server, that store is never
-// stopped. The cluster tests wait for this before they stop servers or go
-// on to the next scenario.
+// consumers is current: a server that was restarted has caught up, and no
+// server still creates the raft group of a stream or consumer. The cluster
+// tests wait for this before they stop servers or go on to the next
+// scenario, because nats-server (v2.15.3) leaves a store running when a
+// raft group is created while its server shuts down: createRaftGroup
+// (jetstream_cluster.go:4121) creates the group's log store, a fileStore
+// whose flushStreamStateLoop runs and which holds a reference on the ats
+// ticker (filestore.go:475, 662), and then startRaftNode fails in
+// initRaftNode with ErrNoSysAccount once shutdownEventing has cleared s.sys
+// (raft.go:501, events.go:1937), and neither stops that store. The same
+// goes for a replica that resets its stream after a failed catch-up
+// (stream.resetClusteredState creates it again in a goroutine of its own).
+// Seen as goleak reporting flushStreamStateLoop and ats.Register.func1 after
+// a passing TestCluster -count=10.
 func waitReplicasCurrent(t testing.TB, nc *nats.Conn) {
 	t.Helper()
 	js, err := jetstream.New(nc)
