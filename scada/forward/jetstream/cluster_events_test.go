@@ -137,6 +137,7 @@ func testEventsLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 	}
 	t.Logf("forwarder events %+v; source %+v", f.EventStats(), src.Stats())
 	waitClusterReady(t, nodes)
+	waitReplicasCurrent(t, nc)
 }
 
 func waitEventsCommittedWithin(t *testing.T, f *forward.Forwarder, n int, within time.Duration) {

@@ -30,6 +30,9 @@ func TestCluster(t *testing.T) {
 	nodes := startCluster(t)
 	nc := connect(t, clusterURL(nodes))
 	ensureStream(t, nc, 3)
+	// Cleanups run last first: this one before the connection is closed
+	// and the servers are stopped.
+	t.Cleanup(func() { waitReplicasCurrent(t, nc) })
 	t.Run("LeaderKilled", func(t *testing.T) { testLeaderKilled(t, nodes, nc) })
 	t.Run("AllServersRestarted", func(t *testing.T) { testAllRestarted(t, nodes, nc) })
 	t.Run("ForwarderSIGKILL", func(t *testing.T) { testForwarderKilled(t, nodes, nc) })
@@ -140,6 +143,7 @@ func testLeaderKilled(t *testing.T, nodes []*node, nc *nats.Conn) {
 	st := f.Stats()
 	t.Logf("forwarder: %d batches, %d redelivered, %d failures; source: %+v", st.Batches, st.Redelivered, st.Failures, src.Stats())
 	waitClusterReady(t, nodes)
+	waitReplicasCurrent(t, nc)
 }
 
 func testAllRestarted(t *testing.T, nodes []*node, nc *nats.Conn) {
@@ -172,13 +176,7 @@ func testAllRestarted(t *testing.T, nodes []*node, nc *nats.Conn) {
 	}
 	<-appended
 	t.Logf("restarting all servers; forwarder %v after %d failures", f.Stats().State, f.Stats().Failures)
-	done := make(chan struct{})
-	for _, n := range nodes {
-		go func() { n.start(); done <- struct{}{} }()
-	}
-	for range nodes {
-		<-done
-	}
+	startAll(t, nodes)
 	waitClusterReady(t, nodes)
 	waitCommitted(t, f, total, 2*time.Minute)
 	col.waitFor(t, total, 2*time.Minute)

@@ -73,11 +73,13 @@
 // forward-unordered sub-benchmark measures the difference).
 // On the central side, a consumer leader change can lose deliveries in
 // flight, which the stream sends again only after AckWait, after newer
-// messages; the Source sees the gap in the delivery sequence and holds the
-// newer messages until the lost ones are back (SourceStats.Gaps), across a
-// lost connection and the next Run too (the delivery sequence goes on). A
-// message delivered again before its first delivery reached the Sink is
-// delivered once.
+// messages; the Source sees the gap in the delivery sequence (whether the
+// delivery that shows it is a first one or one again) and holds every
+// message after it until the consumer's leader reports no unacknowledged
+// delivery but the held ones (SourceStats.Gaps; see
+// TestSourceHoldsGapShownByRedelivery), across a lost connection and the
+// next Run too (the delivery sequence goes on). A message delivered again
+// before its first delivery reached the Sink is delivered once.
 
 // While a Forwarder backfills (forward.Backfill), the backfill lane's
 // batches (Gl-Lane: backfill) are outside the acknowledged prefix, which

@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -295,6 +296,105 @@ func TestSourceKeepsGapAcrossSinkError(t *testing.T) {
 	}
 	col.check(t, sent*per, tags)
 	if st := src.Stats(); st.GapsGivenUp != 0 || st.Points != uint64(sent*per) {
+		t.Fatalf("source stats %+v", st)
+	}
+}
+
+// TestSourceHoldsGapShownByRedelivery loses a delivery of a message the
+// Source had handed back, so that what shows the gap is itself a delivery
+// again, not a first one. The Source gets A and B, its Sink fails, and it
+// hands them back; another puller takes the delivery again of one of them
+// and keeps it until AckWait; then C is sent and the Source runs again. The
+// first message it gets is the other one of A and B, delivered again after
+// the lost delivery: the Source must hold it and C until the lost one comes
+// back, and deliver A, B, C in order. (A Source that took a jump shown by a
+// delivery again for no gap delivered the lost one last.)
+func TestSourceHoldsGapShownByRedelivery(t *testing.T) {
+	n := startNode(t)
+	nc := connect(t, n.url())
+	ensureStream(t, nc, 1)
+	tg, err := fjs.New(fjs.Config{Conn: nc, Stream: streamName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tags, per = 5, 50
+	stream := forward.Stream{Edge: "edge-1", Buffer: "buf"}
+	sent := 0
+	send := func() {
+		t.Helper()
+		b := forward.Batch{Stream: stream, First: buffer.Offset(sent * per), Points: genPoints(sent*per, per, tags, 1)}
+		if err := tg.Send(context.Background(), b); err != nil {
+			t.Fatalf("Send %d: %v", sent, err)
+		}
+		sent++
+	}
+	const ackWait = 2 * time.Second
+	src, err := fjs.NewSource(fjs.SourceConfig{Name: "central", Conn: nc, Stream: streamName, Durable: "gap", AckWait: ackWait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send() // A
+	send() // B
+	// The Sink fails: the Source hands back what it has.
+	failing := scada.SinkFunc(func(context.Context, []scada.Point) error { return errors.New("sink unavailable") })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := src.Run(ctx, failing); err == nil || ctx.Err() != nil {
+		t.Fatalf("Run with a failing Sink: %v", err)
+	}
+
+	// Another puller takes the next delivery again and keeps it.
+	thief := connect(t, n.url())
+	js, err := jetstream.New(thief)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := js.Consumer(ctx, streamName, "gap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stolen []string
+	for m := range got.Messages() {
+		md, err := m.Metadata()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if md.Sequence.Stream > 2 || md.NumDelivered < 2 {
+			t.Fatalf("the other puller got stream sequence %d, delivery %d; want A or B again", md.Sequence.Stream, md.NumDelivered)
+		}
+		stolen = append(stolen, fmt.Sprintf("stream sequence %d, consumer sequence %d", md.Sequence.Stream, md.Sequence.Consumer))
+	}
+	if len(stolen) != 1 {
+		t.Fatalf("the other puller got %d messages, want 1", len(stolen))
+	}
+	thief.Close()
+	t.Logf("lost delivery: %s", stolen[0])
+	send() // C
+
+	col := newCollector()
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for rctx.Err() == nil {
+			if err := src.Run(rctx, col); err != nil && rctx.Err() == nil {
+				select {
+				case <-time.After(20 * time.Millisecond):
+				case <-rctx.Done():
+				}
+			}
+		}
+	}()
+	defer func() { rcancel(); <-done }()
+	col.waitFor(t, sent*per, time.Minute)
+	rcancel()
+	<-done
+	col.check(t, sent*per, tags)
+	if st := src.Stats(); st.Gaps == 0 || st.GapsGivenUp != 0 || st.Points != uint64(sent*per) {
 		t.Fatalf("source stats %+v", st)
 	}
 }

@@ -28,14 +28,18 @@ func ensureStream(t *testing.T, nc *nats.Conn, replicas int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	// Each attempt has a deadline of its own: on a loaded machine a
+	// request to a cluster that has just formed can go unanswered, and
+	// would otherwise take the whole wait.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err = fjs.EnsureStream(ctx, js, fjs.StreamConfig{Name: streamName, Replicas: replicas})
+		cancel()
 		if err == nil {
 			return
 		}
-		if ctx.Err() != nil {
+		if time.Now().After(deadline) {
 			t.Fatalf("EnsureStream: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -10,23 +10,35 @@ import (
 
 // sequencer keeps a consumer's messages in stream order across a lost
 // delivery. When a consumer's leader changes (a server of an R3 stream
-// going away), messages the old leader had sent may never reach the
-// client; the stream delivers them again only after AckWait, after newer
-// ones. The sequencer sees the gap in the consumer's delivery sequence,
-// holds the newer messages (keeping them from being redelivered with
-// InProgress) until the missing ones are back, and releases all of them
-// in stream order.
+// going away, or stepping down), messages the old leader had sent may never
+// reach the client; the stream delivers them again only after AckWait,
+// after newer ones. The sequencer sees the loss as a jump in the consumer's
+// delivery sequence (every delivery, a first one or one again, takes the
+// next number), holds every message that comes after it (keeping them from
+// being redelivered with InProgress) and releases them in stream order once
+// the server confirms that nothing else is outstanding: its consumer has no
+// unacknowledged delivery but those held (see [sequencer.settled]).
+//
+// The jump is the only sign of a loss the client has: the message that
+// shows it may be a first delivery or one again (a message not acknowledged
+// within AckWait, or handed back), and the lost deliveries may be first
+// ones or deliveries again of messages handed back, so neither the kind of
+// the message that shows the jump nor how many lost ones came back proves
+// that the gap is closed. The count of lost deliveries is only a hint of
+// when to ask the server.
 type sequencer struct {
 	ackWait time.Duration
 
-	next      uint64 // the consumer sequence expected next; 0 before the first
-	holding   bool
-	missing   int
-	floor     uint64 // the stream sequence of the first held message
-	held      []jetstream.Msg
-	recovered []jetstream.Msg
-	since     time.Time
-	touched   time.Time
+	next    uint64 // the consumer sequence expected next; 0 before the first
+	holding bool
+	// missing is the deliveries lost minus the deliveries again that came
+	// since; at 0 or below the gap may be closed, and the server is asked.
+	missing int
+	held    []jetstream.Msg // one per stream sequence
+	heldAt  map[uint64]int  // stream sequence -> index in held
+	hint    bool            // missing came to 0 or below: ask the server
+	since   time.Time
+	touched time.Time
 
 	mu    *sync.Mutex
 	stats *SourceStats
@@ -54,43 +66,74 @@ func streamSeq(m jetstream.Msg) uint64 {
 }
 
 // push takes m and appends to out the messages ready to process, in order.
-func (q *sequencer) push(m jetstream.Msg, out []jetstream.Msg, wasAcked func(uint64) bool) []jetstream.Msg {
+// known tells a message the Source has (acknowledged, or waiting in out)
+// from one it has not: while holding, a delivery again of a known message
+// goes to out (the Source acknowledges it without delivering it twice), and
+// any other is held.
+func (q *sequencer) push(m jetstream.Msg, out []jetstream.Msg, known func(uint64) bool) []jetstream.Msg {
 	md, err := m.Metadata()
 	if err != nil {
 		return append(out, m) // the Source rejects it
 	}
 	d, sseq := md.Sequence.Consumer, md.Sequence.Stream
-	if !q.holding {
-		if q.next != 0 && d > q.next && md.NumDelivered == 1 {
+	if q.next != 0 && d > q.next {
+		// Deliveries q.next to d-1 were lost, while holding or not.
+		if !q.holding {
 			now := time.Now()
-			q.holding, q.missing, q.floor = true, int(d-q.next), sseq
-			q.held = append(q.held[:0], m)
+			q.holding, q.missing, q.held, q.heldAt = true, 0, q.held[:0], make(map[uint64]int)
 			q.since, q.touched = now, now
 			q.count(true)
-			q.next = d + 1
-			_ = m.InProgress()
-			return out
 		}
-		q.next = max(q.next, d+1)
-		return append(out, m)
+		q.missing += int(d - q.next)
 	}
 	q.next = max(q.next, d+1)
-	switch {
-	case wasAcked(sseq):
-		return append(out, m) // a delivery again of what was acknowledged
-	case sseq < q.floor:
-		if !containsSeq(q.recovered, sseq) {
-			q.missing--
+	if !q.holding {
+		return append(out, m)
+	}
+	if known(sseq) {
+		return append(out, m)
+	}
+	if i, ok := q.heldAt[sseq]; ok {
+		q.held[i] = m // a held message delivered again: the newer delivery is the one to acknowledge
+	} else {
+		if md.NumDelivered > 1 {
+			q.missing-- // perhaps a lost one come again
+			q.hint = q.hint || q.missing <= 0
 		}
-		q.recovered = replaceSeq(q.recovered, m, sseq)
-	default:
-		q.held = replaceSeq(q.held, m, sseq)
-		_ = m.InProgress()
+		q.heldAt[sseq] = len(q.held)
+		q.held = append(q.held, m)
 	}
-	if q.missing <= 0 {
-		return q.release(out)
-	}
+	_ = m.InProgress()
 	return out
+}
+
+// mayBeClosed reports, once each time, that a delivery again came while
+// as many as were lost had come: time to ask the server whether the gap is
+// closed.
+func (q *sequencer) mayBeClosed() bool {
+	h := q.hint && q.holding
+	q.hint = false
+	return h
+}
+
+// settled releases the held messages in stream order when the server's
+// count of unacknowledged deliveries (numAckPending, from the consumer's
+// info, asked for after every message before the held ones was
+// acknowledged) is no more than the messages held: every delivery the
+// consumer has outstanding is then held here, and nothing is missing.
+// The held messages are themselves unacknowledged deliveries, so a lost one
+// not yet back makes the count larger. The count of a replicated
+// consumer's leader includes every delivery it or an earlier leader sent
+// (nats-server replicates a delivery before it sends it, see
+// consumer.replicateDeliveries, and a new raft leader applies its log
+// before it leads, see raft.switchToLeader), so it is not smaller than the
+// truth. Messages in flight to the Source and acknowledgements not yet
+// processed only make it larger.
+func (q *sequencer) settled(numAckPending int, out []jetstream.Msg) []jetstream.Msg {
+	if !q.holding || numAckPending > len(q.held) {
+		return out
+	}
+	return q.release(out)
 }
 
 // tick keeps the held messages from being redelivered and gives up waiting
@@ -113,11 +156,8 @@ func (q *sequencer) tick(out []jetstream.Msg) []jetstream.Msg {
 	return out
 }
 
-// heldCount is how many distinct messages the sequencer holds.
-func (q *sequencer) heldCount() int { return len(q.held) + len(q.recovered) }
-
 func (q *sequencer) release(out []jetstream.Msg) []jetstream.Msg {
-	all := append(q.recovered, q.held...)
+	all := q.held
 	slices.SortStableFunc(all, func(a, b jetstream.Msg) int {
 		sa, sb := streamSeq(a), streamSeq(b)
 		switch {
@@ -129,22 +169,11 @@ func (q *sequencer) release(out []jetstream.Msg) []jetstream.Msg {
 		return 0
 	})
 	out = append(out, all...)
-	q.holding, q.missing = false, 0
-	q.held, q.recovered = nil, nil
+	q.holding, q.missing, q.hint = false, 0, false
+	q.held, q.heldAt = nil, nil
 	return out
 }
 
 func containsSeq(ms []jetstream.Msg, seq uint64) bool {
 	return slices.ContainsFunc(ms, func(m jetstream.Msg) bool { return streamSeq(m) == seq })
-}
-
-// replaceSeq adds m, replacing an earlier delivery of the same message.
-func replaceSeq(ms []jetstream.Msg, m jetstream.Msg, seq uint64) []jetstream.Msg {
-	for i := range ms {
-		if streamSeq(ms[i]) == seq {
-			ms[i] = m
-			return ms
-		}
-	}
-	return append(ms, m)
 }

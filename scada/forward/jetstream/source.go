@@ -379,25 +379,34 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 			_ = m.Nak()
 		}
 	}()
+	// ask says that the server is to be asked whether the gap the
+	// sequencer holds behind is closed; it is asked when every message
+	// before the held ones was delivered and acknowledged (see
+	// sequencer.settled).
+	ask := seq.holding
 	for {
+		if len(ready) == 0 && ask {
+			ask = false
+			if seq.holding {
+				ictx, cancel := context.WithTimeout(ctx, time.Second)
+				info, err := cons.Info(ictx)
+				cancel()
+				if err == nil {
+					ready = seq.settled(info.NumAckPending, ready)
+				}
+			}
+		}
 		if len(ready) == 0 {
 			select {
 			case m := <-msgs:
 				ready = seq.push(m, ready, known)
 			case <-tick.C:
 				ready = seq.tick(ready)
-				// A jump in the delivery sequence without a lost delivery
-				// (a consumer whose server restarted) would hold for
-				// nothing: when the stream has no more unacknowledged
-				// deliveries than the Source holds, nothing is missing.
-				if seq.holding && time.Since(seq.since) > 500*time.Millisecond {
-					ictx, cancel := context.WithTimeout(ctx, time.Second)
-					info, err := cons.Info(ictx)
-					cancel()
-					if err == nil && info.NumAckPending <= seq.heldCount() {
-						ready = seq.release(ready)
-					}
-				}
+				// Also a jump in the delivery sequence without a lost
+				// delivery (a consumer whose server restarted) ends
+				// when the server has nothing outstanding but the held
+				// messages.
+				ask = ask || seq.holding
 			case st := <-status:
 				keep.Store(true)
 				return connErr("connection", fmt.Errorf("connection %v", st))
@@ -416,6 +425,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, status ch
 					more = false
 				}
 			}
+			ask = seq.mayBeClosed() || ask
 			if len(ready) == 0 {
 				continue
 			}
