@@ -273,10 +273,7 @@ func DecodeEvents(data []byte, d *DecodedEvents) error {
 		switch f {
 		case feVersion:
 			if v != Version {
-				d.Version = uint32(min(v, math.MaxUint32))
-				if d.Version == 0 {
-					d.Version = math.MaxUint32
-				}
+				d.Version = otherVersion(v)
 				return fail(f, at, "version %d, this decoder reads %d", v, Version)
 			}
 			d.Version, haveVersion = Version, true

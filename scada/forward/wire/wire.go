@@ -596,10 +596,7 @@ func Decode(data []byte, d *Decoded) error {
 		switch f {
 		case fVersion:
 			if v != Version {
-				d.Version = uint32(min(v, math.MaxUint32))
-				if d.Version == 0 {
-					d.Version = math.MaxUint32
-				}
+				d.Version = otherVersion(v)
 				return fail(f, at, "version %d, this decoder reads %d", v, Version)
 			}
 			d.Version, haveVersion = Version, true
@@ -801,3 +798,13 @@ func (r *colReader) uvarint() (uint64, bool) {
 }
 
 func (r *colReader) done() bool { return r.i == len(r.b) }
+
+// otherVersion is the Version a decoder reports for a message that claims
+// version v, not this package's: v clamped to 32 bits, and never 0, so a
+// caller can tell "another version" from "no version field".
+func otherVersion(v uint64) uint32 {
+	if v == 0 || v > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(v)
+}
